@@ -1,0 +1,57 @@
+# pvd — the two commands a newcomer runs are `make demo` and `make test`; each sets up
+# what it needs on first use (.venv/, node_modules/, solc, brownie networks).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed ## install everything (first use only; then a fast no-op)
+	@ln -sf "$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin/anvil | head -n 1)" $(BIN)/anvil
+	@$(BIN)/python tools/install_solc.py
+	@$(BIN)/python tools/brownie_networks.py
+
+demo: setup ## a full settlement between two in-process chains
+	$(BIN)/pvd demo
+
+test: setup test-contracts test-pvd ## the whole test suite
+
+test-contracts: setup ## brownie's contract tests (on anvil, a free port)
+	PVD_DEV_PORT=$$($(BIN)/python -m pvd.ports) $(BIN)/brownie test tests/contracts
+
+test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
+	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
+
+lint: setup ## ruff, mypy
+	$(BIN)/ruff check pvd tests tools scripts
+	$(BIN)/ruff format --check pvd tests tools scripts
+	$(BIN)/mypy
+
+bench: setup ## gas per operation, written to bench/report.json
+	$(BIN)/python -m pvd.bench
+
+chains: setup ## start two anvil chains (payment, business) on free ports
+	$(BIN)/pvd chains up
+
+chains-down: ## stop exactly the anvil chains `make chains` started
+	$(BIN)/pvd chains down
+
+clean: ## remove build outputs (keeps .venv and node_modules)
+	rm -rf build reports .pvd

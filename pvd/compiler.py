@@ -1,0 +1,125 @@
+"""The pvd package's own compile path: brownie-config.yaml's pinned settings, py-solc-x's
+standard-JSON interface, and a content-addressed cache of the output in build/pvd/.
+
+brownie compiles the same sources with the same settings for its console and tests; this
+module exists so that the relayer, the CLI and the embedded demo never import brownie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pvd.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class CompilerSettings:
+    solc_version: str
+    evm_version: str
+    optimizer_runs: int | None  # None: optimizer off
+    remappings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One compiled contract, as deployment code and tooling need it."""
+
+    name: str
+    source: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+
+
+def load_compiler_settings(root: Path = PROJECT_ROOT) -> CompilerSettings:
+    config = yaml.safe_load((root / "brownie-config.yaml").read_text())["compiler"]
+    solc = config["solc"]
+    optimizer = solc.get("optimizer", {})
+    return CompilerSettings(
+        solc_version=str(solc["version"]),
+        evm_version=str(config["evm_version"]),
+        optimizer_runs=int(optimizer["runs"]) if optimizer.get("enabled") else None,
+        remappings=tuple(solc.get("remappings", [])),
+    )
+
+
+def standard_json_input(root: Path, settings: CompilerSettings) -> dict[str, Any]:
+    """Every .sol file under contracts/, with the pinned settings (imports resolve from disk)."""
+    sources = {
+        str(path.relative_to(root)): {"content": path.read_text()}
+        for path in sorted((root / "contracts").rglob("*.sol"))
+    }
+    return {
+        "language": "Solidity",
+        "sources": sources,
+        "settings": {
+            "evmVersion": settings.evm_version,
+            "optimizer": {
+                "enabled": settings.optimizer_runs is not None,
+                "runs": settings.optimizer_runs or 200,
+            },
+            "remappings": list(settings.remappings),
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+            },
+        },
+    }
+
+
+def compile_contracts(root: Path = PROJECT_ROOT) -> dict[str, Artifact]:
+    """Compile contracts/ (or return the cached result for identical input)."""
+    settings = load_compiler_settings(root)
+    source_input = standard_json_input(root, settings)
+    digest = hashlib.sha256(
+        json.dumps([settings.solc_version, source_input], sort_keys=True).encode()
+    ).hexdigest()
+    cache = root / "build" / "pvd" / f"{digest}.json"
+    if cache.exists():
+        output = json.loads(cache.read_text())
+    else:
+        output = _run_solc(root, settings, source_input)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(output))
+    return _artifacts(output)
+
+
+def _run_solc(root: Path, settings: CompilerSettings, source_input: dict[str, Any]) -> Any:
+    import solcx  # imported here: only a cache miss needs the compiler
+
+    try:
+        binary = solcx.install.get_executable(settings.solc_version)
+    except solcx.exceptions.SolcNotInstalled as exc:
+        raise UserError(
+            f"solc {settings.solc_version} is not installed: run `make setup`"
+        ) from exc
+    output = solcx.compile_standard(
+        source_input, solc_binary=binary, allow_paths=str(root), base_path=str(root)
+    )
+    errors = [e for e in output.get("errors", []) if e["severity"] == "error"]
+    if errors:
+        raise UserError("compilation failed: " + errors[0]["formattedMessage"])
+    return output
+
+
+def _artifacts(output: dict[str, Any]) -> dict[str, Artifact]:
+    artifacts: dict[str, Artifact] = {}
+    for source, contracts in output["contracts"].items():
+        if not source.startswith("contracts/"):
+            continue  # libraries such as OpenZeppelin are reached through the project's own
+        for name, data in contracts.items():
+            artifacts[name] = Artifact(
+                name=name,
+                source=source,
+                abi=data["abi"],
+                bytecode="0x" + data["evm"]["bytecode"]["object"],
+                deployed_bytecode="0x" + data["evm"]["deployedBytecode"]["object"],
+            )
+    return artifacts

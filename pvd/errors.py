@@ -1,0 +1,24 @@
+"""The one exception hierarchy of pvd.
+
+- UserError: bad input or set-up (config, key, deployment file, RPC address). The CLI
+  prints its message as one line and exits non-zero; the message names the fix.
+- RecoverableError: a passing fault (timeout, RPC 5xx, nonce race). Retried with backoff.
+- UnrecoverableError: the route cannot go on safely (wrong chain, contract state that
+  contradicts an event). Stops that route loudly.
+"""
+
+
+class PvdError(Exception):
+    """Base of every error pvd raises on purpose."""
+
+
+class UserError(PvdError):
+    """Bad input or set-up; the message names the problem and the fix."""
+
+
+class RecoverableError(PvdError):
+    """A passing fault: retry later."""
+
+
+class UnrecoverableError(PvdError):
+    """Going on would be unsafe or pointless: stop the route and tell the operator."""

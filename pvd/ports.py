@@ -1,0 +1,17 @@
+"""Free TCP ports on the loopback interface: never assume a port is free."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A port the kernel just handed out on 127.0.0.1 (free now; bind it soon)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+if __name__ == "__main__":
+    print(free_port())

@@ -1,0 +1,44 @@
+"""Import network-config.yaml into brownie's data folder (under the home directory).
+
+Safe to repeat: brownie replaces networks with the same id. Skipped when brownie's copy
+already has this file's networks, so that a second `make setup` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "network-config.yaml"
+
+
+def wanted_networks() -> list[dict[str, object]]:
+    config = yaml.safe_load(SOURCE.read_text())
+    live = [net for group in config["live"] for net in group["networks"]]
+    return live + list(config["development"])
+
+
+def installed_networks() -> list[dict[str, object]]:
+    path = Path.home() / ".brownie" / "network-config.yaml"
+    if not path.exists():
+        return []
+    config = yaml.safe_load(path.read_text()) or {}
+    live = [net for group in config.get("live", []) for net in group.get("networks", [])]
+    return live + list(config.get("development", []))
+
+
+def main() -> None:
+    have = {str(net["id"]): net for net in installed_networks()}
+    if all(have.get(str(net["id"])) == net for net in wanted_networks()):
+        return
+    # What `brownie networks import network-config.yaml True` does; its command line
+    # wrapper swallows a TypeError in brownie 1.22 and reports "Invalid arguments".
+    from brownie._cli.networks import _import
+
+    _import(str(SOURCE), True)
+
+
+if __name__ == "__main__":
+    main()
