@@ -2,10 +2,30 @@
 pragma solidity 0.8.30;
 
 /// @title MessageCodec
-/// @notice The fixed message kinds of pvd and their bodies. Every body is the ABI encoding
-///         of a fixed tuple of static types, so each kind has exactly one valid length;
-///         a truncated or padded body is rejected. Byte layouts: docs/messages.md.
+/// @notice The fixed message kinds of pvd, their bodies, and the envelope that carries a
+///         body from one domain to another. Every body is the ABI encoding of a fixed tuple
+///         of static types, so each kind has exactly one valid length; a truncated or padded
+///         body is rejected. Byte layouts: docs/messages.md.
 /// @dev Only these kinds exist. No body can name a call target or calldata.
+///
+/// The envelope is packed (like Circle CCTP's Message.sol): a 58-byte header, then the
+/// kind's body. A message's id is keccak256 of the whole encoding.
+///
+///     offset | bytes | field             | type
+///     -------+-------+-------------------+-----------------------------------------------
+///          0 |     1 | version           | uint8, = VERSION (1)
+///          1 |     4 | sourceDomain      | uint32, protocol domain id of the sending chain
+///          5 |    20 | sourceApp         | address, the app that called its outbox
+///         25 |     4 | destinationDomain | uint32, protocol domain id of the receiving chain
+///         29 |    20 | destinationApp    | address, the recipient on that chain
+///         49 |     8 | nonce             | uint64, the source outbox's nonce
+///         57 |     1 | kind              | uint8, PAYMENT_HELD | TRADE_OUTCOME | PAYMENT_SETTLED
+///         58 |     n | body              | n = 224 | 224 | 128 bytes, fixed by the kind
+///
+/// Strict decoding (`validateMessage`): the encoding is exactly 58 + n bytes, the version is
+/// 1, the kind is known, and every body word is canonical for its type (addresses and uint64
+/// fields have clean high bits; an outcome or result is one of its named, non-None values).
+/// So every message has exactly one encoding, and so exactly one id.
 library MessageCodec {
     uint8 internal constant PAYMENT_HELD = 1;
     uint8 internal constant TRADE_OUTCOME = 2;
@@ -96,5 +116,206 @@ library MessageCodec {
 
     function _checkLength(uint8 kind, uint256 length, uint256 expected) private pure {
         if (length != expected) revert MessageBodyLength(kind, length, expected);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The envelope
+    // ------------------------------------------------------------------------------------
+
+    /// @notice The only envelope version.
+    uint8 internal constant VERSION = 1;
+
+    /// @notice Bytes before the body: 1 + 4 + 20 + 4 + 20 + 8 + 1.
+    uint256 internal constant HEADER_LENGTH = 58;
+
+    /// @notice A message, field by field (off-chain tools and tests; contracts read the
+    ///         calldata encoding through the accessors below).
+    struct Message {
+        uint8 version;
+        uint32 sourceDomain;
+        address sourceApp;
+        uint32 destinationDomain;
+        address destinationApp;
+        uint64 nonce;
+        uint8 kind;
+        bytes body;
+    }
+
+    /// @notice The encoding is shorter than the header.
+    error MessageTooShort(uint256 length, uint256 minimum);
+
+    /// @notice The envelope's version is not VERSION.
+    error MessageVersionUnsupported(uint8 version, uint8 expected);
+
+    /// @notice The kind is none of PAYMENT_HELD, TRADE_OUTCOME, PAYMENT_SETTLED.
+    error MessageKindUnknown(uint8 kind);
+
+    /// @notice Body word `word` (0-based) is not a canonical value of its field's type.
+    error MessageBodyWordInvalid(uint8 kind, uint256 word, bytes32 value);
+
+    /// @notice The one valid body length of `kind`.
+    function bodyLength(uint8 kind) internal pure returns (uint256) {
+        if (kind == PAYMENT_HELD) return PAYMENT_HELD_LENGTH;
+        if (kind == TRADE_OUTCOME) return TRADE_OUTCOME_LENGTH;
+        if (kind == PAYMENT_SETTLED) return PAYMENT_SETTLED_LENGTH;
+        revert MessageKindUnknown(kind);
+    }
+
+    /// @notice Revert unless `body` is the canonical body of a known `kind`: its one valid
+    ///         length, addresses and uint64 fields with clean high bits, and an outcome or
+    ///         result that is one of its named values other than None.
+    function checkBody(uint8 kind, bytes calldata body) internal pure {
+        _checkLength(kind, body.length, bodyLength(kind));
+        if (kind == PAYMENT_HELD) {
+            // (tradeId, holdId, payer, payee, token, amount, expiry)
+            _checkWord(kind, body, 2, type(uint160).max);
+            _checkWord(kind, body, 3, type(uint160).max);
+            _checkWord(kind, body, 4, type(uint160).max);
+            _checkWord(kind, body, 6, type(uint64).max);
+        } else if (kind == TRADE_OUTCOME) {
+            // (tradeId, holdId, outcome, payer, payee, amount, expiry)
+            _checkEnumWord(kind, body, 2, uint256(type(Outcome).max));
+            _checkWord(kind, body, 3, type(uint160).max);
+            _checkWord(kind, body, 4, type(uint160).max);
+            _checkWord(kind, body, 6, type(uint64).max);
+        } else {
+            // (tradeId, holdId, result, amount)
+            _checkEnumWord(kind, body, 2, uint256(type(SettlementResult).max));
+        }
+    }
+
+    /// @notice Revert unless `message` is a valid encoding (see the table above).
+    function validateMessage(bytes calldata message) internal pure {
+        if (message.length < HEADER_LENGTH) revert MessageTooShort(message.length, HEADER_LENGTH);
+        uint8 version = messageVersion(message);
+        if (version != VERSION) revert MessageVersionUnsupported(version, VERSION);
+        checkBody(messageKind(message), message[HEADER_LENGTH:]);
+    }
+
+    /// @notice The encoding of a message with VERSION (what an outbox emits). The caller
+    ///         checks the body (`checkBody`) before sending it.
+    function formatMessage(
+        uint32 sourceDomain,
+        address sourceApp,
+        uint32 destinationDomain,
+        address destinationApp,
+        uint64 nonce,
+        uint8 kind,
+        bytes calldata body
+    ) internal pure returns (bytes memory) {
+        return abi.encodePacked(VERSION, sourceDomain, sourceApp, destinationDomain, destinationApp, nonce, kind, body);
+    }
+
+    /// @notice The packed encoding of `m`, field by field, without validation.
+    function encodeMessage(Message memory m) internal pure returns (bytes memory) {
+        return abi.encodePacked(
+            m.version, m.sourceDomain, m.sourceApp, m.destinationDomain, m.destinationApp, m.nonce, m.kind, m.body
+        );
+    }
+
+    /// @notice Strictly decode an encoding (reverts as `validateMessage` does).
+    function decodeMessage(bytes calldata message) internal pure returns (Message memory m) {
+        validateMessage(message);
+        m.version = messageVersion(message);
+        m.sourceDomain = messageSourceDomain(message);
+        m.sourceApp = messageSourceApp(message);
+        m.destinationDomain = messageDestinationDomain(message);
+        m.destinationApp = messageDestinationApp(message);
+        m.nonce = messageNonce(message);
+        m.kind = messageKind(message);
+        m.body = message[HEADER_LENGTH:];
+    }
+
+    /// @notice A message's id: keccak256 of its whole encoding.
+    function messageId(bytes memory message) internal pure returns (bytes32) {
+        return keccak256(message);
+    }
+
+    /// @notice Whether a valid message returns money to the payer (or records that it was):
+    ///         a trade outcome Expired or Rejected, or a payment settled as Refunded. The
+    ///         inbox lets these through while paused (docs/adr/0003-pause-scope.md).
+    function isRefund(bytes calldata message) internal pure returns (bool) {
+        uint8 kind = messageKind(message);
+        if (kind == TRADE_OUTCOME) {
+            uint256 outcome = _bodyWord(message, 2);
+            return outcome == uint256(Outcome.Expired) || outcome == uint256(Outcome.Rejected);
+        }
+        if (kind == PAYMENT_SETTLED) return _bodyWord(message, 2) == uint256(SettlementResult.Refunded);
+        return false;
+    }
+
+    // Field accessors. They read fixed offsets of a calldata encoding and assume it is at
+    // least HEADER_LENGTH bytes long: call `validateMessage` first (on a shorter encoding
+    // they would read whatever calldata follows it).
+
+    function messageVersion(bytes calldata message) internal pure returns (uint8 v) {
+        assembly ("memory-safe") {
+            v := shr(248, calldataload(message.offset))
+        }
+    }
+
+    function messageSourceDomain(bytes calldata message) internal pure returns (uint32 d) {
+        assembly ("memory-safe") {
+            d := shr(224, calldataload(add(message.offset, 1)))
+        }
+    }
+
+    function messageSourceApp(bytes calldata message) internal pure returns (address a) {
+        assembly ("memory-safe") {
+            a := shr(96, calldataload(add(message.offset, 5)))
+        }
+    }
+
+    function messageDestinationDomain(bytes calldata message) internal pure returns (uint32 d) {
+        assembly ("memory-safe") {
+            d := shr(224, calldataload(add(message.offset, 25)))
+        }
+    }
+
+    function messageDestinationApp(bytes calldata message) internal pure returns (address a) {
+        assembly ("memory-safe") {
+            a := shr(96, calldataload(add(message.offset, 29)))
+        }
+    }
+
+    function messageNonce(bytes calldata message) internal pure returns (uint64 n) {
+        assembly ("memory-safe") {
+            n := shr(192, calldataload(add(message.offset, 49)))
+        }
+    }
+
+    function messageKind(bytes calldata message) internal pure returns (uint8 k) {
+        assembly ("memory-safe") {
+            k := shr(248, calldataload(add(message.offset, 57)))
+        }
+    }
+
+    function messageBody(bytes calldata message) internal pure returns (bytes calldata) {
+        return message[HEADER_LENGTH:];
+    }
+
+    /// @dev Word `word` of the body of a validated message.
+    function _bodyWord(bytes calldata message, uint256 word) private pure returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := calldataload(add(add(message.offset, 58), mul(word, 32)))
+        }
+    }
+
+    /// @dev Revert unless body word `word` is at most `max`. The caller checked the length.
+    function _checkWord(uint8 kind, bytes calldata body, uint256 word, uint256 max) private pure {
+        uint256 value;
+        assembly ("memory-safe") {
+            value := calldataload(add(body.offset, mul(word, 32)))
+        }
+        if (value > max) revert MessageBodyWordInvalid(kind, word, bytes32(value));
+    }
+
+    /// @dev Revert unless body word `word` is an enum value in 1..max (None is not allowed).
+    function _checkEnumWord(uint8 kind, bytes calldata body, uint256 word, uint256 max) private pure {
+        uint256 value;
+        assembly ("memory-safe") {
+            value := calldataload(add(body.offset, mul(word, 32)))
+        }
+        if (value == 0 || value > max) revert MessageBodyWordInvalid(kind, word, bytes32(value));
     }
 }
