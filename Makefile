@@ -45,7 +45,7 @@ lint: setup ## ruff, mypy
 	$(BIN)/mypy
 
 bench: setup ## gas per operation, written to bench/report.json
-	$(BIN)/python -m pvd.bench
+	$(BIN)/python scripts/bench_gas.py
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up
