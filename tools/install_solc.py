@@ -56,6 +56,8 @@ def install(version: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"solc-v{version}"
     native = shutil.which("solc")
+    if native and Path(native).resolve().is_relative_to(Path(sys.prefix).resolve()):
+        native = None  # solc-select's shim (slither's dependency), which downloads: not native
     if target.exists() and not is_wrapper(target) and answers_version(target, version):
         return f"native solc {version} already installed at {target}"
     if native and answers_version(native, version) and "Emscripten" not in _version_of(native):
