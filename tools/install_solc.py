@@ -24,12 +24,12 @@ PROBE_SECONDS = 5
 DOWNLOAD_SECONDS = 20
 
 
-def answers_version(binary: Path | str, version: str) -> bool:
+def answers_version(binary: Path | str, version: str, timeout: float = PROBE_SECONDS) -> bool:
     """True if `binary --version` reports `version` quickly (a solc-select shim that tries
     to download a compiler offline hangs: the timeout makes that a plain no)."""
     try:
         out = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=PROBE_SECONDS
+            [str(binary), "--version"], capture_output=True, text=True, timeout=timeout
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return False
