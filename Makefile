@@ -39,13 +39,16 @@ test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
 
-lint: setup ## ruff, mypy
+lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts
 	$(BIN)/ruff format --check pvd tests tools scripts
 	$(BIN)/mypy
+	node_modules/.bin/solhint --disc --max-warnings 50 'contracts/**/*.sol'
+	$(BIN)/brownie compile --all > /dev/null
+	$(BIN)/slither . --fail-medium
 
 bench: setup ## gas per operation, written to bench/report.json
-	$(BIN)/python -m pvd.bench
+	$(BIN)/python scripts/bench_gas.py
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

@@ -97,16 +97,15 @@ def _run_solc(root: Path, settings: CompilerSettings, source_input: dict[str, An
     try:
         binary = solcx.install.get_executable(settings.solc_version)
     except solcx.exceptions.SolcNotInstalled as exc:
-        raise UserError(
-            f"solc {settings.solc_version} is not installed: run `make setup`"
-        ) from exc
-    output = solcx.compile_standard(
-        source_input, solc_binary=binary, allow_paths=str(root), base_path=str(root)
-    )
-    errors = [e for e in output.get("errors", []) if e["severity"] == "error"]
-    if errors:
-        raise UserError("compilation failed: " + errors[0]["formattedMessage"])
-    return output
+        raise UserError(f"solc {settings.solc_version} is not installed: run `make setup`") from exc
+    try:
+        return solcx.compile_standard(
+            source_input, solc_binary=binary, allow_paths=str(root), base_path=str(root)
+        )
+    except solcx.exceptions.SolcError as exc:
+        errors = json.loads(exc.stdout_data or "{}").get("errors", [{}])
+        first = next((e for e in errors if e.get("severity") == "error"), errors[0])
+        raise UserError(f"compilation failed: {first.get('formattedMessage', exc)}") from None
 
 
 def _artifacts(output: dict[str, Any]) -> dict[str, Artifact]:

@@ -24,12 +24,12 @@ PROBE_SECONDS = 5
 DOWNLOAD_SECONDS = 20
 
 
-def answers_version(binary: Path | str, version: str) -> bool:
+def answers_version(binary: Path | str, version: str, timeout: float = PROBE_SECONDS) -> bool:
     """True if `binary --version` reports `version` quickly (a solc-select shim that tries
     to download a compiler offline hangs: the timeout makes that a plain no)."""
     try:
         out = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=PROBE_SECONDS
+            [str(binary), "--version"], capture_output=True, text=True, timeout=timeout
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -56,6 +56,8 @@ def install(version: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"solc-v{version}"
     native = shutil.which("solc")
+    if native and Path(native).resolve().is_relative_to(Path(sys.prefix).resolve()):
+        native = None  # solc-select's shim (slither's dependency), which downloads: not native
     if target.exists() and not is_wrapper(target) and answers_version(target, version):
         return f"native solc {version} already installed at {target}"
     if native and answers_version(native, version) and "Emscripten" not in _version_of(native):

@@ -47,13 +47,13 @@ interface IHoldableToken {
     /// @notice Place a hold as the payer (msg.sender).
     function placeHold(bytes32 ref, address payee, address notary, uint256 amount, uint64 expiry)
         external
-        returns (bytes32 holdId);
+        returns (bytes32 id);
 
     /// @notice Place a hold for `hold.payer`, who signed it as EIP-712 typed data
     ///         (see the token's docs for the type); valid until `validBefore`.
     function placeHoldWithAuthorization(Hold calldata hold, uint256 validBefore, bytes calldata signature)
         external
-        returns (bytes32 holdId);
+        returns (bytes32 id);
 
     /// @notice Pay the payee the whole held amount. Only the notary, only before expiry.
     function executeHold(Hold calldata hold) external;
@@ -65,7 +65,7 @@ interface IHoldableToken {
     function holdId(address payer, address notary, bytes32 ref) external pure returns (bytes32);
 
     /// @notice Where a hold is in its life.
-    function holdStatus(bytes32 holdId) external view returns (HoldStatus);
+    function holdStatus(bytes32 id) external view returns (HoldStatus);
 
     /// @notice The sum of `account`'s open holds.
     function heldBalanceOf(address account) external view returns (uint256);

@@ -1,0 +1,96 @@
+"""Anvil processes that pvd starts and stops itself (`pvd chains up|down`, the demo on
+anvil, the integration tests). Ports are picked free; a process is stopped by its own PID.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from web3 import Web3
+
+from pvd.compiler import PROJECT_ROOT
+from pvd.errors import UserError
+from pvd.ports import free_port
+
+START_TIMEOUT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class AnvilNode:
+    name: str
+    chain_id: int
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def anvil_binary() -> str:
+    """anvil from PATH, else the native binary that npm put in the project's node_modules."""
+    found = shutil.which("anvil") or next(
+        (str(p) for p in PROJECT_ROOT.glob("node_modules/@foundry-rs/anvil-*/bin/anvil")), None
+    )
+    if found is None:
+        raise UserError("anvil is not installed: run `make setup` (npm installs it)")
+    return found
+
+
+def start_anvil(
+    name: str, chain_id: int, *, log_path: Path | None = None, block_time: float | None = None
+) -> AnvilNode:
+    """Start anvil on a free port and wait until it answers with `chain_id`."""
+    port = free_port()
+    command = [anvil_binary(), "--port", str(port), "--chain-id", str(chain_id), "--silent"]
+    if block_time is not None:
+        command += ["--block-time", str(block_time)]
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    node = AnvilNode(name=name, chain_id=chain_id, port=port, pid=process.pid)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 1}))
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise UserError(f"anvil for the {name} chain exited at start (port {port} taken?)")
+        try:
+            if w3.eth.chain_id == chain_id:
+                return node
+        except Exception:
+            time.sleep(0.05)
+    stop_anvil(node)
+    raise UserError(f"anvil for the {name} chain did not answer within {START_TIMEOUT_SECONDS}s")
+
+
+def stop_anvil(node: AnvilNode) -> None:
+    """Stop the process we started (by PID), waiting briefly for it to end."""
+    try:
+        os.kill(node.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(node.pid, os.WNOHANG)
+        except ChildProcessError:  # not our child (started by another pvd process)
+            finished = 0 if process_alive(node.pid) else node.pid
+        if finished:
+            return
+        time.sleep(0.05)
+    os.kill(node.pid, signal.SIGKILL)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
