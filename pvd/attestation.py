@@ -167,6 +167,11 @@ def digest(message: Message, inbox: InboxDomain) -> bytes:
     return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
 
 
+def struct_hash(message: Message, inbox: InboxDomain) -> bytes:
+    """The EIP-712 struct hash of `message` (independent of the domain's values)."""
+    return bytes(encode_typed_data(full_message=typed_data(message, inbox)).body)
+
+
 def domain_separator(inbox: InboxDomain) -> bytes:
     """The EIP-712 domain separator of `inbox`."""
     return bytes(encode_typed_data(full_message=typed_data(_PROBE, inbox)).header)

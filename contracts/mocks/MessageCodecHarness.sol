@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
 import {MessageAttestation} from "../libraries/MessageAttestation.sol";
 import {MessageCodec} from "../libraries/MessageCodec.sol";
 
@@ -74,6 +76,14 @@ contract MessageCodecHarness {
     {
         MessageCodec.validateMessage(message);
         return MessageAttestation.digest(MessageAttestation.domainSeparator(chainId, inbox, domain), message);
+    }
+
+    /// @notice OpenZeppelin ECDSA.tryRecover, as the Inbox applies it to each signature:
+    ///         the signer (zero on failure) and the RecoverError code (0 = none,
+    ///         1 = invalid signature, 2 = invalid length, 3 = high s).
+    function recoverSigner(bytes32 digest, bytes calldata signature) external pure returns (address, uint8) {
+        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecoverCalldata(digest, signature);
+        return (signer, uint8(error));
     }
 
     /// @notice MessageCodec.encodePaymentHeld.
