@@ -3,7 +3,6 @@ pragma solidity 0.8.30;
 
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
-import {MessageCodec} from "./MessageCodec.sol";
 
 /// @title MessageAttestation
 /// @notice What an attester signs: a pvd message as EIP-712 typed data under the
@@ -16,7 +15,8 @@ import {MessageCodec} from "./MessageCodec.sol";
 ///
 /// The salt carries the protocol domain id: two eth-tester chains share a chain id and can
 /// share addresses, so a signature for one inbox never verifies at its twin on another
-/// domain. The typed struct is the message field by field (the body as `bytes`):
+/// domain. The typed struct is the message field by field (the body as `bytes`), read
+/// from the packed encoding of MessageCodec (docs/messages.md):
 ///
 ///     Message(uint8 version,uint32 sourceDomain,address sourceApp,uint32 destinationDomain,
 ///             address destinationApp,uint64 nonce,uint8 kind,bytes body)
@@ -43,21 +43,30 @@ library MessageAttestation {
     }
 
     /// @notice The EIP-712 struct hash of a message encoding (at least HEADER_LENGTH bytes;
-    ///         callers validate it first).
-    function structHash(bytes calldata message) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                MESSAGE_TYPEHASH,
-                MessageCodec.messageVersion(message),
-                MessageCodec.messageSourceDomain(message),
-                MessageCodec.messageSourceApp(message),
-                MessageCodec.messageDestinationDomain(message),
-                MessageCodec.messageDestinationApp(message),
-                MessageCodec.messageNonce(message),
-                MessageCodec.messageKind(message),
-                keccak256(MessageCodec.messageBody(message))
-            )
-        );
+    ///         callers validate it first):
+    ///         keccak256(abi.encode(MESSAGE_TYPEHASH, version, sourceDomain, sourceApp,
+    ///         destinationDomain, destinationApp, nonce, kind, keccak256(body))).
+    /// @dev Assembly for gas: it reads the header at MessageCodec's fixed offsets and uses the
+    ///      memory above the free memory pointer as scratch space without allocating it.
+    function structHash(bytes calldata message) internal pure returns (bytes32 hash) {
+        bytes32 typeHash = MESSAGE_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let at := message.offset
+            let bodyLength := sub(message.length, 58)
+            calldatacopy(ptr, add(at, 58), bodyLength)
+            let bodyHash := keccak256(ptr, bodyLength)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), shr(248, calldataload(at))) // version: uint8 at 0
+            mstore(add(ptr, 0x40), shr(224, calldataload(add(at, 1)))) // sourceDomain: uint32 at 1
+            mstore(add(ptr, 0x60), shr(96, calldataload(add(at, 5)))) // sourceApp: address at 5
+            mstore(add(ptr, 0x80), shr(224, calldataload(add(at, 25)))) // destinationDomain: uint32 at 25
+            mstore(add(ptr, 0xa0), shr(96, calldataload(add(at, 29)))) // destinationApp: address at 29
+            mstore(add(ptr, 0xc0), shr(192, calldataload(add(at, 49)))) // nonce: uint64 at 49
+            mstore(add(ptr, 0xe0), shr(248, calldataload(add(at, 57)))) // kind: uint8 at 57
+            mstore(add(ptr, 0x100), bodyHash)
+            hash := keccak256(ptr, 0x120)
+        }
     }
 
     /// @notice The digest attesters sign: keccak256("\x19\x01" || separator || structHash).

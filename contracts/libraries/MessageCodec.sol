@@ -165,31 +165,53 @@ library MessageCodec {
     ///         length, addresses and uint64 fields with clean high bits, and an outcome or
     ///         result that is one of its named values other than None.
     function checkBody(uint8 kind, bytes calldata body) internal pure {
-        _checkLength(kind, body.length, bodyLength(kind));
-        if (kind == PAYMENT_HELD) {
-            // (tradeId, holdId, payer, payee, token, amount, expiry)
-            _checkWord(kind, body, 2, type(uint160).max);
-            _checkWord(kind, body, 3, type(uint160).max);
-            _checkWord(kind, body, 4, type(uint160).max);
-            _checkWord(kind, body, 6, type(uint64).max);
-        } else if (kind == TRADE_OUTCOME) {
-            // (tradeId, holdId, outcome, payer, payee, amount, expiry)
-            _checkEnumWord(kind, body, 2, uint256(type(Outcome).max));
-            _checkWord(kind, body, 3, type(uint160).max);
-            _checkWord(kind, body, 4, type(uint160).max);
-            _checkWord(kind, body, 6, type(uint64).max);
-        } else {
-            // (tradeId, holdId, result, amount)
-            _checkEnumWord(kind, body, 2, uint256(type(SettlementResult).max));
-        }
+        _revertIf(bodyError(kind, body));
     }
 
     /// @notice Revert unless `message` is a valid encoding (see the table above).
     function validateMessage(bytes calldata message) internal pure {
-        if (message.length < HEADER_LENGTH) revert MessageTooShort(message.length, HEADER_LENGTH);
+        _revertIf(messageError(message));
+    }
+
+    /// @notice What `checkBody` would revert with (the ABI-encoded custom error), or empty
+    ///         if the body is valid. For callers that must not revert (batch delivery).
+    function bodyError(uint8 kind, bytes calldata body) internal pure returns (bytes memory) {
+        uint256 expected;
+        if (kind == PAYMENT_HELD) expected = PAYMENT_HELD_LENGTH;
+        else if (kind == TRADE_OUTCOME) expected = TRADE_OUTCOME_LENGTH;
+        else if (kind == PAYMENT_SETTLED) expected = PAYMENT_SETTLED_LENGTH;
+        else return abi.encodeWithSelector(MessageKindUnknown.selector, kind);
+        if (body.length != expected) {
+            return abi.encodeWithSelector(MessageBodyLength.selector, kind, body.length, expected);
+        }
+        // Words that are not full 256-bit values, checked in order; the first bad one is reported.
+        if (kind == PAYMENT_SETTLED) {
+            // (tradeId, holdId, result, amount)
+            return _enumWordError(kind, body, 2, uint256(type(SettlementResult).max));
+        }
+        bytes memory error;
+        if (kind == PAYMENT_HELD) {
+            // (tradeId, holdId, payer, payee, token, amount, expiry)
+            error = _wordError(kind, body, 2, type(uint160).max);
+        } else {
+            // (tradeId, holdId, outcome, payer, payee, amount, expiry)
+            error = _enumWordError(kind, body, 2, uint256(type(Outcome).max));
+        }
+        if (error.length == 0) error = _wordError(kind, body, 3, type(uint160).max);
+        if (error.length == 0) error = _wordError(kind, body, 4, type(uint160).max);
+        if (error.length == 0) error = _wordError(kind, body, 6, type(uint64).max);
+        return error;
+    }
+
+    /// @notice What `validateMessage` would revert with (the ABI-encoded custom error), or
+    ///         empty if the encoding is valid. For callers that must not revert.
+    function messageError(bytes calldata message) internal pure returns (bytes memory) {
+        if (message.length < HEADER_LENGTH) {
+            return abi.encodeWithSelector(MessageTooShort.selector, message.length, HEADER_LENGTH);
+        }
         uint8 version = messageVersion(message);
-        if (version != VERSION) revert MessageVersionUnsupported(version, VERSION);
-        checkBody(messageKind(message), message[HEADER_LENGTH:]);
+        if (version != VERSION) return abi.encodeWithSelector(MessageVersionUnsupported.selector, version, VERSION);
+        return bodyError(messageKind(message), message[HEADER_LENGTH:]);
     }
 
     /// @notice The encoding of a message with VERSION (what an outbox emits). The caller
@@ -301,21 +323,41 @@ library MessageCodec {
         }
     }
 
-    /// @dev Revert unless body word `word` is at most `max`. The caller checked the length.
-    function _checkWord(uint8 kind, bytes calldata body, uint256 word, uint256 max) private pure {
+    /// @dev The error for body word `word` above `max` (empty if it is not). The caller
+    ///      checked the length.
+    function _wordError(uint8 kind, bytes calldata body, uint256 word, uint256 max)
+        private
+        pure
+        returns (bytes memory error)
+    {
         uint256 value;
         assembly ("memory-safe") {
             value := calldataload(add(body.offset, mul(word, 32)))
         }
-        if (value > max) revert MessageBodyWordInvalid(kind, word, bytes32(value));
+        if (value > max) error = abi.encodeWithSelector(MessageBodyWordInvalid.selector, kind, word, bytes32(value));
     }
 
-    /// @dev Revert unless body word `word` is an enum value in 1..max (None is not allowed).
-    function _checkEnumWord(uint8 kind, bytes calldata body, uint256 word, uint256 max) private pure {
+    /// @dev The error for body word `word` outside 1..max (None is not allowed), or empty.
+    function _enumWordError(uint8 kind, bytes calldata body, uint256 word, uint256 max)
+        private
+        pure
+        returns (bytes memory error)
+    {
         uint256 value;
         assembly ("memory-safe") {
             value := calldataload(add(body.offset, mul(word, 32)))
         }
-        if (value == 0 || value > max) revert MessageBodyWordInvalid(kind, word, bytes32(value));
+        if (value == 0 || value > max) {
+            error = abi.encodeWithSelector(MessageBodyWordInvalid.selector, kind, word, bytes32(value));
+        }
+    }
+
+    /// @dev Revert with `error` (an ABI-encoded custom error) unless it is empty.
+    function _revertIf(bytes memory error) private pure {
+        if (error.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(error, 0x20), mload(error))
+            }
+        }
     }
 }

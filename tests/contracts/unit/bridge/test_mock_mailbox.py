@@ -8,8 +8,8 @@ from tests.contracts.fixtures.bridge import BUSINESS_DOMAIN, PAYMENT_DOMAIN, err
 
 
 @pytest.fixture(scope="module")
-def recipient(MockRecipient, deployer, payment_mailbox):
-    return MockRecipient.deploy(payment_mailbox, {"from": deployer})
+def recipient(MockApp, deployer, payment_mailbox):
+    return MockApp.deploy(payment_mailbox, {"from": deployer})
 
 
 def _outcome(stranger):
@@ -89,7 +89,7 @@ def test_a_recipient_revert_bubbles_up_and_keeps_the_message_queued(
     expected = Message.of(
         BUSINESS_DOMAIN, stranger.address, PAYMENT_DOMAIN, recipient.address, 0, body
     )
-    with brownie.reverts(err("MockRecipientFailing", expected.id)):
+    with brownie.reverts(err("MockAppFailing", expected.id)):
         payment_mailbox.deliverNext({"from": stranger})
     assert payment_mailbox.pendingInboundCount() == 1
     assert not payment_mailbox.delivered(expected.id)

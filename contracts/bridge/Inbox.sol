@@ -1,0 +1,796 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+import {IMessageRecipient} from "../interfaces/IMessageRecipient.sol";
+import {MessageAttestation} from "../libraries/MessageAttestation.sol";
+import {MessageCodec} from "../libraries/MessageCodec.sol";
+
+/// @title Inbox
+/// @notice Accepts a message from another domain when `threshold` distinct current
+///         attesters signed it (EIP-712 under this inbox's own domain, which includes the
+///         domain id as its salt), consumes its id once, and calls the one local recipient
+///         registered for its (source domain, source app). Delivery is permissionless.
+/// @dev Roles:
+///      - default admin (OZ AccessControlDefaultAdminRules: moves in two steps, after a
+///        delay): proposes attester-set, threshold, peer and delay changes; cancels
+///        proposals; unpauses; closes the setup phase; grants the guardian role.
+///      - guardian (GUARDIAN_ROLE): pauses new deliveries. Refunds (TRADE_OUTCOME Expired or
+///        Rejected, PAYMENT_SETTLED Refunded) are never paused (docs/adr/0003-pause-scope.md).
+///      - anyone: delivers, delivers in batches, retries verified-but-failed messages and
+///        applies a governance proposal once its delay has passed.
+///      Governance cannot quietly forge: every change waits `governanceDelay` seconds after
+///      its proposal (an event, readable while pending) — except during the setup phase,
+///      which ends at the first delivery or when the admin closes it, whichever is first
+///      (docs/adr/0002-governance-delay.md).
+///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry).
+contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
+    /// @notice May pause new deliveries.
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+
+    /// @notice The most attesters a set may have.
+    uint256 public constant MAX_ATTESTERS = 32;
+
+    /// @notice The longest governance delay that may be configured.
+    uint64 public constant MAX_GOVERNANCE_DELAY = 60 days;
+
+    /// @notice Bytes of one signature: r (32) || s (32) || v (1).
+    uint256 private constant SIGNATURE_LENGTH = 65;
+
+    /// @notice The most bytes of a recipient's revert reason kept in MessageFailed.
+    uint256 private constant MAX_REASON_LENGTH = 256;
+
+    /// @notice Where a message id is in its life.
+    enum DeliveryStatus {
+        None,
+        Delivered,
+        Failed
+    }
+
+    /// @notice What a delivery attempt did with one message.
+    enum DeliveryResult {
+        Delivered, // verified, consumed, the recipient succeeded
+        Failed, // verified, consumed, the recipient reverted: stored for retry
+        AlreadyConsumed, // the id was consumed before: nothing happened
+        Rejected // batch only: the message failed verification; nothing happened
+    }
+
+    /// @dev One storage slot per consumed id.
+    struct Delivery {
+        address deliverer;
+        uint64 blockNumber;
+        DeliveryStatus status;
+    }
+
+    /// @dev Everything a delivery reads, in one slot.
+    struct Config {
+        uint8 threshold;
+        uint8 attesterCount;
+        uint32 epoch;
+        bool paused;
+        bool setupOpen;
+        uint64 delay;
+    }
+
+    struct PendingAttesterSet {
+        address[] attesters;
+        uint8 threshold;
+        uint64 readyAt;
+    }
+
+    struct PendingPeer {
+        address recipient;
+        uint64 readyAt;
+    }
+
+    struct PendingDelay {
+        uint64 delay;
+        uint64 readyAt;
+    }
+
+    uint32 private immutable _localDomain;
+    uint256 private immutable _cachedChainId;
+    bytes32 private immutable _cachedDomainSeparator;
+
+    Config private _config;
+    address[] private _attesters;
+    mapping(address attester => uint32 epoch) private _attesterEpoch;
+    mapping(uint32 sourceDomain => mapping(address sourceApp => address recipient)) private _recipients;
+    mapping(bytes32 messageId => Delivery delivery) private _deliveries;
+
+    PendingAttesterSet private _pendingAttesters;
+    mapping(uint32 sourceDomain => mapping(address sourceApp => PendingPeer pending)) private _pendingPeers;
+    PendingDelay private _pendingDelay;
+
+    // ------------------------------------------------------------------ events: delivery
+
+    /// @notice A verified message was consumed and its recipient succeeded.
+    event MessageDelivered(
+        bytes32 indexed messageId, uint32 indexed sourceDomain, address indexed recipient, address deliverer
+    );
+
+    /// @notice A verified message was consumed but its recipient reverted with `reason`
+    ///         (at most 256 bytes kept): it is stored as Failed and anyone may `retry` it.
+    event MessageFailed(
+        bytes32 indexed messageId,
+        uint32 indexed sourceDomain,
+        address indexed recipient,
+        address deliverer,
+        bytes reason
+    );
+
+    /// @notice A Failed message was retried by `retrier` and its recipient succeeded.
+    event MessageRetried(
+        bytes32 indexed messageId, uint32 indexed sourceDomain, address indexed recipient, address retrier
+    );
+
+    /// @notice The id was consumed before: the delivery was a no-op (a relayer treats it as done).
+    event MessageAlreadyConsumed(bytes32 indexed messageId, address indexed caller);
+
+    /// @notice In a batch, the message failed verification with `reason` (the custom error);
+    ///         nothing about it changed.
+    event MessageRejected(bytes32 indexed messageId, address indexed caller, bytes reason);
+
+    // ---------------------------------------------------------------- events: governance
+
+    /// @notice A new attester set and threshold were proposed; effective from `readyAt`.
+    event AttesterSetProposed(address[] attesters, uint8 threshold, uint64 readyAt);
+
+    /// @notice The attester set and threshold in force changed (epoch counts the sets).
+    event AttesterSetApplied(uint32 indexed epoch, address[] attesters, uint8 threshold);
+
+    /// @notice The pending attester-set proposal was withdrawn.
+    event AttesterSetProposalCancelled(address[] attesters, uint8 threshold);
+
+    /// @notice A peer change was proposed: messages from (sourceDomain, sourceApp) go to
+    ///         `recipient` (zero: refused) from `readyAt`.
+    event PeerProposed(
+        uint32 indexed sourceDomain, address indexed sourceApp, address indexed recipient, uint64 readyAt
+    );
+
+    /// @notice The recipient of (sourceDomain, sourceApp) changed (zero: no longer accepted).
+    event PeerApplied(uint32 indexed sourceDomain, address indexed sourceApp, address indexed recipient);
+
+    /// @notice The pending peer proposal was withdrawn.
+    event PeerProposalCancelled(uint32 indexed sourceDomain, address indexed sourceApp, address indexed recipient);
+
+    /// @notice A new governance delay was proposed; effective from `readyAt`.
+    event GovernanceDelayProposed(uint64 delay, uint64 readyAt);
+
+    /// @notice The governance delay changed.
+    event GovernanceDelayApplied(uint64 delay);
+
+    /// @notice The pending delay proposal was withdrawn.
+    event GovernanceDelayProposalCancelled(uint64 delay);
+
+    /// @notice The setup phase ended: from now on every change waits for the delay.
+    event SetupClosed(address indexed by);
+
+    /// @notice New deliveries (other than refunds) are paused.
+    event DeliveriesPaused(address indexed guardian);
+
+    /// @notice Deliveries resumed.
+    event DeliveriesUnpaused(address indexed admin);
+
+    // ------------------------------------------------------------------ errors: delivery
+
+    /// @notice The message is for another domain.
+    error InboxWrongDestinationDomain(uint32 destinationDomain, uint32 localDomain);
+
+    /// @notice No recipient is registered for (sourceDomain, sourceApp).
+    error InboxUnknownSource(uint32 sourceDomain, address sourceApp);
+
+    /// @notice The message names another recipient than the one registered for its source.
+    error InboxWrongRecipient(address destinationApp, address registeredRecipient);
+
+    /// @notice Deliveries are paused and the message is not a refund.
+    error InboxPaused(bytes32 messageId);
+
+    /// @notice The signatures are not exactly `threshold` x 65 bytes.
+    error InboxSignaturesLength(uint256 length, uint256 expected);
+
+    /// @notice Signature `index` is malformed, malleable (high s) or unrecoverable;
+    ///         `reason` is OpenZeppelin's ECDSA.RecoverError (1 signature, 2 length, 3 s).
+    error InboxSignatureInvalid(uint256 index, uint8 reason);
+
+    /// @notice Signer `index` is not above the previous one (out of order or duplicated).
+    error InboxSignerOutOfOrder(uint256 index, address signer, address previous);
+
+    /// @notice Signer `index` is not a current attester.
+    error InboxSignerNotAttester(uint256 index, address signer);
+
+    /// @notice Only a Failed message can be retried.
+    error InboxNotRetryable(bytes32 messageId, DeliveryStatus status);
+
+    /// @notice The retry's recipient call reverted again with `reason`.
+    error InboxRetryFailed(bytes32 messageId, bytes reason);
+
+    /// @notice The recipient ran out of the gas the caller supplied: resubmit with more gas.
+    error InboxRecipientOutOfGas(bytes32 messageId);
+
+    /// @notice A batch's arrays differ in length.
+    error InboxBatchLengthMismatch(uint256 messages, uint256 signatures);
+
+    // ---------------------------------------------------------------- errors: governance
+
+    /// @notice An attester set must have 1..MAX_ATTESTERS members.
+    error InboxAttesterSetSize(uint256 size, uint256 max);
+
+    /// @notice Attester `index` is zero, duplicated or not above the previous one.
+    error InboxAttesterInvalid(uint256 index, address attester);
+
+    /// @notice The threshold must be in 1..set size.
+    error InboxThresholdInvalid(uint256 threshold, uint256 attesterCount);
+
+    /// @notice A peer needs another domain, a non-zero source app and a recipient with code.
+    error InboxPeerInvalid(uint32 sourceDomain, address sourceApp, address recipient);
+
+    /// @notice The delay is above MAX_GOVERNANCE_DELAY.
+    error InboxDelayInvalid(uint64 delay, uint64 max);
+
+    /// @notice There is no such pending proposal.
+    error InboxNoProposal();
+
+    /// @notice The proposal's delay has not passed.
+    error InboxProposalNotReady(uint64 readyAt, uint64 now_);
+
+    /// @notice The setup phase is over.
+    error InboxSetupClosed();
+
+    /// @notice Pause or unpause to the state it is already in.
+    error InboxPauseUnchanged(bool paused);
+
+    /// @param localDomain_     this chain's protocol domain id
+    /// @param admin            the default admin (two-step transfer, `adminDelay`)
+    /// @param guardian         the first guardian (zero: none yet)
+    /// @param attesters        the first attester set, strictly ascending
+    /// @param threshold        signatures required, 1..attesters.length
+    /// @param governanceDelay_ seconds between a proposal and its effect after setup
+    /// @param adminDelay       OZ AccessControlDefaultAdminRules' admin-transfer delay
+    constructor(
+        uint32 localDomain_,
+        address admin,
+        address guardian,
+        address[] memory attesters,
+        uint8 threshold,
+        uint64 governanceDelay_,
+        uint48 adminDelay
+    ) AccessControlDefaultAdminRules(adminDelay, admin) {
+        if (governanceDelay_ > MAX_GOVERNANCE_DELAY) revert InboxDelayInvalid(governanceDelay_, MAX_GOVERNANCE_DELAY);
+        _localDomain = localDomain_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = MessageAttestation.domainSeparator(block.chainid, address(this), localDomain_);
+        _config.setupOpen = true;
+        _config.delay = governanceDelay_;
+        emit GovernanceDelayApplied(governanceDelay_);
+        _checkAttesterSet(attesters, threshold);
+        _applyAttesterSet(attesters, threshold);
+        if (guardian != address(0)) _grantRole(GUARDIAN_ROLE, guardian);
+    }
+
+    // ------------------------------------------------------------------------- delivery
+
+    /// @notice Deliver one message: verify it (encoding, destination domain, registered
+    ///         source and recipient, pause, `threshold` signatures of distinct current
+    ///         attesters in ascending signer order), consume its id and call the recipient.
+    ///         An id consumed before is a no-op (MessageAlreadyConsumed, AlreadyConsumed).
+    /// @param message    the encoding (docs/messages.md)
+    /// @param signatures `threshold` 65-byte signatures, concatenated, signers ascending
+    /// @return result    Delivered, Failed (stored for retry) or AlreadyConsumed
+    function deliver(bytes calldata message, bytes calldata signatures) external returns (DeliveryResult result) {
+        return _deliver(msg.sender, message, signatures, false);
+    }
+
+    /// @notice Deliver many messages in one transaction; a message that fails verification
+    ///         is skipped (MessageRejected with the error it would have reverted with,
+    ///         result Rejected) and does not affect the others.
+    /// @return results one DeliveryResult per message, in order
+    function deliverBatch(bytes[] calldata messages, bytes[] calldata signatures)
+        external
+        returns (DeliveryResult[] memory results)
+    {
+        if (messages.length != signatures.length) {
+            revert InboxBatchLengthMismatch(messages.length, signatures.length);
+        }
+        results = new DeliveryResult[](messages.length);
+        for (uint256 i = 0; i < messages.length; ++i) {
+            results[i] = _deliver(msg.sender, messages[i], signatures[i], true);
+        }
+    }
+
+    /// @notice Call the recipient of a verified-but-failed message again. Anyone may; the
+    ///         message must be the exact encoding that was verified (same id), its source
+    ///         still registered to the same recipient, and, while paused, a refund. If the
+    ///         recipient reverts again, this reverts and the message stays Failed.
+    function retry(bytes calldata message) external {
+        bytes32 id = keccak256(message);
+        DeliveryStatus status = _deliveries[id].status;
+        if (status != DeliveryStatus.Failed) revert InboxNotRetryable(id, status);
+        // A Failed id was fully verified when first delivered, and its keccak256 binds
+        // these bytes to it, so the fields below are authentic and well-formed.
+        uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
+        address sourceApp = MessageCodec.messageSourceApp(message);
+        address recipient = MessageCodec.messageDestinationApp(message);
+        address registered = _recipients[sourceDomain][sourceApp];
+        if (registered == address(0)) revert InboxUnknownSource(sourceDomain, sourceApp);
+        if (registered != recipient) revert InboxWrongRecipient(recipient, registered);
+        if (_config.paused && !MessageCodec.isRefund(message)) revert InboxPaused(id);
+        // Effects, then the interaction (checks-effects-interactions); a failed call
+        // reverts all of it.
+        _deliveries[id] = Delivery(msg.sender, uint64(block.number), DeliveryStatus.Delivered);
+        (bool ok, bytes memory reason) = _callRecipient(recipient, id, message);
+        if (!ok) revert InboxRetryFailed(id, reason);
+        emit MessageRetried(id, sourceDomain, recipient, msg.sender);
+    }
+
+    // ----------------------------------------------------------------------- governance
+
+    /// @notice Propose a new attester set (strictly ascending, 1..MAX_ATTESTERS members) and
+    ///         threshold (1..size). Effective after the delay (at once during setup).
+    ///         Replaces any pending attester-set proposal. Only the admin.
+    function proposeAttesterSet(address[] calldata attesters, uint8 threshold)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        _checkAttesterSet(attesters, threshold);
+        Config memory config = _config;
+        if (config.setupOpen) {
+            _applyAttesterSet(attesters, threshold);
+            return;
+        }
+        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        _pendingAttesters.attesters = attesters;
+        _pendingAttesters.threshold = threshold;
+        _pendingAttesters.readyAt = readyAt;
+        emit AttesterSetProposed(attesters, threshold, readyAt);
+    }
+
+    /// @notice Make the pending attester set effective once its delay has passed. Anyone.
+    function applyAttesterSet() external {
+        PendingAttesterSet memory pending = _pendingAttesters;
+        _checkReady(pending.readyAt);
+        delete _pendingAttesters;
+        _applyAttesterSet(pending.attesters, pending.threshold);
+    }
+
+    /// @notice Withdraw the pending attester-set proposal. Only the admin.
+    function cancelAttesterSet() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        PendingAttesterSet memory pending = _pendingAttesters;
+        if (pending.readyAt == 0) revert InboxNoProposal();
+        delete _pendingAttesters;
+        emit AttesterSetProposalCancelled(pending.attesters, pending.threshold);
+    }
+
+    /// @notice Propose that messages from (`sourceDomain`, `sourceApp`) go to `recipient`
+    ///         (a contract; zero to stop accepting them). Effective after the delay (at once
+    ///         during setup). Replaces a pending proposal for the same source. Only the admin.
+    function proposePeer(uint32 sourceDomain, address sourceApp, address recipient)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (
+            sourceDomain == _localDomain || sourceApp == address(0)
+                || (recipient != address(0) && recipient.code.length == 0)
+        ) revert InboxPeerInvalid(sourceDomain, sourceApp, recipient);
+        Config memory config = _config;
+        if (config.setupOpen) {
+            _applyPeer(sourceDomain, sourceApp, recipient);
+            return;
+        }
+        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        _pendingPeers[sourceDomain][sourceApp] = PendingPeer(recipient, readyAt);
+        emit PeerProposed(sourceDomain, sourceApp, recipient, readyAt);
+    }
+
+    /// @notice Make the pending peer change for (`sourceDomain`, `sourceApp`) effective once
+    ///         its delay has passed. Anyone.
+    function applyPeer(uint32 sourceDomain, address sourceApp) external {
+        PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
+        _checkReady(pending.readyAt);
+        delete _pendingPeers[sourceDomain][sourceApp];
+        _applyPeer(sourceDomain, sourceApp, pending.recipient);
+    }
+
+    /// @notice Withdraw the pending peer proposal for (`sourceDomain`, `sourceApp`). Only the admin.
+    function cancelPeer(uint32 sourceDomain, address sourceApp) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
+        if (pending.readyAt == 0) revert InboxNoProposal();
+        delete _pendingPeers[sourceDomain][sourceApp];
+        emit PeerProposalCancelled(sourceDomain, sourceApp, pending.recipient);
+    }
+
+    /// @notice Propose a new governance delay (at most MAX_GOVERNANCE_DELAY). It waits for
+    ///         the current delay (at once during setup). Only the admin.
+    function proposeGovernanceDelay(uint64 newDelay) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (newDelay > MAX_GOVERNANCE_DELAY) revert InboxDelayInvalid(newDelay, MAX_GOVERNANCE_DELAY);
+        Config memory config = _config;
+        if (config.setupOpen) {
+            _config.delay = newDelay;
+            emit GovernanceDelayApplied(newDelay);
+            return;
+        }
+        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        _pendingDelay = PendingDelay(newDelay, readyAt);
+        emit GovernanceDelayProposed(newDelay, readyAt);
+    }
+
+    /// @notice Make the pending delay effective once the old delay has passed. Anyone.
+    function applyGovernanceDelay() external {
+        PendingDelay memory pending = _pendingDelay;
+        _checkReady(pending.readyAt);
+        delete _pendingDelay;
+        _config.delay = pending.delay;
+        emit GovernanceDelayApplied(pending.delay);
+    }
+
+    /// @notice Withdraw the pending delay proposal. Only the admin.
+    function cancelGovernanceDelay() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        PendingDelay memory pending = _pendingDelay;
+        if (pending.readyAt == 0) revert InboxNoProposal();
+        delete _pendingDelay;
+        emit GovernanceDelayProposalCancelled(pending.delay);
+    }
+
+    /// @notice End the setup phase now (the wiring step's last call). Only the admin.
+    function closeSetup() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (!_config.setupOpen) revert InboxSetupClosed();
+        _config.setupOpen = false;
+        emit SetupClosed(msg.sender);
+    }
+
+    /// @notice Pause new deliveries and retries, except refunds. Only a guardian.
+    function pause() external onlyRole(GUARDIAN_ROLE) {
+        if (_config.paused) revert InboxPauseUnchanged(true);
+        _config.paused = true;
+        emit DeliveriesPaused(msg.sender);
+    }
+
+    /// @notice Resume deliveries. Only the admin.
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (!_config.paused) revert InboxPauseUnchanged(false);
+        _config.paused = false;
+        emit DeliveriesUnpaused(msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------- views
+
+    /// @notice This chain's protocol domain id.
+    function localDomain() external view returns (uint32) {
+        return _localDomain;
+    }
+
+    /// @notice The EIP-712 domain separator attesters sign under.
+    function domainSeparator() public view returns (bytes32) {
+        if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
+        return MessageAttestation.domainSeparator(block.chainid, address(this), _localDomain);
+    }
+
+    /// @inheritdoc IERC5267
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (
+            MessageAttestation.DOMAIN_FIELDS,
+            "pvd Inbox",
+            "1",
+            block.chainid,
+            address(this),
+            bytes32(uint256(_localDomain)),
+            new uint256[](0)
+        );
+    }
+
+    /// @notice The digest attesters sign for `message` at this inbox (the message must be
+    ///         a valid encoding).
+    function attestationDigest(bytes calldata message) external view returns (bytes32) {
+        MessageCodec.validateMessage(message);
+        return MessageAttestation.digest(domainSeparator(), message);
+    }
+
+    /// @notice The current attester set, ascending.
+    function attesters() external view returns (address[] memory) {
+        return _attesters;
+    }
+
+    /// @notice Signatures required per message.
+    function threshold() external view returns (uint8) {
+        return _config.threshold;
+    }
+
+    /// @notice How many attester sets have been in force (the current set's number).
+    function attesterEpoch() external view returns (uint32) {
+        return _config.epoch;
+    }
+
+    /// @notice Whether `account` is in the current attester set.
+    function isAttester(address account) external view returns (bool) {
+        return _attesterEpoch[account] == _config.epoch;
+    }
+
+    /// @notice The local recipient of messages from (`sourceDomain`, `sourceApp`) (zero: refused).
+    function recipientOf(uint32 sourceDomain, address sourceApp) external view returns (address) {
+        return _recipients[sourceDomain][sourceApp];
+    }
+
+    /// @notice What happened to message `messageId`: its status, who made it take effect
+    ///         (or fail), and in which block.
+    function deliveryOf(bytes32 messageId)
+        external
+        view
+        returns (DeliveryStatus status, address deliverer, uint64 blockNumber)
+    {
+        Delivery memory d = _deliveries[messageId];
+        return (d.status, d.deliverer, d.blockNumber);
+    }
+
+    /// @notice Whether `messageId` was consumed (Delivered or Failed).
+    function isConsumed(bytes32 messageId) external view returns (bool) {
+        return _deliveries[messageId].status != DeliveryStatus.None;
+    }
+
+    /// @notice Whether new deliveries (other than refunds) are paused.
+    function paused() external view returns (bool) {
+        return _config.paused;
+    }
+
+    /// @notice Whether governance changes still take effect at once (before the first delivery).
+    function setupOpen() external view returns (bool) {
+        return _config.setupOpen;
+    }
+
+    /// @notice Seconds between a governance proposal and its effect.
+    function governanceDelay() external view returns (uint64) {
+        return _config.delay;
+    }
+
+    /// @notice The pending attester-set proposal (readyAt 0: none).
+    function pendingAttesterSet()
+        external
+        view
+        returns (address[] memory pendingAttesters, uint8 pendingThreshold, uint64 readyAt)
+    {
+        PendingAttesterSet memory pending = _pendingAttesters;
+        return (pending.attesters, pending.threshold, pending.readyAt);
+    }
+
+    /// @notice The pending peer proposal for (`sourceDomain`, `sourceApp`) (readyAt 0: none;
+    ///         recipient 0 with readyAt set: a pending removal).
+    function pendingPeer(uint32 sourceDomain, address sourceApp)
+        external
+        view
+        returns (address recipient, uint64 readyAt)
+    {
+        PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
+        return (pending.recipient, pending.readyAt);
+    }
+
+    /// @notice The pending delay proposal (readyAt 0: none).
+    function pendingGovernanceDelay() external view returns (uint64 delay, uint64 readyAt) {
+        PendingDelay memory pending = _pendingDelay;
+        return (pending.delay, pending.readyAt);
+    }
+
+    // ------------------------------------------------------------------------- internal
+
+    /// @dev One delivery. A verification failure reverts with its custom error, or, in a
+    ///      batch, is reported (MessageRejected) and changes nothing.
+    function _deliver(address deliverer, bytes calldata message, bytes calldata signatures, bool inBatch)
+        private
+        returns (DeliveryResult)
+    {
+        bytes32 id = keccak256(message);
+        if (_deliveries[id].status != DeliveryStatus.None) {
+            emit MessageAlreadyConsumed(id, deliverer);
+            return DeliveryResult.AlreadyConsumed;
+        }
+        (address recipient, bool setupOpen_, bytes memory failure) = _verify(id, message, signatures);
+        if (failure.length != 0) {
+            if (!inBatch) {
+                assembly ("memory-safe") {
+                    revert(add(failure, 0x20), mload(failure))
+                }
+            }
+            emit MessageRejected(id, deliverer, failure);
+            return DeliveryResult.Rejected;
+        }
+
+        return _consume(deliverer, id, recipient, setupOpen_, message);
+    }
+
+    /// @dev A verified message: consume its id, then call its recipient.
+    function _consume(address deliverer, bytes32 id, address recipient, bool setupOpen_, bytes calldata message)
+        private
+        returns (DeliveryResult)
+    {
+        // Effects: consume the id (one slot: deliverer, block, status).
+        _deliveries[id] = Delivery(deliverer, uint64(block.number), DeliveryStatus.Delivered);
+        if (setupOpen_) {
+            _config.setupOpen = false;
+            emit SetupClosed(deliverer);
+        }
+
+        // Interaction last (checks-effects-interactions): the id is consumed before the
+        // recipient runs, so a re-entrant delivery of the same id is a no-op.
+        (bool ok, bytes memory reason) = _callRecipient(recipient, id, message);
+        uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
+        if (ok) {
+            emit MessageDelivered(id, sourceDomain, recipient, deliverer);
+            return DeliveryResult.Delivered;
+        }
+        _deliveries[id].status = DeliveryStatus.Failed;
+        emit MessageFailed(id, sourceDomain, recipient, deliverer, reason);
+        return DeliveryResult.Failed;
+    }
+
+    /// @dev Every check of a delivery, in order: the encoding, where it is going, where it
+    ///      comes from and to whom, the pause, the quorum. Returns the recipient, whether the
+    ///      setup phase is open, and the ABI-encoded custom error of the first failed check
+    ///      (empty if all pass).
+    function _verify(bytes32 id, bytes calldata message, bytes calldata signatures)
+        private
+        view
+        returns (address recipient, bool setupOpen_, bytes memory failure)
+    {
+        failure = MessageCodec.messageError(message);
+        if (failure.length != 0) return (address(0), false, failure);
+        uint32 destinationDomain = MessageCodec.messageDestinationDomain(message);
+        if (destinationDomain != _localDomain) {
+            return (address(0), false, abi.encodeWithSelector(InboxWrongDestinationDomain.selector, destinationDomain, _localDomain));
+        }
+        uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
+        address sourceApp = MessageCodec.messageSourceApp(message);
+        recipient = _recipients[sourceDomain][sourceApp];
+        if (recipient == address(0)) {
+            return (address(0), false, abi.encodeWithSelector(InboxUnknownSource.selector, sourceDomain, sourceApp));
+        }
+        address destinationApp = MessageCodec.messageDestinationApp(message);
+        if (destinationApp != recipient) {
+            return (address(0), false, abi.encodeWithSelector(InboxWrongRecipient.selector, destinationApp, recipient));
+        }
+        Config memory config = _config;
+        if (config.paused && !MessageCodec.isRefund(message)) {
+            return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
+        }
+        failure = _signatureError(config, message, signatures);
+        return (recipient, config.setupOpen, failure);
+    }
+
+    /// @dev Exactly `threshold` signatures over this inbox's digest of `message`, each low-s
+    ///      and recoverable (OpenZeppelin ECDSA), signers strictly ascending (so distinct),
+    ///      each a current attester. Returns the first failure's custom error, or empty.
+    function _signatureError(Config memory config, bytes calldata message, bytes calldata signatures)
+        private
+        view
+        returns (bytes memory failure)
+    {
+        uint256 required = config.threshold;
+        if (signatures.length != required * SIGNATURE_LENGTH) {
+            return abi.encodeWithSelector(InboxSignaturesLength.selector, signatures.length, required * SIGNATURE_LENGTH);
+        }
+        bytes32 digest = MessageAttestation.digest(domainSeparator(), message);
+        uint32 epoch = config.epoch;
+        address previous = address(0);
+        for (uint256 i = 0; i < required;) {
+            bytes32 r;
+            bytes32 s;
+            uint8 v;
+            // In bounds: signatures.length == required * 65 was checked above.
+            assembly ("memory-safe") {
+                let at := add(signatures.offset, mul(i, SIGNATURE_LENGTH))
+                r := calldataload(at)
+                s := calldataload(add(at, 0x20))
+                v := byte(0, calldataload(add(at, 0x40)))
+            }
+            (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, v, r, s);
+            if (error != ECDSA.RecoverError.NoError) {
+                return abi.encodeWithSelector(InboxSignatureInvalid.selector, i, uint8(error));
+            }
+            if (signer <= previous) {
+                return abi.encodeWithSelector(InboxSignerOutOfOrder.selector, i, signer, previous);
+            }
+            if (_attesterEpoch[signer] != epoch) {
+                return abi.encodeWithSelector(InboxSignerNotAttester.selector, i, signer);
+            }
+            previous = signer;
+            // Safe: i < required <= MAX_ATTESTERS (32).
+            unchecked {
+                ++i;
+            }
+        }
+        return failure;
+    }
+
+    /// @dev Call recipient.receiveMessage with all remaining gas; on failure keep at most
+    ///      MAX_REASON_LENGTH bytes of the revert data. If the recipient used up the gas it
+    ///      was given, the caller under-supplied gas: revert rather than record a failure.
+    function _callRecipient(address recipient, bytes32 id, bytes calldata message)
+        private
+        returns (bool ok, bytes memory reason)
+    {
+        // abi.encodeCall(IMessageRecipient.receiveMessage, (sourceDomain, sourceApp, id,
+        // kind, body)), built by hand from the packed message for gas.
+        bytes memory data;
+        bytes4 selector = IMessageRecipient.receiveMessage.selector;
+        assembly ("memory-safe") {
+            let at := message.offset
+            let bodyLength := sub(message.length, 58)
+            let padded := and(add(bodyLength, 0x1f), not(0x1f))
+            data := mload(0x40)
+            mstore(data, add(0xc4, padded)) // selector + 6 words + the padded body
+            let p := add(data, 0x20)
+            mstore(p, selector)
+            mstore(add(p, 0x04), shr(224, calldataload(add(at, 1)))) // sourceDomain
+            mstore(add(p, 0x24), shr(96, calldataload(add(at, 5)))) // sourceApp
+            mstore(add(p, 0x44), id)
+            mstore(add(p, 0x64), shr(248, calldataload(add(at, 57)))) // kind
+            mstore(add(p, 0x84), 0xa0) // offset of body
+            mstore(add(p, 0xa4), bodyLength)
+            mstore(add(add(p, 0xc4), sub(padded, 0x20)), 0) // zero the padding's last word
+            calldatacopy(add(p, 0xc4), add(at, 58), bodyLength)
+            mstore(0x40, add(add(p, 0xc4), padded))
+        }
+        uint256 gasBefore = gasleft();
+        assembly ("memory-safe") {
+            ok := call(gas(), recipient, 0, add(data, 0x20), mload(data), 0, 0)
+        }
+        if (ok) return (true, reason);
+        if (gasleft() <= gasBefore / 64) revert InboxRecipientOutOfGas(id);
+        assembly ("memory-safe") {
+            let size := returndatasize()
+            if gt(size, MAX_REASON_LENGTH) { size := MAX_REASON_LENGTH }
+            reason := mload(0x40)
+            mstore(reason, size)
+            returndatacopy(add(reason, 0x20), 0, size)
+            mstore(0x40, add(add(reason, 0x20), and(add(size, 0x1f), not(0x1f))))
+        }
+    }
+
+    function _checkAttesterSet(address[] memory attesters_, uint8 threshold_) private pure {
+        uint256 size = attesters_.length;
+        if (size == 0 || size > MAX_ATTESTERS) revert InboxAttesterSetSize(size, MAX_ATTESTERS);
+        if (threshold_ == 0 || threshold_ > size) revert InboxThresholdInvalid(threshold_, size);
+        address previous = address(0);
+        for (uint256 i = 0; i < size; ++i) {
+            if (attesters_[i] <= previous) revert InboxAttesterInvalid(i, attesters_[i]);
+            previous = attesters_[i];
+        }
+    }
+
+    /// @dev A new epoch: members of earlier sets are no longer current without any clearing.
+    function _applyAttesterSet(address[] memory attesters_, uint8 threshold_) private {
+        uint32 epoch = _config.epoch + 1;
+        for (uint256 i = 0; i < attesters_.length; ++i) {
+            _attesterEpoch[attesters_[i]] = epoch;
+        }
+        _attesters = attesters_;
+        _config.epoch = epoch;
+        _config.threshold = threshold_;
+        // Safe: _checkAttesterSet bounds the length by MAX_ATTESTERS (32).
+        _config.attesterCount = uint8(attesters_.length);
+        emit AttesterSetApplied(epoch, attesters_, threshold_);
+    }
+
+    function _applyPeer(uint32 sourceDomain, address sourceApp, address recipient) private {
+        _recipients[sourceDomain][sourceApp] = recipient;
+        emit PeerApplied(sourceDomain, sourceApp, recipient);
+    }
+
+    function _checkReady(uint64 readyAt) private view {
+        if (readyAt == 0) revert InboxNoProposal();
+        if (block.timestamp < readyAt) revert InboxProposalNotReady(readyAt, uint64(block.timestamp));
+    }
+}

@@ -1,0 +1,203 @@
+"""Outbox: only registered apps send; the nonce only increases; MessageSent carries the
+full encoding and its id; only the fixed kinds with canonical bodies leave the chain."""
+
+import brownie
+import pytest
+
+from pvd.messages import Message
+from tests.contracts.fixtures.bridge import BUSINESS_DOMAIN, PAYMENT_DOMAIN, err, outcome_message
+
+PEER = "0x2b2B2b2b2B2b2B2b2b2B2B2b2b2B2B2b2b2b2b2B"
+
+
+@pytest.fixture(scope="module")
+def outbox(Outbox, deployer):
+    return Outbox.deploy(BUSINESS_DOMAIN, deployer, {"from": deployer})
+
+
+@pytest.fixture(scope="module")
+def sender(MockApp, outbox, deployer):
+    """A registered business-chain app."""
+    app = MockApp.deploy(deployer, {"from": deployer})
+    outbox.registerApp(app, {"from": deployer})
+    return app
+
+
+@pytest.fixture(scope="module")
+def unregistered(MockApp, deployer):
+    return MockApp.deploy(deployer, {"from": deployer})
+
+
+def _body(nonce=0):
+    return outcome_message(PEER, nonce=nonce, source_app=PEER).body
+
+
+def _state(outbox, *apps):
+    return (
+        outbox.nextNonce(),
+        outbox.owner(),
+        outbox.pendingOwner(),
+        *(outbox.isRegisteredApp(a) for a in apps),
+    )
+
+
+def test_a_registered_app_sends_a_message(outbox, sender, stranger):
+    tx = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    expected = Message(BUSINESS_DOMAIN, sender.address, PAYMENT_DOMAIN, PEER, 0, 2, _body())
+    event = tx.events["MessageSent"]
+    assert event["messageId"] == "0x" + expected.id.hex()
+    assert event["destinationDomain"] == PAYMENT_DOMAIN
+    assert event["destinationApp"] == PEER
+    assert event["sourceApp"] == sender
+    assert event["nonce"] == 0
+    assert bytes(event["message"]) == expected.encode()
+    message_id, nonce = tx.return_value
+    assert (message_id, nonce) == ("0x" + expected.id.hex(), 0)
+    assert outbox.nextNonce() == 1
+
+
+def test_the_emitted_message_decodes_strictly(outbox, sender, stranger):
+    tx = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    decoded = Message.decode(bytes(tx.events["MessageSent"]["message"]))
+    assert decoded.decoded_body().encode() == _body()
+    assert decoded.source_domain == BUSINESS_DOMAIN
+
+
+def test_the_nonce_only_increases(outbox, sender, stranger):
+    nonces = []
+    for n in range(4):
+        tx = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(n), {"from": stranger})
+        nonces.append(tx.events["MessageSent"]["nonce"])
+    assert nonces == [0, 1, 2, 3]
+    assert outbox.nextNonce() == 4
+
+
+def test_the_same_body_sent_twice_gets_two_ids(outbox, sender, stranger):
+    first = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    second = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert first.events["MessageSent"]["messageId"] != second.events["MessageSent"]["messageId"]
+
+
+def test_an_unregistered_app_cannot_send(outbox, unregistered, stranger):
+    before = _state(outbox, unregistered)
+    with brownie.reverts(err("OutboxAppNotRegistered", unregistered.address)):
+        unregistered.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert _state(outbox, unregistered) == before
+
+
+def test_an_account_cannot_send(outbox, stranger):
+    before = _state(outbox)
+    with brownie.reverts(err("OutboxAppNotRegistered", stranger.address)):
+        outbox.send(PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert _state(outbox) == before
+
+
+@pytest.mark.parametrize(
+    "domain, app, kind, body, error",
+    [
+        (BUSINESS_DOMAIN, PEER, 2, None, err("OutboxDestinationIsLocal", BUSINESS_DOMAIN)),
+        (
+            PAYMENT_DOMAIN,
+            "0x" + "00" * 20,
+            2,
+            None,
+            err("OutboxDestinationAppZero", PAYMENT_DOMAIN),
+        ),
+        (PAYMENT_DOMAIN, PEER, 0, None, err("MessageKindUnknown", 0)),
+        (PAYMENT_DOMAIN, PEER, 4, None, err("MessageKindUnknown", 4)),
+        (PAYMENT_DOMAIN, PEER, 3, None, err("MessageBodyLength", 3, 224, 128)),
+        (PAYMENT_DOMAIN, PEER, 2, b"\x00" * 225, err("MessageBodyLength", 2, 225, 224)),
+        (
+            PAYMENT_DOMAIN,
+            PEER,
+            2,
+            b"\x00" * 224,
+            err("MessageBodyWordInvalid", 2, 2, b"\x00" * 32),
+        ),
+    ],
+    ids=[
+        "own_domain",
+        "zero_app",
+        "kind_0",
+        "kind_4",
+        "wrong_length_for_kind",
+        "padded",
+        "outcome_none",
+    ],
+)
+def test_a_bad_send_reverts_and_keeps_the_nonce(
+    outbox, sender, stranger, domain, app, kind, body, error
+):
+    before = _state(outbox, sender)
+    with brownie.reverts(error):
+        sender.sendVia(
+            outbox, domain, app, kind, _body() if body is None else body, {"from": stranger}
+        )
+    assert _state(outbox, sender) == before
+
+
+def test_the_owner_registers_and_unregisters_an_app(outbox, unregistered, deployer):
+    tx = outbox.registerApp(unregistered, {"from": deployer})
+    assert tx.events["AppRegistered"] == {"app": unregistered}
+    assert outbox.isRegisteredApp(unregistered)
+    tx = outbox.unregisterApp(unregistered, {"from": deployer})
+    assert tx.events["AppUnregistered"] == {"app": unregistered}
+    assert not outbox.isRegisteredApp(unregistered)
+
+
+def test_an_unregistered_app_can_no_longer_send(outbox, sender, deployer, stranger):
+    outbox.unregisterApp(sender, {"from": deployer})
+    with brownie.reverts(err("OutboxAppNotRegistered", sender.address)):
+        sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert outbox.nextNonce() == 0
+
+
+def test_registering_an_account_reverts(outbox, deployer, stranger):
+    before = _state(outbox, stranger)
+    with brownie.reverts(err("OutboxAppInvalid", stranger.address)):
+        outbox.registerApp(stranger, {"from": deployer})
+    assert _state(outbox, stranger) == before
+
+
+def test_registering_twice_reverts(outbox, sender, deployer):
+    before = _state(outbox, sender)
+    with brownie.reverts(err("OutboxAppUnchanged", sender.address, True)):
+        outbox.registerApp(sender, {"from": deployer})
+    assert _state(outbox, sender) == before
+
+
+def test_unregistering_an_unknown_app_reverts(outbox, unregistered, deployer):
+    before = _state(outbox, unregistered)
+    with brownie.reverts(err("OutboxAppUnchanged", unregistered.address, False)):
+        outbox.unregisterApp(unregistered, {"from": deployer})
+    assert _state(outbox, unregistered) == before
+
+
+def test_a_stranger_cannot_register_an_app(outbox, unregistered, stranger):
+    before = _state(outbox, unregistered)
+    with brownie.reverts(err("OwnableUnauthorizedAccount", stranger.address)):
+        outbox.registerApp(unregistered, {"from": stranger})
+    assert _state(outbox, unregistered) == before
+
+
+def test_ownership_moves_in_two_steps(outbox, unregistered, deployer, arbiter):
+    outbox.transferOwnership(arbiter, {"from": deployer})
+    assert outbox.owner() == deployer
+    assert outbox.pendingOwner() == arbiter
+    tx = outbox.acceptOwnership({"from": arbiter})
+    assert tx.events["OwnershipTransferred"]["newOwner"] == arbiter
+    assert outbox.owner() == arbiter
+    with brownie.reverts(err("OwnableUnauthorizedAccount", deployer.address)):
+        outbox.registerApp(unregistered, {"from": deployer})
+
+
+def test_only_the_pending_owner_accepts(outbox, deployer, arbiter, stranger):
+    outbox.transferOwnership(arbiter, {"from": deployer})
+    before = _state(outbox)
+    with brownie.reverts(err("OwnableUnauthorizedAccount", stranger.address)):
+        outbox.acceptOwnership({"from": stranger})
+    assert _state(outbox) == before
+
+
+def test_the_outbox_reports_its_domain(outbox):
+    assert outbox.localDomain() == BUSINESS_DOMAIN
