@@ -24,21 +24,14 @@ contract Outbox is IOutbox, Ownable2Step {
     uint64 private _nextNonce;
     mapping(address app => bool registered) private _registered;
 
-    /// @notice A message left this chain. `message` is the full encoding, `messageId` its
-    ///         keccak256; the relayer needs nothing else.
+    /// @notice A message left this chain. `message` is the full encoding (source app and
+    ///         nonce included), `messageId` its keccak256; the relayer needs nothing else.
     /// @param messageId         keccak256(message)
     /// @param destinationDomain the domain the message is for
     /// @param destinationApp    the recipient on that domain
-    /// @param sourceApp         the registered app that sent it
-    /// @param nonce             this outbox's nonce for the message
     /// @param message           the encoding, as the inbox takes it
     event MessageSent(
-        bytes32 indexed messageId,
-        uint32 indexed destinationDomain,
-        address indexed destinationApp,
-        address sourceApp,
-        uint64 nonce,
-        bytes message
+        bytes32 indexed messageId, uint32 indexed destinationDomain, address indexed destinationApp, bytes message
     );
 
     /// @notice `app` may now send.
@@ -98,7 +91,7 @@ contract Outbox is IOutbox, Ownable2Step {
         bytes memory message =
             MessageCodec.formatMessage(_localDomain, msg.sender, destinationDomain, destinationApp, nonce, kind, body);
         messageId = keccak256(message);
-        emit MessageSent(messageId, destinationDomain, destinationApp, msg.sender, nonce, message);
+        emit MessageSent(messageId, destinationDomain, destinationApp, message);
     }
 
     /// @inheritdoc IOutbox

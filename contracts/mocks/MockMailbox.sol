@@ -27,12 +27,7 @@ contract MockMailbox is IOutbox {
 
     /// @notice Same as Outbox.MessageSent: `message` is the full encoding, id its keccak256.
     event MessageSent(
-        bytes32 indexed messageId,
-        uint32 indexed destinationDomain,
-        address indexed destinationApp,
-        address sourceApp,
-        uint64 nonce,
-        bytes message
+        bytes32 indexed messageId, uint32 indexed destinationDomain, address indexed destinationApp, bytes message
     );
 
     /// @notice `remote` now receives what this mailbox sends to `domain`.
@@ -83,7 +78,7 @@ contract MockMailbox is IOutbox {
             MessageCodec.formatMessage(_localDomain, msg.sender, destinationDomain, destinationApp, nonce, kind, body);
         messageId = keccak256(message);
         _sent.push(message);
-        emit MessageSent(messageId, destinationDomain, destinationApp, msg.sender, nonce, message);
+        emit MessageSent(messageId, destinationDomain, destinationApp, message);
         MockMailbox remote = _remotes[destinationDomain];
         // Interaction last: the remote mock only appends to its queue.
         if (address(remote) != address(0)) remote.addInboundMessage(message);

@@ -1,16 +1,26 @@
-"""Gas of the messaging contracts: Outbox.send and Inbox delivery (single, by threshold,
-batch, retry, replay), measured as receipts' gasUsed on brownie's development network.
+"""Gas of the messaging contracts and the settlement, as receipts' gasUsed on brownie's
+development network (every figure includes the 21,000 base and the calldata).
 
-Deliveries go to NoopRecipient, so each figure is the inbox's own cost (including the
-21,000 base and the calldata of the message and signatures); the settlement's figures,
-which include a real recipient, are in scripts/gas/settlement.py. Attester keys are
-anvil's well-known development keys: TEST KEYS ONLY.
+- outbox_* / inbox_*: deliveries go to NoopRecipient, so each is the inbox's own cost.
+- settlement_*: PvdSettlement with the real YuanToken (skipped, with a log line, if the
+  token is not in the project): hold-and-announce by signature, announce, and outcome
+  deliveries including the hold's execution or release and the PAYMENT_SETTLED reply.
+
+Steady state: every figure is a second operation of its kind (nonces, balances and
+registrations already non-zero), on fresh ids. Attester and wallet keys are anvil's or
+derived well-known development keys: TEST KEYS ONLY.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import brownie
 from brownie import Inbox, MockApp, NoopRecipient, Outbox, accounts, chain
 from eth_account import Account
+from eth_utils.crypto import keccak
 
 from pvd import attestation
 from pvd.messages import Message, Outcome, TradeOutcome
@@ -63,12 +73,28 @@ def _inbox(members: int, threshold: int, admin, recipient_cls=NoopRecipient):
     return inbox, recipient
 
 
+def _require(tx: Any, event: str, count: int = 1) -> None:
+    """A measured transaction must have done what its name says (`count` times `event`)."""
+    seen = len(tx.events[event]) if event in tx.events else 0
+    if seen != count:
+        raise RuntimeError(f"expected {count} {event} event(s), saw {seen}")
+
+
 def _sign(inbox, message: Message, threshold: int) -> bytes:
     where = attestation.InboxDomain(chain.id, inbox.address, PAYMENT_DOMAIN)
     return b"".join(attestation.sign(message, where, a) for a in ATTESTERS[:threshold])
 
 
+log = logging.getLogger(__name__)
+
+
 def measure() -> dict[str, int]:
+    gas = measure_bridge()
+    gas.update(measure_settlement())
+    return gas
+
+
+def measure_bridge() -> dict[str, int]:
     admin, relayer = accounts[0], accounts[7]
     gas: dict[str, int] = {}
 
@@ -79,15 +105,16 @@ def measure() -> dict[str, int]:
     outbox.registerApp(app, {"from": admin})
     body = _outcome(SOURCE_APP, 0).body
     app.sendVia(outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer})
-    gas["outbox_send_trade_outcome"] = app.sendVia(
-        outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer}
-    ).gas_used
+    tx = app.sendVia(outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer})
+    _require(tx, "MessageSent")
+    gas["outbox_send_trade_outcome"] = tx.gas_used
 
     # Single deliveries by threshold, 5 attesters (each to a no-op recipient).
     for threshold in range(1, 6):
         inbox, recipient = _inbox(5, threshold, admin)
         message = _outcome(recipient.address, 1)
         tx = inbox.deliver(message.encode(), _sign(inbox, message, threshold), {"from": relayer})
+        _require(tx, "MessageDelivered")
         gas[f"inbox_deliver_{threshold}_of_5"] = tx.gas_used
 
     # The budgeted case: 2 of 3. Then a replay of it (the no-op), and 10 singles.
@@ -96,11 +123,12 @@ def measure() -> dict[str, int]:
     for nonce in range(10):
         message = _outcome(recipient.address, nonce)
         tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+        _require(tx, "MessageDelivered")
         if nonce == 0:
             gas["inbox_deliver_2_of_3"] = tx.gas_used
-            gas["inbox_replay_no_op"] = inbox.deliver(
-                message.encode(), _sign(inbox, message, 2), {"from": relayer}
-            ).gas_used
+            replay = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+            _require(replay, "MessageAlreadyConsumed")
+            gas["inbox_replay_no_op"] = replay.gas_used
         singles += tx.gas_used
     gas["inbox_10_single_deliveries_2_of_3"] = singles
 
@@ -110,6 +138,7 @@ def measure() -> dict[str, int]:
     tx = inbox.deliverBatch(
         [m.encode() for m in messages], [_sign(inbox, m, 2) for m in messages], {"from": relayer}
     )
+    _require(tx, "MessageDelivered", 10)
     gas["inbox_batch_of_10_2_of_3"] = tx.gas_used
     gas["inbox_batch_of_10_percent_of_singles"] = round(100 * tx.gas_used / singles)
 
@@ -117,11 +146,200 @@ def measure() -> dict[str, int]:
     inbox, app = _inbox(3, 2, admin, MockApp)
     app.setFailing(True, {"from": admin})
     message = _outcome(app.address, 1)
-    gas["inbox_deliver_2_of_3_recipient_fails"] = inbox.deliver(
-        message.encode(), _sign(inbox, message, 2), {"from": relayer}
-    ).gas_used
+    tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+    _require(tx, "MessageFailed")
+    gas["inbox_deliver_2_of_3_recipient_fails"] = tx.gas_used
     app.setFailing(False, {"from": admin})
-    gas["inbox_retry"] = inbox.retry(message.encode(), {"from": relayer}).gas_used
+    tx = inbox.retry(message.encode(), {"from": relayer})
+    _require(tx, "MessageRetried")
+    gas["inbox_retry"] = tx.gas_used
+    return gas
+
+
+# ----------------------------------------------------------------------- settlement
+
+_PLACE_HOLD_TYPES = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "PlaceHold": [
+        {"name": "payer", "type": "address"},
+        {"name": "payee", "type": "address"},
+        {"name": "notary", "type": "address"},
+        {"name": "amount", "type": "uint256"},
+        {"name": "expiry", "type": "uint64"},
+        {"name": "ref", "type": "bytes32"},
+        {"name": "validBefore", "type": "uint256"},
+    ],
+}
+_REGISTRY = "0x7e57000000000000000000000000000000000A11"
+_PRICE = 1_234_00
+
+
+def _sign_hold(token, key: bytes, hold: tuple, valid_before: int) -> bytes:
+    _, name, version, chain_id, contract, _, _ = token.eip712Domain()
+    payer, payee, notary, amount, expiry, ref = hold
+    message = {
+        "payer": payer,
+        "payee": payee,
+        "notary": notary,
+        "amount": amount,
+        "expiry": expiry,
+        "ref": ref,
+        "validBefore": valid_before,
+    }
+    domain = {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract}
+    full = {
+        "types": _PLACE_HOLD_TYPES,
+        "primaryType": "PlaceHold",
+        "domain": domain,
+        "message": message,
+    }
+    return bytes(Account.sign_typed_data(key, full_message=full).signature)
+
+
+def _settled_outcome(settlement: str, hold: tuple, nonce: int) -> Message:
+    payer, payee, _, amount, expiry, ref = hold
+    hold_id = keccak(
+        bytes(12) + bytes.fromhex(payer[2:]) + bytes(12) + bytes.fromhex(settlement[2:]) + ref
+    )
+    body = TradeOutcome(ref, hold_id, Outcome.DELIVERED, payer, payee, amount, expiry)
+    return Message.of(BUSINESS_DOMAIN, _REGISTRY, PAYMENT_DOMAIN, settlement, nonce, body)
+
+
+@dataclass(frozen=True)
+class SettlementBench:
+    """The payment side as the settlement measurements use it."""
+
+    token: Any
+    outbox: Any
+    inbox: Any
+    settlement: Any
+    payer: Any
+    payer_key: bytes
+    seller: Any
+    relayer: Any
+
+    def hold(self, label: str) -> tuple:
+        expiry = chain.time() + 7 * 86400
+        return (
+            self.payer.address,
+            self.seller.address,
+            self.settlement.address,
+            _PRICE,
+            expiry,
+            keccak(text=label),
+        )
+
+
+def settlement_bench() -> SettlementBench | None:
+    """Deploy YuanToken, Outbox, Inbox (2 of 3) and PvdSettlement, wired; one payer with a
+    key and one seller, both class I with balances. None if YuanToken is not in the project."""
+    try:
+        yuan_token = brownie.YuanToken
+        settlement_cls = brownie.PvdSettlement
+    except AttributeError:
+        log.warning("YuanToken is not in this project: settlement gas not measured")
+        return None
+    admin, operator, seller, relayer = accounts[0], accounts[2], accounts[4], accounts[7]
+    # TEST KEY ONLY: derived from a public label, never fund it anywhere.
+    payer_key = keccak(text="pvd gas bench payer")
+    payer = accounts.add(payer_key)
+    admin.transfer(payer, 10**18, silent=True)
+    token = yuan_token.deploy(
+        "Programmable Yuan", "eCNY", PAYMENT_DOMAIN, admin, 3600, {"from": admin}
+    )
+    token.grantRole(keccak(text="OPERATOR_ROLE"), operator, {"from": admin})
+    token.setMintAllowance(operator, 10**15, {"from": admin})
+    for wallet in (payer, seller):
+        token.setWalletClass(wallet, 3, {"from": operator})  # class I: no caps
+        token.issue(wallet, 10**12, {"from": operator})
+    outbox = Outbox.deploy(PAYMENT_DOMAIN, admin, {"from": admin})
+    inbox = Inbox.deploy(
+        PAYMENT_DOMAIN,
+        admin,
+        admin,
+        [a.address for a in ATTESTERS[:3]],
+        2,
+        3600,
+        3600,
+        {"from": admin},
+    )
+    settlement = settlement_cls.deploy(
+        token, outbox, inbox, BUSINESS_DOMAIN, _REGISTRY, {"from": admin}
+    )
+    outbox.registerApp(settlement, {"from": admin})
+    inbox.proposePeer(BUSINESS_DOMAIN, _REGISTRY, settlement, {"from": admin})
+    inbox.closeSetup({"from": admin})
+    return SettlementBench(token, outbox, inbox, settlement, payer, payer_key, seller, relayer)
+
+
+def _require_executed(tx: Any, holds: int = 1) -> None:
+    """A measured delivery must have executed its hold(s) and sent the reply(ies)."""
+    executed = len(tx.events["HoldExecuted"]) if "HoldExecuted" in tx.events else 0
+    replies = len(tx.events["MessageSent"]) if "MessageSent" in tx.events else 0
+    if (executed, replies) != (holds, holds):
+        raise RuntimeError(
+            f"expected {holds} executed holds and replies, got {executed}, {replies}"
+        )
+
+
+def measure_settlement() -> dict[str, int]:
+    """Each measured operation is the second of its kind."""
+    bench = settlement_bench()
+    if bench is None:
+        return {}
+    token, inbox, settlement, relayer = bench.token, bench.inbox, bench.settlement, bench.relayer
+    payer, payer_key, seller, hold = bench.payer, bench.payer_key, bench.seller, bench.hold
+    gas: dict[str, int] = {}
+    holds = []
+    for n in range(2):
+        h = hold(f"signed {n}")
+        valid_before = chain.time() + 3600
+        tx = settlement.placeHoldAndAnnounce(
+            h, valid_before, _sign_hold(token, payer_key, h, valid_before), {"from": relayer}
+        )
+        holds.append(h)
+    _require(tx, "HoldAnnounced")
+    gas["settlement_hold_and_announce_by_signature"] = tx.gas_used
+    for n in range(2):
+        h = hold(f"direct {n}")
+        token.placeHold(h[5], seller, settlement, _PRICE, h[4], {"from": payer})
+        tx = settlement.announce(h, {"from": relayer})
+    _require(tx, "HoldAnnounced")
+    gas["settlement_announce_direct_hold"] = tx.gas_used
+
+    for nonce, h in enumerate(holds):
+        message = _settled_outcome(settlement.address, h, nonce)
+        tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+        _require_executed(tx)
+    gas["settlement_deliver_delivered_outcome_2_of_3"] = tx.gas_used
+
+    # Ten singles and a batch of ten, on holds placed directly (announcing is not measured).
+    batch_holds = []
+    for n in range(20):
+        h = hold(f"bulk {n}")
+        token.placeHold(h[5], seller, settlement, _PRICE, h[4], {"from": payer})
+        batch_holds.append(h)
+    singles = 0
+    for n, h in enumerate(batch_holds[:10]):
+        message = _settled_outcome(settlement.address, h, 100 + n)
+        singles += inbox.deliver(
+            message.encode(), _sign(inbox, message, 2), {"from": relayer}
+        ).gas_used
+    gas["settlement_10_single_delivered_outcomes"] = singles
+    messages = [
+        _settled_outcome(settlement.address, h, 200 + n) for n, h in enumerate(batch_holds[10:])
+    ]
+    tx = inbox.deliverBatch(
+        [m.encode() for m in messages], [_sign(inbox, m, 2) for m in messages], {"from": relayer}
+    )
+    _require_executed(tx, 10)
+    gas["settlement_batch_of_10_delivered_outcomes"] = tx.gas_used
+    gas["settlement_batch_of_10_percent_of_singles"] = round(100 * tx.gas_used / singles)
     return gas
 
 
