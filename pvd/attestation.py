@@ -261,6 +261,23 @@ def verify_quorum(
     return tuple(signers)
 
 
+@dataclass(frozen=True)
+class MessageVerifier:
+    """Recovers signers of one message at one inbox, by message id: the shape of the
+    relayer's quorum Verifier (`recover(message_id, signature) -> address`). The typed
+    data covers the whole message, so a verifier is built per message."""
+
+    message: Message
+    inbox: InboxDomain
+
+    def recover(self, message_id: bytes, signature: bytes) -> str:
+        """The signer of `signature` (raises InboxSignatureInvalid as the inbox would, or
+        ValueError for another message's id)."""
+        if bytes(message_id) != self.message.id:
+            raise ValueError(f"this verifier is for message 0x{self.message.id.hex()}")
+        return recover(self.message, self.inbox, signature)
+
+
 def load_attester_account(
     environ: Mapping[str, str] | None = None,
     key_var: str = DEFAULT_KEY_VAR,

@@ -20,13 +20,13 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///        delay): proposes attester-set, threshold, peer and delay changes; cancels
 ///        proposals; unpauses; closes the setup phase; grants the guardian role.
 ///      - guardian (GUARDIAN_ROLE): pauses new deliveries. Refunds (TRADE_OUTCOME Expired or
-///        Rejected, PAYMENT_SETTLED Refunded) are never paused (docs/adr/0003-pause-scope.md).
+///        Rejected, PAYMENT_SETTLED Refunded) are never paused (docs/adr/0007-inbox-pause-scope.md).
 ///      - anyone: delivers, delivers in batches, retries verified-but-failed messages and
 ///        applies a governance proposal once its delay has passed.
 ///      Governance cannot quietly forge: every change waits `governanceDelay` seconds after
 ///      its proposal (an event, readable while pending) — except during the setup phase,
 ///      which ends at the first delivery or when the admin closes it, whichever is first
-///      (docs/adr/0002-governance-delay.md).
+///      (docs/adr/0006-inbox-governance.md).
 ///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry).
 contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice May pause new deliveries.

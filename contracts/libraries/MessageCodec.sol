@@ -255,7 +255,7 @@ library MessageCodec {
 
     /// @notice Whether a valid message returns money to the payer (or records that it was):
     ///         a trade outcome Expired or Rejected, or a payment settled as Refunded. The
-    ///         inbox lets these through while paused (docs/adr/0003-pause-scope.md).
+    ///         inbox lets these through while paused (docs/adr/0007-inbox-pause-scope.md).
     function isRefund(bytes calldata message) internal pure returns (bool) {
         uint8 kind = messageKind(message);
         if (kind == TRADE_OUTCOME) {

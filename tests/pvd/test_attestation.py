@@ -195,3 +195,14 @@ def test_no_key_at_all_names_the_variables_to_set() -> None:
         attestation.load_attester_account({})
     assert "PVD_ATTESTER_KEY" in str(raised.value)
     assert "PVD_ATTESTER_KEYSTORE" in str(raised.value)
+
+
+def test_a_message_verifier_recovers_by_message_id() -> None:
+    verifier = attestation.MessageVerifier(MESSAGE, INBOX)
+    assert verifier.recover(MESSAGE.id, _sig(ATTESTERS[1])) == ATTESTERS[1].address
+
+
+def test_a_message_verifier_refuses_another_message_id() -> None:
+    verifier = attestation.MessageVerifier(MESSAGE, INBOX)
+    with pytest.raises(ValueError, match="this verifier is for message"):
+        verifier.recover(b"\x00" * 32, _sig(ATTESTERS[1]))

@@ -1,6 +1,6 @@
 """Inbox governance: the first configuration takes effect at once; after setup every
 change to the attester set, threshold, peers and delay waits for the delay, is an event
-and can be read while pending; the admin moves in two steps (ADR 0002)."""
+and can be read while pending; the admin moves in two steps (ADR 0006)."""
 
 import brownie
 import pytest

@@ -1,5 +1,5 @@
 """The guardian pauses new deliveries; refunds (Expired or Rejected outcomes, Refunded
-settlements) still pass, so a pause can never trap money (ADR 0003)."""
+settlements) still pass, so a pause can never trap money (ADR 0007)."""
 
 import brownie
 import pytest
@@ -125,3 +125,15 @@ def test_unpausing_an_unpaused_inbox_reverts(wired_inbox, deployer):
     with brownie.reverts(err("InboxPauseUnchanged", False)):
         wired_inbox.unpause({"from": deployer})
     assert inbox_state(wired_inbox) == before
+
+
+def test_a_paused_batch_rejects_the_payout_and_delivers_the_refund(paused, app, relayer):
+    payout = outcome_message(app, nonce=1, outcome=Outcome.DELIVERED)
+    refund = outcome_message(app, nonce=2, outcome=Outcome.EXPIRED)
+    encodings = [payout.encode(), refund.encode()]
+    signatures = [sign(paused, m, ATTESTERS[:2]) for m in (payout, refund)]
+    tx = paused.deliverBatch(encodings, signatures, {"from": relayer})
+    assert list(tx.return_value) == [3, 0]  # Rejected, Delivered
+    assert tx.events["MessageRejected"]["messageId"] == "0x" + payout.id.hex()
+    assert not paused.isConsumed(payout.id)
+    assert paused.isConsumed(refund.id)
