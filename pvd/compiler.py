@@ -97,9 +97,7 @@ def _run_solc(root: Path, settings: CompilerSettings, source_input: dict[str, An
     try:
         binary = solcx.install.get_executable(settings.solc_version)
     except solcx.exceptions.SolcNotInstalled as exc:
-        raise UserError(
-            f"solc {settings.solc_version} is not installed: run `make setup`"
-        ) from exc
+        raise UserError(f"solc {settings.solc_version} is not installed: run `make setup`") from exc
     output = solcx.compile_standard(
         source_input, solc_binary=binary, allow_paths=str(root), base_path=str(root)
     )
