@@ -319,7 +319,13 @@ class _Table:
         return Path(os.path.normpath(self.ctx.base / Path(text).expanduser()))
 
     def table(self, key: str, required: bool = True) -> _Table:
-        value = self._get(key, required, "{ ... } (a table)")
+        path = ".".join((*self.path, key))
+        if required and key not in self.raw:
+            raise self.ctx.error(
+                f"{self.label} is missing [{path}]",
+                f"add a [{path}] section (see config/relay.example.toml)",
+            )
+        value = self._get(key, False, "")
         return _Table({} if value is None else value, (*self.path, key), self.ctx)
 
     def has(self, key: str) -> bool:

@@ -116,7 +116,7 @@ class RelayerMetrics:
         """Set backlog, dead and oldest-pending gauges from the store."""
         for route in Route:
             self.backlog.labels(route=route.value).set(store.backlog(route))
-            self.dead.labels(route=route.value).set(len(store.dead(route)))
+            self.dead.labels(route=route.value).set(store.status_counts(route).get("dead", 0))
             self.oldest_pending_age.labels(route=route.value).set(
                 store.oldest_pending_age(route, now)
             )

@@ -194,8 +194,14 @@ def test_a_missing_section_is_named(write_config: WriteConfig) -> None:
     document = valid_document()
     del document["chains"]
     message = user_error(write_config(document))
-    assert "top level is missing 'chains'" in message
-    assert "add chains" in message
+    assert "top level is missing [chains]" in message
+    assert "add a [chains] section (see config/relay.example.toml)" in message
+
+
+def test_a_missing_chain_is_named(write_config: WriteConfig) -> None:
+    document = valid_document()
+    del document["chains"]["business"]
+    assert "[chains] is missing [chains.business]" in user_error(write_config(document))
 
 
 def test_a_missing_field_is_named_with_what_to_write(write_config: WriteConfig) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_keys import keys as eth_keys
+from eth_keys.datatypes import Signature
+from eth_typing import HexStr
 
 from pvd.errors import UserError
 from pvd.relayer.config import EnvKey, KeystoreKey
@@ -26,7 +27,7 @@ PASSWORD = "correct horse"
 
 def write_keystore(path: Path, key: str, password: str = PASSWORD) -> Path:
     # pbkdf2 with 2 iterations: fast for tests; real keystores use scrypt's defaults
-    path.write_text(json.dumps(Account.encrypt(key, password, kdf="pbkdf2", iterations=2)))
+    path.write_text(json.dumps(Account.encrypt(HexStr(key), password, kdf="pbkdf2", iterations=2)))
     return path
 
 
@@ -88,7 +89,7 @@ def test_sign_hash_gives_a_signature_that_recovers_to_the_address() -> None:
     assert len(signature) == 65
     r_s, v = signature[:64], signature[64]
     assert v in (27, 28)
-    recovered = eth_keys.Signature(r_s + bytes([v - 27])).recover_public_key_from_msg_hash(digest)
+    recovered = Signature(r_s + bytes([v - 27])).recover_public_key_from_msg_hash(digest)
     assert recovered.to_checksum_address() == ATTESTER_ADDRESS
 
 

@@ -56,9 +56,10 @@ def test_metrics_are_scraped_over_http_before_and_after_a_relay(
         assert before[("pvd_relay_lag_blocks", (("chain", "business"),))] == 0
 
         with Store(tmp_path / "relay.sqlite", clock=clock) as store:
-            store.record_scan(B2P, [message(1), message(2)])
+            store.record_scan(B2P, [message(1), message(2), message(3)])
             clock.advance(4)
             store.mark_confirmed(message(1).message_id, None, 7)
+            store.mark_dead(message(3).message_id, "refused")
             metrics.refresh_from_store(store)
         metrics.count_relayed(B2P)
         metrics.observe_latency(B2P, 0.07)
@@ -68,6 +69,7 @@ def test_metrics_are_scraped_over_http_before_and_after_a_relay(
         after = scrape(server.port)
         assert after[("pvd_relay_messages_relayed_total", route)] == 1
         assert after[("pvd_relay_backlog_messages", route)] == 1
+        assert after[("pvd_relay_dead_messages", route)] == 1
         assert after[("pvd_relay_oldest_pending_age_seconds", route)] == 4.0
         assert after[("pvd_relay_lag_blocks", (("chain", "business"),))] == 20
         failures = (("reason", "token_paused"), ("route", B2P.value))

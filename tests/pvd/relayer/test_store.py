@@ -6,10 +6,11 @@ import contextlib
 import random
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from pvd.errors import UnrecoverableError, UserError
 from pvd.relayer.config import Route
@@ -64,7 +65,7 @@ class RetryIn:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Store:
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
     with Store(tmp_path / "relay.sqlite", clock=clock) as opened:
         yield opened
 
