@@ -47,6 +47,10 @@ from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.store import Store, hex32
 
 SIGNATURE_BYTES = 65
+# secp256k1's group order: a signature counts only with s <= N / 2 and v in {27, 28}, as
+# the inbox (OpenZeppelin ECDSA) requires. Otherwise a peer could serve the malleated
+# twin of its own signature, which recovers to it off-chain but reverts on-chain.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 DEFAULT_TIMEOUT = 0.5  # seconds per peer request, connect to last byte
 MAX_RESPONSE_BYTES = 4_096  # a signature answer is ~250 bytes; anything far larger is garbage
 _HEX_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
@@ -111,7 +115,7 @@ class PeerFailure(StrEnum):
     HTTP_ERROR = "peer_http_error"  # a status other than 200 or 404
     GARBAGE = "peer_garbage"  # not the JSON answer described above, or too large
     WRONG_MESSAGE = "peer_wrong_message"  # an answer about another message id
-    BAD_SIGNATURE = "peer_bad_signature"  # unrecoverable, or not by the signer it claims
+    BAD_SIGNATURE = "peer_bad_signature"  # malformed, malleated, unrecoverable, or misnamed
     NOT_ATTESTER = "peer_not_attester"  # signed by someone outside the attester set
     WRONG_SIGNER = "peer_wrong_signer"  # a current attester's, but not the peer's own
 
@@ -259,14 +263,21 @@ def _fetch(peer: Peer, message_id: str, timeout: float, limit: int) -> tuple[int
             f"{url.path.rstrip('/')}/signatures/{message_id}",
             headers={"Accept": "application/json", "Connection": "close"},
         )
+        sock = conn.sock  # kept: getresponse() hands it to the response and forgets it
+
+        def remaining() -> float:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("peer answer not complete within the timeout")
+            if sock is not None:
+                sock.settimeout(left)  # each read blocks at most until the deadline
+            return left
+
+        remaining()
         response = conn.getresponse()
         body = b""
         while len(body) <= limit:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("peer answer not complete within the timeout")
-            if conn.sock is not None:
-                conn.sock.settimeout(remaining)
+            remaining()
             chunk = response.read1(limit + 1 - len(body))
             if not chunk:
                 break
@@ -274,6 +285,16 @@ def _fetch(peer: Peer, message_id: str, timeout: float, limit: int) -> tuple[int
         return response.status, body
     finally:
         conn.close()
+
+
+def is_canonical(signature: bytes) -> bool:
+    """65 bytes r || s || v with 0 < r, 0 < s <= N/2 and v in {27, 28}: the only form
+    the inbox accepts (no malleated twin)."""
+    if len(signature) != SIGNATURE_BYTES:
+        return False
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    return 0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2 and signature[64] in (27, 28)
 
 
 def _as_bytes(message_id: str) -> bytes:
@@ -324,7 +345,8 @@ class QuorumClient:
     # --- verification -------------------------------------------------------------------
 
     def _recover(self, message_id: str, signature: bytes) -> str | None:
-        if len(signature) != SIGNATURE_BYTES:
+        """The signer, if the signature is one the inbox accepts; None otherwise."""
+        if not is_canonical(signature):
             return None
         try:
             recovered = self.verifier.recover(_as_bytes(message_id), signature)

@@ -30,6 +30,7 @@ from pvd.relayer.config import Peer, QuorumConfig, Route
 from pvd.relayer.keys import Signer
 from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.quorum import (
+    SECP256K1_N,
     AttesterSet,
     PeerFailure,
     QuorumClient,
@@ -519,6 +520,23 @@ def test_a_peer_answering_garbage_is_skipped_and_counted(
     assert failures(metrics, reason.value) == 1
 
 
+def test_a_peer_serving_the_malleated_twin_of_its_signature_is_skipped(
+    attesters: list[Attester], attester_set: AttesterSet, make_client: Any, canned: Any
+) -> None:
+    a, b, c = attesters
+    mid = message_id(28)
+    a.sign(mid)
+    genuine = sign(b.signer, mid)
+    s = int.from_bytes(genuine[32:64], "big")
+    twin = genuine[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - genuine[64]])
+    # the twin recovers to b off-chain, but the inbox (low-s rule) would reject it
+    assert DigestVerifier().recover(bytes.fromhex(mid[2:]), twin) == b.address
+    liar = canned(200, answer(mid, b.address, twin))
+    client = make_client(a, [Peer(b.address, liar.url), c.peer])
+    assert client.collect(mid, attester_set, ROUTE) is None
+    assert client.failure_counts() == {"peer_bad_signature": 1}
+
+
 # --- dead peers -----------------------------------------------------------------------
 
 
@@ -550,6 +568,53 @@ def test_a_silent_peer_costs_at_most_the_timeout(
     assert client.collect(mid, attester_set, ROUTE) is None
     elapsed = time.monotonic() - started
     assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + 0.3
+    assert client.failure_counts() == {"peer_timeout": 1}
+
+
+@pytest.fixture
+def trickling_url() -> Iterator[str]:
+    """A peer that answers 200 at once, then sends its body one byte every 50 ms."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the client hung up: expected
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_peer_trickling_its_answer_costs_at_most_the_timeout(
+    attesters: list[Attester],
+    attester_set: AttesterSet,
+    make_client: Any,
+    trickling_url: str,
+) -> None:
+    a, b, c = attesters
+    mid = message_id(34)
+    a.sign(mid)
+    client = make_client(a, [Peer(b.address, trickling_url), c.peer])
+    started = time.monotonic()
+    assert client.collect(mid, attester_set, ROUTE) is None
+    assert time.monotonic() - started < TIMEOUT + 0.3
     assert client.failure_counts() == {"peer_timeout": 1}
 
 
