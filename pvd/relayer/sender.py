@@ -306,7 +306,7 @@ class Sender:
             return RpcUnavailable(
                 f"{where}: the RPC is unreachable ({type(exc).__name__})", "rpc_unreachable"
             )
-        text = _error_text(exc)
+        text = " ".join(_error_text(exc).split())  # one line, whatever the node sent
         lower = text.lower()
         if any(p in lower for p in _NO_FUNDS):
             return GasFundsExhausted(
