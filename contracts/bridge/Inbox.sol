@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Assembly only on the delivery path, each block commented: calldata field reads, the
+// recipient call with a bounded revert reason, and re-raising a custom error unchanged.
+// solhint-disable no-inline-assembly
+
 import {AccessControlDefaultAdminRules} from
     "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
@@ -247,16 +251,16 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @param localDomain_     this chain's protocol domain id
     /// @param admin            the default admin (two-step transfer, `adminDelay`)
     /// @param guardian         the first guardian (zero: none yet)
-    /// @param attesters        the first attester set, strictly ascending
-    /// @param threshold        signatures required, 1..attesters.length
+    /// @param attesters_       the first attester set, strictly ascending
+    /// @param threshold_       signatures required, 1..attesters_.length
     /// @param governanceDelay_ seconds between a proposal and its effect after setup
     /// @param adminDelay       OZ AccessControlDefaultAdminRules' admin-transfer delay
     constructor(
         uint32 localDomain_,
         address admin,
         address guardian,
-        address[] memory attesters,
-        uint8 threshold,
+        address[] memory attesters_,
+        uint8 threshold_,
         uint64 governanceDelay_,
         uint48 adminDelay
     ) AccessControlDefaultAdminRules(adminDelay, admin) {
@@ -267,8 +271,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         _config.setupOpen = true;
         _config.delay = governanceDelay_;
         emit GovernanceDelayApplied(governanceDelay_);
-        _checkAttesterSet(attesters, threshold);
-        _applyAttesterSet(attesters, threshold);
+        _checkAttesterSet(attesters_, threshold_);
+        _applyAttesterSet(attesters_, threshold_);
         if (guardian != address(0)) _grantRole(GUARDIAN_ROLE, guardian);
     }
 
@@ -332,21 +336,21 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Propose a new attester set (strictly ascending, 1..MAX_ATTESTERS members) and
     ///         threshold (1..size). Effective after the delay (at once during setup).
     ///         Replaces any pending attester-set proposal. Only the admin.
-    function proposeAttesterSet(address[] calldata attesters, uint8 threshold)
+    function proposeAttesterSet(address[] calldata attesters_, uint8 threshold_)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
-        _checkAttesterSet(attesters, threshold);
+        _checkAttesterSet(attesters_, threshold_);
         Config memory config = _config;
         if (config.setupOpen) {
-            _applyAttesterSet(attesters, threshold);
+            _applyAttesterSet(attesters_, threshold_);
             return;
         }
         uint64 readyAt = uint64(block.timestamp) + config.delay;
-        _pendingAttesters.attesters = attesters;
-        _pendingAttesters.threshold = threshold;
+        _pendingAttesters.attesters = attesters_;
+        _pendingAttesters.threshold = threshold_;
         _pendingAttesters.readyAt = readyAt;
-        emit AttesterSetProposed(attesters, threshold, readyAt);
+        emit AttesterSetProposed(attesters_, threshold_, readyAt);
     }
 
     /// @notice Make the pending attester set effective once its delay has passed. Anyone.
@@ -518,6 +522,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @notice Whether `account` is in the current attester set.
     function isAttester(address account) external view returns (bool) {
+        // Epochs are counters, not balances.
+        // slither-disable-next-line incorrect-equality
         return _attesterEpoch[account] == _config.epoch;
     }
 
@@ -649,7 +655,11 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         if (failure.length != 0) return (address(0), false, failure);
         uint32 destinationDomain = MessageCodec.messageDestinationDomain(message);
         if (destinationDomain != _localDomain) {
-            return (address(0), false, abi.encodeWithSelector(InboxWrongDestinationDomain.selector, destinationDomain, _localDomain));
+            return (
+                address(0),
+                false,
+                abi.encodeWithSelector(InboxWrongDestinationDomain.selector, destinationDomain, _localDomain)
+            );
         }
         uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
         address sourceApp = MessageCodec.messageSourceApp(message);
@@ -679,7 +689,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     {
         uint256 required = config.threshold;
         if (signatures.length != required * SIGNATURE_LENGTH) {
-            return abi.encodeWithSelector(InboxSignaturesLength.selector, signatures.length, required * SIGNATURE_LENGTH);
+            return abi.encodeWithSelector(
+                InboxSignaturesLength.selector, signatures.length, required * SIGNATURE_LENGTH
+            );
         }
         bytes32 digest = MessageAttestation.digest(domainSeparator(), message);
         uint32 epoch = config.epoch;
@@ -695,6 +707,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
                 s := calldataload(add(at, 0x20))
                 v := byte(0, calldataload(add(at, 0x40)))
             }
+            // The third value (the error's argument) is not needed: the error code is reported.
+            // slither-disable-next-line unused-return
             (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, v, r, s);
             if (error != ECDSA.RecoverError.NoError) {
                 return abi.encodeWithSelector(InboxSignatureInvalid.selector, i, uint8(error));
@@ -790,6 +804,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     }
 
     function _checkReady(uint64 readyAt) private view {
+        // 0 means "no proposal", not a balance.
+        // slither-disable-next-line incorrect-equality
         if (readyAt == 0) revert InboxNoProposal();
         if (block.timestamp < readyAt) revert InboxProposalNotReady(readyAt, uint64(block.timestamp));
     }

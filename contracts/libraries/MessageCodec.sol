@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Assembly reads fixed offsets of a calldata encoding (one calldataload per field) and
+// re-raises an ABI-encoded custom error unchanged; each block is commented.
+// solhint-disable no-inline-assembly
+
 /// @title MessageCodec
 /// @notice The fixed message kinds of pvd, their bodies, and the envelope that carries a
 ///         body from one domain to another. Every body is the ABI encoding of a fixed tuple

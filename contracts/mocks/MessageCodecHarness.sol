@@ -26,7 +26,9 @@ contract MessageCodecHarness {
         uint8 kind,
         bytes calldata body
     ) external pure returns (bytes memory) {
-        return MessageCodec.formatMessage(sourceDomain, sourceApp, destinationDomain, destinationApp, nonce, kind, body);
+        return MessageCodec.formatMessage(
+            sourceDomain, sourceApp, destinationDomain, destinationApp, nonce, kind, body
+        );
     }
 
     /// @notice MessageCodec.decodeMessage (strict).

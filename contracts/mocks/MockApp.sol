@@ -67,10 +67,10 @@ contract MockApp is IMessageRecipient {
         if (_burning) {
             uint256 spin = 0;
             while (true) {
-                spin += 1;
+                ++spin;
             }
         }
-        _received += 1;
+        ++_received;
         _lastMessageId = messageId;
         emit MessageReceived(messageId, sourceDomain, sourceApp, kind, body);
     }

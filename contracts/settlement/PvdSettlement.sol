@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Assembly only to re-raise the token's custom error unchanged (_bubble).
+// solhint-disable no-inline-assembly
+
 import {IHoldableToken} from "../interfaces/IHoldableToken.sol";
 import {IMessageRecipient} from "../interfaces/IMessageRecipient.sol";
 import {IOutbox} from "../interfaces/IOutbox.sol";
@@ -161,6 +164,8 @@ contract PvdSettlement is IMessageRecipient {
         bytes memory reply = MessageCodec.encodePaymentSettled(
             MessageCodec.PaymentSettled(outcome.tradeId, outcome.holdId, result, outcome.amount)
         );
+        // The reply's id and nonce are in the outbox's MessageSent event.
+        // slither-disable-next-line unused-return
         _outbox.send(sourceDomain, sourceApp, MessageCodec.PAYMENT_SETTLED, reply);
         emit TradeSettled(outcome.tradeId, outcome.holdId, messageId, outcome.outcome, result);
     }
@@ -218,6 +223,8 @@ contract PvdSettlement is IMessageRecipient {
                 expiry: hold.expiry
             })
         );
+        // The nonce is in the message.
+        // slither-disable-next-line unused-return
         (messageId,) = _outbox.send(_registryDomain, _registry, MessageCodec.PAYMENT_HELD, body);
         emit HoldAnnounced(holdId, hold.ref, messageId);
     }
@@ -233,6 +240,8 @@ contract PvdSettlement is IMessageRecipient {
         try _token.executeHold(hold) {
             return MessageCodec.SettlementResult.Paid;
         } catch (bytes memory reason) {
+            // The id is the outcome's.
+            // slither-disable-next-line unused-return
             (, IHoldableToken.HoldStatus status) = IHoldVerifier(address(_token)).checkHold(hold);
             if (status == IHoldableToken.HoldStatus.Executed) return MessageCodec.SettlementResult.Paid;
             if (status == IHoldableToken.HoldStatus.Held && block.timestamp >= hold.expiry) {
@@ -256,6 +265,8 @@ contract PvdSettlement is IMessageRecipient {
         try _token.releaseHold(hold) {
             return MessageCodec.SettlementResult.Refunded;
         } catch (bytes memory reason) {
+            // The id is the outcome's.
+            // slither-disable-next-line unused-return
             (, IHoldableToken.HoldStatus status) = IHoldVerifier(address(_token)).checkHold(hold);
             if (status == IHoldableToken.HoldStatus.Released) return MessageCodec.SettlementResult.Refunded;
             if (status != IHoldableToken.HoldStatus.Executed) _bubble(reason);
