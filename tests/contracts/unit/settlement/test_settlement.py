@@ -16,6 +16,9 @@ from tests.contracts.fixtures.bridge import (
     deliver_signed,
     registry_outcome,
 )
+
+pytest.importorskip("tests.contracts.fixtures.token", reason="needs YuanToken (issue 3)")
+
 from tests.contracts.fixtures.token import (
     EXECUTED,
     HELD,
