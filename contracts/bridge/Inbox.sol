@@ -230,7 +230,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The threshold must be in 1..set size.
     error InboxThresholdInvalid(uint256 threshold, uint256 attesterCount);
 
-    /// @notice A peer needs another domain, a non-zero source app and a recipient with code.
+    /// @notice A peer needs another domain, a non-zero source app and a recipient with code
+    ///         (not the inbox itself).
     error InboxPeerInvalid(uint32 sourceDomain, address sourceApp, address recipient);
 
     /// @notice The delay is above MAX_GOVERNANCE_DELAY.
@@ -377,7 +378,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
         if (
-            sourceDomain == _localDomain || sourceApp == address(0)
+            sourceDomain == _localDomain || sourceApp == address(0) || recipient == address(this)
                 || (recipient != address(0) && recipient.code.length == 0)
         ) revert InboxPeerInvalid(sourceDomain, sourceApp, recipient);
         Config memory config = _config;

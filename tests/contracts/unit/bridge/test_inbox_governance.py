@@ -340,6 +340,13 @@ def test_removing_a_peer_waits_for_the_delay_and_then_refuses_it(
         _deliver(wired_inbox, late, ATTESTERS[:2], relayer)
 
 
+def test_the_inbox_cannot_be_its_own_recipient(wired_inbox, deployer):
+    before = inbox_state(wired_inbox)
+    with brownie.reverts(err("InboxPeerInvalid", BUSINESS_DOMAIN, NEW_APP, wired_inbox.address)):
+        wired_inbox.proposePeer(BUSINESS_DOMAIN, NEW_APP, wired_inbox, {"from": deployer})
+    assert inbox_state(wired_inbox) == before
+
+
 def test_the_admin_cancels_a_pending_peer(wired_inbox, app, deployer):
     wired_inbox.proposePeer(BUSINESS_DOMAIN, NEW_APP, app, {"from": deployer})
     tx = wired_inbox.cancelPeer(BUSINESS_DOMAIN, NEW_APP, {"from": deployer})

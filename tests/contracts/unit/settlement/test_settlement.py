@@ -7,6 +7,7 @@ changed (C5). Invariants: X1 (executed => Delivered outcome for exactly that hol
 import brownie
 import pytest
 from brownie import chain
+from eth_utils.crypto import keccak
 
 from pvd.messages import Message, Outcome, PaymentHeld, PaymentSettled, SettlementResult
 from tests.contracts.fixtures.bridge import (
@@ -413,6 +414,18 @@ def test_an_outcome_with_fields_the_payer_did_not_place_is_kept_as_failed(
     assert tx.return_value == FAILED
     assert _balances(side.token, wallet_a, seller) == before
     assert side.token.holdStatus(announced.id()) == HELD
+
+
+def test_an_outcome_for_a_hold_never_placed_is_kept_as_failed(side, wallet_a, seller, relayer):
+    ghost = new_hold(wallet_a, seller, side.settlement, PRICE, now() + WEEK, "trade-ghost")
+    message = registry_outcome(side.settlement, ghost, Outcome.DELIVERED)
+    with unchanged(side.token, [wallet_a, seller], [ghost.id()]):
+        tx = deliver_signed(side.inbox, message, relayer)
+    assert tx.return_value == FAILED
+    assert (
+        bytes(tx.events["MessageFailed"]["reason"])[:4] == keccak(text="HoldNotFound(bytes32)")[:4]
+    )
+    assert side.outbox.nextNonce() == 0
 
 
 # -------------------------------------------------------------------- access and wiring
