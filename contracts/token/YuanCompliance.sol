@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {YuanAccounts} from "./YuanAccounts.sol";
+import {AccountState, YuanAccounts} from "./YuanAccounts.sol";
 
 /// @title YuanCompliance
 /// @notice Freeze an account (COMPLIANCE_ROLE) and pause the whole token (PAUSER_ROLE).
@@ -30,24 +30,24 @@ abstract contract YuanCompliance is YuanAccounts, AccessControl, Pausable {
     ///         executed hold. Its open holds can still be released back to it.
     /// @dev Only COMPLIANCE_ROLE. Emits AccountFrozen.
     function freeze(address account) external onlyRole(COMPLIANCE_ROLE) {
-        Account storage state = _accountSlot(account);
-        if (state.frozen) revert AccountAlreadyFrozen(account);
-        state.frozen = true;
+        AccountState state = _accountState(account);
+        if (state.frozen()) revert AccountAlreadyFrozen(account);
+        _setAccountState(account, state.withFrozen(true));
         emit AccountFrozen(account, _msgSender());
     }
 
     /// @notice Unfreeze `account`.
     /// @dev Only COMPLIANCE_ROLE. Emits AccountUnfrozen.
     function unfreeze(address account) external onlyRole(COMPLIANCE_ROLE) {
-        Account storage state = _accountSlot(account);
-        if (!state.frozen) revert AccountNotFrozen(account);
-        state.frozen = false;
+        AccountState state = _accountState(account);
+        if (!state.frozen()) revert AccountNotFrozen(account);
+        _setAccountState(account, state.withFrozen(false));
         emit AccountUnfrozen(account, _msgSender());
     }
 
     /// @notice Whether `account` is frozen.
     function isFrozen(address account) external view returns (bool) {
-        return _account(account).frozen;
+        return _accountState(account).frozen();
     }
 
     /// @notice Pause every balance change and new holds (releases still work).

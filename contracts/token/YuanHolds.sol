@@ -3,10 +3,10 @@ pragma solidity 0.8.30;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IHoldableToken} from "../interfaces/IHoldableToken.sol";
 import {YuanTiers} from "./YuanTiers.sol";
+import {AccountState} from "./YuanAccounts.sol";
 
 /// @title YuanHolds
 /// @notice Conditional payments inside the money (the ERC-1996 model). A payer earmarks
@@ -22,7 +22,7 @@ import {YuanTiers} from "./YuanTiers.sol";
 ///      Hold back and check it against the commitment.
 ///      A hold is a payment: placing it charges the payer's per-payment and daily caps and
 ///      checks the payee's balance cap, so execution is not checked against caps again.
-abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712, Pausable {
+abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     /// @notice EIP-712 type of a hold authorization signed by its payer.
     bytes32 public constant PLACE_HOLD_TYPEHASH = keccak256(
         "PlaceHold(address payer,address payee,address notary,uint256 amount,uint64 expiry,bytes32 ref,uint256 validBefore)"
@@ -141,7 +141,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712, Pausable {
         id = holdId(hold.payer, hold.notary, hold.ref);
         uint256 record = _holds[id];
         if (record == 0) return (id, HoldStatus.None);
-        if (record & ~_STATUS_MASK != _commitment(hold)) revert HoldMismatch(id);
+        if (record & ~_STATUS_MASK != _commitmentCalldata(hold)) revert HoldMismatch(id);
         return (id, HoldStatus(uint8(record & _STATUS_MASK)));
     }
 
@@ -165,12 +165,12 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712, Pausable {
 
     /// @inheritdoc IHoldableToken
     function heldBalanceOf(address account) external view returns (uint256) {
-        return _account(account).held;
+        return _accountState(account).held();
     }
 
     /// @inheritdoc IHoldableToken
     function spendableBalanceOf(address account) external view returns (uint256) {
-        return balanceOf(account) - _account(account).held;
+        return balanceOf(account) - _accountState(account).held();
     }
 
     /// @dev Whether the current balance move is a hold's execution (its caps were charged
@@ -191,18 +191,19 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712, Pausable {
         uint256 existing = _holds[id];
         if (existing != 0) revert HoldAlreadyExists(id, HoldStatus(uint8(existing & _STATUS_MASK)));
 
-        Account memory payer = _account(hold.payer);
-        if (payer.frozen) revert AccountIsFrozen(hold.payer);
-        uint256 spendable = balanceOf(hold.payer) - payer.held;
+        AccountState payer = _accountState(hold.payer);
+        if (payer.frozen()) revert AccountIsFrozen(hold.payer);
+        uint256 held = payer.held();
+        // No underflow: held <= balance (invariant C2).
+        uint256 spendable = balanceOf(hold.payer) - held;
         if (hold.amount > spendable) revert InsufficientSpendableBalance(hold.payer, spendable, hold.amount);
-        Account memory payee = _account(hold.payee);
-        if (payee.frozen) revert AccountIsFrozen(hold.payee);
-        if (_isCapped(payee)) _checkBalanceCap(hold.payee, payee.walletClass, hold.amount);
-        // The payment caps are checked, then charged, in one step; a revert undoes both.
-        if (_isCapped(payer)) _chargePayment(hold.payer, payer, hold.amount);
+        AccountState payee = _accountState(hold.payee);
+        if (payee.frozen()) revert AccountIsFrozen(hold.payee);
+        if (payee.isCapped()) _checkBalanceCap(hold.payee, payee.walletClass(), hold.amount);
+        if (payer.isCapped()) payer = _chargePayment(hold.payer, payer, hold.amount);
 
-        // held + amount <= balance here; SafeCast guards balances beyond 2**128 fen.
-        _accountSlot(hold.payer).held = SafeCast.toUint128(payer.held + hold.amount);
+        // held + amount <= balance; SafeCast guards balances beyond 2**128 fen.
+        _setAccountState(hold.payer, payer.withHeld(SafeCast.toUint128(held + hold.amount)));
         _holds[id] = _commitment(hold) | uint256(HoldStatus.Held);
         emit HoldPlaced(id, hold.payer, hold.payee, hold.notary, hold.amount, hold.expiry, hold.ref);
     }
@@ -212,23 +213,31 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712, Pausable {
         id = holdId(hold.payer, hold.notary, hold.ref);
         record = _holds[id];
         if (record == 0) revert HoldNotFound(id);
-        if (record & ~_STATUS_MASK != _commitment(hold)) revert HoldMismatch(id);
+        if (record & ~_STATUS_MASK != _commitmentCalldata(hold)) revert HoldMismatch(id);
         HoldStatus status = HoldStatus(uint8(record & _STATUS_MASK));
         if (status != HoldStatus.Held) revert HoldNotOpen(id, status);
     }
 
     /// @dev Take a closed hold's amount off its payer's held total.
     function _releaseHeld(address payer, uint256 amount) private {
-        Account storage slot = _accountSlot(payer);
-        // No underflow or truncation: the open hold's amount was added to `held` when it was
-        // placed and has not been taken off since (invariant C4), so amount <= held < 2**128.
+        AccountState state = _accountState(payer);
+        // No underflow: the open hold's amount was added to `held` when it was placed and has
+        // not been taken off since (invariant C4), so amount <= held.
         unchecked {
-            slot.held = uint128(slot.held - amount);
+            _setAccountState(payer, state.withHeld(state.held() - amount));
         }
     }
 
     /// @dev Top 248 bits of the hash of every field; the low byte is left for the status.
+    ///      Equal to keccak256(abi.encode(hold)) masked.
     function _commitment(Hold memory hold) private pure returns (uint256) {
         return uint256(keccak256(abi.encode(hold))) & ~_STATUS_MASK;
+    }
+
+    /// @dev `_commitment` of a calldata Hold, without copying the struct first.
+    function _commitmentCalldata(Hold calldata hold) private pure returns (uint256) {
+        bytes32 digest =
+            keccak256(abi.encode(hold.payer, hold.payee, hold.notary, hold.amount, hold.expiry, hold.ref));
+        return uint256(digest) & ~_STATUS_MASK;
     }
 }

@@ -11,6 +11,7 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {YuanIssuance} from "./YuanIssuance.sol";
 import {YuanCompliance} from "./YuanCompliance.sol";
 import {YuanHolds} from "./YuanHolds.sol";
+import {AccountState} from "./YuanAccounts.sol";
 
 /// @title YuanToken — the programmable yuan of the payment chain
 /// @notice ERC-20 with 2 decimals (1 unit = 1 fen), issued in two tiers, capped per e-CNY
@@ -74,19 +75,22 @@ contract YuanToken is
     function _update(address from, address to, uint256 value) internal override {
         _requireNotPaused();
         if (from != address(0)) {
-            Account memory payer = _account(from);
-            if (payer.frozen) revert AccountIsFrozen(from);
-            if (payer.held != 0) {
+            AccountState payer = _accountState(from);
+            if (payer.frozen()) revert AccountIsFrozen(from);
+            uint256 held = payer.held();
+            if (held != 0) {
                 // No underflow: held <= balance (invariant C2).
-                uint256 spendable = balanceOf(from) - payer.held;
+                uint256 spendable = balanceOf(from) - held;
                 if (value > spendable) revert InsufficientSpendableBalance(from, spendable, value);
             }
-            if (to != address(0) && _isCapped(payer) && !_isExecutingHold()) _chargePayment(from, payer, value);
+            if (to != address(0) && payer.isCapped() && !_isExecutingHold()) {
+                _setAccountState(from, _chargePayment(from, payer, value));
+            }
         }
         if (to != address(0)) {
-            Account memory payee = _account(to);
-            if (payee.frozen) revert AccountIsFrozen(to);
-            if (_isCapped(payee) && !_isExecutingHold()) _checkBalanceCap(to, payee.walletClass, value);
+            AccountState payee = _accountState(to);
+            if (payee.frozen()) revert AccountIsFrozen(to);
+            if (payee.isCapped() && !_isExecutingHold()) _checkBalanceCap(to, payee.walletClass(), value);
         }
         super._update(from, to, value);
     }
