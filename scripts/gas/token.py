@@ -90,7 +90,9 @@ def _signed_hold(token: Any, key: bytes, hold: Hold, valid_before: int) -> bytes
     return bytes(signed.signature)
 
 
-def _signed_permit(token: Any, key: bytes, owner: str, spender: str, value: int, deadline: int) -> Any:
+def _signed_permit(
+    token: Any, key: bytes, owner: str, spender: str, value: int, deadline: int
+) -> Any:
     _, name, version, chain_id, verifying_contract, _, _ = token.eip712Domain()
     typed = {
         "types": {
@@ -139,7 +141,9 @@ def measure() -> dict[str, int]:
     plain.transfer(payee, 1 * YUAN, {"from": payer})
     gas["plain_erc20_transfer"] = plain.transfer(payee, 100 * YUAN, {"from": payer}).gas_used
 
-    token = YuanToken.deploy("Programmable Yuan", "eCNY", DOMAIN_ID, bank, 3 * DAY, {"from": deployer})
+    token = YuanToken.deploy(
+        "Programmable Yuan", "eCNY", DOMAIN_ID, bank, 3 * DAY, {"from": deployer}
+    )
     token.grantRole(token.OPERATOR_ROLE(), operator, {"from": bank})
     token.setMintAllowance(operator, 10**15, {"from": bank})
     for wallet in (payer, payee):
@@ -156,7 +160,9 @@ def measure() -> dict[str, int]:
         capped_payee, 10 * YUAN, {"from": fresh_capped}
     ).gas_used
     token.transfer(capped_payee, 1 * YUAN, {"from": capped_payer})
-    gas["transfer_capped"] = token.transfer(capped_payee, 100 * YUAN, {"from": capped_payer}).gas_used
+    gas["transfer_capped"] = token.transfer(
+        capped_payee, 100 * YUAN, {"from": capped_payer}
+    ).gas_used
 
     expiry = chain.time() + 7 * DAY
     gas["place_hold_uncapped"] = token.placeHold(
@@ -172,19 +178,25 @@ def measure() -> dict[str, int]:
     ).gas_used
 
     gas["execute_hold"] = token.executeHold(
-        Hold(payer.address, payee.address, notary.address, 1_000 * YUAN, expiry, _ref(1)).as_tuple(),
+        Hold(
+            payer.address, payee.address, notary.address, 1_000 * YUAN, expiry, _ref(1)
+        ).as_tuple(),
         {"from": notary},
     ).gas_used
     gas["release_hold_by_notary"] = token.releaseHold(signed.as_tuple(), {"from": notary}).gas_used
     chain.sleep(7 * DAY + 1)
     chain.mine()
     gas["release_hold_after_expiry"] = token.releaseHold(
-        Hold(capped_payer.address, capped_payee.address, notary.address, 100 * YUAN, expiry, _ref(2)).as_tuple(),
+        Hold(
+            capped_payer.address, capped_payee.address, notary.address, 100 * YUAN, expiry, _ref(2)
+        ).as_tuple(),
         {"from": stranger},
     ).gas_used
 
     deadline = chain.time() + DAY
-    permit = _signed_permit(token, payer.private_key, payer.address, stranger.address, 5 * YUAN, deadline)
+    permit = _signed_permit(
+        token, payer.private_key, payer.address, stranger.address, 5 * YUAN, deadline
+    )
     gas["permit"] = token.permit(
         payer, stranger, 5 * YUAN, deadline, permit.v, permit.r, permit.s, {"from": stranger}
     ).gas_used
@@ -198,6 +210,8 @@ def main() -> dict[str, int]:
     for name, used in gas.items():
         log.info("%-32s %8d", name, used)
     log.info(
-        "%-32s %+8d", "transfer_uncapped - plain", gas["transfer_uncapped"] - gas["plain_erc20_transfer"]
+        "%-32s %+8d",
+        "transfer_uncapped - plain",
+        gas["transfer_uncapped"] - gas["plain_erc20_transfer"],
     )
     return gas

@@ -61,8 +61,9 @@ def test_unfreezing_an_account_that_is_not_frozen_reverts(yuan, compliance_offic
 
 @pytest.mark.parametrize("function", ["freeze", "unfreeze"])
 def test_only_compliance_officers_freeze_and_unfreeze(yuan, pauser, buyer, function):
-    with unchanged(yuan, [buyer]), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", pauser, COMPLIANCE_ROLE)
+    with (
+        unchanged(yuan, [buyer]),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", pauser, COMPLIANCE_ROLE)),
     ):
         getattr(yuan, function)(buyer, {"from": pauser})
 
@@ -84,8 +85,9 @@ def test_a_frozen_owner_cannot_be_debited_by_a_spender(
 ):
     yuan.approve(stranger, 10, {"from": buyer})
     yuan.freeze(buyer, {"from": compliance_officer})
-    with unchanged(yuan, [buyer, seller], allowances=[(buyer, stranger)]), brownie.reverts(
-        err("AccountIsFrozen", buyer)
+    with (
+        unchanged(yuan, [buyer, seller], allowances=[(buyer, stranger)]),
+        brownie.reverts(err("AccountIsFrozen", buyer)),
     ):
         yuan.transferFrom(buyer, seller, 10, {"from": stranger})
 
@@ -103,11 +105,14 @@ def test_an_unfrozen_account_can_send_again(yuan, compliance_officer, buyer, sel
     assert yuan.balanceOf(seller) == 1_000 * YUAN + 1
 
 
-def test_a_frozen_payer_cannot_place_a_hold(yuan, compliance_officer, wallet_a, seller, hold_notary):
+def test_a_frozen_payer_cannot_place_a_hold(
+    yuan, compliance_officer, wallet_a, seller, hold_notary
+):
     yuan.freeze(wallet_a, {"from": compliance_officer})
     hold = new_hold(wallet_a, seller, hold_notary, YUAN, now() + 3600)
-    with unchanged(yuan, [wallet_a, seller], [hold.id()]), brownie.reverts(
-        err("AccountIsFrozen", wallet_a)
+    with (
+        unchanged(yuan, [wallet_a, seller], [hold.id()]),
+        brownie.reverts(err("AccountIsFrozen", wallet_a)),
     ):
         yuan.placeHold(hold.ref, seller, hold_notary, hold.amount, hold.expiry, {"from": wallet_a})
 
@@ -117,8 +122,9 @@ def test_a_hold_to_a_frozen_payee_cannot_be_placed(
 ):
     yuan.freeze(seller, {"from": compliance_officer})
     hold = new_hold(wallet_a, seller, hold_notary, YUAN, now() + 3600)
-    with unchanged(yuan, [wallet_a, seller], [hold.id()]), brownie.reverts(
-        err("AccountIsFrozen", seller)
+    with (
+        unchanged(yuan, [wallet_a, seller], [hold.id()]),
+        brownie.reverts(err("AccountIsFrozen", seller)),
     ):
         yuan.placeHold(hold.ref, seller, hold_notary, hold.amount, hold.expiry, {"from": wallet_a})
 
@@ -127,8 +133,9 @@ def test_a_hold_to_a_frozen_payee_cannot_be_placed(
 def test_a_frozen_party_blocks_execution(yuan, compliance_officer, open_hold, hold_notary, frozen):
     party = open_hold.payer if frozen == "payer" else open_hold.payee
     yuan.freeze(party, {"from": compliance_officer})
-    with unchanged(yuan, [open_hold.payer, open_hold.payee], [open_hold.id()]), brownie.reverts(
-        err("AccountIsFrozen", party)
+    with (
+        unchanged(yuan, [open_hold.payer, open_hold.payee], [open_hold.id()]),
+        brownie.reverts(err("AccountIsFrozen", party)),
     ):
         yuan.executeHold(open_hold.tuple(), {"from": hold_notary})
     assert yuan.holdStatus(open_hold.id()) == HELD
@@ -198,8 +205,9 @@ def test_unpausing_a_running_token_reverts(yuan, pauser):
 
 @pytest.mark.parametrize("function", ["pause", "unpause"])
 def test_only_pausers_pause_and_unpause(yuan, compliance_officer, function):
-    with unchanged(yuan), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", compliance_officer, PAUSER_ROLE)
+    with (
+        unchanged(yuan),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", compliance_officer, PAUSER_ROLE)),
     ):
         getattr(yuan, function)({"from": compliance_officer})
 
@@ -218,8 +226,9 @@ def test_pause_blocks_transfers(paused, buyer, seller):
 def test_pause_blocks_transfer_from(yuan, pauser, buyer, seller, stranger):
     yuan.approve(stranger, 1, {"from": buyer})
     yuan.pause({"from": pauser})
-    with unchanged(yuan, [buyer, seller], allowances=[(buyer, stranger)]), brownie.reverts(
-        err("EnforcedPause")
+    with (
+        unchanged(yuan, [buyer, seller], allowances=[(buyer, stranger)]),
+        brownie.reverts(err("EnforcedPause")),
     ):
         yuan.transferFrom(buyer, seller, 1, {"from": stranger})
 
@@ -239,7 +248,9 @@ def test_pause_blocks_signed_transfers(paused, wallet_a, seller, stranger):
 def test_pause_blocks_placing_holds(paused, wallet_a, seller, hold_notary):
     hold = new_hold(wallet_a, seller, hold_notary, YUAN, now() + 3600)
     with unchanged(paused, [wallet_a, seller], [hold.id()]), brownie.reverts(err("EnforcedPause")):
-        paused.placeHold(hold.ref, seller, hold_notary, hold.amount, hold.expiry, {"from": wallet_a})
+        paused.placeHold(
+            hold.ref, seller, hold_notary, hold.amount, hold.expiry, {"from": wallet_a}
+        )
 
 
 def test_pause_blocks_placing_signed_holds(paused, wallet_a, seller, hold_notary, stranger):
@@ -251,8 +262,9 @@ def test_pause_blocks_placing_signed_holds(paused, wallet_a, seller, hold_notary
 
 def test_pause_blocks_executing_holds(yuan, pauser, open_hold, hold_notary):
     yuan.pause({"from": pauser})
-    with unchanged(yuan, [open_hold.payer, open_hold.payee], [open_hold.id()]), brownie.reverts(
-        err("EnforcedPause")
+    with (
+        unchanged(yuan, [open_hold.payer, open_hold.payee], [open_hold.id()]),
+        brownie.reverts(err("EnforcedPause")),
     ):
         yuan.executeHold(open_hold.tuple(), {"from": hold_notary})
 
@@ -275,9 +287,7 @@ def test_pause_does_not_block_the_notary_releasing_a_hold(yuan, pauser, open_hol
     assert yuan.heldBalanceOf(open_hold.payer) == 0
 
 
-def test_pause_does_not_block_anyone_releasing_an_expired_hold(
-    yuan, pauser, open_hold, stranger
-):
+def test_pause_does_not_block_anyone_releasing_an_expired_hold(yuan, pauser, open_hold, stranger):
     yuan.pause({"from": pauser})
     next_block_at(open_hold.expiry)
     yuan.releaseHold(open_hold.tuple(), {"from": stranger})

@@ -1,4 +1,4 @@
-"""Holds, the ERC-1996 model: place, execute, release; ids, commitments, windows (C2–C4)."""
+"""Holds, the ERC-1996 model: place, execute, release; ids, commitments, windows (C2-C4)."""
 
 import brownie
 import pytest
@@ -105,32 +105,36 @@ def test_a_hold_id_is_placed_once(yuan, placed, hold_notary, ending):
         yuan.releaseHold(placed.tuple(), {"from": hold_notary})
     status = yuan.holdStatus(placed.id())
     again = placed.but(amount=YUAN)
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldAlreadyExists", placed.id(), status)
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldAlreadyExists", placed.id(), status)),
     ):
         place(yuan, again)
 
 
 def test_a_hold_to_the_zero_address_reverts(yuan, hold):
     bad = hold.but(payee=ZERO_ADDRESS)
-    with unchanged(yuan, [hold.payer], [bad.id()]), brownie.reverts(
-        err("HoldPayeeInvalid", ZERO_ADDRESS)
+    with (
+        unchanged(yuan, [hold.payer], [bad.id()]),
+        brownie.reverts(err("HoldPayeeInvalid", ZERO_ADDRESS)),
     ):
         place(yuan, bad)
 
 
 def test_a_hold_to_oneself_reverts(yuan, hold):
     bad = hold.but(payee=hold.payer)
-    with unchanged(yuan, [hold.payer], [bad.id()]), brownie.reverts(
-        err("HoldPayeeInvalid", hold.payer)
+    with (
+        unchanged(yuan, [hold.payer], [bad.id()]),
+        brownie.reverts(err("HoldPayeeInvalid", hold.payer)),
     ):
         place(yuan, bad)
 
 
 def test_a_hold_without_a_notary_reverts(yuan, hold):
     bad = hold.but(notary=ZERO_ADDRESS)
-    with unchanged(yuan, [hold.payer], [bad.id()]), brownie.reverts(
-        err("HoldNotaryInvalid", ZERO_ADDRESS)
+    with (
+        unchanged(yuan, [hold.payer], [bad.id()]),
+        brownie.reverts(err("HoldNotaryInvalid", ZERO_ADDRESS)),
     ):
         place(yuan, bad)
 
@@ -144,8 +148,9 @@ def test_a_hold_of_nothing_reverts(yuan, hold):
 def test_a_hold_expiring_now_or_earlier_reverts(yuan, hold, delta):
     t = now() + 100
     next_block_at(t)
-    with unchanged(yuan, parties(hold), [hold.id()]), brownie.reverts(
-        err("HoldExpiryOutOfRange", t + delta, t + 1, t + MAX_HOLD_DURATION)
+    with (
+        unchanged(yuan, parties(hold), [hold.id()]),
+        brownie.reverts(err("HoldExpiryOutOfRange", t + delta, t + 1, t + MAX_HOLD_DURATION)),
     ):
         place(yuan, hold.but(expiry=t + delta))
 
@@ -167,23 +172,32 @@ def test_a_hold_may_last_the_maximum_duration(yuan, hold):
 def test_a_hold_beyond_the_maximum_duration_reverts(yuan, hold):
     t = now() + 100
     next_block_at(t)
-    with unchanged(yuan, parties(hold), [hold.id()]), brownie.reverts(
-        err("HoldExpiryOutOfRange", t + MAX_HOLD_DURATION + 1, t + 1, t + MAX_HOLD_DURATION)
+    with (
+        unchanged(yuan, parties(hold), [hold.id()]),
+        brownie.reverts(
+            err("HoldExpiryOutOfRange", t + MAX_HOLD_DURATION + 1, t + 1, t + MAX_HOLD_DURATION)
+        ),
     ):
         place(yuan, hold.but(expiry=t + MAX_HOLD_DURATION + 1))
 
 
 def test_a_hold_over_the_spendable_balance_reverts(yuan, hold):
-    with unchanged(yuan, parties(hold), [hold.id()]), brownie.reverts(
-        err("InsufficientSpendableBalance", hold.payer, 1_000 * YUAN, 1_000 * YUAN + 1)
+    with (
+        unchanged(yuan, parties(hold), [hold.id()]),
+        brownie.reverts(
+            err("InsufficientSpendableBalance", hold.payer, 1_000 * YUAN, 1_000 * YUAN + 1)
+        ),
     ):
         place(yuan, hold.but(amount=1_000 * YUAN + 1))
 
 
 def test_held_funds_cannot_be_held_twice(yuan, placed):
     second = placed.but(ref=ref("trade-2"), amount=400 * YUAN + 1)
-    with unchanged(yuan, parties(placed), [placed.id(), second.id()]), brownie.reverts(
-        err("InsufficientSpendableBalance", placed.payer, 400 * YUAN, 400 * YUAN + 1)
+    with (
+        unchanged(yuan, parties(placed), [placed.id(), second.id()]),
+        brownie.reverts(
+            err("InsufficientSpendableBalance", placed.payer, 400 * YUAN, 400 * YUAN + 1)
+        ),
     ):
         place(yuan, second)
 
@@ -195,8 +209,11 @@ def test_the_spendable_rest_can_be_held(yuan, placed):
 
 
 def test_held_funds_cannot_be_transferred(yuan, placed, buyer):
-    with unchanged(yuan, [placed.payer, buyer], [placed.id()]), brownie.reverts(
-        err("InsufficientSpendableBalance", placed.payer, 400 * YUAN, 400 * YUAN + 1)
+    with (
+        unchanged(yuan, [placed.payer, buyer], [placed.id()]),
+        brownie.reverts(
+            err("InsufficientSpendableBalance", placed.payer, 400 * YUAN, 400 * YUAN + 1)
+        ),
     ):
         yuan.transfer(buyer, 400 * YUAN + 1, {"from": placed.payer})
 
@@ -229,8 +246,9 @@ def test_the_notary_executes_a_hold(yuan, placed, hold_notary):
 @pytest.mark.parametrize("caller", ["payer", "payee", "stranger"])
 def test_only_the_notary_executes(yuan, placed, stranger, caller):
     account = {"payer": placed.payer, "payee": placed.payee, "stranger": str(stranger)}[caller]
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldCallerNotNotary", placed.id(), account)
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldCallerNotNotary", placed.id(), account)),
     ):
         yuan.executeHold(placed.tuple(), {"from": account})
 
@@ -244,8 +262,9 @@ def test_the_notary_executes_one_second_before_expiry(yuan, placed, hold_notary)
 @pytest.mark.parametrize("delta", [0, 1])
 def test_the_notary_cannot_execute_from_expiry_on(yuan, placed, hold_notary, delta):
     next_block_at(placed.expiry + delta)
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldExpired", placed.id(), placed.expiry)
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldExpired", placed.id(), placed.expiry)),
     ):
         yuan.executeHold(placed.tuple(), {"from": hold_notary})
 
@@ -255,8 +274,9 @@ def test_executing_with_a_wrong_field_reverts_as_a_mismatch(
     yuan, placed, hold_notary, stranger, field
 ):
     wrong = {"payee": str(stranger), "amount": placed.amount + 1, "expiry": placed.expiry - 1}
-    with unchanged(yuan, [*parties(placed), stranger], [placed.id()]), brownie.reverts(
-        err("HoldMismatch", placed.id())
+    with (
+        unchanged(yuan, [*parties(placed), stranger], [placed.id()]),
+        brownie.reverts(err("HoldMismatch", placed.id())),
     ):
         yuan.executeHold(placed.but(**{field: wrong[field]}).tuple(), {"from": hold_notary})
 
@@ -267,8 +287,9 @@ def test_executing_with_a_wrong_identifying_field_finds_no_hold(
 ):
     value = {"payer": str(stranger), "notary": str(stranger), "ref": ref("another trade")}[field]
     wrong = placed.but(**{field: value})
-    with unchanged(yuan, [*parties(placed), stranger], [placed.id(), wrong.id()]), brownie.reverts(
-        err("HoldNotFound", wrong.id())
+    with (
+        unchanged(yuan, [*parties(placed), stranger], [placed.id(), wrong.id()]),
+        brownie.reverts(err("HoldNotFound", wrong.id())),
     ):
         yuan.executeHold(wrong.tuple(), {"from": wrong.notary})
 
@@ -277,8 +298,9 @@ def test_executing_with_a_wrong_identifying_field_finds_no_hold(
 def test_a_closed_hold_cannot_be_executed(yuan, placed, hold_notary, ending):
     getattr(yuan, f"{ending}Hold")(placed.tuple(), {"from": hold_notary})
     status = EXECUTED if ending == "execute" else RELEASED
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldNotOpen", placed.id(), status)
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldNotOpen", placed.id(), status)),
     ):
         yuan.executeHold(placed.tuple(), {"from": hold_notary})
 
@@ -312,8 +334,9 @@ def test_the_notary_releases_after_expiry_too(yuan, placed, hold_notary):
 def test_nobody_but_the_notary_releases_one_second_before_expiry(yuan, placed, stranger, caller):
     account = {"payer": placed.payer, "payee": placed.payee, "stranger": str(stranger)}[caller]
     next_block_at(placed.expiry - 1)
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldReleaseTooEarly", placed.id(), account, placed.expiry)
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldReleaseTooEarly", placed.id(), account, placed.expiry)),
     ):
         yuan.releaseHold(placed.tuple(), {"from": account})
 
@@ -338,15 +361,17 @@ def test_releasing_with_a_wrong_field_reverts_as_a_mismatch(
     yuan, placed, hold_notary, stranger, field
 ):
     wrong = {"payee": str(stranger), "amount": placed.amount - 1, "expiry": placed.expiry + 1}
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldMismatch", placed.id())
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldMismatch", placed.id())),
     ):
         yuan.releaseHold(placed.but(**{field: wrong[field]}).tuple(), {"from": hold_notary})
 
 
 def test_releasing_a_hold_never_placed_reverts(yuan, hold, hold_notary):
-    with unchanged(yuan, parties(hold), [hold.id()]), brownie.reverts(
-        err("HoldNotFound", hold.id())
+    with (
+        unchanged(yuan, parties(hold), [hold.id()]),
+        brownie.reverts(err("HoldNotFound", hold.id())),
     ):
         yuan.releaseHold(hold.tuple(), {"from": hold_notary})
 
@@ -355,8 +380,9 @@ def test_releasing_a_hold_never_placed_reverts(yuan, hold, hold_notary):
 def test_a_closed_hold_cannot_be_released(yuan, placed, hold_notary, ending):
     getattr(yuan, f"{ending}Hold")(placed.tuple(), {"from": hold_notary})
     status = EXECUTED if ending == "execute" else RELEASED
-    with unchanged(yuan, parties(placed), [placed.id()]), brownie.reverts(
-        err("HoldNotOpen", placed.id(), status)
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldNotOpen", placed.id(), status)),
     ):
         yuan.releaseHold(placed.tuple(), {"from": hold_notary})
 

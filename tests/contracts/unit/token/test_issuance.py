@@ -42,8 +42,9 @@ def test_admin_sets_an_operators_mint_allowance(yuan, central_bank, operator):
 
 
 def test_only_the_admin_sets_mint_allowances(yuan, operator, stranger):
-    with unchanged(yuan, [operator]), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", stranger, DEFAULT_ADMIN_ROLE)
+    with (
+        unchanged(yuan, [operator]),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", stranger, DEFAULT_ADMIN_ROLE)),
     ):
         yuan.setMintAllowance(operator, 1, {"from": stranger})
     # The fixture issued 208,000 yuan of the allowance.
@@ -85,8 +86,9 @@ def test_an_operator_renouncing_loses_its_allowance(yuan, operator):
 
 def test_a_removed_operator_can_no_longer_issue(yuan, central_bank, operator, buyer):
     yuan.revokeRole(OPERATOR_ROLE, operator, {"from": central_bank})
-    with unchanged(yuan, [buyer]), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", operator, OPERATOR_ROLE)
+    with (
+        unchanged(yuan, [buyer]),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", operator, OPERATOR_ROLE)),
     ):
         yuan.issue(buyer, 1, {"from": operator})
 
@@ -95,7 +97,11 @@ def test_a_removed_operator_can_no_longer_issue(yuan, central_bank, operator, bu
 
 
 def test_an_operator_issues_to_a_wallet(yuan, operator, buyer, everyone):
-    supply, balance, allowance = yuan.totalSupply(), yuan.balanceOf(buyer), yuan.mintAllowance(operator)
+    supply, balance, allowance = (
+        yuan.totalSupply(),
+        yuan.balanceOf(buyer),
+        yuan.mintAllowance(operator),
+    )
     tx = yuan.issue(buyer, 250 * YUAN, {"from": operator})
     assert tx.events["Transfer"] == {"from": ZERO_ADDRESS, "to": buyer, "value": 250 * YUAN}
     assert tx.events["Issued"] == {
@@ -118,8 +124,9 @@ def test_an_operator_may_issue_its_whole_allowance(yuan, central_bank, operator,
 
 def test_issuing_one_fen_over_the_allowance_reverts(yuan, central_bank, operator, buyer):
     yuan.setMintAllowance(operator, 7 * YUAN, {"from": central_bank})
-    with unchanged(yuan, [buyer]), brownie.reverts(
-        err("MintAllowanceExceeded", operator, 7 * YUAN, 7 * YUAN + 1)
+    with (
+        unchanged(yuan, [buyer]),
+        brownie.reverts(err("MintAllowanceExceeded", operator, 7 * YUAN, 7 * YUAN + 1)),
     ):
         yuan.issue(buyer, 7 * YUAN + 1, {"from": operator})
     assert yuan.mintAllowance(operator) == 7 * YUAN
@@ -131,8 +138,9 @@ def test_issuing_nothing_reverts(yuan, operator, buyer):
 
 
 def test_only_operators_issue(yuan, stranger):
-    with unchanged(yuan, [stranger]), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", stranger, OPERATOR_ROLE)
+    with (
+        unchanged(yuan, [stranger]),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", stranger, OPERATOR_ROLE)),
     ):
         yuan.issue(stranger, 1, {"from": stranger})
 
@@ -148,8 +156,11 @@ def test_issuing_up_to_a_class_iv_balance_cap_succeeds(yuan, operator, capped_b)
 
 
 def test_issuing_one_fen_over_the_balance_cap_reverts(yuan, operator, capped_b):
-    with unchanged(yuan, [capped_b]), brownie.reverts(
-        err("BalanceCapExceeded", capped_b, 10_000 * YUAN, 1_000 * YUAN, 9_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [capped_b]),
+        brownie.reverts(
+            err("BalanceCapExceeded", capped_b, 10_000 * YUAN, 1_000 * YUAN, 9_000 * YUAN + 1)
+        ),
     ):
         yuan.issue(capped_b, 9_000 * YUAN + 1, {"from": operator})
 
@@ -176,7 +187,11 @@ def test_issuing_while_paused_reverts(yuan, operator, pauser, buyer):
 
 def test_an_operator_redeems_what_a_wallet_approved(yuan, operator, buyer, everyone):
     yuan.approve(operator, 300 * YUAN, {"from": buyer})
-    supply, balance, allowance = yuan.totalSupply(), yuan.balanceOf(buyer), yuan.mintAllowance(operator)
+    supply, balance, allowance = (
+        yuan.totalSupply(),
+        yuan.balanceOf(buyer),
+        yuan.mintAllowance(operator),
+    )
     tx = yuan.redeem(buyer, 200 * YUAN, {"from": operator})
     assert tx.events["Transfer"] == {"from": buyer, "to": ZERO_ADDRESS, "value": 200 * YUAN}
     assert tx.events["Redeemed"] == {"operator": operator, "from": buyer, "amount": 200 * YUAN}
@@ -188,16 +203,18 @@ def test_an_operator_redeems_what_a_wallet_approved(yuan, operator, buyer, every
 
 
 def test_redeeming_without_the_wallets_approval_reverts(yuan, operator, buyer):
-    with unchanged(yuan, [buyer], allowances=[(buyer, operator)]), brownie.reverts(
-        err("ERC20InsufficientAllowance", operator, 0, 1)
+    with (
+        unchanged(yuan, [buyer], allowances=[(buyer, operator)]),
+        brownie.reverts(err("ERC20InsufficientAllowance", operator, 0, 1)),
     ):
         yuan.redeem(buyer, 1, {"from": operator})
 
 
 def test_redeeming_more_than_approved_reverts(yuan, operator, buyer):
     yuan.approve(operator, 5, {"from": buyer})
-    with unchanged(yuan, [buyer], allowances=[(buyer, operator)]), brownie.reverts(
-        err("ERC20InsufficientAllowance", operator, 5, 6)
+    with (
+        unchanged(yuan, [buyer], allowances=[(buyer, operator)]),
+        brownie.reverts(err("ERC20InsufficientAllowance", operator, 5, 6)),
     ):
         yuan.redeem(buyer, 6, {"from": operator})
 
@@ -206,8 +223,9 @@ def test_held_funds_cannot_be_redeemed(yuan, operator, seller, hold_notary, wall
     hold = new_hold(wallet_b, seller, hold_notary, 600 * YUAN, now() + 3600)
     yuan.placeHold(hold.ref, seller, hold_notary, hold.amount, hold.expiry, {"from": wallet_b})
     yuan.approve(operator, 1_000 * YUAN, {"from": wallet_b})
-    with unchanged(yuan, [wallet_b], [hold.id()], [(wallet_b, operator)]), brownie.reverts(
-        err("InsufficientSpendableBalance", wallet_b, 400 * YUAN, 400 * YUAN + 1)
+    with (
+        unchanged(yuan, [wallet_b], [hold.id()], [(wallet_b, operator)]),
+        brownie.reverts(err("InsufficientSpendableBalance", wallet_b, 400 * YUAN, 400 * YUAN + 1)),
     ):
         yuan.redeem(wallet_b, 400 * YUAN + 1, {"from": operator})
     yuan.redeem(wallet_b, 400 * YUAN, {"from": operator})
@@ -221,8 +239,9 @@ def test_redeeming_nothing_reverts(yuan, operator, buyer):
 
 def test_only_operators_redeem(yuan, buyer, stranger):
     yuan.approve(stranger, 1, {"from": buyer})
-    with unchanged(yuan, [buyer], allowances=[(buyer, stranger)]), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", stranger, OPERATOR_ROLE)
+    with (
+        unchanged(yuan, [buyer], allowances=[(buyer, stranger)]),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", stranger, OPERATOR_ROLE)),
     ):
         yuan.redeem(buyer, 1, {"from": stranger})
 
@@ -238,8 +257,9 @@ def test_redemption_counts_against_no_cap(yuan, operator, capped_a):
 def test_redeeming_from_a_frozen_wallet_reverts(yuan, operator, compliance_officer, buyer):
     yuan.approve(operator, 1, {"from": buyer})
     yuan.freeze(buyer, {"from": compliance_officer})
-    with unchanged(yuan, [buyer], allowances=[(buyer, operator)]), brownie.reverts(
-        err("AccountIsFrozen", buyer)
+    with (
+        unchanged(yuan, [buyer], allowances=[(buyer, operator)]),
+        brownie.reverts(err("AccountIsFrozen", buyer)),
     ):
         yuan.redeem(buyer, 1, {"from": operator})
 
@@ -247,7 +267,8 @@ def test_redeeming_from_a_frozen_wallet_reverts(yuan, operator, compliance_offic
 def test_redeeming_while_paused_reverts(yuan, operator, pauser, buyer):
     yuan.approve(operator, 1, {"from": buyer})
     yuan.pause({"from": pauser})
-    with unchanged(yuan, [buyer], allowances=[(buyer, operator)]), brownie.reverts(
-        err("EnforcedPause")
+    with (
+        unchanged(yuan, [buyer], allowances=[(buyer, operator)]),
+        brownie.reverts(err("EnforcedPause")),
     ):
         yuan.redeem(buyer, 1, {"from": operator})

@@ -67,8 +67,9 @@ def test_an_expired_permit_reverts(yuan, wallet_a, stranger):
     deadline = now() + 100
     v, r, s = sign_permit(yuan, KEY_A, wallet_a, stranger, 1, deadline)
     next_block_at(deadline + 1)
-    with unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]), brownie.reverts(
-        err("ERC2612ExpiredSignature", deadline)
+    with (
+        unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]),
+        brownie.reverts(err("ERC2612ExpiredSignature", deadline)),
     ):
         yuan.permit(wallet_a, stranger, 1, deadline, v, r, s, {"from": stranger})
 
@@ -76,8 +77,9 @@ def test_an_expired_permit_reverts(yuan, wallet_a, stranger):
 def test_a_permit_signed_by_another_key_reverts(yuan, wallet_a, wallet_b, stranger):
     deadline = now() + 3600
     v, r, s = sign_permit(yuan, KEY_B, wallet_a, stranger, 1, deadline)
-    with unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]), brownie.reverts(
-        err("ERC2612InvalidSigner", wallet_b, wallet_a)
+    with (
+        unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]),
+        brownie.reverts(err("ERC2612InvalidSigner", wallet_b, wallet_a)),
     ):
         yuan.permit(wallet_a, stranger, 1, deadline, v, r, s, {"from": stranger})
 
@@ -88,9 +90,12 @@ def test_a_permit_cannot_be_used_twice(yuan, wallet_a, stranger):
     yuan.permit(wallet_a, stranger, 1, deadline, *vrs, {"from": stranger})
     yuan.approve(stranger, 0, {"from": wallet_a})
     # The contract now hashes nonce 1: the signature recovers to some unrelated address.
-    seen = recover_typed(yuan, PERMIT_TYPES, permit_message(wallet_a, stranger, 1, 1, deadline), vrs)
-    with unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]), brownie.reverts(
-        err("ERC2612InvalidSigner", seen, wallet_a)
+    seen = recover_typed(
+        yuan, PERMIT_TYPES, permit_message(wallet_a, stranger, 1, 1, deadline), vrs
+    )
+    with (
+        unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]),
+        brownie.reverts(err("ERC2612InvalidSigner", seen, wallet_a)),
     ):
         yuan.permit(wallet_a, stranger, 1, deadline, *vrs, {"from": stranger})
 
@@ -99,10 +104,13 @@ def test_a_permit_cannot_be_used_twice(yuan, wallet_a, stranger):
 def test_a_permit_for_another_chain_or_domain_reverts(yuan, wallet_a, stranger, wrong):
     deadline = now() + 3600
     vrs = sign_permit(yuan, KEY_A, wallet_a, stranger, 1, deadline, **wrong)
-    seen = recover_typed(yuan, PERMIT_TYPES, permit_message(wallet_a, stranger, 1, 0, deadline), vrs)
+    seen = recover_typed(
+        yuan, PERMIT_TYPES, permit_message(wallet_a, stranger, 1, 0, deadline), vrs
+    )
     assert seen != wallet_a
-    with unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]), brownie.reverts(
-        err("ERC2612InvalidSigner", seen, wallet_a)
+    with (
+        unchanged(yuan, [wallet_a], allowances=[(wallet_a, stranger)]),
+        brownie.reverts(err("ERC2612InvalidSigner", seen, wallet_a)),
     ):
         yuan.permit(wallet_a, stranger, 1, deadline, *vrs, {"from": stranger})
 
@@ -126,7 +134,9 @@ def test_a_signed_transfer_moves_the_money(yuan, wallet_a, seller, stranger):
     assert yuan.authorizationState(wallet_a, NONCE)
 
 
-def test_a_signed_transfer_is_valid_one_second_before_valid_before(yuan, wallet_a, seller, stranger):
+def test_a_signed_transfer_is_valid_one_second_before_valid_before(
+    yuan, wallet_a, seller, stranger
+):
     t = now() + 100
     args = authorize(yuan, KEY_A, wallet_a, seller, 1, valid_before=t + 1)
     next_block_at(t)
@@ -138,8 +148,9 @@ def test_an_expired_signed_transfer_reverts(yuan, wallet_a, seller, stranger):
     t = now() + 100
     args = authorize(yuan, KEY_A, wallet_a, seller, 1, valid_before=t)
     next_block_at(t)
-    with unchanged(yuan, [wallet_a, seller]), brownie.reverts(
-        err("ERC3009InvalidAuthorizationTime", 0, t)
+    with (
+        unchanged(yuan, [wallet_a, seller]),
+        brownie.reverts(err("ERC3009InvalidAuthorizationTime", 0, t)),
     ):
         yuan.transferWithAuthorization(*args, {"from": stranger})
 
@@ -148,8 +159,9 @@ def test_a_signed_transfer_before_valid_after_reverts(yuan, wallet_a, seller, st
     t = now() + 100
     args = authorize(yuan, KEY_A, wallet_a, seller, 1, valid_after=t, valid_before=t + 3600)
     next_block_at(t)
-    with unchanged(yuan, [wallet_a, seller]), brownie.reverts(
-        err("ERC3009InvalidAuthorizationTime", t, t + 3600)
+    with (
+        unchanged(yuan, [wallet_a, seller]),
+        brownie.reverts(err("ERC3009InvalidAuthorizationTime", t, t + 3600)),
     ):
         yuan.transferWithAuthorization(*args, {"from": stranger})
 
@@ -165,8 +177,9 @@ def test_a_signed_transfer_is_valid_one_second_after_valid_after(yuan, wallet_a,
 def test_a_signed_transfer_cannot_be_used_twice(yuan, wallet_a, seller, stranger):
     args = authorize(yuan, KEY_A, wallet_a, seller, 1)
     yuan.transferWithAuthorization(*args, {"from": stranger})
-    with unchanged(yuan, [wallet_a, seller]), brownie.reverts(
-        err("ERC3009UsedAuthorization", wallet_a, NONCE)
+    with (
+        unchanged(yuan, [wallet_a, seller]),
+        brownie.reverts(err("ERC3009UsedAuthorization", wallet_a, NONCE)),
     ):
         yuan.transferWithAuthorization(*args, {"from": stranger})
 
@@ -199,10 +212,12 @@ def test_an_authorizer_cancels_an_authorization(yuan, wallet_a, stranger):
 
 def test_a_cancelled_authorization_cannot_be_used(yuan, wallet_a, seller, stranger):
     args = authorize(yuan, KEY_A, wallet_a, seller, 1)
-    yuan.cancelAuthorization(wallet_a, NONCE, *sign_cancel(yuan, KEY_A, wallet_a, NONCE),
-                             {"from": stranger})
-    with unchanged(yuan, [wallet_a, seller]), brownie.reverts(
-        err("ERC3009UsedAuthorization", wallet_a, NONCE)
+    yuan.cancelAuthorization(
+        wallet_a, NONCE, *sign_cancel(yuan, KEY_A, wallet_a, NONCE), {"from": stranger}
+    )
+    with (
+        unchanged(yuan, [wallet_a, seller]),
+        brownie.reverts(err("ERC3009UsedAuthorization", wallet_a, NONCE)),
     ):
         yuan.transferWithAuthorization(*args, {"from": stranger})
 
@@ -210,8 +225,9 @@ def test_a_cancelled_authorization_cannot_be_used(yuan, wallet_a, seller, strang
 def test_a_used_authorization_cannot_be_cancelled(yuan, wallet_a, seller, stranger):
     yuan.transferWithAuthorization(*authorize(yuan, KEY_A, wallet_a, seller, 1), {"from": stranger})
     vrs = sign_cancel(yuan, KEY_A, wallet_a, NONCE)
-    with unchanged(yuan, [wallet_a]), brownie.reverts(
-        err("ERC3009UsedAuthorization", wallet_a, NONCE)
+    with (
+        unchanged(yuan, [wallet_a]),
+        brownie.reverts(err("ERC3009UsedAuthorization", wallet_a, NONCE)),
     ):
         yuan.cancelAuthorization(wallet_a, NONCE, *vrs, {"from": stranger})
 
@@ -244,8 +260,9 @@ def test_a_receive_authorization_is_no_transfer_authorization(yuan, wallet_a, se
 
 def test_a_signed_transfer_obeys_the_payers_caps(yuan, capped_a, seller, stranger):
     args = authorize(yuan, wallet_key("capped a"), capped_a, seller, 2_000 * YUAN + 1)
-    with unchanged(yuan, [capped_a, seller]), brownie.reverts(
-        err("PaymentCapExceeded", capped_a, 2_000 * YUAN, 2_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [capped_a, seller]),
+        brownie.reverts(err("PaymentCapExceeded", capped_a, 2_000 * YUAN, 2_000 * YUAN + 1)),
     ):
         yuan.transferWithAuthorization(*args, {"from": stranger})
 
@@ -254,8 +271,9 @@ def test_a_signed_transfer_cannot_move_held_funds(yuan, wallet_b, seller, hold_n
     hold = new_hold(wallet_b, seller, hold_notary, 600 * YUAN, now() + 3600)
     yuan.placeHold(hold.ref, seller, hold_notary, hold.amount, hold.expiry, {"from": wallet_b})
     args = authorize(yuan, KEY_B, wallet_b, seller, 400 * YUAN + 1)
-    with unchanged(yuan, [wallet_b, seller], [hold.id()]), brownie.reverts(
-        err("InsufficientSpendableBalance", wallet_b, 400 * YUAN, 400 * YUAN + 1)
+    with (
+        unchanged(yuan, [wallet_b, seller], [hold.id()]),
+        brownie.reverts(err("InsufficientSpendableBalance", wallet_b, 400 * YUAN, 400 * YUAN + 1)),
     ):
         yuan.transferWithAuthorization(*args, {"from": stranger})
 
@@ -321,8 +339,9 @@ def test_an_expired_hold_authorization_reverts(yuan, signed_hold, stranger, delt
     t = now() + 100
     signature = sign_hold(yuan, KEY_A, signed_hold, t)
     next_block_at(t + delta)
-    with unchanged(yuan, [signed_hold.payer], [signed_hold.id()]), brownie.reverts(
-        err("HoldAuthorizationExpired", t, t + delta)
+    with (
+        unchanged(yuan, [signed_hold.payer], [signed_hold.id()]),
+        brownie.reverts(err("HoldAuthorizationExpired", t, t + delta)),
     ):
         yuan.placeHoldWithAuthorization(signed_hold.tuple(), t, signature, {"from": stranger})
 
@@ -330,9 +349,12 @@ def test_an_expired_hold_authorization_reverts(yuan, signed_hold, stranger, delt
 def test_a_hold_authorization_cannot_be_replayed(yuan, signed_hold, stranger):
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_A, signed_hold, valid_before)
-    yuan.placeHoldWithAuthorization(signed_hold.tuple(), valid_before, signature, {"from": stranger})
-    with unchanged(yuan, [signed_hold.payer], [signed_hold.id()]), brownie.reverts(
-        err("HoldAlreadyExists", signed_hold.id(), HELD)
+    yuan.placeHoldWithAuthorization(
+        signed_hold.tuple(), valid_before, signature, {"from": stranger}
+    )
+    with (
+        unchanged(yuan, [signed_hold.payer], [signed_hold.id()]),
+        brownie.reverts(err("HoldAlreadyExists", signed_hold.id(), HELD)),
     ):
         yuan.placeHoldWithAuthorization(
             signed_hold.tuple(), valid_before, signature, {"from": stranger}
@@ -342,8 +364,9 @@ def test_a_hold_authorization_cannot_be_replayed(yuan, signed_hold, stranger):
 def test_a_hold_signed_by_another_key_reverts(yuan, signed_hold, stranger):
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_B, signed_hold, valid_before)
-    with unchanged(yuan, [signed_hold.payer], [signed_hold.id()]), brownie.reverts(
-        err("HoldAuthorizationInvalid", signed_hold.payer)
+    with (
+        unchanged(yuan, [signed_hold.payer], [signed_hold.id()]),
+        brownie.reverts(err("HoldAuthorizationInvalid", signed_hold.payer)),
     ):
         yuan.placeHoldWithAuthorization(
             signed_hold.tuple(), valid_before, signature, {"from": stranger}
@@ -362,17 +385,21 @@ def test_a_hold_differing_from_the_signed_one_reverts(yuan, signed_hold, strange
         "ref": bytes(32),
     }
     tampered = signed_hold.but(**{field: changed[field]})
-    with unchanged(yuan, [signed_hold.payer], [tampered.id()]), brownie.reverts(
-        err("HoldAuthorizationInvalid", signed_hold.payer)
+    with (
+        unchanged(yuan, [signed_hold.payer], [tampered.id()]),
+        brownie.reverts(err("HoldAuthorizationInvalid", signed_hold.payer)),
     ):
-        yuan.placeHoldWithAuthorization(tampered.tuple(), valid_before, signature, {"from": stranger})
+        yuan.placeHoldWithAuthorization(
+            tampered.tuple(), valid_before, signature, {"from": stranger}
+        )
 
 
 def test_a_hold_authorization_with_another_valid_before_reverts(yuan, signed_hold, stranger):
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_A, signed_hold, valid_before)
-    with unchanged(yuan, [signed_hold.payer], [signed_hold.id()]), brownie.reverts(
-        err("HoldAuthorizationInvalid", signed_hold.payer)
+    with (
+        unchanged(yuan, [signed_hold.payer], [signed_hold.id()]),
+        brownie.reverts(err("HoldAuthorizationInvalid", signed_hold.payer)),
     ):
         yuan.placeHoldWithAuthorization(
             signed_hold.tuple(), valid_before + 1, signature, {"from": stranger}
@@ -383,8 +410,9 @@ def test_a_hold_authorization_with_another_valid_before_reverts(yuan, signed_hol
 def test_a_hold_signed_for_another_chain_or_domain_reverts(yuan, signed_hold, stranger, wrong):
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_A, signed_hold, valid_before, **wrong)
-    with unchanged(yuan, [signed_hold.payer], [signed_hold.id()]), brownie.reverts(
-        err("HoldAuthorizationInvalid", signed_hold.payer)
+    with (
+        unchanged(yuan, [signed_hold.payer], [signed_hold.id()]),
+        brownie.reverts(err("HoldAuthorizationInvalid", signed_hold.payer)),
     ):
         yuan.placeHoldWithAuthorization(
             signed_hold.tuple(), valid_before, signature, {"from": stranger}
@@ -395,7 +423,17 @@ def test_a_signed_hold_obeys_the_spendable_balance(yuan, signed_hold, stranger):
     too_much = signed_hold.but(amount=100_000 * YUAN + 1)
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_A, too_much, valid_before)
-    with unchanged(yuan, [signed_hold.payer], [too_much.id()]), brownie.reverts(
-        err("InsufficientSpendableBalance", signed_hold.payer, 100_000 * YUAN, 100_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [signed_hold.payer], [too_much.id()]),
+        brownie.reverts(
+            err(
+                "InsufficientSpendableBalance",
+                signed_hold.payer,
+                100_000 * YUAN,
+                100_000 * YUAN + 1,
+            )
+        ),
     ):
-        yuan.placeHoldWithAuthorization(too_much.tuple(), valid_before, signature, {"from": stranger})
+        yuan.placeHoldWithAuthorization(
+            too_much.tuple(), valid_before, signature, {"from": stranger}
+        )

@@ -45,7 +45,9 @@ def payer_in_class(yuan, operator, stranger):
 
 
 def test_admin_sets_the_caps_of_a_class(yuan, central_bank):
-    tx = yuan.setTierCaps(CLASS_III, 30_000 * YUAN, 6_000 * YUAN, 12_000 * YUAN, {"from": central_bank})
+    tx = yuan.setTierCaps(
+        CLASS_III, 30_000 * YUAN, 6_000 * YUAN, 12_000 * YUAN, {"from": central_bank}
+    )
     assert tx.events["TierCapsSet"] == {
         "walletClass": CLASS_III,
         "balanceCap": 30_000 * YUAN,
@@ -61,8 +63,9 @@ def test_class_i_caps_cannot_be_set(yuan, central_bank):
 
 
 def test_only_the_admin_sets_caps(yuan, operator):
-    with unchanged(yuan), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", operator, DEFAULT_ADMIN_ROLE)
+    with (
+        unchanged(yuan),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", operator, DEFAULT_ADMIN_ROLE)),
     ):
         yuan.setTierCaps(CLASS_IV, 1, 1, 1, {"from": operator})
 
@@ -85,8 +88,9 @@ def test_class_i_wallets_are_not_capped(yuan, operator, stranger):
 
 
 def test_only_operators_assign_wallet_classes(yuan, stranger):
-    with unchanged(yuan, [stranger]), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", stranger, OPERATOR_ROLE)
+    with (
+        unchanged(yuan, [stranger]),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", stranger, OPERATOR_ROLE)),
     ):
         yuan.setWalletClass(stranger, CLASS_I, {"from": stranger})
     assert yuan.walletClassOf(stranger) == CLASS_IV
@@ -112,8 +116,9 @@ def test_admin_lifts_an_exemption(yuan, central_bank, stranger):
 
 
 def test_only_the_admin_exempts(yuan, operator, stranger):
-    with unchanged(yuan), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", operator, DEFAULT_ADMIN_ROLE)
+    with (
+        unchanged(yuan),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", operator, DEFAULT_ADMIN_ROLE)),
     ):
         yuan.setCapExemption(stranger, True, {"from": operator})
 
@@ -137,8 +142,9 @@ def test_a_day_offset_beyond_14_hours_reverts(yuan, central_bank, offset):
 
 
 def test_only_the_admin_sets_the_day_offset(yuan, stranger):
-    with unchanged(yuan), brownie.reverts(
-        err("AccessControlUnauthorizedAccount", stranger, DEFAULT_ADMIN_ROLE)
+    with (
+        unchanged(yuan),
+        brownie.reverts(err("AccessControlUnauthorizedAccount", stranger, DEFAULT_ADMIN_ROLE)),
     ):
         yuan.setDayOffset(0, {"from": stranger})
 
@@ -161,8 +167,9 @@ def test_a_payment_one_fen_over_the_per_payment_cap_reverts(
 ):
     payer = payer_in_class(wallet_class)
     _, payment_cap, _ = DEFAULT_CAPS[wallet_class]
-    with unchanged(yuan, [payer, buyer]), brownie.reverts(
-        err("PaymentCapExceeded", payer, payment_cap, payment_cap + 1)
+    with (
+        unchanged(yuan, [payer, buyer]),
+        brownie.reverts(err("PaymentCapExceeded", payer, payment_cap, payment_cap + 1)),
     ):
         yuan.transfer(buyer, payment_cap + 1, {"from": payer})
     assert yuan.spentToday(payer) == 0
@@ -192,8 +199,9 @@ def test_one_fen_past_the_daily_cap_reverts(yuan, payer_in_class, buyer, wallet_
     payer = payer_in_class(wallet_class)
     _, payment_cap, daily_cap = DEFAULT_CAPS[wallet_class]
     pay_up_to(yuan, payer, buyer, daily_cap, payment_cap)
-    with unchanged(yuan, [payer, buyer]), brownie.reverts(
-        err("DailyCapExceeded", payer, daily_cap, daily_cap, 1)
+    with (
+        unchanged(yuan, [payer, buyer]),
+        brownie.reverts(err("DailyCapExceeded", payer, daily_cap, daily_cap, 1)),
     ):
         yuan.transfer(buyer, 1, {"from": payer})
 
@@ -212,8 +220,9 @@ def test_the_daily_cap_holds_until_the_last_second_of_the_local_day(
     midnight = next_local_midnight(now() + 10)
     spend_class_iv_daily_cap_at(yuan, operator, capped_a, buyer, midnight - 10)
     next_block_at(midnight - 1)
-    with unchanged(yuan, [capped_a, buyer]), brownie.reverts(
-        err("DailyCapExceeded", capped_a, 5_000 * YUAN, 5_000 * YUAN, 1)
+    with (
+        unchanged(yuan, [capped_a, buyer]),
+        brownie.reverts(err("DailyCapExceeded", capped_a, 5_000 * YUAN, 5_000 * YUAN, 1)),
     ):
         yuan.transfer(buyer, 1, {"from": capped_a})
 
@@ -231,8 +240,9 @@ def test_the_daily_cap_does_not_reset_at_utc_midnight(yuan, operator, capped_a, 
     utc_midnight = next_local_midnight(now() + 10, offset=0)  # 08:00 in China
     spend_class_iv_daily_cap_at(yuan, operator, capped_a, buyer, utc_midnight - 10)
     next_block_at(utc_midnight + 1)
-    with unchanged(yuan, [capped_a, buyer]), brownie.reverts(
-        err("DailyCapExceeded", capped_a, 5_000 * YUAN, 5_000 * YUAN, 1)
+    with (
+        unchanged(yuan, [capped_a, buyer]),
+        brownie.reverts(err("DailyCapExceeded", capped_a, 5_000 * YUAN, 5_000 * YUAN, 1)),
     ):
         yuan.transfer(buyer, 1, {"from": capped_a})
 
@@ -260,9 +270,7 @@ def test_a_new_wallet_class_keeps_the_days_spending(yuan, operator, capped_a, bu
 
 
 @pytest.mark.parametrize("wallet_class", CAPPED_CLASSES)
-def test_receiving_up_to_the_balance_cap_succeeds(
-    yuan, operator, buyer, stranger, wallet_class
-):
+def test_receiving_up_to_the_balance_cap_succeeds(yuan, operator, buyer, stranger, wallet_class):
     yuan.setWalletClass(stranger, wallet_class, {"from": operator})
     balance_cap, _, _ = DEFAULT_CAPS[wallet_class]
     yuan.issue(buyer, balance_cap, {"from": operator})
@@ -278,8 +286,9 @@ def test_receiving_one_fen_over_the_balance_cap_reverts(
     balance_cap, _, _ = DEFAULT_CAPS[wallet_class]
     yuan.issue(buyer, balance_cap, {"from": operator})
     yuan.transfer(stranger, balance_cap - 1, {"from": buyer})
-    with unchanged(yuan, [buyer, stranger]), brownie.reverts(
-        err("BalanceCapExceeded", stranger, balance_cap, balance_cap - 1, 2)
+    with (
+        unchanged(yuan, [buyer, stranger]),
+        brownie.reverts(err("BalanceCapExceeded", stranger, balance_cap, balance_cap - 1, 2)),
     ):
         yuan.transfer(stranger, 2, {"from": buyer})
 
@@ -289,8 +298,9 @@ def test_transfer_from_charges_the_owner_not_the_spender(yuan, capped_a, buyer, 
     yuan.transferFrom(capped_a, buyer, 1_500 * YUAN, {"from": stranger})
     assert yuan.spentToday(capped_a) == 1_500 * YUAN
     assert yuan.spentToday(stranger) == 0
-    with unchanged(yuan, [capped_a, buyer], allowances=[(capped_a, stranger)]), brownie.reverts(
-        err("PaymentCapExceeded", capped_a, 2_000 * YUAN, 2_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [capped_a, buyer], allowances=[(capped_a, stranger)]),
+        brownie.reverts(err("PaymentCapExceeded", capped_a, 2_000 * YUAN, 2_000 * YUAN + 1)),
     ):
         yuan.transferFrom(capped_a, buyer, 2_000 * YUAN + 1, {"from": stranger})
 
@@ -325,8 +335,9 @@ def test_placing_a_hold_charges_the_payers_daily_spending(yuan, capped_a, buyer,
 
 def test_a_hold_over_the_per_payment_cap_reverts(yuan, capped_a, buyer, hold_notary):
     hold = new_hold(capped_a, buyer, hold_notary, 2_000 * YUAN + 1, now() + 3600)
-    with unchanged(yuan, [capped_a, buyer], [hold.id()]), brownie.reverts(
-        err("PaymentCapExceeded", capped_a, 2_000 * YUAN, 2_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [capped_a, buyer], [hold.id()]),
+        brownie.reverts(err("PaymentCapExceeded", capped_a, 2_000 * YUAN, 2_000 * YUAN + 1)),
     ):
         yuan.placeHold(hold.ref, buyer, hold_notary, hold.amount, hold.expiry, {"from": capped_a})
 
@@ -335,8 +346,11 @@ def test_a_hold_past_the_daily_cap_reverts(yuan, operator, capped_a, buyer, hold
     yuan.issue(capped_a, 1_000 * YUAN, {"from": operator})
     pay_up_to(yuan, capped_a, buyer, 4_000 * YUAN, 2_000 * YUAN)
     hold = new_hold(capped_a, buyer, hold_notary, 1_000 * YUAN + 1, now() + 3600)
-    with unchanged(yuan, [capped_a, buyer], [hold.id()]), brownie.reverts(
-        err("DailyCapExceeded", capped_a, 5_000 * YUAN, 4_000 * YUAN, 1_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [capped_a, buyer], [hold.id()]),
+        brownie.reverts(
+            err("DailyCapExceeded", capped_a, 5_000 * YUAN, 4_000 * YUAN, 1_000 * YUAN + 1)
+        ),
     ):
         yuan.placeHold(hold.ref, buyer, hold_notary, hold.amount, hold.expiry, {"from": capped_a})
 
@@ -345,8 +359,11 @@ def test_a_hold_that_would_lift_the_payee_over_its_balance_cap_reverts(
     yuan, buyer, capped_b, hold_notary
 ):
     hold = new_hold(buyer, capped_b, hold_notary, 9_000 * YUAN + 1, now() + 3600)
-    with unchanged(yuan, [buyer, capped_b], [hold.id()]), brownie.reverts(
-        err("BalanceCapExceeded", capped_b, 10_000 * YUAN, 1_000 * YUAN, 9_000 * YUAN + 1)
+    with (
+        unchanged(yuan, [buyer, capped_b], [hold.id()]),
+        brownie.reverts(
+            err("BalanceCapExceeded", capped_b, 10_000 * YUAN, 1_000 * YUAN, 9_000 * YUAN + 1)
+        ),
     ):
         yuan.placeHold(hold.ref, capped_b, hold_notary, hold.amount, hold.expiry, {"from": buyer})
 
@@ -358,9 +375,7 @@ def test_executing_a_hold_charges_no_cap_again(yuan, capped_a, buyer, hold_notar
     assert yuan.spentToday(capped_a) == 2_000 * YUAN
 
 
-def test_a_hold_executes_after_the_payer_used_up_its_daily_cap(
-    yuan, capped_a, buyer, hold_notary
-):
+def test_a_hold_executes_after_the_payer_used_up_its_daily_cap(yuan, capped_a, buyer, hold_notary):
     hold = new_hold(capped_a, buyer, hold_notary, 2_000 * YUAN, now() + 3600)
     yuan.placeHold(hold.ref, buyer, hold_notary, hold.amount, hold.expiry, {"from": capped_a})
     yuan.transfer(buyer, 2_000 * YUAN, {"from": capped_a})
