@@ -100,14 +100,16 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     ///      and payee apply. No external call. Emits Transfer and HoldExecuted.
     function executeHold(Hold calldata hold) external {
         (bytes32 id, uint256 record) = _openHold(hold);
+        (address payer, address payee, uint256 amount, uint64 expiry) =
+            (hold.payer, hold.payee, hold.amount, hold.expiry);
         if (_msgSender() != hold.notary) revert HoldCallerNotNotary(id, _msgSender());
-        if (block.timestamp >= hold.expiry) revert HoldExpired(id, hold.expiry);
+        if (block.timestamp >= expiry) revert HoldExpired(id, expiry);
         _holds[id] = (record & ~_STATUS_MASK) | uint256(HoldStatus.Executed);
-        _releaseHeld(hold.payer, hold.amount);
+        _releaseHeld(payer, amount);
         _executingHold = true;
-        _transfer(hold.payer, hold.payee, hold.amount);
+        _transfer(payer, payee, amount);
         _executingHold = false;
-        emit HoldExecuted(id, hold.payer, hold.payee, hold.amount);
+        emit HoldExecuted(id, payer, payee, amount);
     }
 
     /// @inheritdoc IHoldableToken
@@ -234,10 +236,15 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         return uint256(keccak256(abi.encode(hold))) & ~_STATUS_MASK;
     }
 
-    /// @dev `_commitment` of a calldata Hold, without copying the struct first.
-    function _commitmentCalldata(Hold calldata hold) private pure returns (uint256) {
-        bytes32 digest =
-            keccak256(abi.encode(hold.payer, hold.payee, hold.notary, hold.amount, hold.expiry, hold.ref));
-        return uint256(digest) & ~_STATUS_MASK;
+    /// @dev `_commitment` of a calldata Hold. A Hold is six static words, so its calldata
+    ///      encoding is abi.encode(hold): hash it in place. A field with dirty high bits
+    ///      hashes differently from the clean value committed at placement, so it can only
+    ///      make the check fail (HoldMismatch), never pass.
+    function _commitmentCalldata(Hold calldata hold) private pure returns (uint256 commitment) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, hold, 0xc0)
+            commitment := and(keccak256(ptr, 0xc0), not(0xff))
+        }
     }
 }
