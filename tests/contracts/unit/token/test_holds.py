@@ -411,3 +411,16 @@ def test_the_held_total_is_the_sum_of_open_holds(yuan, wallet_a, seller, buyer, 
 def test_the_offchain_hold_id_matches_the_contract(yuan, buyer, hold_notary):
     r = ref("any trade")
     assert yuan.holdId(buyer, hold_notary, r) == "0x" + hold_id(buyer, hold_notary, r).hex()
+
+
+def test_a_dirty_payee_word_in_calldata_is_a_mismatch(yuan, placed, hold_notary):
+    # The commitment hashes the calldata words in place: a payee address with a bit set
+    # above its 160 bits must not pass as the clean address committed at placement.
+    data = bytearray(bytes.fromhex(yuan.executeHold.encode_input(placed.tuple())[2:]))
+    payee_word = 4 + 32  # selector, then payer, payee, notary, amount, expiry, ref
+    data[payee_word] |= 0x01
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldMismatch", placed.id())),
+    ):
+        hold_notary.transfer(yuan, 0, data="0x" + data.hex())
