@@ -62,7 +62,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     /// @notice Before `expiry` only the notary may release the hold.
     error HoldReleaseTooEarly(bytes32 holdId, address caller, uint64 expiry);
     /// @notice The payer's authorization was valid only before `validBefore`.
-    error HoldAuthorizationExpired(uint256 validBefore, uint256 now);
+    error HoldAuthorizationExpired(uint256 validBefore, uint256 currentTime);
     /// @notice The signature is not the payer's over this hold and validity.
     error HoldAuthorizationInvalid(address payer);
 
