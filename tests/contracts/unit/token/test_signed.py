@@ -12,6 +12,7 @@ from tests.contracts.fixtures.token import (
     PLACE_HOLD_TYPES,
     TOKEN_NAME,
     YUAN,
+    ZERO_ADDRESS,
     err,
     new_hold,
     next_block_at,
@@ -437,3 +438,15 @@ def test_a_signed_hold_obeys_the_spendable_balance(yuan, signed_hold, stranger):
         yuan.placeHoldWithAuthorization(
             too_much.tuple(), valid_before, signature, {"from": stranger}
         )
+
+
+def test_a_garbage_signature_for_the_zero_payer_reverts(yuan, signed_hold, stranger):
+    # ecrecover returns the zero address for an invalid signature; it must not count as
+    # the zero address having signed.
+    orphan = signed_hold.but(payer=ZERO_ADDRESS)
+    valid_before = now() + 600
+    with (
+        unchanged(yuan, [orphan.payee], [orphan.id()]),
+        brownie.reverts(err("HoldAuthorizationInvalid", ZERO_ADDRESS)),
+    ):
+        yuan.placeHoldWithAuthorization(orphan.tuple(), valid_before, bytes(65), {"from": stranger})
