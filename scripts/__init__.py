@@ -1,0 +1,1 @@
+"""brownie scripts: thin `main()` functions over plain functions that return results."""

@@ -1,0 +1,1 @@
+"""Gas-measuring modules, one per area: each exposes `measure() -> dict[str, int]`."""

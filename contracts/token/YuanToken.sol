@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {ERC3009} from "@openzeppelin/contracts/token/ERC20/extensions/draft-ERC3009.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {YuanIssuance} from "./YuanIssuance.sol";
+import {YuanCompliance} from "./YuanCompliance.sol";
+import {YuanHolds} from "./YuanHolds.sol";
+import {AccountState} from "./YuanAccounts.sol";
+
+/// @title YuanToken — the programmable yuan of the payment chain
+/// @notice ERC-20 with 2 decimals (1 unit = 1 fen), issued in two tiers, capped per e-CNY
+///         wallet class, freezable and pausable, with EIP-2612 permit, EIP-3009 signed
+///         transfers and ERC-1996-style holds. See docs/token.md.
+/// @dev Roles (OpenZeppelin AccessControlDefaultAdminRules: the admin moves in two steps,
+///      after `defaultAdminDelay`):
+///      - DEFAULT_ADMIN_ROLE — the central bank: grants and revokes OPERATOR_ROLE,
+///        COMPLIANCE_ROLE and PAUSER_ROLE; sets mint allowances, tier caps, the day offset,
+///        cap exemptions of system contracts.
+///      - OPERATOR_ROLE — a bank: issues within its mint allowance, redeems at a wallet's
+///        request, assigns wallet classes.
+///      - COMPLIANCE_ROLE — freezes and unfreezes accounts.
+///      - PAUSER_ROLE — pauses and unpauses the token.
+///      Every balance change passes `_update` below, where pause, freeze, held balance and
+///      tier caps are enforced.
+///      EIP-712 domain: name = "<name> (domain <domainId>)", version "1", chainId, this
+///      address (docs/adr/0002-token-eip712-domain.md). The protocol domain id thus separates
+///      the permit, ERC-3009 and hold signatures of two deployments that share a chain id
+///      and an address.
+contract YuanToken is
+    ERC20Permit,
+    ERC3009,
+    AccessControlDefaultAdminRules,
+    YuanIssuance,
+    YuanCompliance,
+    YuanHolds
+{
+    uint32 private immutable _domainId;
+
+    /// @param name_ ERC-20 name (the EIP-712 name adds the domain id to it).
+    /// @param symbol_ ERC-20 symbol.
+    /// @param domainId_ The protocol domain id of this chain (DESIGN §2).
+    /// @param admin The central bank: the initial DEFAULT_ADMIN_ROLE holder.
+    /// @param adminTransferDelay Seconds between starting and accepting an admin transfer.
+    constructor(string memory name_, string memory symbol_, uint32 domainId_, address admin, uint48 adminTransferDelay)
+        ERC20(name_, symbol_)
+        ERC20Permit(string.concat(name_, " (domain ", Strings.toString(domainId_), ")"))
+        AccessControlDefaultAdminRules(adminTransferDelay, admin)
+    {
+        _domainId = domainId_;
+    }
+
+    /// @notice Amounts are in fen: 100 units make one yuan.
+    function decimals() public pure override returns (uint8) {
+        return 2;
+    }
+
+    /// @notice The protocol domain id of the chain this token was deployed for; part of the
+    ///         EIP-712 name of every signature the token accepts.
+    function domainId() external view returns (uint32) {
+        return _domainId;
+    }
+
+    /// @dev The one path of every balance change (transfer, transferFrom, ERC-3009 transfers,
+    ///      issue, redeem, hold execution). In order: pause; the sender is not frozen and keeps
+    ///      its held funds (balance − held ≥ value); a payment (neither issuance nor redemption
+    ///      nor a hold's execution) is charged to a capped payer's per-payment and daily caps;
+    ///      the receiver is not frozen and, when capped, stays within its balance cap (not
+    ///      re-checked on a hold's execution, checked when it was placed).
+    function _update(address from, address to, uint256 value) internal override {
+        _requireNotPaused();
+        if (from != address(0)) {
+            AccountState payer = _accountState(from);
+            if (payer.frozen()) revert AccountIsFrozen(from);
+            uint256 held = payer.held();
+            if (held != 0) {
+                // No underflow: held <= balance (invariant C2).
+                uint256 spendable = balanceOf(from) - held;
+                if (value > spendable) revert InsufficientSpendableBalance(from, spendable, value);
+            }
+            if (to != address(0) && payer.isCapped() && !_isExecutingHold()) {
+                _setAccountState(from, _chargePayment(from, payer, value));
+            }
+        }
+        if (to != address(0)) {
+            AccountState payee = _accountState(to);
+            if (payee.frozen()) revert AccountIsFrozen(to);
+            if (payee.isCapped() && !_isExecutingHold()) _checkBalanceCap(to, payee.walletClass(), value);
+        }
+        super._update(from, to, value);
+    }
+
+    /// @dev Removing an operator also zeroes its mint allowance.
+    function _revokeRole(bytes32 role, address account)
+        internal
+        override(AccessControl, AccessControlDefaultAdminRules)
+        returns (bool revoked)
+    {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == OPERATOR_ROLE) _clearMintAllowance(account);
+    }
+
+    // The overrides below only resolve the multiple inheritance of OpenZeppelin's bases.
+
+    /// @inheritdoc AccessControlDefaultAdminRules
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(AccessControl, AccessControlDefaultAdminRules)
+        returns (bool)
+    {
+        return super.supportsInterface(interfaceId);
+    }
+
+    /// @inheritdoc AccessControlDefaultAdminRules
+    function grantRole(bytes32 role, address account) public override(AccessControl, AccessControlDefaultAdminRules) {
+        super.grantRole(role, account);
+    }
+
+    /// @inheritdoc AccessControlDefaultAdminRules
+    function revokeRole(bytes32 role, address account) public override(AccessControl, AccessControlDefaultAdminRules) {
+        super.revokeRole(role, account);
+    }
+
+    /// @inheritdoc AccessControlDefaultAdminRules
+    function renounceRole(bytes32 role, address account)
+        public
+        override(AccessControl, AccessControlDefaultAdminRules)
+    {
+        super.renounceRole(role, account);
+    }
+
+    function _grantRole(bytes32 role, address account)
+        internal
+        override(AccessControl, AccessControlDefaultAdminRules)
+        returns (bool)
+    {
+        return super._grantRole(role, account);
+    }
+
+    function _setRoleAdmin(bytes32 role, bytes32 adminRole)
+        internal
+        override(AccessControl, AccessControlDefaultAdminRules)
+    {
+        super._setRoleAdmin(role, adminRole);
+    }
+}
