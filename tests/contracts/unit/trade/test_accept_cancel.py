@@ -45,8 +45,9 @@ def test_accept_up_to_the_deadline_second(registry, trade_in, seller, offset):
 def test_accept_one_second_after_the_deadline_reverts(registry, trade_in, seller, unchanged):
     trade = trade_in("Proposed")
     late = trade.terms.deadline + 1
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)),
     ):
         set_next_block_time(late)
         registry.accept(trade.id, {"from": seller})
@@ -84,10 +85,18 @@ def test_a_funded_trade_cannot_be_cancelled(registry, trade_in, buyer, unchanged
         registry.cancel(trade.id, {"from": buyer})
 
 
-def test_a_cancelled_trade_cannot_be_cancelled_again_or_accepted(registry, trade_in, buyer, seller, unchanged):
+def test_a_cancelled_trade_cannot_be_cancelled_again_or_accepted(
+    registry, trade_in, buyer, seller, unchanged
+):
     trade = trade_in("Proposed")
     registry.cancel(trade.id, {"from": buyer})
-    with unchanged(trade.id), brownie.reverts(err("TradeWrongStatus", trade.id, STATUS["Cancelled"])):
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeWrongStatus", trade.id, STATUS["Cancelled"])),
+    ):
         registry.cancel(trade.id, {"from": seller})
-    with unchanged(trade.id), brownie.reverts(err("TradeWrongStatus", trade.id, STATUS["Cancelled"])):
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeWrongStatus", trade.id, STATUS["Cancelled"])),
+    ):
         registry.accept(trade.id, {"from": seller})

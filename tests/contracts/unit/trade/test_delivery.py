@@ -41,7 +41,11 @@ def test_the_buyer_confirms_receipt_and_surrenders_the_bill(
         "confirmedBy": buyer,
         "proofOfDelivery": ZERO_HASH,
     }
-    assert tx.events["BillSurrendered"] == {"tokenId": token_id, "tradeId": trade.id, "holder": buyer}
+    assert tx.events["BillSurrendered"] == {
+        "tokenId": token_id,
+        "tradeId": trade.id,
+        "holder": buyer,
+    }
     assert tx.events["Transfer"] == {"from": buyer, "to": ZERO, "tokenId": token_id}
     assert tx.events["OutcomeSent"] == {
         "tradeId": trade.id,
@@ -51,14 +55,16 @@ def test_the_buyer_confirms_receipt_and_surrenders_the_bill(
         "nonce": 0,
     }
     assert tx.events["MessageSent"]["kind"] == TRADE_OUTCOME
-    assert sent_outcomes() == [expected_outcome(trade, "Delivered")]
+    assert sent_outcomes(tx) == [expected_outcome(trade, "Delivered")]
     assert mailbox.sentCount() == 1
     assert registry.statusOf(trade.id) == STATUS["Delivered"]
     assert not bill.isOutstanding(trade.id)
     assert bill.balanceOf(buyer) == 0
 
 
-def test_the_carrier_records_delivery_with_a_proof(registry, bill, trade_in, carrier, sent_outcomes):
+def test_the_carrier_records_delivery_with_a_proof(
+    registry, bill, trade_in, carrier, sent_outcomes
+):
     trade = trade_in("Shipped")
     tx = registry.confirmDeliveryByCarrier(trade.id, PROOF, {"from": carrier})
     assert tx.events["TradeDelivered"] == {
@@ -67,7 +73,7 @@ def test_the_carrier_records_delivery_with_a_proof(registry, bill, trade_in, car
         "proofOfDelivery": "0x" + PROOF.hex(),
     }
     assert "BillSurrendered" in tx.events
-    assert sent_outcomes() == [expected_outcome(trade, "Delivered")]
+    assert sent_outcomes(tx) == [expected_outcome(trade, "Delivered")]
     assert registry.getTrade(trade.id)[17] == "0x" + PROOF.hex()
     assert registry.statusOf(trade.id) == STATUS["Delivered"]
     assert not bill.isOutstanding(trade.id)
@@ -88,14 +94,18 @@ def test_only_the_buyer_confirms_receipt(registry, trade_in, unchanged, accounts
 
 
 @pytest.mark.parametrize("role", ["buyer", "seller", "arbiter", "stranger"])
-def test_only_the_named_carrier_records_delivery(registry, trade_in, unchanged, accounts_by_role, role):
+def test_only_the_named_carrier_records_delivery(
+    registry, trade_in, unchanged, accounts_by_role, role
+):
     trade = trade_in("Shipped")
     caller = accounts_by_role[role]
     with unchanged(trade.id), brownie.reverts(err("TradeCallerNotCarrier", trade.id, caller)):
         registry.confirmDeliveryByCarrier(trade.id, PROOF, {"from": caller})
 
 
-def test_without_a_carrier_nobody_records_delivery_as_carrier(registry, trade_in, carrier, unchanged):
+def test_without_a_carrier_nobody_records_delivery_as_carrier(
+    registry, trade_in, carrier, unchanged
+):
     trade = trade_in("Shipped", carrier=ZERO)
     with unchanged(trade.id), brownie.reverts(err("TradeCallerNotCarrier", trade.id, carrier)):
         registry.confirmDeliveryByCarrier(trade.id, PROOF, {"from": carrier})
@@ -119,11 +129,14 @@ def test_the_buyer_confirms_up_to_the_deadline_second(registry, trade_in, buyer,
     assert registry.statusOf(trade.id) == STATUS["Delivered"]
 
 
-def test_the_buyer_cannot_confirm_one_second_after_the_deadline(registry, trade_in, buyer, unchanged):
+def test_the_buyer_cannot_confirm_one_second_after_the_deadline(
+    registry, trade_in, buyer, unchanged
+):
     trade = trade_in("Shipped")
     late = trade.terms.deadline + 1
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)),
     ):
         set_next_block_time(late)
         registry.confirmDelivery(trade.id, {"from": buyer})
@@ -137,11 +150,14 @@ def test_the_carrier_records_up_to_the_deadline_second(registry, trade_in, carri
     assert registry.statusOf(trade.id) == STATUS["Delivered"]
 
 
-def test_the_carrier_cannot_record_one_second_after_the_deadline(registry, trade_in, carrier, unchanged):
+def test_the_carrier_cannot_record_one_second_after_the_deadline(
+    registry, trade_in, carrier, unchanged
+):
     trade = trade_in("Shipped")
     late = trade.terms.deadline + 1
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)),
     ):
         set_next_block_time(late)
         registry.confirmDeliveryByCarrier(trade.id, PROOF, {"from": carrier})

@@ -45,7 +45,10 @@ def test_a_dispute_needs_a_funded_or_shipped_trade(registry, trade_in, buyer, un
 def test_a_dispute_cannot_be_opened_twice(registry, trade_in, buyer, seller, unchanged):
     trade = trade_in("Shipped")
     registry.openDispute(trade.id, {"from": buyer})
-    with unchanged(trade.id), brownie.reverts(err("TradeWrongStatus", trade.id, STATUS["Disputed"])):
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeWrongStatus", trade.id, STATUS["Disputed"])),
+    ):
         registry.openDispute(trade.id, {"from": seller})
 
 
@@ -66,8 +69,9 @@ def test_a_dispute_opens_up_to_the_deadline_second(registry, trade_in, buyer, of
 def test_a_dispute_cannot_open_one_second_after_the_deadline(registry, trade_in, buyer, unchanged):
     trade = trade_in("Shipped")
     late = trade.terms.deadline + 1
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)),
     ):
         set_next_block_time(late)
         registry.openDispute(trade.id, {"from": buyer})
@@ -102,8 +106,11 @@ def test_nobody_expires_a_disputed_trade_up_to_the_arbitration_deadline(
 ):
     trade = disputed()
     at = trade.terms.arbitration_deadline + offset
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeArbitrationDeadlineNotPassed", trade.id, trade.terms.arbitration_deadline, at)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(
+            err("TradeArbitrationDeadlineNotPassed", trade.id, trade.terms.arbitration_deadline, at)
+        ),
     ):
         set_next_block_time(at)
         registry.expire(trade.id, {"from": stranger})
@@ -117,7 +124,7 @@ def test_anyone_expires_a_disputed_trade_one_second_after_the_arbitration_deadli
     tx = registry.expire(trade.id, {"from": stranger})
     assert tx.events["TradeExpired"] == {"tradeId": trade.id, "expiredBy": stranger}
     assert "BillVoided" in tx.events
-    assert [o["outcome"] for o in sent_outcomes()] == [OUTCOME["Expired"]]
+    assert [o["outcome"] for o in sent_outcomes(tx)] == [OUTCOME["Expired"]]
     assert registry.statusOf(trade.id) == STATUS["Expired"]
     assert not bill.isOutstanding(trade.id)
 
@@ -136,7 +143,7 @@ def test_the_arbiter_rules_delivered(registry, disputed, arbiter, sent_outcomes,
         "tradeId": trade.id,
         "holder": buyer,
     }
-    (outcome,) = sent_outcomes()
+    (outcome,) = sent_outcomes(tx)
     assert (outcome["outcome"], outcome["holdId"], outcome["amount"]) == (
         OUTCOME["Delivered"],
         trade.hold,
@@ -146,11 +153,13 @@ def test_the_arbiter_rules_delivered(registry, disputed, arbiter, sent_outcomes,
     assert not bill.isOutstanding(trade.id)
 
 
-def test_the_arbiter_rules_delivered_on_a_trade_never_shipped(registry, disputed, arbiter, sent_outcomes):
+def test_the_arbiter_rules_delivered_on_a_trade_never_shipped(
+    registry, disputed, arbiter, sent_outcomes
+):
     trade = disputed("Funded")
     tx = registry.resolveDispute(trade.id, OUTCOME["Delivered"], {"from": arbiter})
     assert "BillSurrendered" not in tx.events
-    assert [o["outcome"] for o in sent_outcomes()] == [OUTCOME["Delivered"]]
+    assert [o["outcome"] for o in sent_outcomes(tx)] == [OUTCOME["Delivered"]]
     assert registry.statusOf(trade.id) == STATUS["Delivered"]
 
 
@@ -160,13 +169,15 @@ def test_the_arbiter_rules_expired(registry, disputed, arbiter, sent_outcomes, b
     assert tx.events["DisputeResolved"]["ruling"] == OUTCOME["Expired"]
     assert tx.events["TradeExpired"] == {"tradeId": trade.id, "expiredBy": arbiter}
     assert "BillVoided" in tx.events
-    assert [o["outcome"] for o in sent_outcomes()] == [OUTCOME["Expired"]]
+    assert [o["outcome"] for o in sent_outcomes(tx)] == [OUTCOME["Expired"]]
     assert registry.statusOf(trade.id) == STATUS["Expired"]
     assert not bill.isOutstanding(trade.id)
 
 
 @pytest.mark.parametrize("ruling", ["None", "Rejected"])
-def test_the_arbiter_rules_only_delivered_or_expired(registry, disputed, arbiter, unchanged, ruling):
+def test_the_arbiter_rules_only_delivered_or_expired(
+    registry, disputed, arbiter, unchanged, ruling
+):
     trade = disputed()
     with unchanged(trade.id), brownie.reverts(err("TradeInvalidRuling", trade.id, OUTCOME[ruling])):
         registry.resolveDispute(trade.id, OUTCOME[ruling], {"from": arbiter})
@@ -187,7 +198,9 @@ def test_the_arbiter_rules_only_on_an_open_dispute(registry, trade_in, arbiter, 
 
 
 @pytest.mark.parametrize("offset", [-1, 0])
-def test_the_arbiter_rules_up_to_the_arbitration_deadline_second(registry, disputed, arbiter, offset):
+def test_the_arbiter_rules_up_to_the_arbitration_deadline_second(
+    registry, disputed, arbiter, offset
+):
     trade = disputed()
     set_next_block_time(trade.terms.arbitration_deadline + offset)
     tx = registry.resolveDispute(trade.id, OUTCOME["Delivered"], {"from": arbiter})
@@ -200,8 +213,11 @@ def test_the_arbiter_cannot_rule_one_second_after_the_arbitration_deadline(
 ):
     trade = disputed()
     late = trade.terms.arbitration_deadline + 1
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeArbitrationDeadlinePassed", trade.id, trade.terms.arbitration_deadline, late)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(
+            err("TradeArbitrationDeadlinePassed", trade.id, trade.terms.arbitration_deadline, late)
+        ),
     ):
         set_next_block_time(late)
         registry.resolveDispute(trade.id, OUTCOME["Delivered"], {"from": arbiter})

@@ -13,7 +13,9 @@ def expire_late(registry, trade, caller):
 
 
 @pytest.mark.parametrize("status", ["Proposed", "Accepted"])
-def test_an_unfunded_trade_expires_without_an_outcome(registry, trade_in, stranger, mailbox, status):
+def test_an_unfunded_trade_expires_without_an_outcome(
+    registry, trade_in, stranger, mailbox, status
+):
     trade = trade_in(status)
     tx = expire_late(registry, trade, stranger)
     assert tx.events["TradeExpired"] == {"tradeId": trade.id, "expiredBy": stranger}
@@ -30,7 +32,7 @@ def test_a_funded_trade_expires_and_the_expired_outcome_is_sent(
     assert tx.events["TradeExpired"] == {"tradeId": trade.id, "expiredBy": stranger}
     assert "BillVoided" not in tx.events
     assert tx.events["OutcomeSent"]["outcome"] == OUTCOME["Expired"]
-    assert sent_outcomes() == [
+    assert sent_outcomes(tx) == [
         {
             "tradeId": trade.id,
             "holdId": trade.hold,
@@ -51,7 +53,7 @@ def test_a_shipped_trade_expires_and_its_bill_is_voided(
     token_id = int(trade.id, 16)
     tx = expire_late(registry, trade, stranger)
     assert tx.events["BillVoided"] == {"tokenId": token_id, "tradeId": trade.id, "holder": buyer}
-    assert [o["outcome"] for o in sent_outcomes()] == [OUTCOME["Expired"]]
+    assert [o["outcome"] for o in sent_outcomes(tx)] == [OUTCOME["Expired"]]
     assert not bill.isOutstanding(trade.id)
     assert bill.balanceOf(buyer) == 0
     assert registry.statusOf(trade.id) == STATUS["Expired"]
@@ -65,11 +67,14 @@ def test_anyone_expires(registry, trade_in, accounts_by_role, role):
 
 
 @pytest.mark.parametrize("offset", [-1, 0])
-def test_expiry_at_or_before_the_deadline_second_reverts(registry, trade_in, stranger, unchanged, offset):
+def test_expiry_at_or_before_the_deadline_second_reverts(
+    registry, trade_in, stranger, unchanged, offset
+):
     trade = trade_in("Shipped")
     at = trade.terms.deadline + offset
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeDeadlineNotPassed", trade.id, trade.terms.deadline, at)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeDeadlineNotPassed", trade.id, trade.terms.deadline, at)),
     ):
         set_next_block_time(at)
         registry.expire(trade.id, {"from": stranger})
@@ -100,7 +105,9 @@ def test_an_unknown_trade_cannot_expire(registry, stranger, unchanged):
         registry.expire(unknown, {"from": stranger})
 
 
-def test_an_expired_trade_cannot_be_delivered(registry, trade_in, buyer, carrier, stranger, unchanged):
+def test_an_expired_trade_cannot_be_delivered(
+    registry, trade_in, buyer, carrier, stranger, unchanged
+):
     trade = trade_in("Shipped")
     expire_late(registry, trade, stranger)
     wrong = err("TradeWrongStatus", trade.id, STATUS["Expired"])

@@ -15,8 +15,8 @@ from tests.contracts.fixtures.trade import (
     TRADE_OUTCOME,
     ZERO_HASH,
     err,
-    hold_id,
     h32,
+    hold_id,
     labelled_address,
     payment_held_body,
     set_next_block_time,
@@ -47,7 +47,7 @@ def assert_rejected(tx, registry, sent_outcomes, trade_id, body_fields, reason, 
         "reason": REJECT[reason],
         "status": STATUS[status],
     }
-    (outcome,) = sent_outcomes()
+    (outcome,) = sent_outcomes(tx)
     assert outcome == {**body_fields, "tradeId": str(trade_id), "outcome": OUTCOME["Rejected"]}
     assert tx.events["OutcomeSent"]["outcome"] == OUTCOME["Rejected"]
     assert tx.events["OutcomeSent"]["messageId"] == tx.events["MessageSent"]["messageId"]
@@ -132,7 +132,9 @@ def test_a_second_hold_for_a_funded_trade_is_rejected(registry, trade_in, delive
     before = tuple(registry.getTrade(trade.id))
     change = {"payer": OTHER}
     tx = deliver(PAYMENT_HELD, payment_held_body(trade.id, trade.terms, **change))
-    assert_rejected(tx, registry, sent_outcomes, trade.id, fields(trade, **change), "NotAccepted", "Funded")
+    assert_rejected(
+        tx, registry, sent_outcomes, trade.id, fields(trade, **change), "NotAccepted", "Funded"
+    )
     assert tuple(registry.getTrade(trade.id)) == before
 
 
@@ -168,7 +170,9 @@ def test_a_matching_hold_one_second_after_the_deadline_is_rejected(
     trade = trade_in("Accepted")
     set_next_block_time(trade.terms.deadline + 1)
     tx = deliver(PAYMENT_HELD, payment_held_body(trade.id, trade.terms))
-    assert_rejected(tx, registry, sent_outcomes, trade.id, fields(trade), "DeadlinePassed", "Accepted")
+    assert_rejected(
+        tx, registry, sent_outcomes, trade.id, fields(trade), "DeadlinePassed", "Accepted"
+    )
     assert registry.statusOf(trade.id) == STATUS["Accepted"]
 
 
@@ -179,7 +183,9 @@ def test_only_the_inbox_delivers(registry, trade_in, stranger, unchanged):
     trade = trade_in("Accepted")
     body = payment_held_body(trade.id, trade.terms)
     with unchanged(trade.id), brownie.reverts(err("RegistryCallerNotInbox", stranger)):
-        registry.receiveMessage(PAYMENT_DOMAIN, SETTLEMENT_APP, ZERO_HASH, PAYMENT_HELD, body, {"from": stranger})
+        registry.receiveMessage(
+            PAYMENT_DOMAIN, SETTLEMENT_APP, ZERO_HASH, PAYMENT_HELD, body, {"from": stranger}
+        )
 
 
 @pytest.mark.parametrize("source", ["domain", "app"])
@@ -204,7 +210,10 @@ def test_a_truncated_or_padded_body_reverts(trade_in, deliver, unchanged, cut):
     trade = trade_in("Accepted")
     body = payment_held_body(trade.id, trade.terms)
     body = body[:cut] if cut < 0 else body + b"\0" * cut
-    with unchanged(trade.id), brownie.reverts(err("MessageBodyLength", PAYMENT_HELD, len(body), 224)):
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("MessageBodyLength", PAYMENT_HELD, len(body), 224)),
+    ):
         deliver(PAYMENT_HELD, body)
 
 

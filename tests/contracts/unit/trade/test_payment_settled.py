@@ -1,6 +1,7 @@
 """PAYMENT_SETTLED in: the trade's settlement is set once, by the message for the hold that
 funded it; every other one is consumed with a PaymentSettledIgnored event."""
 
+import brownie
 import pytest
 
 from tests.contracts.fixtures.trade import (
@@ -137,8 +138,6 @@ def test_a_settlement_with_no_result_is_ignored(registry, trade_in, deliver):
 
 def test_a_result_outside_the_enum_reverts_as_malformed(trade_in, deliver, unchanged):
     """abi.decode refuses an enum value out of range: a malformed body, not a mere surprise."""
-    import brownie
-
     trade = trade_in("Delivered")
     body = payment_settled_body(trade.id, trade.hold, 3, trade.terms.price)
     with unchanged(trade.id), brownie.reverts():

@@ -62,7 +62,9 @@ def test_propose_emits_trade_proposed(registry, make_terms, buyer):
     }
 
 
-def test_trade_id_is_derived_from_chain_domain_registry_buyer_and_nonce(registry, make_terms, buyer):
+def test_trade_id_is_derived_from_chain_domain_registry_buyer_and_nonce(
+    registry, make_terms, buyer
+):
     expected = keccak(
         encode(
             ["uint256", "uint32", "address", "address", "uint256"],
@@ -174,7 +176,9 @@ def test_a_deadline_one_second_in_the_past_is_rejected(registry, make_terms, buy
 
 def test_a_deadline_one_second_ahead_is_accepted(registry, make_terms, buyer):
     t = now() + 10
-    terms = make_terms(deadline=t + 1, hold_expiry=t + 1 + SAFETY_WINDOW, arbitration_deadline=t + 1)
+    terms = make_terms(
+        deadline=t + 1, hold_expiry=t + 1 + SAFETY_WINDOW, arbitration_deadline=t + 1
+    )
     tx = propose_at(registry, buyer, terms, t)
     assert registry.getTrade(tx.return_value)[1] == t + 1
 
@@ -187,7 +191,9 @@ def test_a_deadline_at_the_horizon_is_accepted(registry, make_terms, buyer):
     assert registry.statusOf(tx.return_value) == STATUS["Proposed"]
 
 
-def test_a_deadline_one_second_beyond_the_horizon_is_rejected(registry, make_terms, buyer, unchanged):
+def test_a_deadline_one_second_beyond_the_horizon_is_rejected(
+    registry, make_terms, buyer, unchanged
+):
     t = now() + 10
     d = t + MAX_HORIZON + 1
     terms = make_terms(deadline=d, hold_expiry=d + SAFETY_WINDOW, arbitration_deadline=d)
@@ -234,7 +240,9 @@ def test_arbitration_deadline_at_hold_expiry_minus_safety_window(
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
-def test_arbitration_deadline_at_the_delivery_deadline(registry, make_terms, buyer, unchanged, offset):
+def test_arbitration_deadline_at_the_delivery_deadline(
+    registry, make_terms, buyer, unchanged, offset
+):
     terms = make_terms()
     terms = terms.but(arbitration_deadline=terms.deadline + offset)
     if offset < 0:
@@ -246,7 +254,9 @@ def test_arbitration_deadline_at_the_delivery_deadline(registry, make_terms, buy
         assert registry.getTrade(tx.return_value)[8] == terms.deadline + offset
 
 
-def test_an_arbitration_deadline_without_an_arbiter_is_rejected(registry, make_terms, buyer, unchanged):
+def test_an_arbitration_deadline_without_an_arbiter_is_rejected(
+    registry, make_terms, buyer, unchanged
+):
     terms = make_terms(arbiter=ZERO)
     message = err("TradeArbitrationDeadlineWithoutArbiter", terms.arbitration_deadline)
     with unchanged(), brownie.reverts(message):

@@ -70,8 +70,9 @@ def test_shipping_up_to_the_deadline_second(registry, trade_in, seller, offset):
 def test_shipping_one_second_after_the_deadline_reverts(registry, trade_in, seller, unchanged):
     trade = trade_in("Funded")
     late = trade.terms.deadline + 1
-    with unchanged(trade.id), brownie.reverts(
-        err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("TradeDeadlinePassed", trade.id, trade.terms.deadline, late)),
     ):
         set_next_block_time(late)
         registry.ship(trade.id, DOCUMENT, {"from": seller})
@@ -83,8 +84,9 @@ def test_shipping_one_second_after_the_deadline_reverts(registry, trade_in, sell
 def test_the_holder_cannot_transfer_the_bill(bill, trade_in, buyer, stranger, unchanged):
     trade = trade_in("Shipped")
     token_id = int(trade.id, 16)
-    with unchanged(trade.id), brownie.reverts(
-        err("BillOfLadingNonTransferable", token_id, buyer, stranger)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("BillOfLadingNonTransferable", token_id, buyer, stranger)),
     ):
         bill.transferFrom(buyer, stranger, token_id, {"from": buyer})
     assert bill.ownerOf(token_id) == buyer
@@ -94,8 +96,9 @@ def test_an_approved_operator_cannot_transfer_the_bill(bill, trade_in, buyer, st
     trade = trade_in("Shipped")
     token_id = int(trade.id, 16)
     bill.setApprovalForAll(stranger, True, {"from": buyer})
-    with unchanged(trade.id), brownie.reverts(
-        err("BillOfLadingNonTransferable", token_id, buyer, stranger)
+    with (
+        unchanged(trade.id),
+        brownie.reverts(err("BillOfLadingNonTransferable", token_id, buyer, stranger)),
     ):
         bill.safeTransferFrom(buyer, stranger, token_id, {"from": stranger})
     assert bill.ownerOf(token_id) == buyer

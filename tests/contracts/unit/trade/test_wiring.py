@@ -52,7 +52,14 @@ def test_wire_records_the_messaging_and_the_outbox_domain(unwired, mailbox, depl
         "paymentDomain": PAYMENT_DOMAIN,
         "settlementApp": SETTLEMENT_APP,
     }
-    assert tuple(unwired.wiring()) == (True, mailbox, mailbox, BUSINESS_DOMAIN, PAYMENT_DOMAIN, SETTLEMENT_APP)
+    assert tuple(unwired.wiring()) == (
+        True,
+        mailbox,
+        mailbox,
+        BUSINESS_DOMAIN,
+        PAYMENT_DOMAIN,
+        SETTLEMENT_APP,
+    )
 
 
 def test_wire_by_anyone_but_the_admin_reverts(unwired, mailbox, stranger):

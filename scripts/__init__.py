@@ -1,0 +1,1 @@
+"""brownie scripts of pvd: thin main() over plain functions."""

@@ -1,0 +1,1 @@
+"""Gas measurements, one module per area, each exposing measure() -> dict[str, int]."""
