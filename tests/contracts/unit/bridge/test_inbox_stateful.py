@@ -1,30 +1,19 @@
-"""A stateful test of the inbox (Hypothesis rules on a live chain): random deliveries by
-valid and forged quorums, replays, rotations, failing recipients and retries, with the
+"""A stateful test of the inbox (brownie state machine, run through the shared
+`interpreted_state_machine` fixture): random deliveries by valid and by forged or short
+quorums, replays, attester rotations, a failing recipient and retries, with the model's
 invariants checked after every step.
 
-C6: the inbox accepts only registered sources with a quorum of distinct current
-attesters; each message id takes effect at most once.
+C6: the inbox accepts only a quorum of distinct current attesters; each message id takes
+effect at most once (replays are no-ops).
 C5: a refused call changes nothing.
 L2: a failed message stays retryable and blocks no other.
-
-brownie's own `state_machine` fixture cannot run in this environment (its compiled
-stateful module rejects subclasses), so the machine is run with Hypothesis directly and
-isolated with chain snapshots, which is what that fixture does.
 """
 
 import itertools
+import random
 
 import brownie
-import pytest
-from hypothesis import settings
-from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from brownie.test import strategy
 
 from pvd.messages import Outcome
 from tests.contracts.fixtures.bridge import (
@@ -35,36 +24,44 @@ from tests.contracts.fixtures.bridge import (
     sign,
 )
 
-STATUS_NONE, STATUS_DELIVERED, STATUS_FAILED = range(3)
+STATUS_DELIVERED, STATUS_FAILED = 1, 2
+OUTCOMES = (Outcome.DELIVERED, Outcome.EXPIRED, Outcome.REJECTED)
 SETS = [
     (tuple(ATTESTERS[i] for i in members), threshold)
     for size in (1, 3, 5)
     for members in itertools.combinations(range(5), size)
-    for threshold in {1, size // 2 + 1, size}
+    for threshold in sorted({1, size // 2 + 1, size})
 ]
+SETTINGS = {"max_examples": 15, "stateful_step_count": 20}
 
 
-class InboxMachine(RuleBasedStateMachine):
-    """Model: the current attester set and threshold, the app's failing switch, and the
-    expected status of every message id the machine has produced."""
+def _ascending(signers):
+    return sorted(signers, key=lambda a: int(a.address, 16))
 
-    inbox = None
-    app = None
-    deployer = None
-    relayer = None
 
-    def __init__(self):
-        super().__init__()
-        brownie.chain.revert()
-        self.members = ATTESTERS[:3]
+class InboxMachine:
+    """Model: the current attester set and threshold, the recipient's failing switch, and
+    the expected status of every message id the machine produced."""
+
+    st_outcome = strategy("uint8", max_value=2)
+    st_seed = strategy("uint32")
+    st_kind = strategy("uint8", max_value=3)
+    st_set = strategy("uint16", max_value=len(SETS) - 1)
+    st_index = strategy("uint16")
+
+    def __init__(cls, inbox, app, deployer, relayer):
+        cls.inbox, cls.app, cls.deployer, cls.relayer = inbox, app, deployer, relayer
+
+    def setup(self):
+        self.members = list(ATTESTERS[:3])
         self.threshold = 2
         self.failing = False
         self.status = {}  # message id -> expected status
         self.messages = {}  # message id -> Message
-        self.effects = 0  # receiveMessage calls that succeeded
+        self.effects = 0  # successful receiveMessage calls
         self.nonce = itertools.count()
 
-    def _new_message(self, outcome):
+    def _new(self, outcome):
         return outcome_message(self.app, nonce=next(self.nonce), outcome=outcome)
 
     def _state(self):
@@ -75,19 +72,13 @@ class InboxMachine(RuleBasedStateMachine):
             tuple(tuple(self.inbox.deliveryOf(i)) for i in self.status),
         )
 
-    @rule(
-        outcome=st.sampled_from([Outcome.DELIVERED, Outcome.EXPIRED, Outcome.REJECTED]),
-        data=st.data(),
-    )
-    def deliver_with_a_valid_quorum(self, outcome, data):
-        message = self._new_message(outcome)
-        signers = sorted(
-            data.draw(st.permutations(self.members))[: self.threshold],
-            key=lambda a: int(a.address, 16),
-        )
-        tx = self.inbox.deliver(
-            message.encode(), sign(self.inbox, message, signers), {"from": self.relayer}
-        )
+    def _quorum(self, seed):
+        return _ascending(random.Random(seed).sample(self.members, self.threshold))
+
+    def rule_deliver_with_a_valid_quorum(self, st_outcome, st_seed):
+        message = self._new(OUTCOMES[st_outcome])
+        signatures = sign(self.inbox, message, self._quorum(st_seed))
+        tx = self.inbox.deliver(message.encode(), signatures, {"from": self.relayer})
         self.messages[message.id] = message
         if self.failing:
             assert "MessageFailed" in tx.events
@@ -97,27 +88,19 @@ class InboxMachine(RuleBasedStateMachine):
             self.status[message.id] = STATUS_DELIVERED
             self.effects += 1
 
-    @rule(data=st.data())
-    def deliver_with_a_forged_or_short_quorum(self, data):
-        """C6/C5: a non-attester, a duplicate, a wrong order or too few signatures."""
-        message = self._new_message(Outcome.DELIVERED)
-        kind = data.draw(st.sampled_from(["forger", "duplicate", "short", "outsider"]))
-        ordered = sorted(self.members, key=lambda a: int(a.address, 16))
-        if kind == "forger":
-            signers = sorted(
-                [*ordered[: self.threshold - 1], FORGER], key=lambda a: int(a.address, 16)
-            )
-        elif kind == "duplicate":
-            signers = [ordered[0]] * max(self.threshold, 2)
-        elif kind == "short":
-            signers = ordered[: self.threshold - 1]
+    def rule_deliver_with_a_forged_or_short_quorum(self, st_kind, st_seed):
+        """C6, C5: a non-attester, a duplicate, too few, or a rotated-out attester."""
+        message = self._new(Outcome.DELIVERED)
+        honest = self._quorum(st_seed)[: self.threshold - 1]
+        outsiders = [a for a in ATTESTERS if a not in self.members]
+        if st_kind == 0:
+            signers = _ascending([*honest, FORGER])
+        elif st_kind == 1:
+            signers = [self.members[0]] * max(self.threshold, 2)
+        elif st_kind == 2 or not outsiders:
+            signers = honest
         else:
-            outsiders = [a for a in ATTESTERS if a not in self.members]
-            if not outsiders:
-                return
-            signers = sorted(
-                ordered[: self.threshold - 1] + outsiders[:1], key=lambda a: int(a.address, 16)
-            )
+            signers = _ascending([*honest, outsiders[st_seed % len(outsiders)]])
         before = self._state()
         with brownie.reverts():
             self.inbox.deliver(
@@ -126,75 +109,61 @@ class InboxMachine(RuleBasedStateMachine):
         assert self._state() == before
         assert not self.inbox.isConsumed(message.id)
 
-    @precondition(lambda self: self.status)
-    @rule(data=st.data())
-    def replay_a_consumed_message(self, data):
+    def rule_replay_a_consumed_message(self, st_index, st_seed):
         """C6: a consumed id never takes effect again."""
-        message_id = data.draw(st.sampled_from(sorted(self.status)))
-        message = self.messages[message_id]
-        signers = sorted(self.members, key=lambda a: int(a.address, 16))[: self.threshold]
+        if not self.status:
+            return
+        message = self.messages[sorted(self.status)[st_index % len(self.status)]]
         before = self._state()
-        tx = self.inbox.deliver(
-            message.encode(), sign(self.inbox, message, signers), {"from": self.relayer}
-        )
+        signatures = sign(self.inbox, message, self._quorum(st_seed))
+        tx = self.inbox.deliver(message.encode(), signatures, {"from": self.relayer})
         assert "MessageAlreadyConsumed" in tx.events
         assert self._state() == before
 
-    @rule(choice=st.sampled_from(SETS))
-    def rotate_the_attester_set(self, choice):
-        members, threshold = choice
-        addresses = sorted((a.address for a in members), key=lambda a: int(a, 16))
+    def rule_rotate_the_attester_set(self, st_set):
+        members, threshold = SETS[st_set]
+        addresses = [a.address for a in _ascending(members)]
         self.inbox.proposeAttesterSet(addresses, threshold, {"from": self.deployer})
         brownie.chain.sleep(GOVERNANCE_DELAY)
         self.inbox.applyAttesterSet({"from": self.relayer})
         self.members, self.threshold = list(members), threshold
 
-    @rule()
-    def toggle_the_recipient(self):
+    def rule_toggle_the_recipient(self):
         self.failing = not self.failing
         self.app.setFailing(self.failing, {"from": self.relayer})
 
-    @precondition(lambda self: STATUS_FAILED in self.status.values())
-    @rule(data=st.data())
-    def retry_a_failed_message(self, data):
+    def rule_retry_a_failed_message(self, st_index):
         """L2: a failed message is retryable once the recipient recovers."""
-        message_id = data.draw(
-            st.sampled_from(sorted(i for i, s in self.status.items() if s == STATUS_FAILED))
-        )
+        failed = sorted(i for i, s in self.status.items() if s == STATUS_FAILED)
+        if not failed:
+            return
+        message_id = failed[st_index % len(failed)]
+        encoding = self.messages[message_id].encode()
         if self.failing:
             before = self._state()
             with brownie.reverts():
-                self.inbox.retry(self.messages[message_id].encode(), {"from": self.relayer})
+                self.inbox.retry(encoding, {"from": self.relayer})
             assert self._state() == before
             return
-        self.inbox.retry(self.messages[message_id].encode(), {"from": self.relayer})
+        tx = self.inbox.retry(encoding, {"from": self.relayer})
+        assert "MessageRetried" in tx.events
         self.status[message_id] = STATUS_DELIVERED
         self.effects += 1
 
-    @invariant()
-    def each_id_takes_effect_at_most_once(self):
+    def invariant_each_id_takes_effect_at_most_once(self):
         """C6: the recipient saw exactly the messages the model says took effect."""
         assert self.app.received() == self.effects
 
-    @invariant()
-    def every_status_is_the_modelled_one(self):
+    def invariant_every_status_is_the_modelled_one(self):
         for message_id, status in self.status.items():
             assert self.inbox.deliveryOf(message_id)[0] == status
 
-    @invariant()
-    def the_attester_set_is_the_modelled_one(self):
-        expected = sorted((a.address for a in self.members), key=lambda a: int(a, 16))
-        assert list(self.inbox.attesters()) == expected
+    def invariant_the_attester_set_is_the_modelled_one(self):
+        assert list(self.inbox.attesters()) == [a.address for a in _ascending(self.members)]
         assert self.inbox.threshold() == self.threshold
 
 
-@pytest.mark.parametrize("steps", [20])
 def test_the_inbox_keeps_its_invariants_under_random_operations(
-    wired_inbox, app, deployer, relayer, steps
+    interpreted_state_machine, wired_inbox, app, deployer, relayer
 ):
-    brownie.chain.snapshot()
-    InboxMachine.inbox, InboxMachine.app = wired_inbox, app
-    InboxMachine.deployer, InboxMachine.relayer = deployer, relayer
-    run_state_machine_as_test(
-        InboxMachine, settings=settings(max_examples=15, stateful_step_count=steps, deadline=None)
-    )
+    interpreted_state_machine(InboxMachine, wired_inbox, app, deployer, relayer, settings=SETTINGS)
