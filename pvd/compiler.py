@@ -91,13 +91,21 @@ def compile_contracts(root: Path = PROJECT_ROOT) -> dict[str, Artifact]:
     return _artifacts(output)
 
 
-def _run_solc(root: Path, settings: CompilerSettings, source_input: dict[str, Any]) -> Any:
-    import solcx  # imported here: only a cache miss needs the compiler
+def solc_binary(root: Path = PROJECT_ROOT) -> Path:
+    """The pinned solc that `make setup` installed where py-solc-x looks."""
+    import solcx  # imported here: only compiling needs it
 
+    version = load_compiler_settings(root).solc_version
     try:
-        binary = solcx.install.get_executable(settings.solc_version)
+        return Path(solcx.install.get_executable(version))
     except solcx.exceptions.SolcNotInstalled as exc:
-        raise UserError(f"solc {settings.solc_version} is not installed: run `make setup`") from exc
+        raise UserError(f"solc {version} is not installed: run `make setup`") from exc
+
+
+def _run_solc(root: Path, settings: CompilerSettings, source_input: dict[str, Any]) -> Any:
+    import solcx
+
+    binary = solc_binary(root)
     try:
         return solcx.compile_standard(
             source_input, solc_binary=binary, allow_paths=str(root), base_path=str(root)

@@ -64,6 +64,12 @@ interface IHoldableToken {
     /// @notice The id of the hold that `payer` places with `notary` under `ref`.
     function holdId(address payer, address notary, bytes32 ref) external pure returns (bytes32);
 
+    /// @notice The id and status of `hold`, its fields checked against the stored commitment:
+    ///         status None if no hold was placed under its id; reverts if one was placed
+    ///         there with other fields. Lets a notary trust the payee, amount and expiry it
+    ///         is handed.
+    function checkHold(Hold calldata hold) external view returns (bytes32 id, HoldStatus status);
+
     /// @notice Where a hold is in its life.
     function holdStatus(bytes32 id) external view returns (HoldStatus);
 

@@ -8,7 +8,6 @@ import {IHoldableToken} from "../interfaces/IHoldableToken.sol";
 import {IMessageRecipient} from "../interfaces/IMessageRecipient.sol";
 import {IOutbox} from "../interfaces/IOutbox.sol";
 import {MessageCodec} from "../libraries/MessageCodec.sol";
-import {IHoldVerifier} from "./IHoldVerifier.sol";
 
 /// @title PvdSettlement
 /// @notice The payment chain's half of payment-versus-delivery: the notary of PvD holds and
@@ -128,7 +127,7 @@ contract PvdSettlement is IMessageRecipient {
     /// @return messageId the PAYMENT_HELD message's id
     function announce(IHoldableToken.Hold calldata hold) external returns (bytes32 messageId) {
         _checkHoldShape(hold);
-        (bytes32 holdId, IHoldableToken.HoldStatus status) = IHoldVerifier(address(_token)).checkHold(hold);
+        (bytes32 holdId, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
         if (status != IHoldableToken.HoldStatus.Held) revert SettlementHoldNotHeld(holdId, status);
         if (_announced[holdId]) revert SettlementAlreadyAnnounced(holdId);
         messageId = _announce(hold, holdId);
@@ -242,7 +241,7 @@ contract PvdSettlement is IMessageRecipient {
         } catch (bytes memory reason) {
             // The id is the outcome's.
             // slither-disable-next-line unused-return
-            (, IHoldableToken.HoldStatus status) = IHoldVerifier(address(_token)).checkHold(hold);
+            (, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
             if (status == IHoldableToken.HoldStatus.Executed) return MessageCodec.SettlementResult.Paid;
             if (status == IHoldableToken.HoldStatus.Held && block.timestamp >= hold.expiry) {
                 _token.releaseHold(hold);
@@ -267,7 +266,7 @@ contract PvdSettlement is IMessageRecipient {
         } catch (bytes memory reason) {
             // The id is the outcome's.
             // slither-disable-next-line unused-return
-            (, IHoldableToken.HoldStatus status) = IHoldVerifier(address(_token)).checkHold(hold);
+            (, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
             if (status == IHoldableToken.HoldStatus.Released) return MessageCodec.SettlementResult.Refunded;
             if (status != IHoldableToken.HoldStatus.Executed) _bubble(reason);
             emit OutcomeAfterPayment(outcome.tradeId, outcome.holdId, messageId, outcome.outcome);

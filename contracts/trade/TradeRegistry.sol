@@ -275,7 +275,7 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
             emit PaymentHeldDuplicate(m.tradeId, m.holdId, messageId);
             return;
         }
-        RejectReason reason;
+        RejectReason reason = RejectReason.None;
         if (status == Status.None) {
             reason = RejectReason.UnknownTrade;
         } else if (status != Status.Accepted) {
@@ -302,7 +302,7 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
 
     function _onPaymentSettled(bytes32 messageId, MessageCodec.PaymentSettled memory m) private {
         Trade storage t = _trades[m.tradeId];
-        SettledIgnoredReason reason;
+        SettledIgnoredReason reason = SettledIgnoredReason.None;
         if (t.status == Status.None) {
             reason = SettledIgnoredReason.UnknownTrade;
         } else if (t.holdId == bytes32(0) || m.holdId != t.holdId || m.amount != t.price) {
