@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from brownie import chain, web3
-from brownie.exceptions import VirtualMachineError
+from brownie.exceptions import TransactionError, VirtualMachineError
 from eth_utils import keccak
 from hypothesis import strategies as st
 
@@ -64,6 +64,7 @@ from tests.contracts.fixtures.settlement import (
     View,
     call_errors,
     read_views,
+    receipt_after_dropped_race,
     sent_messages,
     storage_roots,
 )
@@ -97,6 +98,21 @@ IGNORED_REASON = {"UnknownTrade": 1, "HoldMismatch": 2, "AlreadySettled": 3}
 OPEN = ("Proposed", "Accepted", "Funded", "Shipped")
 TERMINAL = ("Delivered", "Expired", "Cancelled")
 AUTHORIZATION_WINDOW = 3_600  # validBefore of a signed hold, from its submission
+
+
+def _event(tx: Any, name: str) -> Any:
+    """The first event `name` of a receipt, or None."""
+    return tx.events[name][0] if name in tx.events else None
+
+
+def _text(trade_id: str, record: dict[str, Any]) -> str:
+    """A trade record in a line: id, status/settlement, payer -> payee, price, times."""
+    return (
+        f"{trade_id[:10]} {STATUS_NAME[record['status']]}/"
+        f"{SETTLEMENT_NAME[record['settlement']]} {record['payer'][:8]}->"
+        f"{record['payee'][:8]} price {record['price']} deadline {record['deadline']} "
+        f"hold expiry {record['holdExpiry']} hold {record['holdId'].hex()[:8]}"
+    )
 
 
 def hexid(value: Any) -> str:
@@ -204,6 +220,10 @@ class WholeSettlement:
         self.nonces = dict(self.initial_nonces)
         self.relayer_down_until = 0
         self.observed = Observed()
+        self.expected_flags: list[str] = []  # trades the model expects DeliveredAfterRefund for
+        self.disagreements: list[str] = []
+        self.changed_by_refusal: list[str] = []
+        self.recovered = False
         self._cache: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ model helpers
@@ -250,34 +270,45 @@ class WholeSettlement:
             body,
         )
 
+    def _check(self, ok: bool, message: str) -> None:
+        """Record a disagreement between the chain and the model. It fails the step in
+        `invariant_y`, after the chain-only invariants (C*, L1, X*) have judged the chain."""
+        if not ok:
+            self.disagreements.append(f"{message} [at {self.now}; {self._state()}]")
+
     def _send(
         self, what: str, error: str | None, call: Any, messages: list[Message] | None = None
     ) -> Any:
         """Send `call` (at the block time already set). The model expects `error`, or success
-        and exactly `messages` sent. A refused call must change no contract's storage (C5).
-        Returns the receipt, or None if the call was (rightly) refused."""
+        and exactly `messages` sent. Returns the receipt if the call passed as expected, else
+        None (the model is then not moved on). A refused call must change no contract's
+        storage (C5); any other surprise is a disagreement (see `_check`)."""
         before = storage_roots(self.contracts) if error is not None else None
+        refused = None
         try:
             tx = call()
         except VirtualMachineError as exc:
-            if error is None:
-                raise AssertionError(
-                    f"{what} at {self.now}: refused with {exc.revert_msg!r}, the model "
-                    f"expected it to pass ({self._state()})"
-                ) from None
-            assert exc.revert_msg == error, (
-                f"{what} at {self.now}: refused with {exc.revert_msg!r}, expected {error!r}"
+            refused = exc.revert_msg
+        except TransactionError as exc:
+            tx = receipt_after_dropped_race(exc)
+            if tx.status == 0:
+                refused = tx.revert_msg
+        if refused is not None:
+            self._check(
+                error is not None,
+                f"{what}: refused with {refused!r}, the model expected it to pass",
             )
-            assert storage_roots(self.contracts) == before, f"{what}: refused but changed (C5)"
-            self.reached["refused: " + error.split(":")[0]] += 1
+            if error is not None:
+                self._check(
+                    refused == error,
+                    f"{what}: refused with {refused!r}, the model expected {error!r}",
+                )
+                if storage_roots(self.contracts) != before:
+                    self.changed_by_refusal.append(f"{what} at {self.now} ({error})")
+                self.reached["refused: " + error.split(":")[0]] += 1
             return None
-        if error is not None:
-            raise AssertionError(
-                f"{what} at {self.now} went through, the model expected {error!r} ({self._state()})"
-            )
+        # Whatever the model said, the queues follow what the chain sent.
         sent = sent_messages(tx)
-        expected = messages or []
-        assert sent == expected, f"{what}: sent {sent}, the model expected {expected}"
         for message in sent:
             self.nonces[message.source_domain] += 1
             queue = (
@@ -287,6 +318,11 @@ class WholeSettlement:
             )
             queue.append(message)
         self._observe(tx)
+        if error is not None:
+            self._check(False, f"{what}: went through, the model expected {error!r}")
+            return None
+        expected = messages or []
+        self._check(sent == expected, f"{what}: sent {sent}, the model expected {expected}")
         return tx
 
     def _observe(self, tx: Any) -> None:
@@ -344,14 +380,15 @@ class WholeSettlement:
         tx = self._send(
             "propose",
             None,
-            lambda: self.registry.propose(terms, {"from": self.buyer_accounts[buyer]}),
+            lambda: self.registry.propose(terms, {"from": self.buyer_accounts[buyer]}, silent=True),
         )
+        if tx is None:
+            return
         event = tx.events["TradeProposed"]
-        assert (event["buyer"], event["price"], event["deadline"], event["holdExpiry"]) == (
-            buyer,
-            price,
-            deadline,
-            hold_expiry,
+        self._check(
+            (event["buyer"], event["price"], event["deadline"], event["holdExpiry"])
+            == (buyer, price, deadline, hold_expiry),
+            f"propose: TradeProposed {event}",
         )
         trade = ModelTrade(hexid(event["tradeId"]), buyer, price, deadline, hold_expiry)
         self.trades[trade.id] = trade
@@ -366,7 +403,7 @@ class WholeSettlement:
             error = err("TradeWrongStatus", trade.id, STATUS[trade.status])
         elif t > trade.deadline:
             error = err("TradeDeadlinePassed", trade.id, trade.deadline, t)
-        call = lambda: self.registry.accept(trade.id, {"from": caller})  # noqa: E731
+        call = lambda: self.registry.accept(trade.id, {"from": caller}, silent=True)  # noqa: E731
         if self._send("accept", error, call) is not None:
             trade.status = "Accepted"
 
@@ -377,7 +414,7 @@ class WholeSettlement:
             error = err("TradeCallerNotParty", trade.id, caller)
         elif trade.status not in ("Proposed", "Accepted"):
             error = err("TradeWrongStatus", trade.id, STATUS[trade.status])
-        call = lambda: self.registry.cancel(trade.id, {"from": caller})  # noqa: E731
+        call = lambda: self.registry.cancel(trade.id, {"from": caller}, silent=True)  # noqa: E731
         if self._send("cancel", error, call) is not None:
             trade.status = "Cancelled"
 
@@ -427,7 +464,7 @@ class WholeSettlement:
             valid_before = t + AUTHORIZATION_WINDOW
             signature = sign_hold(self.token, self.keys[payer], hold, valid_before)
             call = lambda: self.settlement.placeHoldAndAnnounce(  # noqa: E731
-                hold.tuple(), valid_before, signature, {"from": self.relayer}
+                hold.tuple(), valid_before, signature, {"from": self.relayer}, silent=True
             )
             messages = [self._held_message(hold)]
         else:
@@ -438,12 +475,13 @@ class WholeSettlement:
                 hold.amount,
                 hold.expiry,
                 {"from": self.buyer_accounts[payer]},
+                silent=True,
             )
         tx = self._send(f"place hold ({variant}, signed={by_signature})", error, call, messages)
         if tx is not None:
-            assert h32(tx.events["HoldPlaced"]["holdId"]) == hold.id()
+            self._check("HoldPlaced" in tx.events, f"place hold: no HoldPlaced for {hold}")
             if by_signature:
-                assert h32(tx.events["HoldAnnounced"]["holdId"]) == hold.id()
+                self._check("HoldAnnounced" in tx.events, f"no HoldAnnounced for {hold}")
             self.holds[hold.id()] = ModelHold(hold, HELD, announced=by_signature)
 
     def _held_message(self, hold: Hold) -> Message:
@@ -468,10 +506,10 @@ class WholeSettlement:
         elif held.announced:
             error = err("SettlementAlreadyAnnounced", hold.id())
         messages = [self._held_message(hold)] if error is None else []
-        call = lambda: self.settlement.announce(hold.tuple(), {"from": self.stranger})  # noqa: E731
+        call = lambda: self.settlement.announce(hold.tuple(), {"from": self.stranger}, silent=True)  # noqa: E731
         tx = self._send("announce", error, call, messages)
         if tx is not None:
-            assert h32(tx.events["HoldAnnounced"]["holdId"]) == hold.id()
+            self._check("HoldAnnounced" in tx.events, f"announce: no HoldAnnounced for {hold}")
             held.announced = True
 
     def _relay(self, to_payment: bool, step: int) -> None:
@@ -535,19 +573,24 @@ class WholeSettlement:
             elif trade.settlement != "None":
                 reason = "AlreadySettled"
             event = "PaymentSettledIgnored" if reason else "TradeSettled"
-        call = lambda: self.pvd.business_mailbox.deliverNext({"from": self.relayer})  # noqa: E731
-        tx = self._send(f"relay {body.__class__.__name__} to the registry", None, call, replies)
-        assert h32(tx.events["MessageDelivered"]["messageId"]) == head.id
-        assert event in tx.events, f"{body}: expected {event}, events {list(tx.events.keys())}"
+        call = lambda: self.pvd.business_mailbox.deliverNext({"from": self.relayer}, silent=True)  # noqa: E731
+        what = f"relay {body.__class__.__name__} to the registry"
+        tx = self._send(what, None, call, replies)
+        if tx is None:
+            return
         self.to_business.pop(0)
+        delivered = _event(tx, "MessageDelivered")
+        self._check(delivered is not None and h32(delivered["messageId"]) == head.id, what)
+        seen = _event(tx, event)
+        self._check(seen is not None, f"{what}: expected {event}, got {list(tx.events.keys())}")
         if event == "PaymentHeldRejected":
-            assert tx.events[event]["reason"] == REJECT_REASON[reason]
+            self._check(seen is None or seen["reason"] == REJECT_REASON[reason], f"{what}: {seen}")
             held.rejected = True
             self.reached[f"hold rejected: {reason}"] += 1
         elif event == "TradeFunded":
             trade.status, trade.hold = "Funded", body.hold_id
         elif event == "PaymentSettledIgnored":
-            assert tx.events[event]["reason"] == IGNORED_REASON[reason]
+            self._check(seen is None or seen["reason"] == IGNORED_REASON[reason], f"{what}: {seen}")
         elif event == "TradeSettled":
             trade.settlement = SETTLEMENT_NAME[int(body.result)]
             self.reached["settled " + trade.settlement + " " + trade.status] += 1
@@ -562,18 +605,14 @@ class WholeSettlement:
         assert isinstance(body, TradeOutcome)
         held = self.holds[body.hold_id]
         hold = held.hold
-        # The registry's outcome names exactly the hold placed (else the token would refuse
-        # it with HoldMismatch, and the registry would have funded a hold it must reject).
-        assert (body.payer, body.payee, body.amount, body.expiry, body.trade_id) == (
-            hold.payer,
-            hold.payee,
-            hold.amount,
-            hold.expiry,
-            hold.ref,
-        ), f"outcome {body} for hold {hold}"
         t = self._at(step)
         error, result, new_status, flag = None, SettlementResult.REFUNDED, held.status, False
-        if body.outcome == Outcome.DELIVERED:
+        named = (body.payer, body.payee, body.amount, body.expiry, body.trade_id)
+        if named != (hold.payer, hold.payee, hold.amount, hold.expiry, hold.ref):
+            # Not the hold placed under that id (only if the registry funded a trade with a
+            # hold that does not match it): the token refuses it, whatever the outcome.
+            error = err("HoldMismatch", hold.id())
+        elif body.outcome == Outcome.DELIVERED:
             if held.status == HELD and t < hold.expiry:
                 if self.paused:
                     error = err("EnforcedPause")
@@ -595,7 +634,7 @@ class WholeSettlement:
                 result = SettlementResult.PAID
         reply = PaymentSettled(body.trade_id, body.hold_id, result, body.amount)
         messages = [self._message(PAYMENT_DOMAIN, reply)] if error is None else []
-        call = lambda: self.pvd.payment_mailbox.deliverNext({"from": self.relayer})  # noqa: E731
+        call = lambda: self.pvd.payment_mailbox.deliverNext({"from": self.relayer}, silent=True)  # noqa: E731
         tx = self._send(
             f"relay {body.outcome.name} outcome to the settlement", error, call, messages
         )
@@ -603,19 +642,20 @@ class WholeSettlement:
             self.reached["delivery refused, kept for retry"] += 1
             return
         self.to_payment.pop(0)
-        assert h32(tx.events["MessageDelivered"]["messageId"]) == head.id
-        assert len(tx.events["TradeSettled"]) == 1  # the settlement's (the registry is not called)
-        assert int(tx.events["TradeSettled"]["result"]) == result
-        assert ("DeliveredAfterRefund" in tx.events) == flag
-        assert ("HoldExecuted" in tx.events) == (new_status == EXECUTED and held.status == HELD)
-        released_now = new_status == RELEASED and held.status == HELD
-        assert ("HoldReleased" in tx.events) == released_now
-        if released_now:
-            assert tx.events["HoldReleased"]["releasedBy"] == self.settlement
+        what = f"relay {body.outcome.name} outcome to the settlement"
+        delivered = _event(tx, "MessageDelivered")
+        self._check(delivered is not None and h32(delivered["messageId"]) == head.id, what)
+        settled = _event(tx, "TradeSettled")  # the settlement's (the registry is not called)
+        self._check(settled is not None and int(settled["result"]) == result, f"{what}: {settled}")
+        # Hold statuses, balances and flags are compared in the invariants.
+        released = _event(tx, "HoldReleased")
+        if released is not None:
+            self._check(released["releasedBy"] == self.settlement, f"{what}: {released}")
         if new_status == EXECUTED and held.status == HELD:
             self.balances[hold.payer] -= hold.amount
             self.balances[hold.payee] += hold.amount
         if flag:
+            self.expected_flags.append(hexid(body.trade_id))
             self.reached["delivered after refund (flagged)"] += 1
         held.status = new_status
 
@@ -629,7 +669,7 @@ class WholeSettlement:
         elif t > trade.deadline:
             error = err("TradeDeadlinePassed", trade.id, trade.deadline, t)
         document = keccak(text="bill of lading document")
-        call = lambda: self.registry.ship(trade.id, document, {"from": caller})  # noqa: E731
+        call = lambda: self.registry.ship(trade.id, document, {"from": caller}, silent=True)  # noqa: E731
         if self._send("ship", error, call) is not None:
             trade.status = "Shipped"
 
@@ -664,10 +704,10 @@ class WholeSettlement:
         if role == 1:
             proof = keccak(text="proof of delivery")
             call = lambda: self.registry.confirmDeliveryByCarrier(  # noqa: E731
-                trade.id, proof, {"from": caller}
+                trade.id, proof, {"from": caller}, silent=True
             )
         else:
-            call = lambda: self.registry.confirmDelivery(trade.id, {"from": caller})  # noqa: E731
+            call = lambda: self.registry.confirmDelivery(trade.id, {"from": caller}, silent=True)  # noqa: E731
         if self._send("confirm delivery", error, call, messages) is not None:
             trade.status = "Delivered"
 
@@ -681,7 +721,7 @@ class WholeSettlement:
         messages = []
         if error is None and trade.hold is not None:
             messages = [self._outcome(trade, Outcome.EXPIRED)]
-        call = lambda: self.registry.expire(trade.id, {"from": self.stranger})  # noqa: E731
+        call = lambda: self.registry.expire(trade.id, {"from": self.stranger}, silent=True)  # noqa: E731
         if self._send("expire", error, call, messages) is not None:
             trade.status = "Expired"
 
@@ -695,10 +735,11 @@ class WholeSettlement:
             error = err("HoldNotOpen", hold.id(), held.status)
         elif t < hold.expiry:
             error = err("HoldReleaseTooEarly", hold.id(), caller, hold.expiry)
-        call = lambda: self.token.releaseHold(hold.tuple(), {"from": caller})  # noqa: E731
+        call = lambda: self.token.releaseHold(hold.tuple(), {"from": caller}, silent=True)  # noqa: E731
         tx = self._send("release after expiry", error, call)
         if tx is not None:
-            assert tx.events["HoldReleased"]["releasedBy"] == caller
+            released = _event(tx, "HoldReleased")
+            self._check(released is not None and released["releasedBy"] == caller, str(released))
             held.status = RELEASED
             self.reached["released at expiry, no relayer"] += 1
 
@@ -792,7 +833,9 @@ class WholeSettlement:
             error, call = (err("EnforcedPause") if self.paused else None), self.token.pause
         else:
             error, call = (None if self.paused else err("ExpectedPause")), self.token.unpause
-        tx = self._send("pause" if pause else "unpause", error, lambda: call({"from": self.pauser}))
+        tx = self._send(
+            "pause" if pause else "unpause", error, lambda: call({"from": self.pauser}, silent=True)
+        )
         if tx is not None:
             self.paused = pause
 
@@ -810,7 +853,10 @@ class WholeSettlement:
             error = None if account in self.frozen else err("AccountNotFrozen", account)
             call = self.token.unfreeze
         what = "freeze" if freeze else "unfreeze"
-        if self._send(what, error, lambda: call(account, {"from": self.compliance})) is not None:
+        if (
+            self._send(what, error, lambda: call(account, {"from": self.compliance}, silent=True))
+            is not None
+        ):
             if freeze:
                 self.frozen.add(account)
             else:
@@ -818,11 +864,13 @@ class WholeSettlement:
 
     def rule_everyone_recovers(self, index="st_index", step="st_step"):
         """(One call in four, so that examples also run long.) Nothing is stuck forever
-        (TESTPLAN pass criteria, L1): the token is unpaused, every
-        account unfrozen, the relayer back; it delivers everything queued; then time passes
-        beyond every deadline and hold expiry, anyone expires every open trade, the relayer
-        delivers again and a stranger releases whatever hold is still open (never announced).
-        After that no hold is open, nothing is held, and every funded trade is settled."""
+        (TESTPLAN pass criteria, L1): the token is unpaused, every account unfrozen, the
+        relayer back, and it delivers everything queued. Then, trade by trade, time passes
+        beyond its deadline, anyone expires it, and the relayer delivers its outcome (before
+        the hold expiry). Last, time passes beyond every hold expiry and a stranger releases
+        whatever hold is still open (never announced, or announced too late). After that no
+        hold is open, nothing is held or queued, and every funded trade is settled (checked
+        on the chain by invariant_z)."""
         if index % 4:
             return
         if self.paused:
@@ -833,33 +881,32 @@ class WholeSettlement:
         self.relayer_down_until = 0
         self._drain(step)
         open_trades = [self.trades[i] for i in self.order if self.trades[i].status in OPEN]
-        horizon = max(
-            [t.deadline for t in open_trades]
-            + [h.hold.expiry for h in self.holds.values() if h.status == HELD]
-            + [self.now]
-        )
-        self.rule_time_passes(horizon + 1 - self.now)
-        for trade in open_trades:
+        for trade in sorted(open_trades, key=lambda t: t.deadline):
+            if self.now + step <= trade.deadline:
+                self.rule_time_passes(trade.deadline + 1 - self.now)
             self._expire(trade, step)
-        self._drain(step)
-        for held in list(self.holds.values()):
-            if held.status == HELD:
-                self._release(held, False, step)
-        assert not any(h.status == HELD for h in self.holds.values())
-        assert all(self._held(a) == 0 for a in self.holders)
-        unsettled = [t.id for t in self.trades.values() if t.hold and t.settlement == "None"]
-        assert not unsettled, f"funded trades left unsettled: {unsettled}"
+            self._drain(step)
+        still_held = [h for h in self.holds.values() if h.status == HELD]
+        horizon = max([h.hold.expiry for h in still_held] + [self.now])
+        self.rule_time_passes(horizon + 1 - self.now)
+        for held in still_held:
+            self._release(held, False, step)
+        self.recovered = True  # checked on the chain by invariant_z
         self.reached["everyone recovered"] += 1
 
     def _drain(self, step: int) -> None:
         """The relayer delivers every queued message, both ways, until nothing is left."""
         while self.to_payment or self.to_business:
+            left = (len(self.to_payment), len(self.to_business))
             self._relay(bool(self.to_payment), step)
+            if (len(self.to_payment), len(self.to_business)) == left:
+                break  # refused against the model's word: a disagreement, reported
 
     def rule_advance(self, index="st_index", flag="st_flag", step="st_step"):
         """The next happy-path step by the right actor, so that examples reach delivery and
-        settlement: one step of an open trade, or (one time in three, or when no trade is
-        open) the relayer delivers the next message. Still checked against the model (the
+        settlement: one step of an open trade (anyone expires it once its deadline passed),
+        or (one time in three, or when no trade is open) the relayer delivers the next
+        message. Still checked against the model (the
         step may come too late, or while the relayer is down)."""
         unfinished = [self.trades[i] for i in self.order if self.trades[i].status in OPEN]
         if (self.to_payment or self.to_business) and (not unfinished or index % 3 == 0):
@@ -870,12 +917,17 @@ class WholeSettlement:
         # Mostly the trade furthest along, so that some reach settlement within the steps.
         unfinished.sort(key=lambda t: OPEN.index(t.status), reverse=True)
         trade = unfinished[0 if index < 40 else index % len(unfinished)]
-        if trade.status == "Proposed":
+        if self.now + step > trade.deadline:
+            self._expire(trade, step)
+        elif trade.status == "Proposed":
             self._accept(trade, self.seller, step)
         elif trade.status == "Accepted":
             own = self.holds.get(token_hold_id(trade.buyer, self.settlement.address, trade.ref))
             if own is None:
-                self._place(trade, "match", flag, step)
+                # One time in four the buyer gets it wrong: amount, payee or expiry.
+                wrong = ("amount", "payee", "expiry")[index // 4 % 3]
+                variant = wrong if index % 4 == 3 else "match"
+                self._place(trade, variant, flag, step)
             elif not own.announced and own.status == HELD:
                 self._announce(own, step)
             else:
@@ -959,6 +1011,11 @@ class WholeSettlement:
             )
             assert chain_["held"][holder] == open_sum, f"{holder}: held != Σ open holds"
 
+    def invariant_c5_a_refused_call_changes_nothing(self):
+        """C5: every call refused in the step left the storage of every contract (token,
+        settlement, registry, bill, both mailboxes) as it was."""
+        assert not self.changed_by_refusal, f"C5: refused but changed: {self.changed_by_refusal}"
+
     def invariant_c7_delivered_and_expired_are_terminal_and_exclusive(self):
         """C7: a trade's first terminal status never changes; a trade sends at most one
         Delivered-or-Expired outcome, matching its status, and a funded one exactly one."""
@@ -1001,8 +1058,23 @@ class WholeSettlement:
 
     def invariant_x1_an_executed_hold_belongs_to_a_delivered_trade(self):
         """X1: every hold executed (status, and each HoldExecuted event) is the funding hold of
-        a Delivered trade with the same payer, payee (the seller) and amount (the price)."""
+        a Delivered trade with the same payer, payee (the seller) and amount (the price).
+        And its precondition: a trade is funded only by a hold that matches it (payer, payee,
+        amount = price, expiry = hold expiry), the one its Delivered outcome can pay."""
         chain_ = self._chain()
+        for tid, record in chain_["trades"].items():
+            if record["holdId"] == b"\x00" * 32:
+                continue
+            held = self.holds.get(record["holdId"])
+            assert held is not None, f"X1: {tid[:10]} funded by unknown hold"
+            hold = held.hold
+            assert (hold.payer, hold.payee, hold.amount, hold.expiry, hexid(hold.ref)) == (
+                record["payer"],
+                record["payee"],
+                record["price"],
+                record["holdExpiry"],
+                tid,
+            ), f"X1: trade {_text(tid, record)} funded by {hold}"
         executed = {i for i, status in chain_["holds"].items() if status == EXECUTED}
         executed |= set(self.observed.executed)
         payouts = {
@@ -1013,13 +1085,16 @@ class WholeSettlement:
             assert hold is not None, f"X1: unknown hold {hold_id.hex()} executed"
             record = chain_["trades"].get(hexid(hold.ref))
             assert record is not None, f"X1: hold {hold_id.hex()} of no trade executed"
-            assert STATUS_NAME[record["status"]] == "Delivered", f"X1: {hold} paid, trade {record}"
-            assert record["holdId"] == hold_id, f"X1: {hold} is not the trade's funding hold"
+            trade = _text(hexid(hold.ref), record)
+            assert STATUS_NAME[record["status"]] == "Delivered", f"X1: {hold} paid, trade {trade}"
+            assert record["holdId"] == hold_id, (
+                f"X1: {hold} paid, funding hold of {trade} is another"
+            )
             assert (hold.payer, hold.payee, hold.amount) == (
                 record["payer"],
                 record["payee"],
                 record["price"],
-            ), f"X1: {hold} paid for trade {record}"
+            ), f"X1: {hold} paid for trade {trade}"
             if hold_id in payouts:
                 assert payouts[hold_id] == (record["payer"], record["payee"], record["price"])
 
@@ -1059,6 +1134,9 @@ class WholeSettlement:
     def invariant_y_the_chain_is_where_the_model_says(self):
         """Balances, hold statuses, trade records, queues and pause agree with the model;
         every DeliveredAfterRefund flag is a Delivered trade settled Refunded."""
+        assert not self.disagreements, "the chain and the model disagree:\n" + "\n".join(
+            self.disagreements
+        )
         chain_ = self._chain()
         assert chain_["balances"] == self.balances
         assert {i: s for i, s in chain_["holds"].items()} == {
@@ -1076,9 +1154,23 @@ class WholeSettlement:
             self.nonces[BUSINESS_DOMAIN],
         )
         assert chain_["paused"] == self.paused
-        for tid in self.observed.flagged:
-            trade = self.trades[tid]
-            assert trade.status == "Delivered" and trade.settlement in ("None", "Refunded")
+        assert self.observed.flagged == self.expected_flags, "DeliveredAfterRefund flags"
+
+    def invariant_z_nothing_is_stuck_after_recovery(self):
+        """After `rule_everyone_recovers` (TESTPLAN pass criteria: nothing is stuck forever;
+        L1): no hold is open, nothing is held, no message is queued, and every funded trade
+        is settled. Runs last, so that an invariant with an id reports a cause first."""
+        if not self.recovered:
+            return
+        self.recovered = False
+        chain_ = self._chain()
+        still_held = [i.hex() for i, status in chain_["holds"].items() if status == HELD]
+        assert not still_held, f"holds still open after recovery: {still_held}"
+        assert not any(chain_["held"].values()), f"still held after recovery: {chain_['held']}"
+        assert chain_["mailboxes"][:2] == (0, 0), "messages still queued after recovery"
+        for tid, record in chain_["trades"].items():
+            funded = record["holdId"] != b"\x00" * 32
+            assert not funded or record["settlement"] != 0, f"{_text(tid, record)} never settled"
 
     def teardown(self) -> None:
         for trade in self.trades.values():
