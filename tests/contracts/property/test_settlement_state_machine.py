@@ -87,7 +87,7 @@ log = logging.getLogger(__name__)
 
 # 30 examples of up to 30 steps: ~1 min on two shared cores. derandomize: the same
 # sequences on every run (CI), drawn by hypothesis from a fixed seed.
-SETTINGS = {"max_examples": 40, "stateful_step_count": 40, "derandomize": True, "database": None}
+SETTINGS = {"max_examples": 60, "stateful_step_count": 40, "derandomize": True, "database": None}
 MAX_OPEN_TRADES = 3  # at most this many trades not yet terminal
 MAX_TRADES = 6  # in all, per example
 STATUS_NAME = {value: name for name, value in STATUS.items()}
@@ -224,6 +224,7 @@ class WholeSettlement:
         self.disagreements: list[str] = []
         self.changed_by_refusal: list[str] = []
         self.recovered = False
+        self.refused_deliveries: set[bytes] = set()
         self._cache: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ model helpers
@@ -640,8 +641,11 @@ class WholeSettlement:
         )
         if tx is None:
             self.reached["delivery refused, kept for retry"] += 1
+            self.refused_deliveries.add(head.id)
             return
         self.to_payment.pop(0)
+        if head.id in self.refused_deliveries:
+            self.reached[f"retried after a refusal: {result.name}"] += 1
         what = f"relay {body.outcome.name} outcome to the settlement"
         delivered = _event(tx, "MessageDelivered")
         self._check(delivered is not None and h32(delivered["messageId"]) == head.id, what)
@@ -861,6 +865,62 @@ class WholeSettlement:
                 self.frozen.add(account)
             else:
                 self.frozen.discard(account)
+
+    def rule_the_deadline_passes_undelivered(self, index="st_index", step="st_step"):
+        """The other ending (DESIGN §4): a funded or shipped trade is not delivered in time;
+        time passes beyond its deadline, anyone expires it and the relayer delivers the next
+        message for the payment chain (its Expired outcome, unless others wait before it)."""
+        funded = [
+            self.trades[i] for i in self.order if self.trades[i].status in ("Funded", "Shipped")
+        ]
+        if not funded:
+            return
+        trade = funded[index % len(funded)]
+        if self.now + step <= trade.deadline:
+            self.rule_time_passes(trade.deadline + 1 - self.now)
+        self._expire(trade, step)
+        self._relay(True, step)
+
+    def rule_compliance_steps_in_at_payout(self, who="st_who", step="st_step"):
+        """At payout time (a Delivered outcome next in the payment chain's queue), the pauser
+        pauses the token (who 0) or the compliance officer freezes the seller (1) or the
+        buyer (2); the relayer delivers and the token refuses the payout: the outcome stays
+        queued. The measure is lifted and the relayer retries: the seller is paid (or, past
+        the hold's expiry, the buyer refunded and the case flagged)."""
+        if not self.to_payment:
+            return
+        outcome = self.to_payment[0].decoded_body()
+        if outcome.outcome != Outcome.DELIVERED:
+            return
+        target = None if who == 0 else (outcome.payee if who == 1 else outcome.payer)
+        if target is None and not self.paused:
+            self.rule_pause_or_unpause(True, step)
+        elif target is not None and target not in self.frozen:
+            self.rule_freeze_or_unfreeze(self.freezable.index(target), True, step)
+        self.relayer_down_until = 0
+        self._relay(True, step)
+        if target is None:
+            self.rule_pause_or_unpause(True, step)
+        else:
+            self.rule_freeze_or_unfreeze(self.freezable.index(target), True, step)
+        self._relay(True, step)
+
+    def rule_relayer_outage_beyond_the_hold_expiry(self, by_stranger="st_flag", step="st_step"):
+        """The residual risk (DESIGN §4): the relayer is down longer than the liveness window.
+        With an outcome next in the payment chain's queue, time passes beyond its hold's
+        expiry; a stranger may release the hold first (L1, by_stranger); then the relayer
+        delivers: a Delivered outcome is answered Refunded and flagged (DeliveredAfterRefund),
+        an Expired or Rejected one Refunded."""
+        if not self.to_payment:
+            return
+        outcome = self.to_payment[0].decoded_body()
+        if self.now + step < outcome.expiry:
+            self.rule_time_passes(outcome.expiry - self.now)
+        held = self.holds[outcome.hold_id]
+        if by_stranger and held.status == HELD:
+            self._release(held, False, step)
+        self.relayer_down_until = 0
+        self._relay(True, step)
 
     def rule_everyone_recovers(self, index="st_index", step="st_step"):
         """(One call in four, so that examples also run long.) Nothing is stuck forever
