@@ -415,6 +415,12 @@ class Relays:
             self.wait_ready(relay)
         return relay
 
+    def start_many(self, *attesters: Attester) -> None:
+        """Start several at once (their start-up overlaps), then wait for each."""
+        started = [self.start(attester, wait=False) for attester in attesters]
+        for relay in started:
+            self.wait_ready(relay)
+
     def current(self, attester: Attester) -> RelayProcess | None:
         mine = [r for r in self.started if r.attester is attester]
         return mine[-1] if mine else None
