@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pvd.chains import Chain, rpc_chain
 from pvd.errors import RecoverableError, UnrecoverableError, UserError
-from pvd.relayer.config import ChainConfig, Peer, RelayConfig, Route
+from pvd.relayer.config import ChainConfig, ChainName, Peer, RelayConfig, Route
 from pvd.relayer.ends import BUSINESS_APPS, PAYMENT_APPS, ChainEnd, end_from_manifest
 from pvd.relayer.keys import Signer, load_keys
 from pvd.relayer.lock import RelayerLocks
@@ -142,6 +142,21 @@ def _settings(config: ChainConfig) -> RouteSettings:
     )
 
 
+def refuse_checkpoints_ahead(store: Store, heads: dict[ChainName, int]) -> None:
+    """UserError if a route's checkpoint is above its source chain's head: the chain was
+    reset (or the store belongs to another chain) and this store's record of what is done
+    is meaningless there. Checked at start, before anything is served or written."""
+    for route in Route:
+        checkpoint = store.checkpoint(route)
+        head = heads[route.source]
+        if checkpoint is not None and checkpoint.block > head:
+            raise UserError(
+                f"{route.source} chain: store {store.path} has checkpoint {checkpoint.block} "
+                f"for {route.value}, ahead of the chain head {head}: the chain was reset; "
+                "give this relayer a new store path (or move the old store away)"
+            )
+
+
 def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
     """The `pvd relay` process: build everything from `config`, then loop until `stop`."""
     keys = load_keys(config.attestation_key, config.gas_key)
@@ -153,6 +168,13 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
         business = end_from_manifest(business_chain, config.business.manifest, BUSINESS_APPS)
         store = Store(config.store.path)
         cleanup.callback(store.close)
+        refuse_checkpoints_ahead(
+            store,
+            {
+                "payment": payment_chain.w3.eth.block_number,
+                "business": business_chain.w3.eth.block_number,
+            },
+        )
         metrics = RelayerMetrics()
         if server := metrics.serve(config.metrics.port, config.metrics.host):
             cleanup.callback(server.close)
