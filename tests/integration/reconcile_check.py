@@ -21,8 +21,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from hexbytes import HexBytes
-
 from tests.integration.harness import Deployment
 from tests.integration.trades import events
 
@@ -185,29 +183,21 @@ def chain_violations(dep: Deployment) -> list[str]:
     return problems
 
 
-def pvd_reconcile_verdict(dep: Deployment) -> Any:
-    """pvd.reconcile's verdict on this deployment, or None while this tree has no
-    pvd.reconcile (it is being written in parallel; the chain check below stands in)."""
+def pvd_reconcile_report(dep: Deployment) -> Any:
+    """pvd.reconcile's report on this deployment, or None while this tree has no
+    pvd.reconcile (it is being written in parallel; the chain check stands in)."""
     try:
-        from pvd.reconcile import reconcile_system  # type: ignore[import-not-found]
+        from pvd import reconcile  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return reconcile_system(dep.system)
+    return reconcile.reconcile(*reconcile.views_from_system(dep.system))
 
 
 def assert_reconciles(dep: Deployment) -> None:
-    """Both chains agree with each other (see the module docstring); fails listing every
-    violation found."""
+    """Both chains agree with each other: pvd.reconcile finds no violation (when this
+    tree has it) and neither does the chain check of this module."""
     problems = chain_violations(dep)
-    report = pvd_reconcile_verdict(dep)
-    if report is not None:
-        ok = getattr(report, "ok", None)
-        if ok is None:
-            ok = not getattr(report, "violations", ())
-        if not ok:
-            problems.append(f"pvd reconcile: {report}")
+    report = pvd_reconcile_report(dep)
+    if report is not None and not report.ok:
+        problems.append("pvd reconcile:\n" + report.to_text())
     assert not problems, "reconcile failed:\n" + "\n".join(problems)
-
-
-def message_hex(value: Any) -> str:
-    return HexBytes(value).to_0x_hex()
