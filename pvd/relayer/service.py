@@ -153,6 +153,8 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
         business = end_from_manifest(business_chain, config.business.manifest, BUSINESS_APPS)
         store = Store(config.store.path)
         cleanup.callback(store.close)
+        if reopened := store.reopen_dead():  # the start sweep: dead is off-chain only
+            _log.info("re-opened %d dead message(s)", len(reopened))
         metrics = RelayerMetrics()
         if server := metrics.serve(config.metrics.port, config.metrics.host):
             cleanup.callback(server.close)
