@@ -24,7 +24,7 @@ from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import Web3
 
-from pvd.attestation import InboxDomain, MessageVerifier, typed_data
+from pvd.attestation import InboxDomain, digest, recover
 from pvd.errors import RecoverableError, UnrecoverableError
 from pvd.events import LogSource, ObservedLog
 from pvd.messages import Message, MessageFormatError
@@ -43,6 +43,11 @@ MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 
 # Inbox.DeliveryStatus
 DELIVERY_NONE, DELIVERY_DELIVERED, DELIVERY_FAILED = 0, 1, 2
+# What the inbox says it did with a message in a delivery transaction (topic 1: the id).
+INBOX_DELIVERED = HexBytes(Web3.keccak(text="MessageDelivered(bytes32,uint32,address,address)"))
+INBOX_FAILED = HexBytes(Web3.keccak(text="MessageFailed(bytes32,uint32,address,address,bytes)"))
+INBOX_ALREADY_CONSUMED = HexBytes(Web3.keccak(text="MessageAlreadyConsumed(bytes32,address)"))
+DIGEST_CACHE = 10_000
 
 
 class StoreVerifier:
@@ -52,14 +57,25 @@ class StoreVerifier:
     def __init__(self, store: Store, inbox: InboxDomain) -> None:
         self.store = store
         self.inbox = inbox
+        self._digests: dict[bytes, tuple[Message, bytes]] = {}
+
+    def signed(self, message: Message) -> bytes:
+        """The EIP-712 digest attesters sign for `message` (computed once per message)."""
+        key = message.id
+        if key not in self._digests:
+            if len(self._digests) >= DIGEST_CACHE:
+                self._digests.clear()
+            self._digests[key] = (message, digest(message, self.inbox))
+        return self._digests[key][1]
 
     def recover(self, message_id: bytes, signature: bytes) -> str:
         record = self.store.get("0x" + bytes(message_id).hex())
         if record is None:
             raise ValueError("unknown message: not seen by this attester yet")
-        return MessageVerifier(Message.decode(record.message), self.inbox).recover(
-            message_id, signature
-        )
+        message = Message.decode(record.message)
+        if message.id != bytes(message_id):
+            raise ValueError("the store holds another message under this id")
+        return recover(message, self.inbox, signature, signed_digest=self.signed(message))
 
 
 @dataclass(frozen=True)
@@ -101,7 +117,8 @@ class RelayRoute:
         )
         chain_id = destination.chain.w3.eth.chain_id
         self.inbox_domain = InboxDomain(chain_id, destination.inbox.address, destination.domain)
-        self.quorum = quorum(StoreVerifier(store, self.inbox_domain))
+        self.verifier = StoreVerifier(store, self.inbox_domain)
+        self.quorum = quorum(self.verifier)
         self.log = relay_logger("pvd.relayer.route", route=route.value)
         self._first_scan = True
 
@@ -179,13 +196,11 @@ class RelayRoute:
         return HexBytes(block["hash"]).to_0x_hex() == record.source.block_hash
 
     def _sign(self, message_id: str, message: Message) -> None:
-        data = typed_data(message, self.inbox_domain)
+        signed = self.verifier.signed(message)
         first, *others = self.attesters
-        self.store.mark_signed(message_id, first.address, first.sign_typed_data(data).signature)
+        self.store.mark_signed(message_id, first.address, first.sign_hash(signed))
         for attester in others:
-            self.store.add_signature(
-                message_id, attester.address, bytes(attester.sign_typed_data(data).signature)
-            )
+            self.store.add_signature(message_id, attester.address, attester.sign_hash(signed))
         self.log.info("signed", extra={"message_id": message_id})
 
     # --- 3. deliver ---------------------------------------------------------------------
@@ -198,15 +213,18 @@ class RelayRoute:
             if record.stage is Stage.SEEN:
                 continue
             message = Message.decode(record.message)
-            status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
-            if status == DELIVERY_DELIVERED:
-                self._confirmed(record, block)
-            elif status == DELIVERY_FAILED:
-                self._retry_on_inbox(record)
-            else:
-                quorum = self.quorum.collect(record.message_id, attesters, self.route)
-                if quorum is not None:
-                    ready.append((record, message, quorum))
+            if record.stage is Stage.SUBMITTED or record.condition is Condition.FAILED:
+                # acted on before: the inbox knows best (another attester may have won)
+                status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
+                if status == DELIVERY_DELIVERED:
+                    self._confirmed(record, block)
+                    continue
+                if status == DELIVERY_FAILED:
+                    self._retry_on_inbox(record)
+                    continue
+            quorum = self.quorum.collect(record.message_id, attesters, self.route)
+            if quorum is not None:
+                ready.append((record, message, quorum))
         for start in range(0, len(ready), self.settings.batch_size):
             self._send(ready[start : start + self.settings.batch_size])
         return len(ready)
@@ -240,14 +258,23 @@ class RelayRoute:
         self._settle(batch, mined)
 
     def _settle(self, batch: list[tuple[MessageRecord, Message, Quorum]], mined: Mined) -> None:
-        """Read back what the inbox did with each message of a mined delivery."""
+        """What the inbox did with each message of a mined delivery, from its events."""
+        outcome: dict[bytes, HexBytes] = {
+            bytes(log.topics[1]): log.topics[0]
+            for log in mined.logs
+            if log.address == self.destination.inbox.address and len(log.topics) > 1
+        }
         for record, message, _ in batch:
-            status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call(
-                block_identifier=mined.block_number
-            )
-            if status == DELIVERY_DELIVERED:
-                self._confirmed(record, block, mined.tx_hash)
-            elif status == DELIVERY_FAILED:
+            event = outcome.get(message.id)
+            if event == INBOX_DELIVERED:
+                self._confirmed(record, mined.block_number, mined.tx_hash)
+            elif event == INBOX_ALREADY_CONSUMED:  # another attester delivered it first
+                status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
+                if status == DELIVERY_DELIVERED:
+                    self._confirmed(record, block)
+                else:
+                    self._fail(record, "recipient_failed", "held by the inbox for retry")
+            elif event == INBOX_FAILED:
                 self._fail(record, "recipient_failed", "held by the inbox for retry")
             else:
                 self._fail(record, "not_consumed", f"{mined.tx_hash} did not consume it")
