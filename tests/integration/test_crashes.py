@@ -189,7 +189,8 @@ def test_two_attesters_racing_to_submit_the_same_outcome_have_one_effect(
     assert len(consumed) >= 1
     assert delivered[0]["blockNumber"] == consumed[0]["blockNumber"]
     gas_keys = {first.gas.address, second.gas.address}
-    assert {delivered[0]["args"]["deliverer"], consumed[0]["args"]["caller"]} == gas_keys
+    losers = {event["args"]["caller"] for event in consumed}
+    assert {delivered[0]["args"]["deliverer"]} | losers == gas_keys
     block = dep.payment.w3.eth.get_block(delivered[0]["blockNumber"], full_transactions=True)
     for tx in block["transactions"]:  # the loser's delivery is a no-op, not a revert
         assert dep.payment.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1
