@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+import requests
+from web3.exceptions import ProviderConnectionError
+
 from pvd.chains import Chain, rpc_chain
 from pvd.errors import RecoverableError, UnrecoverableError, UserError
 from pvd.relayer.config import ChainConfig, ChainName, Peer, RelayConfig, Route
@@ -95,10 +98,7 @@ class Relayer:
     def tick(self) -> None:
         """One pass over both routes; a passing fault is logged and retried next tick."""
         for route in self.routes:
-            try:
-                route.tick()
-            except RecoverableError as exc:
-                _log.warning("%s: %s", route.route.value, exc, extra={"route": route.route.value})
+            tick_route(route, self.metrics)
         self.metrics.refresh_from_store(self.store)
 
     def run(self, poll_interval: float, stop: threading.Event) -> None:
@@ -121,6 +121,36 @@ class Relayer:
     def close(self) -> None:
         for client in self._clients:
             client.close()
+
+
+#: What a node in trouble raises from the reads a route makes outside the Sender (which
+#: sorts its own errors): refused, reset, timed out, an HTTP error status. Passing faults.
+NODE_FAULTS: tuple[type[BaseException], ...] = (
+    requests.exceptions.RequestException,
+    ProviderConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def tick_route(route: RelayRoute, metrics: RelayerMetrics) -> None:
+    """Run one route once. A RecoverableError, or a node fault (NODE_FAULTS) from one of
+    its reads, is logged and counted and the route goes on at the next tick: every step
+    of a tick is safe to repeat. Anything else (UnrecoverableError, a bug) propagates."""
+    try:
+        route.tick()
+    except RecoverableError as exc:
+        _log.warning("%s: %s", route.route.value, exc, extra={"route": route.route.value})
+    except NODE_FAULTS as exc:
+        metrics.count_failure(route.route, "rpc_unavailable")
+        detail = " ".join(str(exc).split())[:300]
+        _log.warning(
+            "%s: node fault, retrying next tick: %s: %s",
+            route.route.value,
+            type(exc).__name__,
+            detail,
+            extra={"route": route.route.value},
+        )
 
 
 def _connect(config: ChainConfig) -> Chain:

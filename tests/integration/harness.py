@@ -555,6 +555,8 @@ class RpcProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self._rule: Callable[[str, list[Any]], bool] | None = None
+        self._failing = False
+        self.failed = 0  # requests answered with HTTP 500
         self._released = threading.Event()
         self._lock = threading.Lock()
         self.held: list[tuple[str, list[Any]]] = []
@@ -563,6 +565,11 @@ class RpcProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if proxy._fail_now():
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 proxy._maybe_hold(json.loads(body))
                 request = urllib.request.Request(
                     proxy.upstream, body, {"Content-Type": "application/json"}
@@ -601,6 +608,17 @@ class RpcProxy:
         with self._lock:
             self._rule = None
             self._released.set()
+
+    def fail(self, failing: bool = True) -> None:
+        """While failing, answer every request with HTTP 500 (a node in trouble)."""
+        with self._lock:
+            self._failing = failing
+
+    def _fail_now(self) -> bool:
+        with self._lock:
+            if self._failing:
+                self.failed += 1
+            return self._failing
 
     def _maybe_hold(self, payload: Any) -> None:
         calls = payload if isinstance(payload, list) else [payload]
