@@ -84,6 +84,10 @@ class RouteSettings:
     chunk_blocks: int = 2_000
     rescan_margin: int = 0  # blocks re-read below the checkpoint at start
     batch_size: int = 50  # most messages in one deliverBatch
+    # Attesters take turns to submit a message (the first in turn is picked by the
+    # message id); the others wait this many seconds per place in the queue before they
+    # submit too, so one delivery is usually paid for, not one per attester.
+    submit_turn_seconds: float = 2.0
 
 
 class RelayRoute:
@@ -213,8 +217,10 @@ class RelayRoute:
             if record.stage is Stage.SEEN:
                 continue
             message = Message.decode(record.message)
-            if record.stage is Stage.SUBMITTED or record.condition is Condition.FAILED:
-                # acted on before: the inbox knows best (another attester may have won)
+            place = self._place_in_turn(record, attesters)
+            if place > 0 or record.stage is Stage.SUBMITTED or record.condition is Condition.FAILED:
+                # not first in turn, or acted on before: the inbox knows best (another
+                # attester may have delivered it)
                 status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
                 if status == DELIVERY_DELIVERED:
                     self._confirmed(record, block)
@@ -222,12 +228,26 @@ class RelayRoute:
                 if status == DELIVERY_FAILED:
                     self._retry_on_inbox(record)
                     continue
+            if self.store.clock() - record.first_seen < place * self.settings.submit_turn_seconds:
+                continue  # not this relayer's turn yet
             quorum = self.quorum.collect(record.message_id, attesters, self.route)
             if quorum is not None:
                 ready.append((record, message, quorum))
         for start in range(0, len(ready), self.settings.batch_size):
             self._send(ready[start : start + self.settings.batch_size])
         return len(ready)
+
+    def _place_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> int:
+        """This relayer's place in the queue of attesters for submitting a message: 0 if
+        one of its keys is first (picked by the message id), else how many go before."""
+        members = sorted(attesters.members, key=lambda a: int(a, 16))
+        first = int(record.message_id, 16) % len(members)
+        places = [
+            (members.index(a.address) - first) % len(members)
+            for a in self.attesters
+            if a.address in attesters.members
+        ]
+        return min(places, default=len(members))
 
     def _attester_set(self) -> AttesterSet:
         inbox = self.destination.inbox.functions
