@@ -26,6 +26,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3.contract import Contract
 
+import pvd.reconcile as reconcile_module
 from pvd.anvil import AnvilNode, start_anvil, stop_anvil
 from pvd.attestation import InboxDomain, pack_signatures, sign
 from pvd.chains import Chain, dev_accounts, embedded_chain, rpc_chain
@@ -457,6 +458,33 @@ def test_a_trade_marked_paid_while_its_hold_is_still_held_violates_x3(pvd):
     (x3,) = findings_of(report, "X3")
     assert x3.detail == "settlement Paid but the hold is HELD"
     assert [f.ids for f in findings_of(report, "C6")] == [(hex_id(forged),)]
+
+
+def test_a_message_sent_and_delivered_while_the_chains_are_read_is_not_a_violation(
+    pvd, monkeypatch
+):
+    """The payment chain is read before the business chain; a PAYMENT_HELD sent after that
+    reading and delivered before the business reading looks forged (C6) in the first
+    reading and is kept as pending, because a second payment reading shows it sent."""
+    read_business = reconcile_module.read_business
+    raced: list[bytes] = []
+
+    def announce_and_relay_then_read(view):
+        trade = pvd.funded_trade()  # sends PAYMENT_HELD, relays it: the trade is Funded
+        raced.append(trade.trade_id)
+        return read_business(view)
+
+    monkeypatch.setattr(reconcile_module, "read_business", announce_and_relay_then_read)
+
+    report = pvd.report()
+
+    assert report.exit_code == 0
+    assert findings_of(report, "C6") == findings_of(report, "X3") == []
+    (raced_delivery,) = findings_of(report, "C6", Severity.PENDING)
+    assert "changed while the chains were read" in raced_delivery.detail
+    (raced_funding,) = findings_of(report, "X3", Severity.PENDING)
+    assert "funded by a hold the token never recorded" in raced_funding.detail
+    assert report.counts["trades"]["funded"] == 1
 
 
 # ------------------------------------------------------------------- anvil: storage edits
