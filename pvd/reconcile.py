@@ -239,10 +239,10 @@ def _text_lines(report: Report) -> Iterator[str]:
     by_status = ", ".join(f"{n} {s}" for s, n in trades.items() if s != "total" and n)
     yield f"trades    {trades['total']}" + (f": {by_status}" if by_status else "")
     yield f"accounts  {accounts['checked']} checked (C1, C2, C4)"
-    for route in ("payment→business", "business→payment"):
-        m = report.counts[route]
+    for source, destination in (("payment", "business"), ("business", "payment")):
+        m = report.counts[f"{source}_to_{destination}"]
         yield (
-            f"messages  {route}: {m['sent']} sent, {m['delivered']} delivered, "
+            f"messages  {source}→{destination}: {m['sent']} sent, {m['delivered']} delivered, "
             f"{m['failed']} failed, {m['pending']} pending"
         )
     counts = {s: len(report.of(s)) for s in Severity}
@@ -276,8 +276,8 @@ def summarize(p: PaymentSnapshot, b: BusinessSnapshot) -> dict[str, dict[str, in
         },
         "trades": {"total": len(b.trades), **dict(sorted(trades.items()))},
         "accounts": {"checked": len(p.accounts)},
-        "payment→business": _route_counts(p, b.head.domain_id, b),
-        "business→payment": _route_counts(b, p.head.domain_id, p),
+        "payment_to_business": _route_counts(p, b.head.domain_id, b),
+        "business_to_payment": _route_counts(b, p.head.domain_id, p),
     }
 
 

@@ -18,8 +18,9 @@ No relayer store is read; web3 types stay in this module.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, cast
@@ -31,12 +32,16 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 
 from pvd.errors import UserError
 from pvd.events import LogSource, ObservedLog
 from pvd.messages import Message, MessageFormatError
 
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200  # eth_calls per JSON-RPC batch
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_ID = b"\x00" * 32
 
@@ -260,6 +265,50 @@ def chain_head(view: ChainView) -> ChainHead:
     )
 
 
+# ------------------------------------------------------------------------- eth_call
+
+
+def call_many(w3: Web3, calls: Sequence[ContractFunction], block: int) -> list[Any]:
+    """The results of `calls` at `block`, in order: each a value, or the
+    ContractLogicError it reverted with. Sent as JSON-RPC batches of BATCH_SIZE where the
+    provider has them (one round trip each); one by one where it does not (eth-tester)
+    or when a batch fails (a revert inside it), so that a real fault surfaces from the
+    single call."""
+    results: list[Any] = []
+    for start in range(0, len(calls), BATCH_SIZE):
+        chunk = calls[start : start + BATCH_SIZE]
+        batched = _batch(w3, chunk, block)
+        results.extend(batched if batched is not None else [_single(c, block) for c in chunk])
+    return results
+
+
+def _batch(w3: Web3, chunk: Sequence[ContractFunction], block: int) -> list[Any] | None:
+    if len(chunk) < 2:
+        return None
+    try:
+        with w3.batch_requests() as batch:
+            for call in chunk:
+                batch.add(call.call(block_identifier=block))
+            return list(batch.execute())
+    except Exception as exc:  # unsupported, or one call reverted: the single calls tell
+        log.debug("batch of %d calls not used: %s", len(chunk), type(exc).__name__)
+        return None
+
+
+def _single(call: ContractFunction, block: int) -> Any:
+    try:
+        return call.call(block_identifier=block)
+    except ContractLogicError as exc:
+        return exc
+
+
+def _value(result: Any) -> Any:
+    """A call_many result that must not have reverted."""
+    if isinstance(result, ContractLogicError):
+        raise UserError(f"a view call reverted ({result}): is the manifest for this deployment?")
+    return result
+
+
 # --------------------------------------------------------------------- payment chain
 
 
@@ -268,22 +317,21 @@ def read_payment(view: ChainView) -> PaymentSnapshot:
     head = chain_head(view)
     token = view.contract("YuanToken")
     holds = _read_holds(view, token, head.block)
-    transfer_accounts = _transfer_accounts(view, token, head.block)
     parties = {h.payer for h in holds.values()} | {h.payee for h in holds.values()}
-    accounts = {
-        address: _read_account(token, address, head.block)
-        for address in sorted(transfer_accounts | parties)
-    }
+    addresses = sorted(_transfer_accounts(view, token, head.block) | parties)
     return PaymentSnapshot(
         head=head,
         token=token.address,
         settlement=view.contract("PvdSettlement").address,
         total_supply=int(token.functions.totalSupply().call(block_identifier=head.block)),
         holds=holds,
-        accounts=accounts,
+        accounts=_read_accounts(view.w3, token, addresses, head.block),
         sent=read_sent(view, head.block),
         inbox=read_inbox(view, head.block),
     )
+
+
+_HOLD_FIELDS = ("payer", "payee", "notary", "amount", "expiry", "ref")
 
 
 def _read_holds(view: ChainView, token: Contract, block: int) -> dict[bytes, HoldRecord]:
@@ -293,61 +341,67 @@ def _read_holds(view: ChainView, token: Contract, block: int) -> dict[bytes, Hol
     releases: dict[bytes, list[int]] = defaultdict(list)
     for log in event_logs(view, token, "HoldReleased", block):
         releases[bytes(log["holdId"])].append(int(log["amount"]))
+    placed = {bytes(p["holdId"]): p for p in event_logs(view, token, "HoldPlaced", block)}
+    checks = [token.functions.checkHold(tuple(p[k] for k in _HOLD_FIELDS)) for p in placed.values()]
+    checked = dict(zip(placed, call_many(view.w3, checks, block), strict=True))
+    # holdStatus for a hold whose fields the token refuses (checkHold reverted) and for one
+    # with end logs but no HoldPlaced log
+    unchecked = [i for i, c in checked.items() if isinstance(c, ContractLogicError)]
+    orphans = sorted((set(executions) | set(releases)) - set(placed))
+    calls = [token.functions.holdStatus(hold_id) for hold_id in unchecked + orphans]
+    status = dict(zip(unchecked + orphans, call_many(view.w3, calls, block), strict=True))
+    status.update({i: c[1] for i, c in checked.items() if i not in status})
     holds: dict[bytes, HoldRecord] = {}
-    for log in event_logs(view, token, "HoldPlaced", block):
-        hold_id = bytes(log["holdId"])
-        fields = (
-            log["payer"],
-            log["payee"],
-            log["notary"],
-            log["amount"],
-            log["expiry"],
-            log["ref"],
-        )
-        status, commitment_ok = _hold_status(token, hold_id, fields, block)
+    for hold_id, p in placed.items():
         holds[hold_id] = HoldRecord(
             hold_id=hold_id,
-            payer=log["payer"],
-            payee=log["payee"],
-            notary=log["notary"],
-            amount=int(log["amount"]),
-            expiry=int(log["expiry"]),
-            ref=bytes(log["ref"]),
-            placed_block=int(log["_block"]),
-            status=status,
-            commitment_ok=commitment_ok,
-            executions=tuple(executions.pop(hold_id, ())),
-            releases=tuple(releases.pop(hold_id, ())),
-        )
-    for hold_id in set(executions) | set(releases):  # an end with no HoldPlaced: keep it visible
-        status = HoldStatus(token.functions.holdStatus(hold_id).call(block_identifier=block))
-        holds[hold_id] = HoldRecord(
-            hold_id=hold_id,
-            payer=ZERO_ADDRESS,
-            payee=ZERO_ADDRESS,
-            notary=ZERO_ADDRESS,
-            amount=0,
-            expiry=0,
-            ref=ZERO_ID,
-            placed_block=-1,
-            status=status,
-            commitment_ok=False,
+            payer=p["payer"],
+            payee=p["payee"],
+            notary=p["notary"],
+            amount=int(p["amount"]),
+            expiry=int(p["expiry"]),
+            ref=bytes(p["ref"]),
+            placed_block=int(p["_block"]),
+            status=HoldStatus(_value(status[hold_id])),
+            commitment_ok=_commitment_ok(checked[hold_id], hold_id),
             executions=tuple(executions.get(hold_id, ())),
             releases=tuple(releases.get(hold_id, ())),
         )
+    for hold_id in orphans:
+        holds[hold_id] = _orphan(hold_id, HoldStatus(_value(status[hold_id])), executions, releases)
     return holds
 
 
-def _hold_status(
-    token: Contract, hold_id: bytes, fields: tuple[Any, ...], block: int
-) -> tuple[HoldStatus, bool]:
-    """The hold's status, and whether the token's stored commitment matches `fields`
-    (checkHold reverts HoldMismatch if not; then holdStatus gives the status)."""
-    try:
-        checked_id, status = token.functions.checkHold(fields).call(block_identifier=block)
-    except ContractLogicError:
-        return HoldStatus(token.functions.holdStatus(hold_id).call(block_identifier=block)), False
-    return HoldStatus(status), bytes(checked_id) == hold_id
+def _commitment_ok(check: Any, hold_id: bytes) -> bool:
+    """Whether checkHold accepted the HoldPlaced fields (it reverts HoldMismatch if the
+    token's stored commitment is to other fields) and named the same id."""
+    if isinstance(check, ContractLogicError):
+        return False
+    checked_id, _status = check
+    return bytes(checked_id) == hold_id
+
+
+def _orphan(
+    hold_id: bytes,
+    status: HoldStatus,
+    executions: Mapping[bytes, list[tuple[str, int]]],
+    releases: Mapping[bytes, list[int]],
+) -> HoldRecord:
+    """A hold with end logs but no HoldPlaced log: kept, so that the checks see it."""
+    return HoldRecord(
+        hold_id=hold_id,
+        payer=ZERO_ADDRESS,
+        payee=ZERO_ADDRESS,
+        notary=ZERO_ADDRESS,
+        amount=0,
+        expiry=0,
+        ref=ZERO_ID,
+        placed_block=-1,
+        status=status,
+        commitment_ok=False,
+        executions=tuple(executions.get(hold_id, ())),
+        releases=tuple(releases.get(hold_id, ())),
+    )
 
 
 def _transfer_accounts(view: ChainView, token: Contract, block: int) -> set[str]:
@@ -358,12 +412,17 @@ def _transfer_accounts(view: ChainView, token: Contract, block: int) -> set[str]
     return accounts
 
 
-def _read_account(token: Contract, address: str, block: int) -> AccountRecord:
-    return AccountRecord(
-        address=address,
-        balance=int(token.functions.balanceOf(address).call(block_identifier=block)),
-        held=int(token.functions.heldBalanceOf(address).call(block_identifier=block)),
-    )
+def _read_accounts(
+    w3: Web3, token: Contract, addresses: list[str], block: int
+) -> dict[str, AccountRecord]:
+    calls = [token.functions.balanceOf(a) for a in addresses]
+    calls += [token.functions.heldBalanceOf(a) for a in addresses]
+    results = [int(_value(r)) for r in call_many(w3, calls, block)]
+    count = len(addresses)
+    return {
+        address: AccountRecord(address=address, balance=results[i], held=results[count + i])
+        for i, address in enumerate(addresses)
+    }
 
 
 # -------------------------------------------------------------------- business chain
@@ -374,11 +433,12 @@ def read_business(view: ChainView) -> BusinessSnapshot:
     head = chain_head(view)
     registry = view.contract("TradeRegistry")
     components = _output_names(registry, "getTrade")
-    trades: dict[bytes, TradeRecord] = {}
-    for log in event_logs(view, registry, "TradeProposed", head.block):
-        trade_id = bytes(log["tradeId"])
-        raw = registry.functions.getTrade(trade_id).call(block_identifier=head.block)
-        trades[trade_id] = _trade(trade_id, dict(zip(components, raw, strict=True)))
+    ids = [bytes(log["tradeId"]) for log in event_logs(view, registry, "TradeProposed", head.block)]
+    raw = call_many(view.w3, [registry.functions.getTrade(i) for i in ids], head.block)
+    trades = {
+        trade_id: _trade(trade_id, dict(zip(components, _value(fields), strict=True)))
+        for trade_id, fields in zip(ids, raw, strict=True)
+    }
     return BusinessSnapshot(
         head=head,
         registry=registry.address,
@@ -450,9 +510,11 @@ def read_inbox(view: ChainView, block: int) -> dict[bytes, InboxRecord]:
     for name in ("MessageDelivered", "MessageRetried"):
         for log in event_logs(view, inbox, name, block):
             delivered[bytes(log["messageId"])] += 1
+    ids = _ordered(failures, delivered)
+    raw = call_many(view.w3, [inbox.functions.deliveryOf(i) for i in ids], block)
     records: dict[bytes, InboxRecord] = {}
-    for message_id in _ordered(failures, delivered):
-        status, _deliverer, at = inbox.functions.deliveryOf(message_id).call(block_identifier=block)
+    for message_id, record in zip(ids, raw, strict=True):
+        status, _deliverer, at = _value(record)
         records[message_id] = InboxRecord(
             message_id=message_id,
             status=DeliveryStatus(status),

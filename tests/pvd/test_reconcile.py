@@ -25,8 +25,10 @@ import solcx
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 
 import pvd.reconcile as reconcile_module
+from pvd import reconcile_state
 from pvd.anvil import AnvilNode, start_anvil, stop_anvil
 from pvd.attestation import InboxDomain, pack_signatures, sign
 from pvd.chains import Chain, dev_accounts, embedded_chain, rpc_chain
@@ -55,6 +57,7 @@ from pvd.reconcile import (
     view_from_manifest,
     views_from_system,
 )
+from pvd.reconcile_state import call_many
 from pvd.system import System, SystemConfig, deploy_system
 
 ACCOUNTS = dev_accounts()
@@ -280,10 +283,10 @@ def test_a_paid_and_a_refunded_trade_reconcile_with_no_finding(settled):
     }  # fmt: skip
     assert dict(report.counts["trades"]) == {"total": 2, "delivered": 1, "expired": 1}
     # PAYMENT_HELD x2 and PAYMENT_SETTLED x2 one way; Delivered and Expired outcomes back
-    assert dict(report.counts["payment→business"]) == {
+    assert dict(report.counts["payment_to_business"]) == {
         "sent": 4, "delivered": 4, "failed": 0, "pending": 0,
     }  # fmt: skip
-    assert dict(report.counts["business→payment"]) == {
+    assert dict(report.counts["business_to_payment"]) == {
         "sent": 2, "delivered": 2, "failed": 0, "pending": 0,
     }  # fmt: skip
 
@@ -330,7 +333,7 @@ def test_an_outcome_not_yet_relayed_is_pending_with_its_age_not_a_violation(pvd)
         "age_seconds": age,
         "age_blocks": 1,
     }
-    assert report.counts["business→payment"]["pending"] == 1
+    assert report.counts["business_to_payment"]["pending"] == 1
 
 
 def test_a_settlement_reported_late_is_pending_not_a_violation(pvd):
@@ -361,7 +364,7 @@ def test_an_outcome_that_fails_on_a_paused_token_is_reported_failed_and_retryabl
     (failed,) = findings_of(report, "L2", Severity.FAILED)
     assert failed.ids == (hex_id(outcome_id),)
     assert "EnforcedPause()" in failed.detail
-    assert report.counts["business→payment"]["failed"] == 1
+    assert report.counts["business_to_payment"]["failed"] == 1
 
 
 def test_a_delivered_trade_refunded_at_hold_expiry_is_a_note_not_a_violation(pvd):
@@ -639,6 +642,33 @@ def test_a_balance_moved_below_the_held_amount_violates_c2(anvil):
     assert f"VIOLATION C2   {BUYER.address}: held {PRICE} > balance {PRICE - 1}" in text
     assert "VIOLATION C1" in text  # the supply no longer equals the balances
     assert "verdict   VIOLATION: 2 (C1, C2)" in text
+
+
+def test_batched_view_calls_return_what_single_calls_return_and_keep_a_revert_apart(anvil):
+    token, registry = anvil.pvd.payment.token, anvil.pvd.business.registry
+    payment_w3 = anvil.pvd.payment.chain.w3
+    block = payment_w3.eth.block_number
+    wrong_amount = (*anvil.open_trade.hold[:3], PRICE + 1, *anvil.open_trade.hold[4:])
+    calls = [
+        token.functions.checkHold(anvil.open_trade.hold),
+        token.functions.balanceOf(BUYER.address),
+        token.functions.holdStatus(anvil.paid.hold_id),
+    ]
+
+    batched = call_many(payment_w3, calls, block)
+    with_revert = call_many(payment_w3, [*calls, token.functions.checkHold(wrong_amount)], block)
+    trades = call_many(
+        anvil.pvd.business.chain.w3,
+        [registry.functions.getTrade(t.trade_id) for t in (anvil.paid, anvil.open_trade)],
+        anvil.pvd.business.chain.w3.eth.block_number,
+    )
+
+    assert batched == [c.call(block_identifier=block) for c in calls]
+    assert reconcile_state._batch(payment_w3, calls, block) == batched  # one JSON-RPC batch
+    assert with_revert[:3] == batched
+    assert isinstance(with_revert[3], ContractLogicError)
+    assert "HoldMismatch" in str(with_revert[3]) or with_revert[3].data is not None
+    assert [t[5] for t in trades] == [5, 3]  # status: Delivered, Funded
 
 
 # ------------------------------------------------------------------ user errors: exit 2
