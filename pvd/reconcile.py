@@ -41,7 +41,7 @@ from web3 import Web3
 from pvd.chains import rpc_chain
 from pvd.errors import UserError
 from pvd.manifest import Manifest, load_abi, read_manifest
-from pvd.reconcile_checks import Context, Finding, Severity, hex_id, run_checks
+from pvd.reconcile_checks import Context, Finding, Ids, Severity, hex_id, run_checks
 from pvd.reconcile_state import (
     BUSINESS_CONTRACTS,
     PAYMENT_CONTRACTS,
@@ -203,7 +203,7 @@ class Report:
                 {
                     "invariant": f.invariant,
                     "severity": f.severity.value,
-                    "ids": list(f.ids),
+                    "ids": dict(f.ids),
                     "detail": f.detail,
                     **f.facts,
                 }
@@ -258,7 +258,7 @@ def _text_lines(report: Report) -> Iterator[str]:
     for finding in report.findings:
         yield (
             f"  {finding.severity.value.upper():9} {finding.invariant:4} "
-            f"{' '.join(finding.ids)}: {finding.detail}"
+            f"{' '.join(f'{kind} {value}' for kind, value in finding.ids)}: {finding.detail}"
         )
 
 
@@ -314,17 +314,16 @@ def reconcile(payment: ChainView, business: ChainView) -> Report:
             f.key for f in run_checks(second, biz, context) if f.severity is Severity.VIOLATION
         }
         findings = [_confirmed_or_pending(f, confirmed, second.head.block) for f in findings]
+    rank = {severity: i for i, severity in enumerate(Severity)}
     return Report(
         payment=first.head,
         business=biz.head,
         counts=summarize(first, biz),
-        findings=tuple(findings),
+        findings=tuple(sorted(findings, key=lambda f: rank[f.severity])),
     )
 
 
-def _confirmed_or_pending(
-    finding: Finding, confirmed: set[tuple[str, tuple[str, ...]]], block: int
-) -> Finding:
+def _confirmed_or_pending(finding: Finding, confirmed: set[tuple[str, Ids]], block: int) -> Finding:
     if finding.severity is not Severity.VIOLATION or finding.key in confirmed:
         return finding
     return replace(

@@ -47,12 +47,12 @@ class Finding:
 
     invariant: str
     severity: Severity
-    ids: tuple[str, ...]
+    ids: Ids  # (kind, id) pairs: ("hold", "0x…"), ("trade", "0x…"), ("account", "0x…")...
     detail: str
-    facts: Mapping[str, int | str] = field(default_factory=dict, compare=False)
+    facts: Mapping[str, object] = field(default_factory=dict, compare=False)
 
     @property
-    def key(self) -> tuple[str, tuple[str, ...]]:
+    def key(self) -> tuple[str, Ids]:
         return (self.invariant, self.ids)
 
 
@@ -64,11 +64,19 @@ class Context:
     explain_error: Callable[[bytes], str]  # revert data -> "ErrorName(args)"
 
 
+Ids = tuple[tuple[str, str], ...]
+
+
 def hex_id(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-def _violation(invariant: str, ids: tuple[str, ...], detail: str) -> Finding:
+def named(**ids: str) -> Ids:
+    """The offending ids of a finding, by kind, in the order given."""
+    return tuple(ids.items())
+
+
+def _violation(invariant: str, ids: Ids, detail: str) -> Finding:
     return Finding(invariant, Severity.VIOLATION, ids, detail)
 
 
@@ -91,7 +99,7 @@ def check_hold_lifecycle(p: PaymentSnapshot) -> Iterator[Finding]:
     """C3 per hold (placed, its record, ended once, paid the held amount to its payee) and
     the first half of X3 (never both executed and released)."""
     for hold in p.holds.values():
-        ids = (hex_id(hold.hold_id),)
+        ids = named(hold=hex_id(hold.hold_id))
         if hold.placed_block < 0:
             yield _violation(
                 "C3", ids, "the hold ended (HoldExecuted/HoldReleased) but was never placed"
@@ -159,7 +167,7 @@ def check_x1(p: PaymentSnapshot, b: BusinessSnapshot) -> Iterator[Finding]:
         if problems:
             yield _violation(
                 "X1",
-                (hex_id(hold.hold_id), hex_id(hold.ref)),
+                named(hold=hex_id(hold.hold_id), trade=hex_id(hold.ref)),
                 f"hold executed ({hold.amount} to {hold.payee}) but " + "; ".join(problems),
             )
 
@@ -206,7 +214,7 @@ def check_x2(p: PaymentSnapshot, b: BusinessSnapshot) -> Iterator[Finding]:
             if hold.executed:
                 yield _violation(
                     "X2",
-                    (hex_id(trade.trade_id), hex_id(hold.hold_id)),
+                    named(trade=hex_id(trade.trade_id), hold=hex_id(hold.hold_id)),
                     f"the trade is {trade.status.name} but its hold paid {hold.amount} "
                     f"to {hold.payee}",
                 )
@@ -216,7 +224,7 @@ def check_x2(p: PaymentSnapshot, b: BusinessSnapshot) -> Iterator[Finding]:
         if outcome and hold_or_none and hold_or_none.executed:
             yield _violation(
                 "X2",
-                (hex_id(outcome.trade_id), hex_id(outcome.hold_id)),
+                named(trade=hex_id(outcome.trade_id), hold=hex_id(outcome.hold_id)),
                 f"the registry rejected this hold (message {hex_id(sent.id)}) but it paid "
                 f"{hold_or_none.amount} to {hold_or_none.payee}",
             )
@@ -241,7 +249,7 @@ def check_x3_settlement(p: PaymentSnapshot, b: BusinessSnapshot) -> Iterator[Fin
 
 
 def _trade_settlement(trade: TradeRecord, p: PaymentSnapshot) -> Iterator[Finding]:
-    ids = (hex_id(trade.trade_id), hex_id(trade.hold_id))
+    ids = named(trade=hex_id(trade.trade_id), hold=hex_id(trade.hold_id))
     settlement = SettlementResult(trade.settlement)
     if trade.hold_id == ZERO_ID:
         if settlement is not SettlementResult.NONE:
@@ -268,7 +276,7 @@ def _hold_names_trade(hold: HoldRecord, trade: TradeRecord, p: PaymentSnapshot) 
 
 
 def _settlement_vs_hold(
-    trade: TradeRecord, hold: HoldRecord, settlement: SettlementResult, ids: tuple[str, ...]
+    trade: TradeRecord, hold: HoldRecord, settlement: SettlementResult, ids: Ids
 ) -> Iterator[Finding]:
     state = "executed" if hold.executed else "released" if hold.released else hold.status.name
     if settlement is SettlementResult.NONE:
@@ -304,21 +312,27 @@ def check_accounts(p: PaymentSnapshot) -> Iterator[Finding]:
     for account in p.accounts.values():
         if account.held > account.balance:
             yield _violation(
-                "C2", (account.address,), f"held {account.held} > balance {account.balance}"
+                "C2",
+                named(account=account.address),
+                f"held {account.held} > balance {account.balance}",
             )
         holds = open_holds.get(account.address, [])
         expected = sum(h.amount for h in holds)
         if account.held != expected:
-            yield _violation(
+            yield Finding(
                 "C4",
-                (account.address, *(hex_id(h.hold_id) for h in holds)),
+                Severity.VIOLATION,
+                named(account=account.address),
                 f"heldBalanceOf is {account.held} but its {len(holds)} open hold(s) "
                 f"sum to {expected}",
+                {"open_holds": [hex_id(h.hold_id) for h in holds]},
             )
     total = sum(a.balance for a in p.accounts.values())
     if total != p.total_supply:
         yield _violation(
-            "C1", (p.token,), f"totalSupply {p.total_supply} != the sum of balances {total}"
+            "C1",
+            named(token=p.token),
+            f"totalSupply {p.total_supply} != the sum of balances {total}",
         )
 
 
@@ -343,7 +357,7 @@ def _direction(
 ) -> Iterator[Finding]:
     route = f"{source.name}→{destination.name}"
     for message in sent.values():
-        ids = (hex_id(message.id),)
+        ids = named(message=hex_id(message.id))
         what = describe(message.message)
         if message.message.destination_domain != destination.domain_id:
             yield Finding(
@@ -390,7 +404,7 @@ def _pending(
     return Finding(
         "M1",
         Severity.PENDING,
-        (hex_id(message.id),),
+        named(message=hex_id(message.id)),
         detail,
         {
             "sent_block": message.block,
@@ -407,7 +421,7 @@ def _consumed_unsent(
     sent: Mapping[bytes, SentMessage],
 ) -> Iterator[Finding]:
     for record in inbox.values():
-        ids = (hex_id(record.message_id),)
+        ids = named(message=hex_id(record.message_id))
         if record.message_id not in sent:
             yield _violation(
                 "C6",

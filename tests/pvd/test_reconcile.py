@@ -345,7 +345,7 @@ def test_a_settlement_reported_late_is_pending_not_a_violation(pvd):
 
     assert report.exit_code == 0
     (late,) = findings_of(report, "X3", Severity.PENDING)
-    assert late.ids == (hex_id(trade.trade_id), hex_id(trade.hold_id))
+    assert dict(late.ids) == {"trade": hex_id(trade.trade_id), "hold": hex_id(trade.hold_id)}
     assert "hold executed; the settlement is not reported yet" in late.detail
     (settled_message,) = findings_of(report, "M1", Severity.PENDING)
     assert "PAYMENT_SETTLED Paid" in settled_message.detail
@@ -362,7 +362,7 @@ def test_an_outcome_that_fails_on_a_paused_token_is_reported_failed_and_retryabl
 
     assert report.exit_code == 0
     (failed,) = findings_of(report, "L2", Severity.FAILED)
-    assert failed.ids == (hex_id(outcome_id),)
+    assert failed.ids == (("message", hex_id(outcome_id)),)
     assert "EnforcedPause()" in failed.detail
     assert report.counts["business_to_payment"]["failed"] == 1
 
@@ -380,7 +380,7 @@ def test_a_delivered_trade_refunded_at_hold_expiry_is_a_note_not_a_violation(pvd
     assert pvd.business.registry.functions.settlementOf(trade.trade_id).call() == 2  # Refunded
     assert report.exit_code == 0
     (risk,) = findings_of(report, "RISK", Severity.NOTE)
-    assert risk.ids == (hex_id(trade.trade_id), hex_id(trade.hold_id))
+    assert dict(risk.ids) == {"trade": hex_id(trade.trade_id), "hold": hex_id(trade.hold_id)}
 
 
 # --------------------------------------------------------- embedded: broken on purpose
@@ -396,10 +396,10 @@ def test_a_forged_delivered_outcome_that_pays_a_funded_trade_violates_x1_and_c6(
     assert report.exit_code == 1
     assert report.invariants() == {"X1", "C6"}
     (x1,) = findings_of(report, "X1")
-    assert x1.ids == (hex_id(trade.hold_id), hex_id(trade.trade_id))
+    assert dict(x1.ids) == {"hold": hex_id(trade.hold_id), "trade": hex_id(trade.trade_id)}
     assert "the trade is FUNDED" in x1.detail
     (c6,) = findings_of(report, "C6")
-    assert c6.ids == (hex_id(forged),)
+    assert c6.ids == (("message", hex_id(forged)),)
     assert "VIOLATION: 2 (C6, X1)" in report.to_text()
 
 
@@ -412,7 +412,7 @@ def test_a_seller_paid_for_an_expired_trade_violates_x2(pvd):
 
     assert report.exit_code == 1
     (x2,) = findings_of(report, "X2")
-    assert x2.ids == (hex_id(trade.trade_id), hex_id(trade.hold_id))
+    assert dict(x2.ids) == {"trade": hex_id(trade.trade_id), "hold": hex_id(trade.hold_id)}
     assert "the trade is EXPIRED" in x2.detail
     assert {"X1", "X2", "C6"} == report.invariants()
 
@@ -442,7 +442,9 @@ def test_a_hold_the_registry_rejected_but_that_paid_the_seller_violates_x2(pvd):
     report = pvd.report()
 
     x2 = findings_of(report, "X2")
-    assert [f.ids for f in x2] == [(hex_id(trade.trade_id), hex_id(other_id))]
+    assert [dict(f.ids) for f in x2] == [
+        {"trade": hex_id(trade.trade_id), "hold": hex_id(other_id)}
+    ]
     assert "the registry rejected this hold" in x2[0].detail
     assert report.exit_code == 1
 
@@ -460,7 +462,7 @@ def test_a_trade_marked_paid_while_its_hold_is_still_held_violates_x3(pvd):
     assert report.invariants() == {"X3", "C6"}
     (x3,) = findings_of(report, "X3")
     assert x3.detail == "settlement Paid but the hold is HELD"
-    assert [f.ids for f in findings_of(report, "C6")] == [(hex_id(forged),)]
+    assert [f.ids for f in findings_of(report, "C6")] == [(("message", hex_id(forged)),)]
 
 
 def test_a_message_sent_and_delivered_while_the_chains_are_read_is_not_a_violation(
@@ -614,15 +616,15 @@ def test_a_hold_record_edited_to_executed_without_a_delivered_trade_violates_x1_
     assert code == 1
     assert report["ok"] is False
     violations = {
-        (f["invariant"], tuple(f["ids"]))
+        (f["invariant"], tuple(f["ids"].items()))
         for f in report["findings"]
         if f["severity"] == "violation"
     }
     hold, trade = hex_id(anvil.open_trade.hold_id), hex_id(anvil.open_trade.trade_id)
     assert violations == {
-        ("X1", (hold, trade)),  # "paid" with the trade only Funded
-        ("C4", (BUYER.address,)),  # the buyer's held total still counts it; no open hold does
-        ("C3", (hold,)),  # status Executed with no HoldExecuted log
+        ("X1", (("hold", hold), ("trade", trade))),  # "paid" with the trade only Funded
+        ("C4", (("account", BUYER.address),)),  # its held total still counts the hold
+        ("C3", (("hold", hold),)),  # status Executed with no HoldExecuted log
     }
 
 
@@ -639,7 +641,7 @@ def test_a_balance_moved_below_the_held_amount_violates_c2(anvil):
     code, text = run_command(anvil, as_json=False)
 
     assert code == 1
-    assert f"VIOLATION C2   {BUYER.address}: held {PRICE} > balance {PRICE - 1}" in text
+    assert f"VIOLATION C2   account {BUYER.address}: held {PRICE} > balance {PRICE - 1}" in text
     assert "VIOLATION C1" in text  # the supply no longer equals the balances
     assert "verdict   VIOLATION: 2 (C1, C2)" in text
 
