@@ -37,8 +37,9 @@ import requests
 from eth_utils.abi import collapse_if_tuple
 from eth_utils.crypto import keccak
 from web3 import Web3
+from web3.contract import Contract
 
-from pvd.chains import rpc_chain
+from pvd.chains import Chain, rpc_chain
 from pvd.errors import UserError
 from pvd.manifest import Manifest, load_abi, read_manifest
 from pvd.reconcile_checks import Context, Finding, Ids, Severity, hex_id, run_checks
@@ -124,34 +125,40 @@ def view_from_manifest(role: str, manifest_path: Path, rpc_url: str | None) -> C
     if not url:
         raise UserError(f"no RPC URL for the {role} chain: pass --{role}-rpc or set {variable}")
     chain = rpc_chain(role, url, manifest.chain.domain_id)
+    _check_identity(chain, manifest, manifest_path, url)
+    names = _ROLE_CONTRACTS[role]
+    return ChainView(
+        name=role,
+        domain_id=manifest.chain.domain_id,
+        w3=chain.w3,
+        contracts={name: _deployed(chain, manifest_path, manifest, name) for name in names},
+        from_block=min(manifest.contract(name).block for name in names),
+    )
+
+
+def _check_identity(chain: Chain, manifest: Manifest, path: Path, url: str) -> None:
     identity = chain.identity()
     if (identity.chain_id, identity.genesis_hash) != (
         manifest.chain.chain_id,
         manifest.chain.genesis_hash,
     ):
         raise UserError(
-            f"{role} chain at {url} is chain id {identity.chain_id} with genesis "
-            f"{identity.genesis_hash[:10]}…, but {manifest_path} was deployed to chain id "
+            f"{chain.name} chain at {url} is chain id {identity.chain_id} with genesis "
+            f"{identity.genesis_hash[:10]}…, but {path} was deployed to chain id "
             f"{manifest.chain.chain_id} with genesis {manifest.chain.genesis_hash[:10]}…: "
-            f"point --{role}-rpc at that chain, or redeploy"
+            f"point --{chain.name}-rpc at that chain, or redeploy"
         )
-    contracts = {}
-    for name in _ROLE_CONTRACTS[role]:
-        entry = manifest.contract(name)
-        if not chain.w3.eth.get_code(Web3.to_checksum_address(entry.address)):
-            raise UserError(
-                f"{role} chain at {url} has no code at {name} {entry.address} from "
-                f"{manifest_path} (was the chain reset?): redeploy"
-            )
-        address = Web3.to_checksum_address(entry.address)
-        contracts[name] = chain.w3.eth.contract(address=address, abi=load_abi(manifest_path, entry))
-    return ChainView(
-        name=role,
-        domain_id=manifest.chain.domain_id,
-        w3=chain.w3,
-        contracts=contracts,
-        from_block=min(manifest.contracts[name].block for name in _ROLE_CONTRACTS[role]),
-    )
+
+
+def _deployed(chain: Chain, path: Path, manifest: Manifest, name: str) -> Contract:
+    entry = manifest.contract(name)
+    address = Web3.to_checksum_address(entry.address)
+    if not chain.w3.eth.get_code(address):
+        raise UserError(
+            f"{chain.name} chain has no code at {name} {address} from {path} "
+            "(was the chain reset?): redeploy"
+        )
+    return chain.w3.eth.contract(address=address, abi=load_abi(path, entry))
 
 
 def _check_role(role: str, manifest: Manifest, path: Path) -> None:

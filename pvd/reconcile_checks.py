@@ -33,6 +33,8 @@ from pvd.reconcile_state import (
     TradeStatus,
 )
 
+Ids = tuple[tuple[str, str], ...]
+
 
 class Severity(StrEnum):
     VIOLATION = "violation"
@@ -62,9 +64,6 @@ class Context:
 
     block_time: Callable[[str, int], int]  # (chain name, block) -> timestamp
     explain_error: Callable[[bytes], str]  # revert data -> "ErrorName(args)"
-
-
-Ids = tuple[tuple[str, str], ...]
 
 
 def hex_id(value: bytes) -> str:

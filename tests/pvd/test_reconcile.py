@@ -88,22 +88,21 @@ class Pvd:
         self.payment = system.payment
         self.business = system.business
         token = self.payment.token
-        self.send(
-            self.payment.chain,
-            token.functions.grantRole(token.functions.OPERATOR_ROLE().call(), OPERATOR.address),
-            CENTRAL_BANK,
+        for role, account in (
+            (token.functions.OPERATOR_ROLE(), OPERATOR),
+            (token.functions.PAUSER_ROLE(), PAUSER),
+        ):
+            self.on_payment(token.functions.grantRole(role.call(), account.address), CENTRAL_BANK)
+        self.on_payment(
+            token.functions.setMintAllowance(OPERATOR.address, 10 * PRICE), CENTRAL_BANK
         )
-        self.send(
-            self.payment.chain,
-            token.functions.grantRole(token.functions.PAUSER_ROLE().call(), PAUSER.address),
-            CENTRAL_BANK,
-        )
-        self.send(
-            self.payment.chain,
-            token.functions.setMintAllowance(OPERATOR.address, 10 * PRICE),
-            CENTRAL_BANK,
-        )
-        self.send(self.payment.chain, token.functions.issue(BUYER.address, 4 * PRICE), OPERATOR)
+        self.on_payment(token.functions.issue(BUYER.address, 4 * PRICE), OPERATOR)
+
+    def on_payment(self, call: Any, sender: LocalAccount) -> dict[str, Any]:
+        return self.send(self.payment.chain, call, sender)
+
+    def on_business(self, call: Any, sender: LocalAccount) -> dict[str, Any]:
+        return self.send(self.business.chain, call, sender)
 
     @staticmethod
     def send(chain: Chain, call: Any, sender: LocalAccount) -> dict[str, Any]:
@@ -124,16 +123,15 @@ class Pvd:
             token.address, PRICE, b"\x01" * 32, deadline, hold_expiry, 0,
         )  # fmt: skip
         trade_id = registry.functions.nextTradeId(BUYER.address).call()
-        self.send(self.business.chain, registry.functions.propose(terms), BUYER)
-        self.send(self.business.chain, registry.functions.accept(trade_id), SELLER)
+        self.on_business(registry.functions.propose(terms), BUYER)
+        self.on_business(registry.functions.accept(trade_id), SELLER)
         settlement = self.payment.settlement.address
-        self.send(
-            self.payment.chain,
+        self.on_payment(
             token.functions.placeHold(trade_id, SELLER.address, settlement, PRICE, hold_expiry),
             BUYER,
         )
         hold = (BUYER.address, SELLER.address, settlement, PRICE, hold_expiry, trade_id)
-        self.send(self.payment.chain, self.payment.settlement.functions.announce(hold), STRANGER)
+        self.on_payment(self.payment.settlement.functions.announce(hold), STRANGER)
         self.relay_to_business()
         assert registry.functions.statusOf(trade_id).call() == 3  # Funded
         hold_id = token.functions.holdId(BUYER.address, settlement, trade_id).call()
@@ -141,17 +139,13 @@ class Pvd:
 
     def confirm_delivery(self, trade: Trade) -> None:
         registry = self.business.registry
-        self.send(
-            self.business.chain, registry.functions.ship(trade.trade_id, b"\x02" * 32), SELLER
-        )
-        self.send(self.business.chain, registry.functions.confirmDelivery(trade.trade_id), BUYER)
+        self.on_business(registry.functions.ship(trade.trade_id, b"\x02" * 32), SELLER)
+        self.on_business(registry.functions.confirmDelivery(trade.trade_id), BUYER)
 
     def expire(self, trade: Trade) -> None:
         deadline = self.business.registry.functions.getTrade(trade.trade_id).call()[1]
         self.business.chain.advance_time_to(deadline + 1)
-        self.send(
-            self.business.chain, self.business.registry.functions.expire(trade.trade_id), STRANGER
-        )
+        self.on_business(self.business.registry.functions.expire(trade.trade_id), STRANGER)
 
     def paid_trade(self) -> Trade:
         trade = self.funded_trade()
@@ -354,7 +348,7 @@ def test_a_settlement_reported_late_is_pending_not_a_violation(pvd):
 def test_an_outcome_that_fails_on_a_paused_token_is_reported_failed_and_retryable(pvd):
     trade = pvd.funded_trade()
     pvd.confirm_delivery(trade)
-    pvd.send(pvd.payment.chain, pvd.payment.token.functions.pause(), PAUSER)
+    pvd.on_payment(pvd.payment.token.functions.pause(), PAUSER)
     (outcome_id,) = pvd.relay_to_payment()
     assert pvd.payment.inbox.functions.deliveryOf(outcome_id).call()[0] == 2  # Failed
 
@@ -371,7 +365,7 @@ def test_a_delivered_trade_refunded_at_hold_expiry_is_a_note_not_a_violation(pvd
     trade = pvd.funded_trade()
     pvd.confirm_delivery(trade)
     pvd.payment.chain.advance_time_to(trade.hold[4])  # every relayer was down until expiry
-    pvd.send(pvd.payment.chain, pvd.payment.token.functions.releaseHold(trade.hold), STRANGER)
+    pvd.on_payment(pvd.payment.token.functions.releaseHold(trade.hold), STRANGER)
     pvd.relay_to_payment()
     pvd.relay_to_business()
 
@@ -421,17 +415,16 @@ def test_a_hold_the_registry_rejected_but_that_paid_the_seller_violates_x2(pvd):
     trade = pvd.funded_trade()
     # a second payer's hold for the same trade: announced, answered Rejected, not relayed
     token, settlement = pvd.payment.token, pvd.payment.settlement
-    pvd.send(pvd.payment.chain, token.functions.issue(STRANGER.address, PRICE), OPERATOR)
+    pvd.on_payment(token.functions.issue(STRANGER.address, PRICE), OPERATOR)
     expiry = trade.hold[4]
-    pvd.send(
-        pvd.payment.chain,
+    pvd.on_payment(
         token.functions.placeHold(
             trade.trade_id, SELLER.address, settlement.address, PRICE, expiry
         ),
         STRANGER,
     )
     other = (STRANGER.address, SELLER.address, settlement.address, PRICE, expiry, trade.trade_id)
-    pvd.send(pvd.payment.chain, settlement.functions.announce(other), STRANGER)
+    pvd.on_payment(settlement.functions.announce(other), STRANGER)
     pvd.relay_to_business()
     other_id = bytes(
         token.functions.holdId(STRANGER.address, settlement.address, trade.trade_id).call()
@@ -722,6 +715,18 @@ def test_a_manifest_read_against_another_chain_is_a_user_error(on_anvil):
 
     with pytest.raises(UserError, match=r"is chain id 7002 .* was deployed to chain id 7001"):
         view_from_manifest("payment", payment_manifest, on_anvil.nodes[1].url)
+
+
+def test_a_manifest_whose_contract_is_not_on_the_chain_is_a_user_error(on_anvil, tmp_path):
+    payment_manifest, _business = on_anvil.manifests
+    data = json.loads(payment_manifest.read_text())
+    data["contracts"]["YuanToken"]["address"] = "0x" + "ab" * 20
+    (tmp_path / "abi").symlink_to(payment_manifest.parent / "abi")
+    moved = tmp_path / payment_manifest.name
+    moved.write_text(json.dumps(data))
+
+    with pytest.raises(UserError, match=r"has no code at YuanToken .* \(was the chain reset\?\)"):
+        view_from_manifest("payment", moved, on_anvil.nodes[0].url)
 
 
 def test_no_rpc_url_is_a_user_error_naming_the_variable(on_anvil, monkeypatch):
