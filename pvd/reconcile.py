@@ -72,6 +72,7 @@ __all__ = [
     "main",
     "reconcile",
     "reconcile_command",
+    "reconcile_system",
     "run",
     "view_from_manifest",
     "views_from_system",
@@ -199,6 +200,19 @@ class Report:
     def invariants(self, severity: Severity = Severity.VIOLATION) -> set[str]:
         return {f.invariant for f in self.of(severity)}
 
+    @property
+    def verdict(self) -> str:
+        """One line: OK or VIOLATION with the invariants broken, and what else was found."""
+        counts = {s: len(self.of(s)) for s in Severity}
+        rest = (
+            f"{counts[Severity.FAILED]} failed, {counts[Severity.PENDING]} pending, "
+            f"{counts[Severity.NOTE]} notes"
+        )
+        if self.ok:
+            return f"OK: no violation ({rest})"
+        names = ", ".join(sorted(self.invariants()))
+        return f"VIOLATION: {counts[Severity.VIOLATION]} ({names}); {rest}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -252,16 +266,7 @@ def _text_lines(report: Report) -> Iterator[str]:
             f"messages  {source}→{destination}: {m['sent']} sent, {m['delivered']} delivered, "
             f"{m['failed']} failed, {m['pending']} pending"
         )
-    counts = {s: len(report.of(s)) for s in Severity}
-    rest = (
-        f"{counts[Severity.FAILED]} failed, {counts[Severity.PENDING]} pending, "
-        f"{counts[Severity.NOTE]} notes"
-    )
-    if report.ok:
-        yield f"verdict   OK: no violation ({rest})"
-    else:
-        names = ", ".join(sorted(report.invariants()))
-        yield f"verdict   VIOLATION: {counts[Severity.VIOLATION]} ({names}); {rest}"
+    yield f"verdict   {report.verdict}"
     for finding in report.findings:
         yield (
             f"  {finding.severity.value.upper():9} {finding.invariant:4} "
@@ -328,6 +333,11 @@ def reconcile(payment: ChainView, business: ChainView) -> Report:
         counts=summarize(first, biz),
         findings=tuple(sorted(findings, key=lambda f: rank[f.severity])),
     )
+
+
+def reconcile_system(system: System) -> Report:
+    """`reconcile` of an in-process deployment (the embedded demo)."""
+    return reconcile(*views_from_system(system))
 
 
 def _confirmed_or_pending(finding: Finding, confirmed: set[tuple[str, Ids]], block: int) -> Finding:

@@ -54,6 +54,7 @@ from pvd.reconcile import (
     main,
     reconcile,
     reconcile_command,
+    reconcile_system,
     view_from_manifest,
     views_from_system,
 )
@@ -306,6 +307,14 @@ def test_the_json_report_says_ok_with_both_chains_and_no_finding(settled):
     assert data["verdict"] == {"violation": 0, "failed": 0, "pending": 0, "note": 0}
     assert (data["payment"]["domain_id"], data["business"]["domain_id"]) == (1, 2)
     assert data["payment"]["block"] == harness.payment.chain.w3.eth.block_number
+
+
+def test_reconcile_system_gives_the_one_line_verdict_the_demo_prints(settled):
+    harness, _paid, _refunded = settled
+
+    report = reconcile_system(harness.system)
+
+    assert report.verdict == "OK: no violation (0 failed, 0 pending, 0 notes)"
 
 
 def test_an_outcome_not_yet_relayed_is_pending_with_its_age_not_a_violation(pvd):
