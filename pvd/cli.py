@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", help="message ids (default: every dead message)")
     retry.set_defaults(handler=_cmd_retry)
 
+    from pvd import reconcile
+
+    checker = sub.add_parser("reconcile", help="check both chains' invariants (reads no store)")
+    reconcile.add_arguments(checker)
+    checker.set_defaults(handler=reconcile.run)
+
     compile_ = sub.add_parser("compile", help="compile contracts/ with the pinned settings")
     compile_.set_defaults(handler=_cmd_compile)
     return parser
