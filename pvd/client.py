@@ -8,8 +8,9 @@ the same. Every call waits for its receipt and raises if it reverted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -102,44 +103,80 @@ def hold_for(trade_id: bytes, terms: Terms, settlement: Contract) -> HoldRequest
     )
 
 
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+PLACE_HOLD_TYPE = [
+    {"name": "payer", "type": "address"},
+    {"name": "payee", "type": "address"},
+    {"name": "notary", "type": "address"},
+    {"name": "amount", "type": "uint256"},
+    {"name": "expiry", "type": "uint64"},
+    {"name": "ref", "type": "bytes32"},
+    {"name": "validBefore", "type": "uint256"},
+]
+
+
+class HoldFields(Protocol):
+    """Anything with a hold's fields (HoldRequest, a test's own Hold)."""
+
+    @property
+    def payer(self) -> str: ...
+    @property
+    def payee(self) -> str: ...
+    @property
+    def notary(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def expiry(self) -> int: ...
+    @property
+    def ref(self) -> bytes: ...
+
+
+def token_domain(eip712_domain: Sequence[Any]) -> dict[str, Any]:
+    """The EIP-712 domain from the token's ERC-5267 `eip712Domain()` answer (the domain id
+    is in its name: ADR 0002)."""
+    _, name, version, chain_id, verifying_contract, _, _ = eip712_domain
+    return {
+        "name": name,
+        "version": version,
+        "chainId": chain_id,
+        "verifyingContract": verifying_contract,
+    }
+
+
+def place_hold_message(hold: HoldFields, valid_before: int) -> dict[str, Any]:
+    return {
+        "payer": hold.payer,
+        "payee": hold.payee,
+        "notary": hold.notary,
+        "amount": hold.amount,
+        "expiry": hold.expiry,
+        "ref": hold.ref,
+        "validBefore": valid_before,
+    }
+
+
+def place_hold_typed_data(
+    domain: dict[str, Any], hold: HoldFields, valid_before: int
+) -> dict[str, Any]:
+    """What a payer signs to let anyone place `hold` for it (YuanHolds' PlaceHold)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "PlaceHold": PLACE_HOLD_TYPE},
+        "primaryType": "PlaceHold",
+        "domain": domain,
+        "message": place_hold_message(hold, valid_before),
+    }
+
+
 def sign_hold(token: Contract, payer: LocalAccount, hold: HoldRequest, valid_before: int) -> bytes:
     """The payer's EIP-712 PlaceHold signature, as a wallet makes it (docs/token.md)."""
-    _, name, version, chain_id, verifying_contract, _, _ = token.functions.eip712Domain().call()
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "PlaceHold": [
-                {"name": "payer", "type": "address"},
-                {"name": "payee", "type": "address"},
-                {"name": "notary", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "expiry", "type": "uint64"},
-                {"name": "ref", "type": "bytes32"},
-                {"name": "validBefore", "type": "uint256"},
-            ],
-        },
-        "primaryType": "PlaceHold",
-        "domain": {
-            "name": name,
-            "version": version,
-            "chainId": chain_id,
-            "verifyingContract": verifying_contract,
-        },
-        "message": {
-            "payer": hold.payer,
-            "payee": hold.payee,
-            "notary": hold.notary,
-            "amount": hold.amount,
-            "expiry": hold.expiry,
-            "ref": hold.ref,
-            "validBefore": valid_before,
-        },
-    }
+    domain = token_domain(token.functions.eip712Domain().call())
+    typed = place_hold_typed_data(domain, hold, valid_before)
     return bytes(payer.sign_typed_data(full_message=typed).signature)
 
 

@@ -13,8 +13,10 @@ A check returns None when the state agrees, or the reason it does not.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from pvd.messages import (
     Message,
@@ -26,13 +28,37 @@ from pvd.messages import (
 )
 from pvd.relayer.ends import ChainEnd
 
+BlockRef = int | Literal["latest"]
+STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
+
 # Enum values of IHoldableToken.HoldStatus and ITradeRegistry.Status.
 HOLD_HELD, HOLD_EXECUTED, HOLD_RELEASED = 1, 2, 3
 TRADE_DELIVERED, TRADE_EXPIRED = 5, 7
 
 
 def source_disagrees(source: ChainEnd, message: Message, block: int) -> str | None:
-    """None if the source app's state at `block` backs `message`, else why not."""
+    """None if the source app's state at `block` backs `message`, else why not.
+
+    A node that no longer keeps the state of `block` (anvil, and any non-archive node,
+    keeps only recent blocks) is asked about its latest block instead: every fact checked
+    here stays true once true, except a hold being Held — and a PAYMENT_HELD for a hold
+    that is no longer held must not be relayed anyway."""
+    try:
+        return _check(source, message, block)
+    except Web3RPCError as exc:
+        if not _state_pruned(exc):
+            raise
+        return _check(source, message, "latest")
+
+
+def _state_pruned(exc: Web3RPCError) -> bool:
+    """The node's way of saying it no longer has that block's state (anvil: "block
+    height is N but requested was M" / BlockOutOfRangeError; geth: missing trie node)."""
+    text = str(exc).lower().replace(" ", "")
+    return any(sign in text for sign in STATE_GONE)
+
+
+def _check(source: ChainEnd, message: Message, block: BlockRef) -> str | None:
     body = message.decoded_body()
     if isinstance(body, PaymentHeld):
         return _payment_held(source, message, body, block)
@@ -42,7 +68,9 @@ def source_disagrees(source: ChainEnd, message: Message, block: int) -> str | No
     return _payment_settled(source.app("YuanToken"), body, block)
 
 
-def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld, block: int) -> str | None:
+def _payment_held(
+    source: ChainEnd, message: Message, m: PaymentHeld, block: BlockRef
+) -> str | None:
     token, settlement = source.app("YuanToken"), source.app("PvdSettlement")
     if m.token != token.address:
         return f"PAYMENT_HELD names token {m.token}, the payment chain's token is {token.address}"
@@ -58,7 +86,7 @@ def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld, block: int
     return None
 
 
-def _trade_outcome(registry: Contract, m: TradeOutcome, block: int) -> str | None:
+def _trade_outcome(registry: Contract, m: TradeOutcome, block: BlockRef) -> str | None:
     status = registry.functions.statusOf(m.trade_id).call(block_identifier=block)
     funded_by = bytes(registry.functions.holdIdOf(m.trade_id).call(block_identifier=block))
     if m.outcome is Outcome.REJECTED:
@@ -74,7 +102,7 @@ def _trade_outcome(registry: Contract, m: TradeOutcome, block: int) -> str | Non
     return None
 
 
-def _payment_settled(token: Contract, m: PaymentSettled, block: int) -> str | None:
+def _payment_settled(token: Contract, m: PaymentSettled, block: BlockRef) -> str | None:
     status = token.functions.holdStatus(m.hold_id).call(block_identifier=block)
     wanted = HOLD_EXECUTED if m.result is SettlementResult.PAID else HOLD_RELEASED
     if status != wanted:
