@@ -21,8 +21,15 @@ from web3.exceptions import ProviderConnectionError
 
 from pvd.chains import Chain, rpc_chain
 from pvd.errors import RecoverableError, UnrecoverableError, UserError
+from pvd.manifest import read_manifest
 from pvd.relayer.config import ChainConfig, ChainName, Peer, RelayConfig, Route
-from pvd.relayer.ends import BUSINESS_APPS, PAYMENT_APPS, ChainEnd, end_from_manifest
+from pvd.relayer.ends import (
+    BUSINESS_APPS,
+    PAYMENT_APPS,
+    ChainEnd,
+    check_identity,
+    end_from_manifest,
+)
 from pvd.relayer.keys import Signer, load_keys
 from pvd.relayer.lock import RelayerLocks
 from pvd.relayer.log import relay_logger
@@ -34,6 +41,7 @@ from pvd.relayer.sender import Sender, SenderSettings
 from pvd.relayer.store import Store
 
 _log = relay_logger("pvd.relayer.service")
+IDENTITY_CHECK_SECONDS = 60.0  # how often a running relayer re-checks each RPC's chain
 
 
 @dataclass(frozen=True)
@@ -101,10 +109,23 @@ class Relayer:
             tick_route(route, self.metrics)
         self.metrics.refresh_from_store(self.store)
 
-    def run(self, poll_interval: float, stop: threading.Event) -> None:
-        """Tick until `stop` is set. An UnrecoverableError stops the relayer loudly."""
+    def run(
+        self,
+        poll_interval: float,
+        stop: threading.Event,
+        *,
+        check_chains: Callable[[], None] | None = None,
+        check_every: float = IDENTITY_CHECK_SECONDS,
+    ) -> None:
+        """Tick until `stop` is set; every `check_every` seconds run `check_chains` (it
+        raises if an RPC now serves another chain). An UnrecoverableError stops the
+        relayer loudly."""
+        checked = time.monotonic()
         while not stop.is_set():
             started = time.monotonic()
+            if check_chains is not None and started - checked >= check_every:
+                check_chains()
+                checked = started
             self.tick()
             stop.wait(max(0.0, poll_interval - (time.monotonic() - started)))
 
@@ -233,7 +254,16 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
         )
         poll = min(config.payment.poll_interval, config.business.poll_interval)
         try:
-            relayer.run(poll, stop)
+            relayer.run(poll, stop, check_chains=lambda: check_chains(config, payment, business))
         except UnrecoverableError:
             _log.exception("stopping: unrecoverable")
             raise
+
+
+def check_chains(config: RelayConfig, payment: ChainEnd, business: ChainEnd) -> None:
+    """Each RPC still serves the chain its manifest names (chain id, genesis, domain)."""
+    for end, chain_config in ((payment, config.payment), (business, config.business)):
+        try:
+            check_identity(end.chain, read_manifest(chain_config.manifest))
+        except UserError as exc:  # at start a user error; while running, unsafe to go on
+            raise UnrecoverableError(str(exc)) from None
