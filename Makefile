@@ -34,13 +34,16 @@ setup: $(BIN)/.installed node_modules/.installed ## install everything (first us
 demo: setup ## a full settlement between two in-process chains
 	$(BIN)/pvd demo
 
-test: setup test-contracts test-pvd ## the whole test suite
+test: setup test-contracts test-pvd test-integration ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.ports) $(BIN)/brownie test tests/contracts
 
 test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
+
+test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faults
+	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
 
 lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts
@@ -53,8 +56,9 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup ## gas per operation, written to bench/report.json
+bench: setup ## gas per operation, relay latency/throughput/catch-up: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
+	$(BIN)/python -m pvd.bench
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

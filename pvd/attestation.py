@@ -189,9 +189,17 @@ def sign(message: Message, inbox: InboxDomain, account: LocalAccount) -> bytes:
     return signature
 
 
-def recover(message: Message, inbox: InboxDomain, signature: bytes, index: int = 0) -> str:
+def recover(
+    message: Message,
+    inbox: InboxDomain,
+    signature: bytes,
+    index: int = 0,
+    *,
+    signed_digest: bytes | None = None,
+) -> str:
     """The signer of one signature, checked as OpenZeppelin's ECDSA.tryRecover does:
-    65 bytes, s in the lower half order, v in {27, 28}, a recoverable point."""
+    65 bytes, s in the lower half order, v in {27, 28}, a recoverable point.
+    `signed_digest`, if given, is digest(message, inbox) computed once by the caller."""
     if len(signature) != SIGNATURE_LENGTH:
         raise InboxSignatureInvalid(index, RECOVER_INVALID_LENGTH)
     r = int.from_bytes(signature[0:32], "big")
@@ -203,7 +211,7 @@ def recover(message: Message, inbox: InboxDomain, signature: bytes, index: int =
         raise InboxSignatureInvalid(index, RECOVER_INVALID_SIGNATURE)
     try:
         public_key = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(
-            digest(message, inbox)
+            signed_digest if signed_digest is not None else digest(message, inbox)
         )
     except (BadSignature, ValueError):
         raise InboxSignatureInvalid(index, RECOVER_INVALID_SIGNATURE) from None

@@ -9,14 +9,14 @@ brownie: `brownie run scripts/bench_gas.py`.
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
-import subprocess
-from datetime import UTC, datetime
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "bench" / "report.json"
+sys.path.insert(0, str(ROOT))
+
+from pvd.benchreport import write_section  # noqa: E402
 
 
 def measure_all() -> dict[str, dict[str, int]]:
@@ -28,34 +28,16 @@ def measure_all() -> dict[str, dict[str, int]]:
     return results
 
 
-def write_section(name: str, data: object) -> None:
-    """Merge one section into bench/report.json (other sections are kept)."""
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    report[name] = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": commit,
-        "data": data,
-    }
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-
-
 def main() -> None:
     results = measure_all()
-    write_section("gas", results)
+    report = write_section("gas", results)
     for area, ops in results.items():
         for op, gas in ops.items():
             print(f"{area:10} {op:45} {gas:>9,}")
-    print(f"written to {REPORT.relative_to(ROOT)}")
+    print(f"written to {report.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(ROOT))
     from brownie import network, project
     from brownie._config import CONFIG
 

@@ -79,18 +79,18 @@ class RelayKeys:
     gas: Signer
 
 
-def _from_hex(text: str, what: str) -> Signer:
+def _from_hex(text: str, what: str) -> LocalAccount:
     text = text.strip()
     if not _HEX_KEY.match(text):
         raise UserError(f"{what} is not a hex private key; it must be 0x followed by 64 hex digits")
     try:
-        account = Account.from_key(text)
+        account: LocalAccount = Account.from_key(text)
     except Exception:  # eth-account's message may include the key: replace it
         raise UserError(f"{what} is not a valid secp256k1 private key; use another key") from None
-    return Signer(account)
+    return account
 
 
-def _from_keystore(source: KeystoreKey, environ: Mapping[str, str]) -> Signer:
+def _from_keystore(source: KeystoreKey, environ: Mapping[str, str]) -> LocalAccount:
     path = source.path
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -113,20 +113,27 @@ def _from_keystore(source: KeystoreKey, environ: Mapping[str, str]) -> Signer:
     except Exception:
         raise UserError(f"keystore {path} is not a valid keystore; re-export it") from None
     try:
-        account = Account.from_key(secret)
+        account: LocalAccount = Account.from_key(secret)
     except Exception:
         raise UserError(f"keystore {path} holds an invalid private key; use another key") from None
-    return Signer(account)
+    return account
 
 
-def load_signer(source: KeySource, environ: Mapping[str, str] | None = None) -> Signer:
-    """Load one key from its source; UserError (never showing the key) if it cannot."""
+def load_account(source: KeySource, environ: Mapping[str, str] | None = None) -> LocalAccount:
+    """Load one key from its source as an eth-account LocalAccount, for code that signs
+    through web3's middleware (deployment); UserError (never showing the key) if it cannot.
+    Keep it out of logs: the relayer holds its keys as `Signer`s."""
     env = os.environ if environ is None else environ
     if isinstance(source, EnvKey):
         if not env.get(source.env, "").strip():
             raise UserError(f"env var {source.env} is not set; export it with a hex private key")
         return _from_hex(env[source.env], f"env var {source.env}")
     return _from_keystore(source, env)
+
+
+def load_signer(source: KeySource, environ: Mapping[str, str] | None = None) -> Signer:
+    """Load one key from its source; UserError (never showing the key) if it cannot."""
+    return Signer(load_account(source, environ))
 
 
 def load_keys(

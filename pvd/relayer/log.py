@@ -139,5 +139,6 @@ def configure_logging(
     for old in [h for h in root.handlers if h.get_name() == "pvd-relay"]:
         root.removeHandler(old)
     root.addHandler(handler)
+    root.propagate = False  # this handler prints pvd's lines; the root logger must not again
     root.setLevel(level.upper())
     return handler

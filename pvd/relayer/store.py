@@ -687,11 +687,13 @@ class Store:
         return _record(rows[0]) if rows else None
 
     def _where(self, route: Route | None, *clauses: str) -> tuple[str, list[object]]:
-        parts = list(clauses)
+        # The route comes first: callers append the parameters of their own clauses after.
+        parts: list[str] = []
         params: list[object] = []
         if route is not None:
             parts.append("route = ?")
             params.append(route.value)
+        parts.extend(clauses)
         return " AND ".join(parts) or "1", params
 
     _PENDING = "stage < 3 AND condition <> 'dead'"

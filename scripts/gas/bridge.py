@@ -23,6 +23,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from pvd import attestation
+from pvd.client import HoldRequest, place_hold_typed_data, token_domain
 from pvd.messages import Message, Outcome, TradeOutcome
 
 PAYMENT_DOMAIN = 1
@@ -158,47 +159,15 @@ def measure_bridge() -> dict[str, int]:
 
 # ----------------------------------------------------------------------- settlement
 
-_PLACE_HOLD_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "PlaceHold": [
-        {"name": "payer", "type": "address"},
-        {"name": "payee", "type": "address"},
-        {"name": "notary", "type": "address"},
-        {"name": "amount", "type": "uint256"},
-        {"name": "expiry", "type": "uint64"},
-        {"name": "ref", "type": "bytes32"},
-        {"name": "validBefore", "type": "uint256"},
-    ],
-}
 _REGISTRY = "0x7e57000000000000000000000000000000000A11"
 _PRICE = 1_234_00
 
 
 def _sign_hold(token, key: bytes, hold: tuple, valid_before: int) -> bytes:
-    _, name, version, chain_id, contract, _, _ = token.eip712Domain()
-    payer, payee, notary, amount, expiry, ref = hold
-    message = {
-        "payer": payer,
-        "payee": payee,
-        "notary": notary,
-        "amount": amount,
-        "expiry": expiry,
-        "ref": ref,
-        "validBefore": valid_before,
-    }
-    domain = {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract}
-    full = {
-        "types": _PLACE_HOLD_TYPES,
-        "primaryType": "PlaceHold",
-        "domain": domain,
-        "message": message,
-    }
-    return bytes(Account.sign_typed_data(key, full_message=full).signature)
+    typed = place_hold_typed_data(
+        token_domain(token.eip712Domain()), HoldRequest(*hold), valid_before
+    )
+    return bytes(Account.sign_typed_data(key, full_message=typed).signature)
 
 
 def _settled_outcome(settlement: str, hold: tuple, nonce: int) -> Message:

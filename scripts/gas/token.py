@@ -21,6 +21,8 @@ from brownie import PlainERC20, YuanToken, accounts, chain
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from pvd.client import place_hold_typed_data, token_domain
+
 log = logging.getLogger(__name__)
 
 DOMAIN_ID = 1
@@ -50,42 +52,7 @@ def _ref(n: int) -> bytes:
 
 def _signed_hold(token: Any, key: bytes, hold: Hold, valid_before: int) -> bytes:
     """The payer's EIP-712 signature over PlaceHold, built from the token's ERC-5267 domain."""
-    _, name, version, chain_id, verifying_contract, _, _ = token.eip712Domain()
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "PlaceHold": [
-                {"name": "payer", "type": "address"},
-                {"name": "payee", "type": "address"},
-                {"name": "notary", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "expiry", "type": "uint64"},
-                {"name": "ref", "type": "bytes32"},
-                {"name": "validBefore", "type": "uint256"},
-            ],
-        },
-        "primaryType": "PlaceHold",
-        "domain": {
-            "name": name,
-            "version": version,
-            "chainId": chain_id,
-            "verifyingContract": verifying_contract,
-        },
-        "message": {
-            "payer": hold.payer,
-            "payee": hold.payee,
-            "notary": hold.notary,
-            "amount": hold.amount,
-            "expiry": hold.expiry,
-            "ref": hold.ref,
-            "validBefore": valid_before,
-        },
-    }
+    typed = place_hold_typed_data(token_domain(token.eip712Domain()), hold, valid_before)
     signed = Account.sign_message(encode_typed_data(full_message=typed), key)
     return bytes(signed.signature)
 

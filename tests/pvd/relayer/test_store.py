@@ -288,6 +288,21 @@ def test_a_failure_schedules_a_retry(store: Store, clock: FakeClock) -> None:
     assert [r.message_id for r in store.actionable()] == [seen(1).message_id]
 
 
+def test_queries_filtered_by_route_bind_their_parameters_in_order(
+    store: Store, clock: FakeClock
+) -> None:
+    store.observe(B2P, seen(1))
+    store.observe(P2B, seen(2))
+    store.record_failure(seen(1).message_id, "token_paused", RetryIn(30))
+    assert [r.message_id for r in store.actionable(P2B)] == [seen(2).message_id]
+    assert store.actionable(B2P) == []
+    assert store.due_for_retry(B2P) == []
+    clock.advance(30)
+    assert [r.message_id for r in store.actionable(B2P)] == [seen(1).message_id]
+    assert [r.message_id for r in store.due_for_retry(B2P)] == [seen(1).message_id]
+    assert store.due_for_retry(P2B) == []
+
+
 def test_success_after_a_failure_clears_the_failure_but_keeps_the_count(store: Store) -> None:
     store.observe(B2P, seen(1))
     store.record_failure(seen(1).message_id, "rpc_timeout", RetryIn(0))

@@ -5,6 +5,7 @@ wrong signer, cancelled."""
 import brownie
 import pytest
 
+from pvd.client import place_hold_message
 from tests.contracts.fixtures.token import (
     DOMAIN_ID,
     HELD,
@@ -287,18 +288,6 @@ def signed_hold(wallet_a, seller, hold_notary):
     return new_hold(wallet_a, seller, hold_notary, 700 * YUAN, now() + 3600)
 
 
-def hold_message(hold, valid_before):
-    return {
-        "payer": hold.payer,
-        "payee": hold.payee,
-        "notary": hold.notary,
-        "amount": hold.amount,
-        "expiry": hold.expiry,
-        "ref": hold.ref,
-        "validBefore": valid_before,
-    }
-
-
 def test_anyone_places_a_hold_with_the_payers_signature(yuan, signed_hold, stranger):
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_A, signed_hold, valid_before)
@@ -321,7 +310,7 @@ def test_anyone_places_a_hold_with_the_payers_signature(yuan, signed_hold, stran
 
 def test_the_hold_digest_is_the_wallets_eip712_digest(yuan, signed_hold):
     valid_before = now() + 600
-    expected = typed_digest(yuan, PLACE_HOLD_TYPES, hold_message(signed_hold, valid_before))
+    expected = typed_digest(yuan, PLACE_HOLD_TYPES, place_hold_message(signed_hold, valid_before))
     assert yuan.holdAuthorizationDigest(signed_hold.tuple(), valid_before) == "0x" + expected.hex()
 
 

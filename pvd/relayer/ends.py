@@ -1,0 +1,102 @@
+"""The two ends of the relayer's routes: each chain with the pvd contracts on it.
+
+Built from deployment manifests (a `pvd relay` process) or from an in-process
+`pvd.system.System` (the embedded demo and tests). web3 contract handles stay here and
+in the modules that read chains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+from pvd.chains import Chain
+from pvd.errors import UnrecoverableError, UserError
+from pvd.manifest import Manifest, load_abi, read_manifest
+from pvd.system import System
+
+PAYMENT_APPS = ("YuanToken", "PvdSettlement")
+BUSINESS_APPS = ("TradeRegistry",)
+
+
+@dataclass(frozen=True)
+class ChainEnd:
+    """One chain as the relayer sees it: its outbox and inbox, the apps whose state
+    proves a message (token and settlement, or the trade registry), and the block the
+    outbox was deployed in (where the first scan starts)."""
+
+    chain: Chain
+    outbox: Contract
+    inbox: Contract
+    apps: dict[str, Contract]
+    outbox_block: int
+
+    @property
+    def name(self) -> str:
+        return self.chain.name
+
+    @property
+    def domain(self) -> int:
+        return self.chain.domain_id
+
+    def app(self, name: str) -> Contract:
+        return self.apps[name]
+
+
+def ends_from_system(system: System) -> tuple[ChainEnd, ChainEnd]:
+    """(payment, business) ends of an in-process deployment."""
+    payment, business = system.payment, system.business
+    return (
+        ChainEnd(
+            payment.chain,
+            payment.outbox,
+            payment.inbox,
+            {"YuanToken": payment.token, "PvdSettlement": payment.settlement},
+            0,
+        ),
+        ChainEnd(
+            business.chain, business.outbox, business.inbox, {"TradeRegistry": business.registry}, 0
+        ),
+    )
+
+
+def end_from_manifest(chain: Chain, manifest_file: Path, apps: tuple[str, ...]) -> ChainEnd:
+    """The end of `chain` as its manifest describes it, after checking that the chain
+    is the one the manifest was written for (chain id, genesis hash, domain id)."""
+    manifest = read_manifest(manifest_file)
+    check_identity(chain, manifest)
+
+    def contract(name: str) -> Contract:
+        deployed = manifest.contract(name)
+        address = Web3.to_checksum_address(deployed.address)
+        abi: Any = load_abi(manifest_file, deployed)
+        return chain.w3.eth.contract(address=address, abi=abi)
+
+    return ChainEnd(
+        chain,
+        contract("Outbox"),
+        contract("Inbox"),
+        {name: contract(name) for name in apps},
+        manifest.contract("Outbox").block,
+    )
+
+
+def check_identity(chain: Chain, manifest: Manifest) -> None:
+    """Refuse a chain that is not the manifest's (another chain, or this one reset)."""
+    actual = chain.identity()
+    expected = manifest.chain
+    if actual.chain_id != expected.chain_id or actual.domain_id != expected.domain_id:
+        raise UserError(
+            f"{chain.name} chain: RPC reports chain id {actual.chain_id} / domain "
+            f"{actual.domain_id}, the manifest {manifest.network} says {expected.chain_id} / "
+            f"{expected.domain_id}: fix the RPC URL or the domain id in the config"
+        )
+    if actual.genesis_hash != expected.genesis_hash:
+        raise UnrecoverableError(
+            f"{chain.name} chain: genesis {actual.genesis_hash[:12]}... is not the manifest's "
+            f"{expected.genesis_hash[:12]}...: the chain was reset or replaced; redeploy"
+        )

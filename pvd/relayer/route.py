@@ -1,0 +1,348 @@
+"""One relay route: messages from the source chain's outbox to the destination chain's
+inbox. A tick runs three idempotent steps, each driven by what the store and the chains
+say now, so that a crash between any two of them loses nothing and repeats nothing:
+
+1. scan    read MessageSent logs from the checkpoint up to the confirmation depth; store
+           them as `seen` and move the checkpoint, in one transaction;
+2. attest  for each `seen` message: re-check that its block is still canonical, check
+           the source app's state at that block (pvd.relayer.checks), sign it with each
+           local attestation key (one in production; the embedded demo runs several);
+3. deliver for each signed message: ask the destination inbox what it knows (delivered,
+           failed on the recipient, or nothing yet); gather a quorum; pre-flight and send
+           one `deliver`, or a `deliverBatch` when several are ready; a message the inbox
+           holds as failed (paused token, frozen payee) is retried there with backoff.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from eth_abi.abi import decode as abi_decode
+from hexbytes import HexBytes
+from web3 import Web3
+
+from pvd.attestation import InboxDomain, digest, recover
+from pvd.errors import RecoverableError, UnrecoverableError
+from pvd.events import LogSource, ObservedLog
+from pvd.messages import Message, MessageFormatError
+from pvd.relayer.checks import source_disagrees
+from pvd.relayer.config import Route
+from pvd.relayer.ends import ChainEnd
+from pvd.relayer.keys import Signer
+from pvd.relayer.log import relay_logger
+from pvd.relayer.metrics import RelayerMetrics
+from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
+from pvd.relayer.retry import Backoff, RetryPolicy
+from pvd.relayer.sender import Call, Mined, Sender
+from pvd.relayer.store import Condition, MessageRecord, SeenMessage, SourceLocation, Stage, Store
+
+MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
+
+# Inbox.DeliveryStatus
+DELIVERY_NONE, DELIVERY_DELIVERED, DELIVERY_FAILED = 0, 1, 2
+# What the inbox says it did with a message in a delivery transaction (topic 1: the id).
+INBOX_DELIVERED = HexBytes(Web3.keccak(text="MessageDelivered(bytes32,uint32,address,address)"))
+INBOX_FAILED = HexBytes(Web3.keccak(text="MessageFailed(bytes32,uint32,address,address,bytes)"))
+INBOX_ALREADY_CONSUMED = HexBytes(Web3.keccak(text="MessageAlreadyConsumed(bytes32,address)"))
+DIGEST_CACHE = 10_000
+
+
+class StoreVerifier:
+    """The quorum's Verifier for one route: recovers a signer from a message id by
+    looking the message up in the store (the typed data covers the whole message)."""
+
+    def __init__(self, store: Store, inbox: InboxDomain) -> None:
+        self.store = store
+        self.inbox = inbox
+        self._digests: dict[bytes, tuple[Message, bytes]] = {}
+
+    def signed(self, message: Message) -> bytes:
+        """The EIP-712 digest attesters sign for `message` (computed once per message)."""
+        key = message.id
+        if key not in self._digests:
+            if len(self._digests) >= DIGEST_CACHE:
+                self._digests.clear()
+            self._digests[key] = (message, digest(message, self.inbox))
+        return self._digests[key][1]
+
+    def recover(self, message_id: bytes, signature: bytes) -> str:
+        record = self.store.get("0x" + bytes(message_id).hex())
+        if record is None:
+            raise ValueError("unknown message: not seen by this attester yet")
+        message = Message.decode(record.message)
+        if message.id != bytes(message_id):
+            raise ValueError("the store holds another message under this id")
+        return recover(message, self.inbox, signature, signed_digest=self.signed(message))
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    confirmations: int = 0
+    chunk_blocks: int = 2_000
+    rescan_margin: int = 0  # blocks re-read below the checkpoint at start
+    batch_size: int = 50  # most messages in one deliverBatch
+    # Attesters take turns to submit a message (the first in turn is picked by the
+    # message id); the others wait this many seconds per place in the queue before they
+    # submit too, so one delivery is usually paid for, not one per attester.
+    submit_turn_seconds: float = 2.0
+
+
+class RelayRoute:
+    """One direction (payment -> business, or back) for one attester."""
+
+    def __init__(
+        self,
+        route: Route,
+        source: ChainEnd,
+        destination: ChainEnd,
+        store: Store,
+        attesters: Sequence[Signer],
+        quorum: Callable[[StoreVerifier], QuorumClient],
+        sender: Sender,
+        metrics: RelayerMetrics,
+        settings: RouteSettings,
+        retry: RetryPolicy,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.route = route
+        self.source = source
+        self.destination = destination
+        self.store = store
+        self.attesters = tuple(attesters)
+        self.sender = sender
+        self.metrics = metrics
+        self.settings = settings
+        self.backoff = Backoff(retry, rng or random.Random())
+        self.logs = LogSource(
+            source.chain.w3, source.outbox.address, HexBytes(MESSAGE_SENT), settings.chunk_blocks
+        )
+        chain_id = destination.chain.w3.eth.chain_id
+        self.inbox_domain = InboxDomain(chain_id, destination.inbox.address, destination.domain)
+        self.verifier = StoreVerifier(store, self.inbox_domain)
+        self.quorum = quorum(self.verifier)
+        self.log = relay_logger("pvd.relayer.route", route=route.value)
+        self._first_scan = True
+
+    # --- 1. scan ------------------------------------------------------------------------
+
+    def scan(self) -> list[str]:
+        """Store the messages of the confirmed blocks not yet scanned; the new ids."""
+        head = self.logs.confirmed_head(self.settings.confirmations)
+        start = self._scan_start(head)
+        if head < start:
+            return []
+        seen = [s for log in self.logs.logs(start, head) if (s := self._seen(log)) is not None]
+        block_hash = HexBytes(self.source.chain.w3.eth.get_block(head)["hash"]).to_0x_hex()
+        new = self.store.record_scan(self.route, seen, head, block_hash)
+        self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
+        for message_id in new:
+            self.log.info("seen", extra={"message_id": message_id, "chain": self.source.name})
+        return new
+
+    def _scan_start(self, head: int) -> int:
+        checkpoint = self.store.checkpoint(self.route)
+        if checkpoint is None:
+            return self.source.outbox_block
+        chain_head = head + self.settings.confirmations
+        if checkpoint.block > chain_head:
+            raise UnrecoverableError(
+                f"{self.source.name} chain: the store's checkpoint {checkpoint.block} is ahead "
+                f"of the chain head {chain_head}: the chain was reset; use a new store"
+            )
+        start = checkpoint.block + 1
+        if self._first_scan:
+            self._first_scan = False
+            start = max(self.source.outbox_block, start - self.settings.rescan_margin)
+        return start
+
+    def _seen(self, log: ObservedLog) -> SeenMessage | None:
+        (encoded,) = abi_decode(["bytes"], bytes(log.data))
+        try:
+            message = Message.decode(bytes(encoded))
+        except MessageFormatError as exc:  # an outbox emits only valid messages
+            self.log.error("undecodable message in block %s: %s", log.block_number, exc)
+            return None
+        if message.destination_domain != self.destination.domain:
+            return None  # for another domain: not this route's
+        location = SourceLocation(
+            log.block_number, log.block_hash.to_0x_hex(), log.tx_hash.to_0x_hex(), log.log_index
+        )
+        return SeenMessage("0x" + message.id.hex(), bytes(encoded), location)
+
+    # --- 2. attest ----------------------------------------------------------------------
+
+    def attest(self) -> int:
+        """Sign every message seen and backed by its source's state; how many were signed."""
+        signed = 0
+        for record in self.store.actionable(self.route):
+            if record.stage is not Stage.SEEN:
+                continue
+            message = Message.decode(record.message)
+            if not self._canonical(record):
+                self._fail(record, "source_reorged", "the log's block left the chain")
+                self._first_scan = True  # rescan from below the checkpoint
+                continue
+            if reason := source_disagrees(self.source, message, record.source.block):
+                self.log.error(
+                    "refusing to attest: %s", reason, extra={"message_id": record.message_id}
+                )
+                self._fail(record, "source_state_disagrees", reason, recoverable=False)
+                continue
+            self._sign(record.message_id, message)
+            signed += 1
+        return signed
+
+    def _canonical(self, record: MessageRecord) -> bool:
+        block = self.source.chain.w3.eth.get_block(record.source.block)
+        return HexBytes(block["hash"]).to_0x_hex() == record.source.block_hash
+
+    def _sign(self, message_id: str, message: Message) -> None:
+        signed = self.verifier.signed(message)
+        first, *others = self.attesters
+        self.store.mark_signed(message_id, first.address, first.sign_hash(signed))
+        for attester in others:
+            self.store.add_signature(message_id, attester.address, attester.sign_hash(signed))
+        self.log.info("signed", extra={"message_id": message_id})
+
+    # --- 3. deliver ---------------------------------------------------------------------
+
+    def deliver(self) -> int:
+        """Deliver (or retry on the inbox) every signed message that can go now."""
+        attesters = self._attester_set()
+        ready: list[tuple[MessageRecord, Message, Quorum]] = []
+        for record in self.store.actionable(self.route):
+            if record.stage is Stage.SEEN:
+                continue
+            message = Message.decode(record.message)
+            place = self._place_in_turn(record, attesters)
+            if place > 0 or record.stage is Stage.SUBMITTED or record.condition is Condition.FAILED:
+                # not first in turn, or acted on before: the inbox knows best (another
+                # attester may have delivered it)
+                status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
+                if status == DELIVERY_DELIVERED:
+                    self._confirmed(record, block)
+                    continue
+                if status == DELIVERY_FAILED:
+                    self._retry_on_inbox(record)
+                    continue
+            if self.store.clock() - record.first_seen < place * self.settings.submit_turn_seconds:
+                continue  # not this relayer's turn yet
+            quorum = self.quorum.collect(record.message_id, attesters, self.route)
+            if quorum is not None:
+                ready.append((record, message, quorum))
+        for start in range(0, len(ready), self.settings.batch_size):
+            self._send(ready[start : start + self.settings.batch_size])
+        return len(ready)
+
+    def _place_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> int:
+        """This relayer's place in the queue of attesters for submitting a message: 0 if
+        one of its keys is first (picked by the message id), else how many go before."""
+        members = sorted(attesters.members, key=lambda a: int(a, 16))
+        first = int(record.message_id, 16) % len(members)
+        places = [
+            (members.index(a.address) - first) % len(members)
+            for a in self.attesters
+            if a.address in attesters.members
+        ]
+        return min(places, default=len(members))
+
+    def _attester_set(self) -> AttesterSet:
+        inbox = self.destination.inbox.functions
+        return AttesterSet.of(inbox.attesters().call(), inbox.threshold().call())
+
+    def _send(self, batch: list[tuple[MessageRecord, Message, Quorum]]) -> None:
+        inbox = self.destination.inbox
+        messages = [record.message for record, _, _ in batch]
+        signatures = [b"".join(q.signatures) for _, _, q in batch]
+        if len(batch) == 1:
+            data = inbox.encode_abi("deliver", [messages[0], signatures[0]])
+        else:
+            data = inbox.encode_abi("deliverBatch", [messages, signatures])
+        ids = [record.message_id for record, _, _ in batch]
+        try:
+            sent = self.sender.send(Call(inbox.address, HexBytes(data)))
+        except RecoverableError as exc:
+            for record, _, _ in batch:
+                self._fail(record, _code(exc), str(exc))
+            return
+        self.store.mark_submitted(ids, sent.tx_hash, sent.nonce)
+        try:
+            mined = self.sender.wait(sent)
+        except RecoverableError as exc:
+            for record, _, _ in batch:
+                self._fail(record, _code(exc), str(exc))
+            return
+        self._settle(batch, mined)
+
+    def _settle(self, batch: list[tuple[MessageRecord, Message, Quorum]], mined: Mined) -> None:
+        """What the inbox did with each message of a mined delivery, from its events."""
+        outcome: dict[bytes, HexBytes] = {
+            bytes(log.topics[1]): log.topics[0]
+            for log in mined.logs
+            if log.address == self.destination.inbox.address and len(log.topics) > 1
+        }
+        for record, message, _ in batch:
+            event = outcome.get(message.id)
+            if event == INBOX_DELIVERED:
+                self._confirmed(record, mined.block_number, mined.tx_hash)
+            elif event == INBOX_ALREADY_CONSUMED:  # another attester delivered it first
+                status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
+                if status == DELIVERY_DELIVERED:
+                    self._confirmed(record, block)
+                else:
+                    self._fail(record, "recipient_failed", "held by the inbox for retry")
+            elif event == INBOX_FAILED:
+                self._fail(record, "recipient_failed", "held by the inbox for retry")
+            else:
+                self._fail(record, "not_consumed", f"{mined.tx_hash} did not consume it")
+
+    def _retry_on_inbox(self, record: MessageRecord) -> None:
+        """The inbox holds the message as verified-but-failed: retry it there (anyone may)."""
+        inbox = self.destination.inbox
+        call = Call(inbox.address, HexBytes(inbox.encode_abi("retry", [record.message])))
+        try:
+            mined = self.sender.send_and_wait(call)
+        except RecoverableError as exc:
+            self._fail(record, "inbox_retry_" + _code(exc), str(exc))
+            return
+        self._confirmed(record, mined.block_number, mined.tx_hash)
+
+    def _confirmed(self, record: MessageRecord, block: int, tx_hash: str | None = None) -> None:
+        self.store.mark_confirmed(record.message_id, tx_hash=tx_hash, block=block)
+        self.metrics.count_relayed(self.route)
+        self.metrics.observe_latency(self.route, max(0.0, time.time() - record.first_seen))
+        self.log.info(
+            "delivered", extra={"message_id": record.message_id, "tx_hash": tx_hash, "block": block}
+        )
+
+    def _fail(
+        self, record: MessageRecord, code: str, detail: str, *, recoverable: bool = True
+    ) -> None:
+        """Count a failed attempt; retry later with backoff, or give up (dead)."""
+        self.metrics.count_failure(self.route, code)
+        reason = f"{code}: {detail}"
+        if recoverable:
+            updated = self.store.record_failure(record.message_id, reason, self.backoff)
+            if updated.condition is not Condition.DEAD:
+                self.log.warning(
+                    "failed, will retry: %s", reason, extra={"message_id": record.message_id}
+                )
+                return
+        else:
+            self.store.mark_dead(record.message_id, reason)
+        self.log.error("dead: %s", reason, extra={"message_id": record.message_id})
+
+    # --- all three ----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self.scan()
+        self.attest()
+        self.deliver()
+
+
+def _code(exc: BaseException) -> str:
+    """The short reason code of a pvd error (sender errors carry one), for metrics."""
+    return str(getattr(exc, "reason", type(exc).__name__.lower()))

@@ -1,0 +1,269 @@
+"""A relayer: both routes of one attester (or, in the embedded demo, of several attesters
+in one process), one store, one metrics registry, and the loop that ticks them.
+
+`relayer_from_config` builds the `pvd relay` process: RPC chains checked against their
+manifests, keys from the environment or a keystore, instance locks, the signature server
+for the other attesters and the metrics endpoint. `Relayer` itself is also built
+directly by the demo, on embedded chains, with all attesters in this process.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import requests
+from web3.exceptions import ProviderConnectionError
+
+from pvd.chains import Chain, rpc_chain
+from pvd.errors import RecoverableError, UnrecoverableError, UserError
+from pvd.manifest import read_manifest
+from pvd.relayer.config import ChainConfig, ChainName, Peer, RelayConfig, Route
+from pvd.relayer.ends import (
+    BUSINESS_APPS,
+    PAYMENT_APPS,
+    ChainEnd,
+    check_identity,
+    end_from_manifest,
+)
+from pvd.relayer.keys import Signer, load_keys
+from pvd.relayer.lock import RelayerLocks
+from pvd.relayer.log import relay_logger
+from pvd.relayer.metrics import RelayerMetrics
+from pvd.relayer.quorum import QuorumClient, serve_signatures
+from pvd.relayer.retry import RetryPolicy
+from pvd.relayer.route import RelayRoute, RouteSettings, StoreVerifier
+from pvd.relayer.sender import Sender, SenderSettings
+from pvd.relayer.store import Store
+
+_log = relay_logger("pvd.relayer.service")
+IDENTITY_CHECK_SECONDS = 60.0  # how often a running relayer re-checks each RPC's chain
+
+
+@dataclass(frozen=True)
+class RouteOptions:
+    """Per-source-chain reading options and the shared retry policy."""
+
+    payment: RouteSettings
+    business: RouteSettings
+    retry: RetryPolicy
+
+
+class Relayer:
+    """Both directions of one relayer. `tick` runs each route once."""
+
+    def __init__(
+        self,
+        payment: ChainEnd,
+        business: ChainEnd,
+        store: Store,
+        attesters: Sequence[Signer],
+        gas: dict[str, Signer],
+        options: RouteOptions,
+        *,
+        metrics: RelayerMetrics | None = None,
+        peers: Sequence[Peer] = (),
+        sender_settings: SenderSettings | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics or RelayerMetrics()
+        self.routes: list[RelayRoute] = []
+        self._clients: list[QuorumClient] = []
+        rng = rng or random.Random()
+        ends = {"payment": payment, "business": business}
+        for route in (Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT):
+            source, destination = ends[route.source], ends[route.destination]
+            sender = Sender(
+                destination.chain.w3, gas[route.destination], destination.name, sender_settings
+            )
+
+            def quorum(verifier: StoreVerifier) -> QuorumClient:
+                client = QuorumClient(peers, verifier, store, self.metrics)
+                self._clients.append(client)
+                return client
+
+            self.routes.append(
+                RelayRoute(
+                    route,
+                    source,
+                    destination,
+                    store,
+                    attesters,
+                    quorum,
+                    sender,
+                    self.metrics,
+                    getattr(options, route.source),
+                    options.retry,
+                    rng,
+                )
+            )
+
+    def tick(self) -> None:
+        """One pass over both routes; a passing fault is logged and retried next tick."""
+        for route in self.routes:
+            tick_route(route, self.metrics)
+        self.metrics.refresh_from_store(self.store)
+
+    def run(
+        self,
+        poll_interval: float,
+        stop: threading.Event,
+        *,
+        check_chains: Callable[[], None] | None = None,
+        check_every: float = IDENTITY_CHECK_SECONDS,
+    ) -> None:
+        """Tick until `stop` is set; every `check_every` seconds run `check_chains` (it
+        raises if an RPC now serves another chain). An UnrecoverableError stops the
+        relayer loudly."""
+        checked = time.monotonic()
+        while not stop.is_set():
+            started = time.monotonic()
+            if check_chains is not None and started - checked >= check_every:
+                check_chains()
+                checked = started
+            self.tick()
+            stop.wait(max(0.0, poll_interval - (time.monotonic() - started)))
+
+    def run_until(self, done: Callable[[], bool], timeout: float, poll: float = 0.0) -> bool:
+        """Tick until `done()` (True) or `timeout` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.tick()
+            if done():
+                return True
+            time.sleep(poll)
+        return done()
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+#: What a node in trouble raises from the reads a route makes outside the Sender (which
+#: sorts its own errors): refused, reset, timed out, an HTTP error status. Passing faults.
+NODE_FAULTS: tuple[type[BaseException], ...] = (
+    requests.exceptions.RequestException,
+    ProviderConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def tick_route(route: RelayRoute, metrics: RelayerMetrics) -> None:
+    """Run one route once. A RecoverableError, or a node fault (NODE_FAULTS) from one of
+    its reads, is logged and counted and the route goes on at the next tick: every step
+    of a tick is safe to repeat. Anything else (UnrecoverableError, a bug) propagates."""
+    try:
+        route.tick()
+    except RecoverableError as exc:
+        _log.warning("%s: %s", route.route.value, exc, extra={"route": route.route.value})
+    except NODE_FAULTS as exc:
+        metrics.count_failure(route.route, "rpc_unavailable")
+        detail = " ".join(str(exc).split())[:300]
+        _log.warning(
+            "%s: node fault, retrying next tick: %s: %s",
+            route.route.value,
+            type(exc).__name__,
+            detail,
+            extra={"route": route.route.value},
+        )
+
+
+def _connect(config: ChainConfig) -> Chain:
+    """The first of the chain's RPC URLs that answers."""
+    failures = []
+    for url in config.rpc_urls:
+        try:
+            return rpc_chain(config.name, url, config.domain_id)
+        except UserError as exc:
+            failures.append(str(exc))
+    raise UserError("; ".join(failures))
+
+
+def _settings(config: ChainConfig) -> RouteSettings:
+    return RouteSettings(
+        confirmations=config.confirmations,
+        chunk_blocks=config.log_chunk_size,
+        rescan_margin=config.rescan_margin,
+    )
+
+
+def refuse_checkpoints_ahead(store: Store, heads: dict[ChainName, int]) -> None:
+    """UserError if a route's checkpoint is above its source chain's head: the chain was
+    reset (or the store belongs to another chain) and this store's record of what is done
+    is meaningless there. Checked at start, before anything is served or written."""
+    for route in Route:
+        checkpoint = store.checkpoint(route)
+        head = heads[route.source]
+        if checkpoint is not None and checkpoint.block > head:
+            raise UserError(
+                f"{route.source} chain: store {store.path} has checkpoint {checkpoint.block} "
+                f"for {route.value}, ahead of the chain head {head}: the chain was reset; "
+                "give this relayer a new store path (or move the old store away)"
+            )
+
+
+def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
+    """The `pvd relay` process: build everything from `config`, then loop until `stop`."""
+    keys = load_keys(config.attestation_key, config.gas_key)
+    with ExitStack() as cleanup:
+        addresses = (keys.attestation.address, keys.gas.address)
+        cleanup.enter_context(RelayerLocks(config.store.path, config.store.lock_dir, addresses))
+        payment_chain, business_chain = _connect(config.payment), _connect(config.business)
+        payment = end_from_manifest(payment_chain, config.payment.manifest, PAYMENT_APPS)
+        business = end_from_manifest(business_chain, config.business.manifest, BUSINESS_APPS)
+        store = Store(config.store.path)
+        cleanup.callback(store.close)
+        refuse_checkpoints_ahead(
+            store,
+            {
+                "payment": payment_chain.w3.eth.block_number,
+                "business": business_chain.w3.eth.block_number,
+            },
+        )
+        if reopened := store.reopen_dead():  # the start sweep: dead is off-chain only
+            _log.info("re-opened %d dead message(s)", len(reopened))
+        metrics = RelayerMetrics()
+        if server := metrics.serve(config.metrics.port, config.metrics.host):
+            cleanup.callback(server.close)
+        if signatures := serve_signatures(config.quorum, store, keys.attestation.address):
+            cleanup.callback(signatures.close)
+        options = RouteOptions(
+            _settings(config.payment),
+            _settings(config.business),
+            RetryPolicy.from_config(config.retry),
+        )
+        relayer = Relayer(
+            payment,
+            business,
+            store,
+            [keys.attestation],
+            {"payment": keys.gas, "business": keys.gas},
+            options,
+            metrics=metrics,
+            peers=config.quorum.peers,
+        )
+        cleanup.callback(relayer.close)
+        _log.info(
+            "relaying as attester %s (gas key %s)", keys.attestation.address, keys.gas.address
+        )
+        poll = min(config.payment.poll_interval, config.business.poll_interval)
+        try:
+            relayer.run(poll, stop, check_chains=lambda: check_chains(config, payment, business))
+        except UnrecoverableError:
+            _log.exception("stopping: unrecoverable")
+            raise
+
+
+def check_chains(config: RelayConfig, payment: ChainEnd, business: ChainEnd) -> None:
+    """Each RPC still serves the chain its manifest names (chain id, genesis, domain)."""
+    for end, chain_config in ((payment, config.payment), (business, config.business)):
+        try:
+            check_identity(end.chain, read_manifest(chain_config.manifest))
+        except UserError as exc:  # at start a user error; while running, unsafe to go on
+            raise UnrecoverableError(str(exc)) from None
