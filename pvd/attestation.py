@@ -13,22 +13,17 @@ An inbox accepts exactly `threshold` 65-byte signatures (r || s || v), concatena
 strictly ascending order of their signers, each signer a current attester; `verify_quorum`
 checks the same offline and raises the error the inbox would raise.
 
-Keys: `load_attester_account` reads a hex key from an environment variable, or an
-eth-account keystore file whose password is in another environment variable. A key never
-appears in a log line or an error message.
+Keys are loaded by `pvd.relayer.keys` (an environment variable or a keystore), the one
+place that does it; a key never appears in a log line or an error message.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_keys.datatypes import Signature
@@ -36,7 +31,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from pvd.errors import UnrecoverableError, UserError
+from pvd.errors import UnrecoverableError
 from pvd.messages import Message, validate_message
 
 log = logging.getLogger(__name__)
@@ -67,10 +62,6 @@ MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "body", "type": "bytes"},
     ],
 }
-
-DEFAULT_KEY_VAR = "PVD_ATTESTER_KEY"
-DEFAULT_KEYSTORE_VAR = "PVD_ATTESTER_KEYSTORE"
-DEFAULT_PASSWORD_VAR = "PVD_ATTESTER_KEYSTORE_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -284,51 +275,6 @@ class MessageVerifier:
         if bytes(message_id) != self.message.id:
             raise ValueError(f"this verifier is for message 0x{self.message.id.hex()}")
         return recover(self.message, self.inbox, signature)
-
-
-def load_attester_account(
-    environ: Mapping[str, str] | None = None,
-    key_var: str = DEFAULT_KEY_VAR,
-    keystore_var: str = DEFAULT_KEYSTORE_VAR,
-    password_var: str = DEFAULT_PASSWORD_VAR,
-) -> LocalAccount:
-    """The attester's signing account: a hex key in `key_var`, or else an eth-account
-    keystore file named by `keystore_var` with its password in `password_var`.
-
-    Raises UserError with a one-line message naming the variable to fix; the key and the
-    password never appear in it (nor in any log line).
-    """
-    env = os.environ if environ is None else environ
-    if key := env.get(key_var):
-        try:
-            account: LocalAccount = Account.from_key(key)
-        except (ValueError, TypeError):
-            raise UserError(
-                f"{key_var} is not a valid private key: set it to 32 bytes of hex"
-            ) from None
-        log.info("attester key loaded", extra={"source": key_var, "attester": account.address})
-        return account
-    if path := env.get(keystore_var):
-        password = env.get(password_var)
-        if password is None:
-            raise UserError(f"{keystore_var} is set but {password_var} is not: set the password")
-        try:
-            keyfile = json.loads(Path(path).read_text())
-        except OSError as exc:
-            raise UserError(
-                f"cannot read keystore {path}: {exc.strerror}; fix {keystore_var}"
-            ) from None
-        except json.JSONDecodeError:
-            raise UserError(f"keystore {path} is not JSON: fix {keystore_var}") from None
-        try:
-            account = Account.from_key(Account.decrypt(keyfile, password))
-        except ValueError:
-            raise UserError(
-                f"cannot decrypt keystore {path}: wrong {password_var} or a corrupt file"
-            ) from None
-        log.info("attester key loaded", extra={"source": path, "attester": account.address})
-        return account
-    raise UserError(f"no attester key: set {key_var}, or {keystore_var} and {password_var}")
 
 
 # A fixed, valid message used only to compute a domain separator through eth-account.

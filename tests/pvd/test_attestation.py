@@ -5,17 +5,12 @@ Every key here is a well-known development key (anvil's mnemonic): TEST KEYS ONL
 
 from __future__ import annotations
 
-import json
-import logging
-from pathlib import Path
-
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from pvd import attestation
 from pvd.attestation import InboxDomain
-from pvd.errors import UserError
 from pvd.messages import Message, Outcome, TradeOutcome
 
 # TEST KEYS ONLY: anvil's "test test ... junk" mnemonic, indices 10..14.
@@ -126,75 +121,6 @@ def test_pack_signatures_sorts_dedupes_and_trims_to_the_threshold() -> None:
 def test_pack_signatures_with_too_few_signers_raises() -> None:
     with pytest.raises(attestation.InboxSignaturesLength):
         attestation.pack_signatures(MESSAGE, INBOX, [_sig(ATTESTERS[0])] * 3, 2)
-
-
-def test_the_key_loads_from_the_environment_and_is_never_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    account = attestation.load_attester_account({"PVD_ATTESTER_KEY": TEST_KEYS[0]})
-    attestation.sign(MESSAGE, INBOX, account)
-    assert account.address == Account.from_key(TEST_KEYS[0]).address
-    logged = _everything_logged(caplog)
-    assert TEST_KEYS[0][2:] not in logged
-    assert account.address in logged
-
-
-def test_the_key_loads_from_a_keystore_with_its_password(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    keystore = tmp_path / "attester.json"
-    password = "test password"
-    keystore.write_text(
-        json.dumps(Account.encrypt(TEST_KEYS[1], password, kdf="pbkdf2", iterations=2))
-    )
-    env = {"PVD_ATTESTER_KEYSTORE": str(keystore), "PVD_ATTESTER_KEYSTORE_PASSWORD": password}
-    account = attestation.load_attester_account(env)
-    assert account.address == Account.from_key(TEST_KEYS[1]).address
-    logged = _everything_logged(caplog)
-    assert TEST_KEYS[1][2:] not in logged
-    assert password not in logged
-
-
-def test_a_wrong_keystore_password_is_a_one_line_user_error(tmp_path: Path) -> None:
-    keystore = tmp_path / "attester.json"
-    keystore.write_text(
-        json.dumps(Account.encrypt(TEST_KEYS[1], "right", kdf="pbkdf2", iterations=2))
-    )
-    env = {"PVD_ATTESTER_KEYSTORE": str(keystore), "PVD_ATTESTER_KEYSTORE_PASSWORD": "s3cr3t-guess"}
-    with pytest.raises(UserError) as raised:
-        attestation.load_attester_account(env)
-    assert "PVD_ATTESTER_KEYSTORE_PASSWORD" in str(raised.value)
-    assert "s3cr3t-guess" not in str(raised.value)
-    assert "\n" not in str(raised.value)
-
-
-def test_a_keystore_without_its_password_variable_is_a_user_error(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="PVD_ATTESTER_KEYSTORE_PASSWORD"):
-        attestation.load_attester_account({"PVD_ATTESTER_KEYSTORE": str(tmp_path / "k.json")})
-
-
-def test_a_missing_keystore_file_is_a_user_error(tmp_path: Path) -> None:
-    env = {
-        "PVD_ATTESTER_KEYSTORE": str(tmp_path / "none.json"),
-        "PVD_ATTESTER_KEYSTORE_PASSWORD": "x",
-    }
-    with pytest.raises(UserError, match="cannot read keystore"):
-        attestation.load_attester_account(env)
-
-
-def test_a_malformed_key_is_a_user_error_that_does_not_echo_it() -> None:
-    with pytest.raises(UserError) as raised:
-        attestation.load_attester_account({"PVD_ATTESTER_KEY": "0xnotakey123"})
-    assert "notakey123" not in str(raised.value)
-
-
-def test_no_key_at_all_names_the_variables_to_set() -> None:
-    with pytest.raises(UserError) as raised:
-        attestation.load_attester_account({})
-    assert "PVD_ATTESTER_KEY" in str(raised.value)
-    assert "PVD_ATTESTER_KEYSTORE" in str(raised.value)
 
 
 def test_a_message_verifier_recovers_by_message_id() -> None:
