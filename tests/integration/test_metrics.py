@@ -33,11 +33,16 @@ def test_metrics_scraped_before_and_after_a_settlement_show_it(
     expected = {TO_BUSINESS: 2, TO_PAYMENT: 1}
 
     def settled_in_metrics() -> dict[str, float] | None:
+        # The backlog gauges are refreshed at the end of each tick, the counters as each
+        # message is confirmed: wait for both (one scrape may fall between the two).
         after = scrape(watched.metrics_url)
         relayed = {r: after[f"pvd_relay_messages_relayed_total{{{r}}}"] for r in expected}
-        return after if relayed == expected else None
+        backlog = [after[f"pvd_relay_backlog_messages{{{r}}}"] for r in expected]
+        return after if relayed == expected and backlog == [0, 0] else None
 
-    after = eventually(settled_in_metrics, "the watched attester to count 3 relayed messages")
+    after = eventually(
+        settled_in_metrics, "the watched attester to count 3 relayed messages, backlog 0"
+    )
     for route, count in expected.items():
         assert after[f"pvd_relay_latency_seconds_count{{{route}}}"] == count
         assert after[f"pvd_relay_latency_seconds_sum{{{route}}}"] > 0
