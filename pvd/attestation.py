@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -31,7 +31,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from pvd.errors import UnrecoverableError
+from pvd.errors import ContractError
 from pvd.messages import Message, validate_message
 
 log = logging.getLogger(__name__)
@@ -91,18 +91,10 @@ class InboxDomain:
         }
 
 
-class AttestationError(UnrecoverableError, ValueError):
-    """A signature set the inbox would refuse; `name`/`values` equal the Solidity error's."""
+class AttestationError(ContractError):
+    """A signature set the inbox would refuse."""
 
-    name: ClassVar[str] = "AttestationError"
-
-    def __init__(self, *args: int | str | bytes) -> None:
-        super().__init__(*args)
-        self.values: tuple[int | str | bytes, ...] = args
-
-    def __str__(self) -> str:
-        shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in self.values)
-        return f"{self.name}({shown})"
+    name = "AttestationError"
 
 
 class InboxWrongDestinationDomain(AttestationError):

@@ -7,6 +7,8 @@
   contradicts an event). Stops that route loudly.
 """
 
+from typing import ClassVar
+
 
 class PvdError(Exception):
     """Base of every error pvd raises on purpose."""
@@ -22,3 +24,18 @@ class RecoverableError(PvdError):
 
 class UnrecoverableError(PvdError):
     """Going on would be unsafe or pointless: stop the route and tell the operator."""
+
+
+class ContractError(UnrecoverableError, ValueError):
+    """The Python twin of a Solidity custom error: `name` and `values` equal the error's
+    name and arguments, so tests and logs can compare the two sides."""
+
+    name: ClassVar[str] = "ContractError"
+
+    def __init__(self, *args: int | str | bytes) -> None:
+        super().__init__(*args)
+        self.values: tuple[int | str | bytes, ...] = args
+
+    def __str__(self) -> str:
+        shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in self.values)
+        return f"{self.name}({shown})"

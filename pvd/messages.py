@@ -24,7 +24,7 @@ from typing import ClassVar, Self
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from pvd.errors import UnrecoverableError
+from pvd.errors import ContractError
 
 VERSION = 1
 HEADER_LENGTH = 58
@@ -90,18 +90,10 @@ _WORD_RULES: dict[int, tuple[tuple[int, int, int], ...]] = {
 }
 
 
-class MessageFormatError(UnrecoverableError, ValueError):
-    """An encoding the inbox would refuse. `name` and `args` equal the Solidity error's."""
+class MessageFormatError(ContractError):
+    """An encoding the inbox would refuse."""
 
-    name: ClassVar[str] = "MessageFormatError"
-
-    def __init__(self, *args: int | bytes) -> None:
-        super().__init__(*args)
-        self.values: tuple[int | bytes, ...] = args
-
-    def __str__(self) -> str:
-        shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in self.values)
-        return f"{self.name}({shown})"
+    name = "MessageFormatError"
 
 
 class MessageTooShort(MessageFormatError):
