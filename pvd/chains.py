@@ -61,6 +61,11 @@ class Chain:
         self.domain_id = domain_id
         self.w3 = w3
         self.accounts = tuple(accounts)
+        # web3's validation middleware asks the node for its chain id before every
+        # eth_call and gas estimate (a round trip each, half the relayer's requests) to
+        # compare it with a `chainId` field pvd's calls never carry; pvd signs its
+        # transactions locally with the chain id and the node checks it.
+        w3.middleware_onion.remove("validation")
         if self.accounts:
             w3.middleware_onion.inject(
                 SignAndSendRawMiddlewareBuilder.build(list(self.accounts)), layer=0

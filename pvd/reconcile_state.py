@@ -18,9 +18,8 @@ No relayer store is read; web3 types stay in this module.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, cast
@@ -32,16 +31,13 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 
 from pvd.errors import UserError
 from pvd.events import LogSource, ObservedLog
 from pvd.messages import Message, MessageFormatError
+from pvd.rpc import call_many
 
-log = logging.getLogger(__name__)
-
-BATCH_SIZE = 200  # eth_calls per JSON-RPC batch
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_ID = b"\x00" * 32
 
@@ -266,40 +262,6 @@ def chain_head(view: ChainView) -> ChainHead:
 
 
 # ------------------------------------------------------------------------- eth_call
-
-
-def call_many(w3: Web3, calls: Sequence[ContractFunction], block: int) -> list[Any]:
-    """The results of `calls` at `block`, in order: each a value, or the
-    ContractLogicError it reverted with. Sent as JSON-RPC batches of BATCH_SIZE where the
-    provider has them (one round trip each); one by one where it does not (eth-tester)
-    or when a batch fails (a revert inside it), so that a real fault surfaces from the
-    single call."""
-    results: list[Any] = []
-    for start in range(0, len(calls), BATCH_SIZE):
-        chunk = calls[start : start + BATCH_SIZE]
-        batched = _batch(w3, chunk, block)
-        results.extend(batched if batched is not None else [_single(c, block) for c in chunk])
-    return results
-
-
-def _batch(w3: Web3, chunk: Sequence[ContractFunction], block: int) -> list[Any] | None:
-    if len(chunk) < 2:
-        return None
-    try:
-        with w3.batch_requests() as batch:
-            for call in chunk:
-                batch.add(call.call(block_identifier=block))
-            return list(batch.execute())
-    except Exception as exc:  # unsupported, or one call reverted: the single calls tell
-        log.debug("batch of %d calls not used: %s", len(chunk), type(exc).__name__)
-        return None
-
-
-def _single(call: ContractFunction, block: int) -> Any:
-    try:
-        return call.call(block_identifier=block)
-    except ContractLogicError as exc:
-        return exc
 
 
 def _value(result: Any) -> Any:

@@ -13,9 +13,12 @@ A check returns None when the state agrees, or the reason it does not.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from pvd.messages import (
@@ -27,8 +30,8 @@ from pvd.messages import (
     TradeOutcome,
 )
 from pvd.relayer.ends import ChainEnd
+from pvd.rpc import BlockId, call_many_at
 
-BlockRef = int | Literal["latest"]
 STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
 
 # Enum values of IHoldableToken.HoldStatus and ITradeRegistry.Status.
@@ -36,19 +39,53 @@ HOLD_HELD, HOLD_EXECUTED, HOLD_RELEASED = 1, 2, 3
 TRADE_DELIVERED, TRADE_EXPIRED = 5, 7
 
 
-def source_disagrees(source: ChainEnd, message: Message, block: int) -> str | None:
-    """None if the source app's state at `block` backs `message`, else why not.
+@dataclass(frozen=True)
+class SourceCheck:
+    """The view calls that prove one message, and the verdict on their results (None
+    when the state agrees, else why not) at the block they were read at."""
 
-    A node that no longer keeps the state of `block` (anvil, and any non-archive node,
+    calls: tuple[ContractFunction, ...]
+    verdict: Callable[[Sequence[Any], BlockId], str | None]
+
+
+def source_disagreements(
+    source: ChainEnd, items: Sequence[tuple[Message, int]]
+) -> list[str | None]:
+    """For each (message, block of its log): None if the source app's state at that block
+    backs the message, else why not. All reads go out in JSON-RPC batches (pvd.rpc).
+
+    A node that no longer keeps the state of a block (anvil, and any non-archive node,
     keeps only recent blocks) is asked about its latest block instead: every fact checked
     here stays true once true, except a hold being Held — and a PAYMENT_HELD for a hold
     that is no longer held must not be relayed anyway."""
+    checks = [(_source_check(source, message), block) for message, block in items]
     try:
-        return _check(source, message, block)
+        results = call_many_at(
+            source.chain.w3, [(call, block) for check, block in checks for call in check.calls]
+        )
     except Web3RPCError as exc:
         if not _state_pruned(exc):
             raise
-        return _check(source, message, "latest")
+        return [_alone(source, check, block) for check, block in checks]
+    each = iter(results)
+    return [check.verdict([next(each) for _ in check.calls], block) for check, block in checks]
+
+
+def source_disagrees(source: ChainEnd, message: Message, block: int) -> str | None:
+    """None if the source app's state at `block` backs `message`, else why not."""
+    return source_disagreements(source, [(message, block)])[0]
+
+
+def _alone(source: ChainEnd, check: SourceCheck, block: int) -> str | None:
+    """One message's check read on its own, at its block or, if pruned, at the latest."""
+    w3 = source.chain.w3
+    try:
+        return check.verdict(call_many_at(w3, [(c, block) for c in check.calls]), block)
+    except Web3RPCError as exc:
+        if not _state_pruned(exc):
+            raise
+        latest = call_many_at(w3, [(c, "latest") for c in check.calls])
+        return check.verdict(latest, "latest")
 
 
 def _state_pruned(exc: Web3RPCError) -> bool:
@@ -58,53 +95,80 @@ def _state_pruned(exc: Web3RPCError) -> bool:
     return any(sign in text for sign in STATE_GONE)
 
 
-def _check(source: ChainEnd, message: Message, block: BlockRef) -> str | None:
+def _source_check(source: ChainEnd, message: Message) -> SourceCheck:
     body = message.decoded_body()
     if isinstance(body, PaymentHeld):
-        return _payment_held(source, message, body, block)
+        return _payment_held(source, message, body)
     if isinstance(body, TradeOutcome):
-        return _trade_outcome(source.app("TradeRegistry"), body, block)
+        return _trade_outcome(source.app("TradeRegistry"), body)
     assert isinstance(body, PaymentSettled)
-    return _payment_settled(source.app("YuanToken"), body, block)
+    return _payment_settled(source.app("YuanToken"), body)
 
 
-def _payment_held(
-    source: ChainEnd, message: Message, m: PaymentHeld, block: BlockRef
-) -> str | None:
+def _reverted(results: Sequence[Any]) -> str | None:
+    for result in results:
+        if isinstance(result, ContractLogicError):
+            return f"reading the source state reverted: {result}"
+    return None
+
+
+def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld) -> SourceCheck:
     token, settlement = source.app("YuanToken"), source.app("PvdSettlement")
     if m.token != token.address:
-        return f"PAYMENT_HELD names token {m.token}, the payment chain's token is {token.address}"
+        reason = f"PAYMENT_HELD names token {m.token}, the payment chain's token is {token.address}"
+        return SourceCheck((), lambda _results, _block: reason)
     hold = (m.payer, m.payee, message.source_app, m.amount, m.expiry, m.trade_id)
-    try:
-        hold_id, status = token.functions.checkHold(hold).call(block_identifier=block)
-    except ContractLogicError as exc:
-        return f"the token holds other fields under hold {m.hold_id.hex()}: {exc}"
-    if bytes(hold_id) != m.hold_id or status != HOLD_HELD:
-        return f"hold {m.hold_id.hex()} is not Held at block {block} (status {status})"
-    if not settlement.functions.isAnnounced(m.hold_id).call(block_identifier=block):
-        return f"the settlement contract never announced hold {m.hold_id.hex()}"
-    return None
 
-
-def _trade_outcome(registry: Contract, m: TradeOutcome, block: BlockRef) -> str | None:
-    status = registry.functions.statusOf(m.trade_id).call(block_identifier=block)
-    funded_by = bytes(registry.functions.holdIdOf(m.trade_id).call(block_identifier=block))
-    if m.outcome is Outcome.REJECTED:
-        if funded_by == m.hold_id:
-            return f"trade {m.trade_id.hex()} was funded by hold {m.hold_id.hex()}: not rejected"
+    def verdict(results: Sequence[Any], block: BlockId) -> str | None:
+        checked, announced = results
+        if isinstance(checked, ContractLogicError):
+            return f"the token holds other fields under hold {m.hold_id.hex()}: {checked}"
+        if reverted := _reverted([announced]):
+            return reverted
+        hold_id, status = checked
+        if bytes(hold_id) != m.hold_id or status != HOLD_HELD:
+            return f"hold {m.hold_id.hex()} is not Held at block {block} (status {status})"
+        if not announced:
+            return f"the settlement contract never announced hold {m.hold_id.hex()}"
         return None
-    wanted = TRADE_DELIVERED if m.outcome is Outcome.DELIVERED else TRADE_EXPIRED
-    if status != wanted or funded_by != m.hold_id:
-        return (
-            f"trade {m.trade_id.hex()} has status {status} and hold {funded_by.hex()} at block "
-            f"{block}; the message says {m.outcome.name} for hold {m.hold_id.hex()}"
-        )
-    return None
+
+    calls = (token.functions.checkHold(hold), settlement.functions.isAnnounced(m.hold_id))
+    return SourceCheck(calls, verdict)
 
 
-def _payment_settled(token: Contract, m: PaymentSettled, block: BlockRef) -> str | None:
-    status = token.functions.holdStatus(m.hold_id).call(block_identifier=block)
-    wanted = HOLD_EXECUTED if m.result is SettlementResult.PAID else HOLD_RELEASED
-    if status != wanted:
-        return f"hold {m.hold_id.hex()} has status {status} at block {block}, not {m.result.name}"
-    return None
+def _trade_outcome(registry: Contract, m: TradeOutcome) -> SourceCheck:
+    def verdict(results: Sequence[Any], block: BlockId) -> str | None:
+        if reverted := _reverted(results):
+            return reverted
+        status, funded_by = results[0], bytes(results[1])
+        if m.outcome is Outcome.REJECTED:
+            if funded_by == m.hold_id:
+                return (
+                    f"trade {m.trade_id.hex()} was funded by hold {m.hold_id.hex()}: not rejected"
+                )
+            return None
+        wanted = TRADE_DELIVERED if m.outcome is Outcome.DELIVERED else TRADE_EXPIRED
+        if status != wanted or funded_by != m.hold_id:
+            return (
+                f"trade {m.trade_id.hex()} has status {status} and hold {funded_by.hex()} at "
+                f"block {block}; the message says {m.outcome.name} for hold {m.hold_id.hex()}"
+            )
+        return None
+
+    calls = (registry.functions.statusOf(m.trade_id), registry.functions.holdIdOf(m.trade_id))
+    return SourceCheck(calls, verdict)
+
+
+def _payment_settled(token: Contract, m: PaymentSettled) -> SourceCheck:
+    def verdict(results: Sequence[Any], block: BlockId) -> str | None:
+        if reverted := _reverted(results):
+            return reverted
+        (status,) = results
+        wanted = HOLD_EXECUTED if m.result is SettlementResult.PAID else HOLD_RELEASED
+        if status != wanted:
+            return (
+                f"hold {m.hold_id.hex()} has status {status} at block {block}, not {m.result.name}"
+            )
+        return None
+
+    return SourceCheck((token.functions.holdStatus(m.hold_id),), verdict)

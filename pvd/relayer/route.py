@@ -28,7 +28,7 @@ from pvd.attestation import InboxDomain, digest, recover
 from pvd.errors import RecoverableError, UnrecoverableError
 from pvd.events import LogSource, ObservedLog
 from pvd.messages import Message, MessageFormatError
-from pvd.relayer.checks import source_disagrees
+from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd
 from pvd.relayer.keys import Signer
@@ -38,6 +38,7 @@ from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
 from pvd.relayer.sender import Call, Mined, Sender
 from pvd.relayer.store import Condition, MessageRecord, SeenMessage, SourceLocation, Stage, Store
+from pvd.rpc import block_hashes
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 
@@ -175,37 +176,37 @@ class RelayRoute:
     # --- 2. attest ----------------------------------------------------------------------
 
     def attest(self) -> int:
-        """Sign every message seen and backed by its source's state; how many were signed."""
-        signed = 0
-        for record in self.store.actionable(self.route):
-            if record.stage is not Stage.SEEN:
-                continue
-            message = Message.decode(record.message)
-            if not self._canonical(record):
+        """Sign every message seen and backed by its source's state; how many were signed.
+        The chain is read in JSON-RPC batches and the signatures stored in one
+        transaction, so that a backlog costs a few round trips, not a few per message."""
+        seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
+        if not seen:
+            return 0
+        hashes = block_hashes(self.source.chain.w3, sorted({r.source.block for r in seen}))
+        canonical: list[tuple[MessageRecord, Message]] = []
+        for record in seen:
+            if hashes[record.source.block].to_0x_hex() != record.source.block_hash:
                 self._fail(record, "source_reorged", "the log's block left the chain")
                 self._first_scan = True  # rescan from below the checkpoint
-                continue
-            if reason := source_disagrees(self.source, message, record.source.block):
+            else:
+                canonical.append((record, Message.decode(record.message)))
+        verdicts = source_disagreements(
+            self.source, [(message, record.source.block) for record, message in canonical]
+        )
+        signed: dict[str, dict[str, bytes]] = {}
+        for (record, message), reason in zip(canonical, verdicts, strict=True):
+            if reason:
                 self.log.error(
                     "refusing to attest: %s", reason, extra={"message_id": record.message_id}
                 )
                 self._fail(record, "source_state_disagrees", reason, recoverable=False)
                 continue
-            self._sign(record.message_id, message)
-            signed += 1
-        return signed
-
-    def _canonical(self, record: MessageRecord) -> bool:
-        block = self.source.chain.w3.eth.get_block(record.source.block)
-        return HexBytes(block["hash"]).to_0x_hex() == record.source.block_hash
-
-    def _sign(self, message_id: str, message: Message) -> None:
-        signed = self.verifier.signed(message)
-        first, *others = self.attesters
-        self.store.mark_signed(message_id, first.address, first.sign_hash(signed))
-        for attester in others:
-            self.store.add_signature(message_id, attester.address, attester.sign_hash(signed))
-        self.log.info("signed", extra={"message_id": message_id})
+            typed = self.verifier.signed(message)
+            signed[record.message_id] = {a.address: a.sign_hash(typed) for a in self.attesters}
+        self.store.mark_all_signed(signed)
+        for message_id in signed:
+            self.log.info("signed", extra={"message_id": message_id})
+        return len(signed)
 
     # --- 3. deliver ---------------------------------------------------------------------
 

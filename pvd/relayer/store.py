@@ -32,7 +32,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -517,11 +517,18 @@ class Store:
         """This attester signed the message: store its signature; stage -> signed (a
         failure before signing is cleared). Signing again at `signed` replaces the
         signature and keeps the condition; after `signed` it is refused."""
+        self.mark_all_signed({message_id: {signer: signature}})
+
+    def mark_all_signed(self, signed: Mapping[str, Mapping[str, bytes]]) -> None:
+        """mark_signed for many messages (id -> signer -> signature; the embedded demo
+        signs with several keys), in one transaction."""
         with self._write() as conn:
-            old = self._load(conn, message_id)
-            condition = Condition.OPEN if old.stage < Stage.SIGNED else old.condition
-            self._set(conn, old, Stage.SIGNED, condition, old.round, old.attempts)
-            self._put_signature(conn, old.message_id, signer, signature)
+            for message_id, signatures in signed.items():
+                old = self._load(conn, message_id)
+                condition = Condition.OPEN if old.stage < Stage.SIGNED else old.condition
+                self._set(conn, old, Stage.SIGNED, condition, old.round, old.attempts)
+                for signer, signature in signatures.items():
+                    self._put_signature(conn, old.message_id, signer, signature)
 
     def _put_signature(
         self, conn: sqlite3.Connection, message_id: str, signer: str, signature: bytes

@@ -28,7 +28,6 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 import pvd.reconcile as reconcile_module
-from pvd import reconcile_state
 from pvd.anvil import AnvilNode, start_anvil, stop_anvil
 from pvd.attestation import InboxDomain, pack_signatures, sign
 from pvd.chains import Chain, dev_accounts, embedded_chain, rpc_chain
@@ -58,7 +57,8 @@ from pvd.reconcile import (
     view_from_manifest,
     views_from_system,
 )
-from pvd.reconcile_state import call_many
+from pvd.rpc import _batch as one_batch
+from pvd.rpc import call_many
 from pvd.system import System, SystemConfig, deploy_system
 
 ACCOUNTS = dev_accounts()
@@ -668,7 +668,8 @@ def test_batched_view_calls_return_what_single_calls_return_and_keep_a_revert_ap
     )
 
     assert batched == [c.call(block_identifier=block) for c in calls]
-    assert reconcile_state._batch(payment_w3, calls, block) == batched  # one JSON-RPC batch
+    reads = [lambda c=c: c.call(block_identifier=block) for c in calls]
+    assert one_batch(payment_w3, reads) == batched  # one JSON-RPC batch
     assert with_revert[:3] == batched
     assert isinstance(with_revert[3], ContractLogicError)
     assert "HoldMismatch" in str(with_revert[3]) or with_revert[3].data is not None
