@@ -183,9 +183,7 @@ def sweep_route(
     for what, changed in (("added", added), ("re-opened", reopened), ("confirmed", done)):
         for mid in changed:
             log.info(f"sweep: {what}", extra={"message_id": mid})
-    report = SweepReport(
-        route, head, tuple(open_ids), tuple(added), tuple(reopened), tuple(sorted(done))
-    )
+    report = SweepReport(route, head, tuple(open_ids), tuple(added), tuple(reopened), tuple(done))
     log.info(
         "sweep through block %d: %d open on chain, %d added, %d re-opened, %d confirmed",
         head,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from web3.contract import Contract
 
 from pvd import client
@@ -478,6 +479,37 @@ def test_the_first_tick_sweeps_once_and_logs_what_it_did(world: World) -> None:
     late_held = sent(system.payment.outbox)[-1]
     assert relayer.store.get(late_held.message_id) is None  # the sweep runs only at start
     assert status(system, late.trade_id) == "Accepted"
+
+
+def test_a_node_fault_in_the_sweep_is_retried_on_the_next_tick_before_any_scan(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = world.system
+    (trade,) = open_trades(system, world.cast, 1)
+    held = only(sent(system.payment.outbox))
+    relayer = world.relayer("restored")
+    checkpoints_at_heads(relayer.store, system)
+    checkpoint = relayer.store.checkpoint(P2B)
+    route = route_of(relayer, P2B)
+    reads = route.logs.logs
+
+    def refused(start: int, end: int) -> Any:
+        monkeypatch.setattr(route.logs, "logs", reads)  # the node is back after this one
+        raise requests.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(route.logs, "logs", refused)
+    relayer.tick()
+
+    assert relayer.store.get(held.message_id) is None
+    assert relayer.store.checkpoint(P2B) == checkpoint  # no scan ran either
+    failures = relayer.metrics.registry.get_sample_value(
+        "pvd_relay_failures_total", {"route": P2B.value, "reason": "rpc_unavailable"}
+    )
+    assert failures == 1
+    relayer.tick()
+    record = relayer.store.get(held.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED
+    assert funded(system, trade)
 
 
 # --- on anvil: the inbox read in JSON-RPC batches --------------------------------------------
