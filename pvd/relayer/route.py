@@ -11,6 +11,9 @@ say now, so that a crash between any two of them loses nothing and repeats nothi
            failed on the recipient, or nothing yet); gather a quorum; pre-flight and send
            one `deliver`, or a `deliverBatch` when several are ready; a message the inbox
            holds as failed (paused token, frozen payee) is retried there with backoff.
+
+The first tick sweeps before it scans (pvd.relayer.sweep): the store is made to agree
+with both chains about every message still open on them, below the checkpoint too.
 """
 
 from __future__ import annotations
@@ -20,14 +23,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import Web3
 
 from pvd.attestation import InboxDomain, digest, recover
 from pvd.errors import RecoverableError, UnrecoverableError
-from pvd.events import LogSource, ObservedLog
-from pvd.messages import Message, MessageFormatError
+from pvd.events import LogSource
+from pvd.messages import Message
 from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd
@@ -37,7 +39,8 @@ from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
 from pvd.relayer.sender import Call, Mined, Sender
-from pvd.relayer.store import Condition, MessageRecord, SeenMessage, SourceLocation, Stage, Store
+from pvd.relayer.store import Condition, MessageRecord, Stage, Store
+from pvd.relayer.sweep import SweepReport, seen_message, sweep_route
 from pvd.rpc import block_hashes
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
@@ -126,6 +129,24 @@ class RelayRoute:
         self.quorum = quorum(self.verifier)
         self.log = relay_logger("pvd.relayer.route", route=route.value)
         self._first_scan = True
+        self._swept = False
+
+    # --- 0. sweep (first tick only) ---------------------------------------------------
+
+    def sweep(self) -> SweepReport:
+        """Make the store agree with both chains about this route's open messages
+        (pvd.relayer.sweep). The first tick runs it before its scan; safe to repeat."""
+        report = sweep_route(
+            self.route,
+            self.source,
+            self.destination,
+            self.store,
+            self.logs,
+            self.settings.confirmations,
+            self.log,
+        )
+        self._swept = True
+        return report
 
     # --- 1. scan ------------------------------------------------------------------------
 
@@ -135,7 +156,12 @@ class RelayRoute:
         start = self._scan_start(head)
         if head < start:
             return []
-        seen = [s for log in self.logs.logs(start, head) if (s := self._seen(log)) is not None]
+        domain = self.destination.domain
+        seen = [
+            s
+            for log in self.logs.logs(start, head)
+            if (s := seen_message(log, domain, self.log)) is not None
+        ]
         block_hash = HexBytes(self.source.chain.w3.eth.get_block(head)["hash"]).to_0x_hex()
         new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
@@ -158,20 +184,6 @@ class RelayRoute:
             self._first_scan = False
             start = max(self.source.outbox_block, start - self.settings.rescan_margin)
         return start
-
-    def _seen(self, log: ObservedLog) -> SeenMessage | None:
-        (encoded,) = abi_decode(["bytes"], bytes(log.data))
-        try:
-            message = Message.decode(bytes(encoded))
-        except MessageFormatError as exc:  # an outbox emits only valid messages
-            self.log.error("undecodable message in block %s: %s", log.block_number, exc)
-            return None
-        if message.destination_domain != self.destination.domain:
-            return None  # for another domain: not this route's
-        location = SourceLocation(
-            log.block_number, log.block_hash.to_0x_hex(), log.tx_hash.to_0x_hex(), log.log_index
-        )
-        return SeenMessage("0x" + message.id.hex(), bytes(encoded), location)
 
     # --- 2. attest ----------------------------------------------------------------------
 
@@ -339,6 +351,8 @@ class RelayRoute:
     # --- all three ----------------------------------------------------------------------
 
     def tick(self) -> None:
+        if not self._swept:
+            self.sweep()
         self.scan()
         self.attest()
         self.deliver()

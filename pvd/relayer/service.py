@@ -226,8 +226,8 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
                 "business": business_chain.w3.eth.block_number,
             },
         )
-        if reopened := store.reopen_dead():  # the start sweep: dead is off-chain only
-            _log.info("re-opened %d dead message(s)", len(reopened))
+        # Dead messages are taken up again by each route's start sweep (RelayRoute.sweep,
+        # on the first tick) if they are still open on chain; `pvd retry` re-opens on demand.
         metrics = RelayerMetrics()
         if server := metrics.serve(config.metrics.port, config.metrics.host):
             cleanup.callback(server.close)

@@ -1,0 +1,551 @@
+"""pvd.relayer.sweep: the relayer's start-up sweep of open messages on both chains.
+
+On two embedded chains with the whole system deployed, trades are opened and relayed as
+each test needs; a relayer store is then made to miss messages the way a real one can
+(checkpoint moved past a message it never held, a message left dead), and the sweep
+must make the store agree with the chains — and the relayer then finish the trade. The
+last test does the same on two anvil processes, where the inbox reads go as JSON-RPC
+batches. Messages and their logs are read in the tests with web3's own ABI decoding,
+not with the code under test.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from web3.contract import Contract
+
+from pvd import client
+from pvd.anvil import start_anvil, stop_anvil
+from pvd.bench import deliver, executed, funded, open_trades
+from pvd.chains import Chain, dev_accounts, rpc_chain
+from pvd.compiler import Artifact, compile_contracts
+from pvd.demo import (
+    BUSINESS_DOMAIN,
+    PAYMENT_DOMAIN,
+    Cast,
+    DemoTrade,
+    hold_state,
+    in_process_relayer,
+    issue_funds,
+    settled,
+    status,
+    two_chains,
+)
+from pvd.localchains import LOCAL_CHAINS
+from pvd.messages import Message, PaymentSettled, SettlementResult
+from pvd.relayer.config import Route
+from pvd.relayer.route import RelayRoute
+from pvd.relayer.service import Relayer
+from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage, Store
+from pvd.relayer.sweep import DeliveryStatus, SweepReport
+from pvd.system import System, SystemConfig, deploy_system
+
+P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
+OTHER_DOMAIN = 3  # neither chain's: no route of this relayer relays it
+
+
+@dataclass
+class World:
+    """A deployed system with funds issued, and the relayers a test made (closed after)."""
+
+    system: System
+    cast: Cast
+    folder: Path
+    relayers: list[Relayer] = field(default_factory=list)
+
+    def relayer(self, name: str) -> Relayer:
+        made = in_process_relayer(self.system, self.cast, self.folder / f"{name}.sqlite")
+        self.relayers.append(made)
+        return made
+
+    def close(self) -> None:
+        for made in self.relayers:
+            made.close()
+            made.store.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> dict[str, Artifact]:
+    return compile_contracts()
+
+
+def _deployed(payment: Chain, business: Chain, artifacts: dict[str, Artifact]) -> System:
+    cast = Cast.from_accounts(payment.accounts)
+    config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
+    system = deploy_system(payment, business, config, artifacts=artifacts)
+    issue_funds(system, cast)
+    return system
+
+
+@pytest.fixture
+def world(artifacts: dict[str, Artifact], tmp_path: Path) -> Iterator[World]:
+    with two_chains("embedded") as (payment, business):
+        made = World(
+            _deployed(payment, business, artifacts), Cast.from_accounts(payment.accounts), tmp_path
+        )
+        try:
+            yield made
+        finally:
+            made.close()
+
+
+# --- reading the chains (web3's ABI decoding, not the code under test) ----------------------
+
+
+def sent(outbox: Contract) -> list[SeenMessage]:
+    """Every MessageSent of `outbox`, in chain order, as the store would take it."""
+    return [
+        SeenMessage(
+            "0x" + bytes(event["args"]["messageId"]).hex(),
+            bytes(event["args"]["message"]),
+            SourceLocation(
+                event["blockNumber"],
+                event["blockHash"].to_0x_hex(),
+                event["transactionHash"].to_0x_hex(),
+                event["logIndex"],
+            ),
+        )
+        for event in outbox.events.MessageSent.get_logs(from_block=0)
+    ]
+
+
+def delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, int]:
+    status_, _deliverer, block = inbox.functions.deliveryOf(bytes.fromhex(message_id[2:])).call()
+    return DeliveryStatus(status_), block
+
+
+def only(messages: list[SeenMessage]) -> SeenMessage:
+    (message,) = messages
+    return message
+
+
+def route_of(relayer: Relayer, route: Route) -> RelayRoute:
+    return next(r for r in relayer.routes if r.route is route)
+
+
+def checkpoints_at_heads(store: Store, system: System) -> None:
+    """Both checkpoints at their source chain's head: the store says every block is done."""
+    for route, chain in ((P2B, system.payment.chain), (B2P, system.business.chain)):
+        block = chain.w3.eth.get_block("latest")
+        store.advance_checkpoint(route, block["number"], block["hash"].to_0x_hex())
+
+
+def relay_until(relayer: Relayer, done: Callable[[], bool], what: str) -> None:
+    assert relayer.run_until(done, timeout=60), f"the relayer did not reach {what}"
+
+
+def funded_trade(world: World) -> tuple[DemoTrade, SeenMessage]:
+    """One trade Funded by a first relayer (its own store); its PAYMENT_HELD message."""
+    (trade,) = open_trades(world.system, world.cast, 1)
+    relay_until(world.relayer("first"), lambda: funded(world.system, trade), "Funded")
+    return trade, only(sent(world.system.payment.outbox))
+
+
+def snapshot(store: Store, ids: list[str]) -> dict[str, Any]:
+    return {mid: store.get(mid) for mid in ids} | {r: store.checkpoint(r) for r in Route}
+
+
+# --- messages the store missed ------------------------------------------------------------
+
+
+def test_a_payment_held_below_the_checkpoint_the_store_never_held_is_added_and_funds_the_trade(
+    world: World,
+) -> None:
+    system = world.system
+    (trade,) = open_trades(system, world.cast, 1)
+    held = only(sent(system.payment.outbox))
+    relayer = world.relayer("restored")
+    checkpoints_at_heads(relayer.store, system)
+    route = route_of(relayer, P2B)
+    assert route.scan() == []  # the scan alone never reads below its checkpoint
+    assert relayer.store.get(held.message_id) is None
+
+    report = route.sweep()
+
+    assert (report.open, report.added, report.reopened, report.confirmed) == (
+        (held.message_id,),
+        (held.message_id,),
+        (),
+        (),
+    )
+    assert report.through_block == system.payment.chain.w3.eth.block_number
+    record = relayer.store.get(held.message_id)
+    assert record is not None and (record.stage, record.condition) == (Stage.SEEN, Condition.OPEN)
+    assert (record.route, record.message, record.source) == (P2B, held.message, held.source)
+    assert status(system, trade.trade_id) == "Accepted"  # the sweep itself sends nothing
+    relay_until(relayer, lambda: funded(system, trade), "Funded")
+    record = relayer.store.get(held.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED
+    status_, block = delivery(system.business.inbox, held.message_id)
+    assert (status_, record.confirmed_block) == (DeliveryStatus.DELIVERED, block)
+    assert status(system, trade.trade_id) == "Funded"
+
+
+def test_an_outcome_below_the_checkpoint_the_store_never_held_is_added_and_pays_the_seller(
+    world: World,
+) -> None:
+    system = world.system
+    trade, _held = funded_trade(world)
+    deliver(system, world.cast, trade)  # Delivered: TRADE_OUTCOME sent, no relayer running
+    outcome = only(sent(system.business.outbox))
+    relayer = world.relayer("restored")
+    checkpoints_at_heads(relayer.store, system)
+
+    relay_until(relayer, lambda: settled(system, trade) == "Paid", "Paid")  # first tick sweeps
+
+    assert hold_state(system, trade) == "Executed"
+    record = relayer.store.get(outcome.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED and record.route is B2P
+    assert delivery(system.payment.inbox, outcome.message_id)[0] is DeliveryStatus.DELIVERED
+    # the PAYMENT_SETTLED it caused lies above the checkpoint: the scan read it
+    settled_message = sent(system.payment.outbox)[-1]
+    assert Message.decode(settled_message.message).kind == PaymentSettled.KIND
+    assert delivery(system.business.inbox, settled_message.message_id)[0] is (
+        DeliveryStatus.DELIVERED
+    )
+
+
+def test_a_message_the_inbox_holds_as_failed_is_open_added_and_retried_after_unpause(
+    world: World,
+) -> None:
+    system, cast = world.system, world.cast
+    token, inbox = system.payment.token, system.payment.inbox
+    trade, _held = funded_trade(world)
+    first = world.relayers[0]
+    pauser = token.functions.PAUSER_ROLE().call()
+    client.transact(
+        system.payment.chain,
+        token.functions.grantRole(pauser, cast.admin.address),
+        cast.admin.address,
+    )
+    client.transact(system.payment.chain, token.functions.pause(), cast.admin.address)
+    deliver(system, cast, trade)
+    outcome = only(sent(system.business.outbox))
+    relay_until(
+        first,
+        lambda: delivery(inbox, outcome.message_id)[0] is DeliveryStatus.FAILED,
+        "the outcome held as Failed",
+    )
+    relayer = world.relayer("restored")
+    checkpoints_at_heads(relayer.store, system)
+
+    report = route_of(relayer, B2P).sweep()
+
+    assert (report.open, report.added) == ((outcome.message_id,), (outcome.message_id,))
+    assert hold_state(system, trade) == "Held"
+    client.transact(system.payment.chain, token.functions.unpause(), cast.admin.address)
+    relay_until(relayer, lambda: executed(system, trade), "the hold Executed")
+    assert delivery(inbox, outcome.message_id)[0] is DeliveryStatus.DELIVERED
+    record = relayer.store.get(outcome.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED
+
+
+# --- dead messages --------------------------------------------------------------------------
+
+
+def test_a_dead_message_still_open_on_chain_is_reopened_and_delivered(world: World) -> None:
+    system = world.system
+    (trade,) = open_trades(system, world.cast, 1)
+    held = only(sent(system.payment.outbox))
+    relayer = world.relayer("restarted")
+    relayer.store.record_scan(P2B, [held])
+    relayer.store.mark_dead(held.message_id, "test: retries exhausted")
+    checkpoints_at_heads(relayer.store, system)
+
+    report = route_of(relayer, P2B).sweep()
+
+    assert (report.open, report.added, report.reopened, report.confirmed) == (
+        (held.message_id,),
+        (),
+        (held.message_id,),
+        (),
+    )
+    record = relayer.store.get(held.message_id)
+    assert record is not None and (record.condition, record.round) == (Condition.FAILED, 1)
+    relay_until(relayer, lambda: funded(system, trade), "Funded")
+    record = relayer.store.get(held.message_id)
+    assert record is not None and (record.stage, record.round) == (Stage.CONFIRMED, 1)
+    assert delivery(system.business.inbox, held.message_id)[0] is DeliveryStatus.DELIVERED
+
+
+def test_a_dead_message_already_consumed_on_the_destination_is_confirmed_not_reopened(
+    world: World,
+) -> None:
+    system = world.system
+    trade, held = funded_trade(world)
+    relayer = world.relayer("restarted")
+    relayer.store.record_scan(P2B, [held])
+    relayer.store.mark_dead(held.message_id, "test: retries exhausted")
+    checkpoints_at_heads(relayer.store, system)
+    business_block = system.business.chain.w3.eth.block_number
+
+    report = route_of(relayer, P2B).sweep()
+
+    assert (report.open, report.added, report.reopened, report.confirmed) == (
+        (),
+        (),
+        (),
+        (held.message_id,),
+    )
+    record = relayer.store.get(held.message_id)
+    _, block = delivery(system.business.inbox, held.message_id)
+    assert record is not None
+    assert (record.stage, record.condition, record.round, record.attempts) == (
+        Stage.CONFIRMED,
+        Condition.OPEN,
+        0,
+        0,
+    )
+    assert (record.confirmed_block, record.confirmed_tx_hash) == (block, None)
+    assert relayer.store.dead() == []
+    relayer.tick()
+    assert system.business.chain.w3.eth.block_number == business_block  # nothing sent
+    assert status(system, trade.trade_id) == "Funded"
+
+
+def test_a_pending_message_already_consumed_on_the_destination_is_confirmed_without_a_delivery(
+    world: World,
+) -> None:
+    system = world.system
+    _trade, held = funded_trade(world)
+    relayer = world.relayer("behind")
+    relayer.store.record_scan(P2B, [held])
+    checkpoints_at_heads(relayer.store, system)
+    business_block = system.business.chain.w3.eth.block_number
+
+    report = route_of(relayer, P2B).sweep()
+
+    assert (report.added, report.reopened, report.confirmed) == ((), (), (held.message_id,))
+    record = relayer.store.get(held.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED
+    relayer.tick()
+    assert system.business.chain.w3.eth.block_number == business_block
+
+
+def test_a_dead_message_no_longer_in_the_outbox_logs_stays_dead(world: World) -> None:
+    """Its log left the chain (a reorg): re-opening it would only fail again."""
+    system = world.system
+    (_trade,) = open_trades(system, world.cast, 1)
+    real = only(sent(system.payment.outbox))
+    message = Message.decode(real.message)
+    gone = replace(message, nonce=message.nonce + 1)  # never sent: no log carries it
+    orphan = SeenMessage("0x" + gone.id.hex(), gone.encode(), real.source)
+    relayer = world.relayer("restarted")
+    relayer.store.record_scan(P2B, [real, orphan])
+    relayer.store.mark_dead(orphan.message_id, "source_reorged: the log's block left the chain")
+    checkpoints_at_heads(relayer.store, system)
+    before = relayer.store.get(orphan.message_id)
+
+    report = route_of(relayer, P2B).sweep()
+
+    assert (report.open, report.added, report.reopened, report.confirmed) == (
+        (real.message_id,),
+        (),
+        (),
+        (),
+    )
+    assert delivery(system.business.inbox, orphan.message_id)[0] is DeliveryStatus.NONE
+    assert relayer.store.get(orphan.message_id) == before
+    assert [r.message_id for r in relayer.store.dead()] == [orphan.message_id]
+
+
+# --- what the sweep leaves alone ------------------------------------------------------------
+
+
+def test_delivered_messages_and_messages_for_another_domain_are_not_added(
+    world: World, artifacts: dict[str, Artifact]
+) -> None:
+    system, cast = world.system, world.cast
+    _trade, held = funded_trade(world)
+    pay = system.payment
+    factory = pay.chain.w3.eth.contract(
+        abi=artifacts["MockApp"].abi, bytecode=artifacts["MockApp"].bytecode
+    )
+    receipt = client.transact(pay.chain, factory.constructor(pay.inbox.address), cast.admin.address)
+    app = pay.chain.w3.eth.contract(address=receipt["contractAddress"], abi=factory.abi)
+    client.transact(pay.chain, pay.outbox.functions.registerApp(app.address), cast.admin.address)
+    body = PaymentSettled(b"\x01" * 32, b"\x02" * 32, SettlementResult.PAID, 1).encode()
+    client.transact(
+        pay.chain,
+        app.functions.sendVia(
+            pay.outbox.address, OTHER_DOMAIN, cast.seller.address, PaymentSettled.KIND, body
+        ),
+        cast.admin.address,
+    )
+    elsewhere = sent(pay.outbox)[-1]
+    assert Message.decode(elsewhere.message).destination_domain == OTHER_DOMAIN
+    assert delivery(system.business.inbox, held.message_id)[0] is DeliveryStatus.DELIVERED
+    assert delivery(system.business.inbox, elsewhere.message_id)[0] is DeliveryStatus.NONE
+    relayer = world.relayer("new")
+    checkpoints_at_heads(relayer.store, system)
+
+    reports = [route_of(relayer, route).sweep() for route in (P2B, B2P)]
+
+    assert [(r.open, r.added, r.reopened, r.confirmed) for r in reports] == [((), (), (), ())] * 2
+    assert relayer.store.status_counts() == {}
+
+
+def test_a_second_sweep_changes_nothing(world: World) -> None:
+    system = world.system
+    trades = open_trades(system, world.cast, 2)
+    first, second = sent(system.payment.outbox)
+    relayer = world.relayer("restored")
+    relayer.store.record_scan(P2B, [second])
+    relayer.store.mark_dead(second.message_id, "test: retries exhausted")
+    checkpoints_at_heads(relayer.store, system)
+    route = route_of(relayer, P2B)
+    once = route.sweep()
+    assert (once.added, once.reopened) == ((first.message_id,), (second.message_id,))
+    ids = [first.message_id, second.message_id]
+    before = snapshot(relayer.store, ids)
+
+    again = route.sweep()
+
+    assert again == SweepReport(P2B, once.through_block, once.open, (), (), ())
+    assert snapshot(relayer.store, ids) == before
+    relay_until(relayer, lambda: all(funded(system, t) for t in trades), "both Funded")
+    done = route.sweep()
+    assert (done.open, done.added, done.reopened, done.confirmed) == ((), (), (), ())
+
+
+def test_a_store_that_knows_nothing_skips_the_sweep_and_the_first_scan_reads_everything(
+    world: World,
+) -> None:
+    system = world.system
+    (trade,) = open_trades(system, world.cast, 1)
+    relayer = world.relayer("new")
+
+    assert route_of(relayer, P2B).sweep() == SweepReport.skipped(P2B)
+    assert relayer.store.status_counts() == {}
+    relay_until(relayer, lambda: funded(system, trade), "Funded")
+
+
+class Lines(logging.Handler):
+    """The messages logged to one logger, at INFO and above."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.INFO)
+        self.logger = logging.getLogger(name)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def __enter__(self) -> Lines:
+        self.level = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level)
+
+
+def test_the_first_tick_sweeps_once_and_logs_what_it_did(world: World) -> None:
+    system = world.system
+    (early,) = open_trades(system, world.cast, 1)
+    held = only(sent(system.payment.outbox))
+    relayer = world.relayer("restored")
+    checkpoints_at_heads(relayer.store, system)
+    with Lines("pvd.relayer.route") as logged:
+        relayer.tick()
+    summaries = [line for line in logged.lines if line.startswith("sweep through block")]
+    # payment->business runs first: its delivery (Funded) is in the business head the
+    # business->payment sweep reads
+    payment_head = system.payment.chain.w3.eth.block_number
+    business_head = system.business.chain.w3.eth.block_number
+    assert summaries == [  # one per route
+        f"sweep through block {payment_head}: 1 open on chain, 1 added, 0 re-opened, 0 confirmed",
+        f"sweep through block {business_head}: 0 open on chain, 0 added, 0 re-opened, 0 confirmed",
+    ]
+    assert "sweep: added" in logged.lines
+    record = relayer.store.get(held.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED  # in the same first tick
+    assert funded(system, early)
+
+    (late,) = open_trades(system, world.cast, 1)  # after the first tick ...
+    checkpoints_at_heads(relayer.store, system)  # ... and below the checkpoint
+    with Lines("pvd.relayer.route") as logged:
+        relayer.tick()
+    assert not [line for line in logged.lines if line.startswith("sweep")]
+    late_held = sent(system.payment.outbox)[-1]
+    assert relayer.store.get(late_held.message_id) is None  # the sweep runs only at start
+    assert status(system, late.trade_id) == "Accepted"
+
+
+def test_a_node_fault_in_the_sweep_is_retried_on_the_next_tick_before_any_scan(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = world.system
+    (trade,) = open_trades(system, world.cast, 1)
+    held = only(sent(system.payment.outbox))
+    relayer = world.relayer("restored")
+    checkpoints_at_heads(relayer.store, system)
+    checkpoint = relayer.store.checkpoint(P2B)
+    route = route_of(relayer, P2B)
+    reads = route.logs.logs
+
+    def refused(start: int, end: int) -> Any:
+        monkeypatch.setattr(route.logs, "logs", reads)  # the node is back after this one
+        raise requests.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(route.logs, "logs", refused)
+    relayer.tick()
+
+    assert relayer.store.get(held.message_id) is None
+    assert relayer.store.checkpoint(P2B) == checkpoint  # no scan ran either
+    failures = relayer.metrics.registry.get_sample_value(
+        "pvd_relay_failures_total", {"route": P2B.value, "reason": "rpc_unavailable"}
+    )
+    assert failures == 1
+    relayer.tick()
+    record = relayer.store.get(held.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED
+    assert funded(system, trade)
+
+
+# --- on anvil: the inbox read in JSON-RPC batches --------------------------------------------
+
+
+def test_on_anvil_the_sweep_adds_every_missed_message_and_the_relayer_delivers_them(
+    artifacts: dict[str, Artifact], tmp_path: Path
+) -> None:
+    nodes = []
+    try:
+        for name, chain_id in LOCAL_CHAINS:
+            nodes.append(start_anvil(name, chain_id))
+        payment, business = (
+            rpc_chain(node.name, node.url, domain, dev_accounts())
+            for node, domain in zip(nodes, (PAYMENT_DOMAIN, BUSINESS_DOMAIN), strict=True)
+        )
+        world = World(
+            _deployed(payment, business, artifacts), Cast.from_accounts(payment.accounts), tmp_path
+        )
+        try:
+            system = world.system
+            (done,) = open_trades(system, world.cast, 1)
+            relay_until(world.relayer("first"), lambda: funded(system, done), "Funded")
+            missed = open_trades(system, world.cast, 3)  # no relayer running
+            relayer = world.relayer("restored")
+            checkpoints_at_heads(relayer.store, system)
+
+            report = route_of(relayer, P2B).sweep()
+
+            held = [m.message_id for m in sent(system.payment.outbox)]
+            assert report.open == report.added == tuple(held[1:])
+            relay_until(relayer, lambda: all(funded(system, t) for t in missed), "all Funded")
+            for mid in held:
+                assert delivery(system.business.inbox, mid)[0] is DeliveryStatus.DELIVERED
+        finally:
+            world.close()
+    finally:
+        for node in nodes:
+            stop_anvil(node)
