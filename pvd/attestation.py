@@ -177,12 +177,15 @@ def recover(
     inbox: InboxDomain,
     signature: bytes,
     index: int = 0,
-    *,
-    signed_digest: bytes | None = None,
 ) -> str:
     """The signer of one signature, checked as OpenZeppelin's ECDSA.tryRecover does:
-    65 bytes, s in the lower half order, v in {27, 28}, a recoverable point.
-    `signed_digest`, if given, is digest(message, inbox) computed once by the caller."""
+    65 bytes, s in the lower half order, v in {27, 28}, a recoverable point."""
+    return recover_digest(digest(message, inbox), signature, index)
+
+
+def recover_digest(signed_digest: bytes, signature: bytes, index: int = 0) -> str:
+    """The signer of one signature over `signed_digest` = digest(message, inbox), for a
+    caller that computed it once for several signatures (see recover)."""
     if len(signature) != SIGNATURE_LENGTH:
         raise InboxSignatureInvalid(index, RECOVER_INVALID_LENGTH)
     r = int.from_bytes(signature[0:32], "big")
@@ -193,9 +196,7 @@ def recover(
     if v not in (27, 28) or not (0 < r < SECP256K1_N) or s == 0:
         raise InboxSignatureInvalid(index, RECOVER_INVALID_SIGNATURE)
     try:
-        public_key = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(
-            signed_digest if signed_digest is not None else digest(message, inbox)
-        )
+        public_key = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(signed_digest)
     except (BadSignature, ValueError):
         raise InboxSignatureInvalid(index, RECOVER_INVALID_SIGNATURE) from None
     return to_checksum_address(public_key.to_canonical_address())

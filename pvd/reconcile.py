@@ -49,13 +49,12 @@ from pvd.reconcile_state import (
     BusinessSnapshot,
     ChainHead,
     ChainView,
-    DeliveryStatus,
-    HoldStatus,
     PaymentSnapshot,
     abi_entries,
     read_business,
     read_payment,
 )
+from pvd.statuses import DeliveryStatus, HoldStatus
 from pvd.system import System
 
 log = logging.getLogger(__name__)

@@ -23,15 +23,13 @@ from pvd.reconcile_state import (
     ZERO_ID,
     BusinessSnapshot,
     ChainHead,
-    DeliveryStatus,
     HoldRecord,
-    HoldStatus,
     InboxRecord,
     PaymentSnapshot,
     SentMessage,
     TradeRecord,
-    TradeStatus,
 )
+from pvd.statuses import DeliveryStatus, HoldStatus, TradeStatus
 
 Ids = tuple[tuple[str, str], ...]
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, cast
 
 from eth_abi.exceptions import DecodingError
@@ -36,44 +35,14 @@ from web3.exceptions import ContractLogicError
 from pvd.errors import UserError
 from pvd.events import LogSource, ObservedLog
 from pvd.messages import Message, MessageFormatError
-from pvd.rpc import call_many
+from pvd.rpc import call_many, struct_fields
+from pvd.statuses import DeliveryStatus, HoldStatus, TradeStatus
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_ID = b"\x00" * 32
 
 PAYMENT_CONTRACTS = ("YuanToken", "Outbox", "Inbox", "PvdSettlement")
 BUSINESS_CONTRACTS = ("TradeRegistry", "Outbox", "Inbox")
-
-
-class HoldStatus(IntEnum):
-    """IHoldableToken.HoldStatus."""
-
-    NONE = 0
-    HELD = 1
-    EXECUTED = 2
-    RELEASED = 3
-
-
-class TradeStatus(IntEnum):
-    """ITradeRegistry.Status."""
-
-    NONE = 0
-    PROPOSED = 1
-    ACCEPTED = 2
-    FUNDED = 3
-    SHIPPED = 4
-    DELIVERED = 5
-    CANCELLED = 6
-    EXPIRED = 7
-    DISPUTED = 8
-
-
-class DeliveryStatus(IntEnum):
-    """Inbox.DeliveryStatus."""
-
-    NONE = 0
-    DELIVERED = 1
-    FAILED = 2
 
 
 @dataclass(frozen=True)
@@ -394,7 +363,7 @@ def read_business(view: ChainView) -> BusinessSnapshot:
     """Everything on the business chain the checks need, at its latest block."""
     head = chain_head(view)
     registry = view.contract("TradeRegistry")
-    components = _output_names(registry, "getTrade")
+    components = struct_fields(registry, "getTrade")
     ids = [bytes(log["tradeId"]) for log in event_logs(view, registry, "TradeProposed", head.block)]
     raw = call_many(view.w3, [registry.functions.getTrade(i) for i in ids], head.block)
     trades = {
@@ -408,13 +377,6 @@ def read_business(view: ChainView) -> BusinessSnapshot:
         sent=read_sent(view, head.block),
         inbox=read_inbox(view, head.block),
     )
-
-
-def _output_names(contract: Contract, function: str) -> list[str]:
-    for entry in abi_entries(contract):
-        if entry.get("type") == "function" and entry.get("name") == function:
-            return [c["name"] for c in entry["outputs"][0]["components"]]
-    raise UserError(f"contract {contract.address} has no {function}: redeploy with this pvd")
 
 
 def _trade(trade_id: bytes, t: dict[str, Any]) -> TradeRecord:

@@ -19,8 +19,11 @@ from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, g
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
+
+from pvd.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ def raw_batch(w3: Web3, requests: Sequence[Request]) -> list[Any] | None:
     if len(requests) < 2:
         return None
     try:
-        responses = w3.provider.make_batch_request(list(requests))  # type: ignore[arg-type]
+        responses = w3.provider.make_batch_request(list(requests))  # type: ignore[attr-defined]
     except Exception as exc:  # no batches here (eth-tester), or the node refused it
         log.debug("batch of %d requests not used: %s", len(requests), type(exc).__name__)
         return None
@@ -118,6 +121,14 @@ def _checksummed(entry: Any, value: Any) -> Any:
     if kind == "tuple":
         return tuple(_checksummed(c, v) for c, v in zip(entry["components"], value, strict=True))
     return value
+
+
+def struct_fields(contract: Contract, function: str) -> list[str]:
+    """The field names of the struct `function` of `contract` returns, in ABI order."""
+    for entry in contract.abi:
+        if entry.get("type") == "function" and entry.get("name") == function:
+            return [c["name"] for c in entry["outputs"][0]["components"]]  # type: ignore[typeddict-item]
+    raise UserError(f"contract {contract.address} has no {function}: redeploy with this pvd")
 
 
 def _single(call: ContractFunction, block: BlockId) -> Any:

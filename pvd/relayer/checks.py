@@ -30,13 +30,10 @@ from pvd.messages import (
     TradeOutcome,
 )
 from pvd.relayer.ends import ChainEnd
-from pvd.rpc import BlockId, call_many_at
+from pvd.rpc import BlockId, call_many_at, struct_fields
+from pvd.statuses import HoldStatus, TradeStatus
 
 STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
-
-# Enum values of IHoldableToken.HoldStatus and ITradeRegistry.Status.
-HOLD_HELD, HOLD_EXECUTED, HOLD_RELEASED = 1, 2, 3
-TRADE_DELIVERED, TRADE_EXPIRED = 5, 7
 
 
 @dataclass(frozen=True)
@@ -126,8 +123,9 @@ def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld) -> SourceC
         if reverted := _reverted([announced]):
             return reverted
         hold_id, status = checked
-        if bytes(hold_id) != m.hold_id or status != HOLD_HELD:
-            return f"hold {m.hold_id.hex()} is not Held at block {block} (status {status})"
+        if bytes(hold_id) != m.hold_id or status != HoldStatus.HELD:
+            shown = HoldStatus(status).name
+            return f"hold {m.hold_id.hex()} is not Held at block {block} ({shown})"
         if not announced:
             return f"the settlement contract never announced hold {m.hold_id.hex()}"
         return None
@@ -137,26 +135,28 @@ def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld) -> SourceC
 
 
 def _trade_outcome(registry: Contract, m: TradeOutcome) -> SourceCheck:
+    fields = struct_fields(registry, "getTrade")
+
     def verdict(results: Sequence[Any], block: BlockId) -> str | None:
         if reverted := _reverted(results):
             return reverted
-        status, funded_by = results[0], bytes(results[1])
+        # one getTrade read (not statusOf + holdIdOf): historical eth_calls are the costly
+        # part on some nodes. All zero for an unknown trade.
+        trade = dict(zip(fields, results[0], strict=True))
+        status, funded_by = TradeStatus(trade["status"]), bytes(trade["holdId"])
         if m.outcome is Outcome.REJECTED:
             if funded_by == m.hold_id:
-                return (
-                    f"trade {m.trade_id.hex()} was funded by hold {m.hold_id.hex()}: not rejected"
-                )
+                return f"trade {m.trade_id.hex()} was funded by hold {m.hold_id.hex()}: no Rejected"
             return None
-        wanted = TRADE_DELIVERED if m.outcome is Outcome.DELIVERED else TRADE_EXPIRED
-        if status != wanted or funded_by != m.hold_id:
+        wanted = TradeStatus.DELIVERED if m.outcome is Outcome.DELIVERED else TradeStatus.EXPIRED
+        if status is not wanted or funded_by != m.hold_id:
             return (
-                f"trade {m.trade_id.hex()} has status {status} and hold {funded_by.hex()} at "
+                f"trade {m.trade_id.hex()} is {status.name} with hold {funded_by.hex()} at "
                 f"block {block}; the message says {m.outcome.name} for hold {m.hold_id.hex()}"
             )
         return None
 
-    calls = (registry.functions.statusOf(m.trade_id), registry.functions.holdIdOf(m.trade_id))
-    return SourceCheck(calls, verdict)
+    return SourceCheck((registry.functions.getTrade(m.trade_id),), verdict)
 
 
 def _payment_settled(token: Contract, m: PaymentSettled) -> SourceCheck:
@@ -164,7 +164,7 @@ def _payment_settled(token: Contract, m: PaymentSettled) -> SourceCheck:
         if reverted := _reverted(results):
             return reverted
         (status,) = results
-        wanted = HOLD_EXECUTED if m.result is SettlementResult.PAID else HOLD_RELEASED
+        wanted = HoldStatus.EXECUTED if m.result is SettlementResult.PAID else HoldStatus.RELEASED
         if status != wanted:
             return (
                 f"hold {m.hold_id.hex()} has status {status} at block {block}, not {m.result.name}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from hexbytes import HexBytes
 from web3 import Web3
 
-from pvd.attestation import InboxDomain, digest, recover
+from pvd.attestation import InboxDomain, digest, recover_digest
 from pvd.errors import RecoverableError, UnrecoverableError
 from pvd.events import LogSource
 from pvd.messages import Message
@@ -42,11 +42,10 @@ from pvd.relayer.sender import Call, Mined, Sender
 from pvd.relayer.store import Condition, MessageRecord, Stage, Store
 from pvd.relayer.sweep import SweepReport, seen_message, sweep_route
 from pvd.rpc import block_hashes
+from pvd.statuses import DeliveryStatus
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 
-# Inbox.DeliveryStatus
-DELIVERY_NONE, DELIVERY_DELIVERED, DELIVERY_FAILED = 0, 1, 2
 # What the inbox says it did with a message in a delivery transaction (topic 1: the id).
 INBOX_DELIVERED = HexBytes(Web3.keccak(text="MessageDelivered(bytes32,uint32,address,address)"))
 INBOX_FAILED = HexBytes(Web3.keccak(text="MessageFailed(bytes32,uint32,address,address,bytes)"))
@@ -56,12 +55,13 @@ DIGEST_CACHE = 10_000
 
 class StoreVerifier:
     """The quorum's Verifier for one route: recovers a signer from a message id by
-    looking the message up in the store (the typed data covers the whole message)."""
+    looking the message up in the store (the typed data covers the whole message).
+    Digests are kept by message id (an id is the keccak of the message's bytes)."""
 
     def __init__(self, store: Store, inbox: InboxDomain) -> None:
         self.store = store
         self.inbox = inbox
-        self._digests: dict[bytes, tuple[Message, bytes]] = {}
+        self._digests: dict[bytes, bytes] = {}
 
     def signed(self, message: Message) -> bytes:
         """The EIP-712 digest attesters sign for `message` (computed once per message)."""
@@ -69,17 +69,22 @@ class StoreVerifier:
         if key not in self._digests:
             if len(self._digests) >= DIGEST_CACHE:
                 self._digests.clear()
-            self._digests[key] = (message, digest(message, self.inbox))
-        return self._digests[key][1]
+            self._digests[key] = digest(message, self.inbox)
+        return self._digests[key]
 
-    def recover(self, message_id: bytes, signature: bytes) -> str:
-        record = self.store.get("0x" + bytes(message_id).hex())
+    def _digest_of(self, message_id: bytes) -> bytes:
+        if (known := self._digests.get(message_id)) is not None:
+            return known
+        record = self.store.get("0x" + message_id.hex())
         if record is None:
             raise ValueError("unknown message: not seen by this attester yet")
         message = Message.decode(record.message)
-        if message.id != bytes(message_id):
+        if message.id != message_id:
             raise ValueError("the store holds another message under this id")
-        return recover(message, self.inbox, signature, signed_digest=self.signed(message))
+        return self.signed(message)
+
+    def recover(self, message_id: bytes, signature: bytes) -> str:
+        return recover_digest(self._digest_of(bytes(message_id)), signature)
 
 
 @dataclass(frozen=True)
@@ -235,10 +240,10 @@ class RelayRoute:
                 # not first in turn, or acted on before: the inbox knows best (another
                 # attester may have delivered it)
                 status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
-                if status == DELIVERY_DELIVERED:
+                if status == DeliveryStatus.DELIVERED:
                     self._confirmed(record, block)
                     continue
-                if status == DELIVERY_FAILED:
+                if status == DeliveryStatus.FAILED:
                     self._retry_on_inbox(record)
                     continue
             if self.store.clock() - record.first_seen < place * self.settings.submit_turn_seconds:
@@ -303,7 +308,7 @@ class RelayRoute:
                 self._confirmed(record, mined.block_number, mined.tx_hash)
             elif event == INBOX_ALREADY_CONSUMED:  # another attester delivered it first
                 status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
-                if status == DELIVERY_DELIVERED:
+                if status == DeliveryStatus.DELIVERED:
                     self._confirmed(record, block)
                 else:
                     self._fail(record, "recipient_failed", "held by the inbox for retry")

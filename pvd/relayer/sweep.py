@@ -50,7 +50,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 from eth_abi.abi import decode as abi_decode
 from web3.exceptions import ContractLogicError
@@ -63,14 +62,7 @@ from pvd.relayer.ends import ChainEnd
 from pvd.relayer.log import RelayLog
 from pvd.relayer.store import MessageRecord, SeenMessage, SourceLocation, Stage, Store
 from pvd.rpc import call_many
-
-
-class DeliveryStatus(IntEnum):
-    """Inbox.DeliveryStatus: what the destination inbox did with a message id."""
-
-    NONE = 0
-    DELIVERED = 1
-    FAILED = 2  # verified, the recipient reverted: held by the inbox for retry
+from pvd.statuses import DeliveryStatus
 
 
 @dataclass(frozen=True)

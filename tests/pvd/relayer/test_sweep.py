@@ -44,7 +44,8 @@ from pvd.relayer.config import Route
 from pvd.relayer.route import RelayRoute
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage, Store
-from pvd.relayer.sweep import DeliveryStatus, SweepReport
+from pvd.relayer.sweep import SweepReport
+from pvd.statuses import DeliveryStatus
 from pvd.system import System, SystemConfig, deploy_system
 
 P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
