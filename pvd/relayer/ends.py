@@ -7,16 +7,20 @@ in the modules that read chains.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 
 from pvd.chains import Chain
 from pvd.errors import UnrecoverableError, UserError
 from pvd.manifest import Manifest, load_abi, read_manifest
+from pvd.rpc import call_many
+from pvd.statuses import DeliveryStatus
 from pvd.system import System
 
 PAYMENT_APPS = ("YuanToken", "PvdSettlement")
@@ -100,3 +104,22 @@ def check_identity(chain: Chain, manifest: Manifest) -> None:
             f"{chain.name} chain: genesis {actual.genesis_hash[:12]}... is not the manifest's "
             f"{expected.genesis_hash[:12]}...: the chain was reset or replaced; redeploy"
         )
+
+
+def inbox_deliveries(
+    destination: ChainEnd, ids: Sequence[str]
+) -> dict[str, tuple[DeliveryStatus, int]]:
+    """(status, block) of each message id (0x-hex) on the destination's inbox, read at
+    its latest block in JSON-RPC batches."""
+    inbox = destination.inbox
+    calls = [inbox.functions.deliveryOf(bytes.fromhex(mid[2:])) for mid in ids]
+    found: dict[str, tuple[DeliveryStatus, int]] = {}
+    for mid, result in zip(ids, call_many(destination.chain.w3, calls, "latest"), strict=True):
+        if isinstance(result, ContractLogicError):
+            raise UnrecoverableError(
+                f"{destination.name} chain: the inbox's deliveryOf({mid}) reverted ({result}): "
+                "is the manifest for this deployment?"
+            )
+        status, _deliverer, block = result
+        found[mid] = (DeliveryStatus(status), int(block))
+    return found

@@ -32,7 +32,7 @@ from pvd.events import LogSource
 from pvd.messages import Message
 from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
-from pvd.relayer.ends import ChainEnd
+from pvd.relayer.ends import ChainEnd, inbox_deliveries
 from pvd.relayer.keys import Signer
 from pvd.relayer.log import relay_logger
 from pvd.relayer.metrics import RelayerMetrics
@@ -230,27 +230,25 @@ class RelayRoute:
     def deliver(self) -> int:
         """Deliver (or retry on the inbox) every signed message that can go now."""
         attesters = self._attester_set()
+        signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
+        # the inbox knows best (another attester may have delivered a message, or a
+        # store may be new): one batched read for all of them, before anything is sent
+        on_inbox = inbox_deliveries(self.destination, [r.message_id for r in signed])
         ready: list[tuple[MessageRecord, Message, Quorum]] = []
-        for record in self.store.actionable(self.route):
-            if record.stage is Stage.SEEN:
+        for record in signed:
+            status, block = on_inbox[record.message_id]
+            if status is DeliveryStatus.DELIVERED:
+                self._confirmed(record, block)
                 continue
-            message = Message.decode(record.message)
+            if status is DeliveryStatus.FAILED:
+                self._retry_on_inbox(record)
+                continue
             place = self._place_in_turn(record, attesters)
-            if place > 0 or record.stage is Stage.SUBMITTED or record.condition is Condition.FAILED:
-                # not first in turn, or acted on before: the inbox knows best (another
-                # attester may have delivered it)
-                status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
-                if status == DeliveryStatus.DELIVERED:
-                    self._confirmed(record, block)
-                    continue
-                if status == DeliveryStatus.FAILED:
-                    self._retry_on_inbox(record)
-                    continue
             if self.store.clock() - record.first_seen < place * self.settings.submit_turn_seconds:
                 continue  # not this relayer's turn yet
             quorum = self.quorum.collect(record.message_id, attesters, self.route)
             if quorum is not None:
-                ready.append((record, message, quorum))
+                ready.append((record, Message.decode(record.message), quorum))
         for start in range(0, len(ready), self.settings.batch_size):
             self._send(ready[start : start + self.settings.batch_size])
         return len(ready)

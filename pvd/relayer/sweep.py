@@ -15,8 +15,8 @@ So, per route (source outbox -> destination inbox), the sweep reads every Messag
 log the source outbox emitted for the destination's domain, from the outbox's deployment
 block up to the confirmed head (head - confirmations), in chunks (pvd.events.LogSource),
 and asks the destination inbox `deliveryOf(id)` for each, in JSON-RPC batches
-(pvd.rpc.call_many; one by one on eth-tester). Status None or Failed: the message is
-open. Then, per message:
+(pvd.relayer.ends.inbox_deliveries; one by one on eth-tester). Status None or Failed:
+the message is open. Then, per message:
 
     on chain     store                  the sweep
     open         unknown                stores it as seen                     (added)
@@ -48,20 +48,16 @@ destination's domain, batched.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_abi.abi import decode as abi_decode
-from web3.exceptions import ContractLogicError
 
-from pvd.errors import UnrecoverableError
 from pvd.events import LogSource, ObservedLog
 from pvd.messages import Message, MessageFormatError
 from pvd.relayer.config import Route
-from pvd.relayer.ends import ChainEnd
+from pvd.relayer.ends import ChainEnd, inbox_deliveries
 from pvd.relayer.log import RelayLog
 from pvd.relayer.store import MessageRecord, SeenMessage, SourceLocation, Stage, Store
-from pvd.rpc import call_many
 from pvd.statuses import DeliveryStatus
 
 
@@ -101,22 +97,6 @@ def seen_message(
     return SeenMessage("0x" + message.id.hex(), bytes(encoded), location)
 
 
-def deliveries(destination: ChainEnd, ids: Sequence[str]) -> dict[str, tuple[DeliveryStatus, int]]:
-    """(status, block) of each message id on the destination inbox, read now."""
-    inbox = destination.inbox
-    calls = [inbox.functions.deliveryOf(bytes.fromhex(mid[2:])) for mid in ids]
-    found: dict[str, tuple[DeliveryStatus, int]] = {}
-    for mid, result in zip(ids, call_many(destination.chain.w3, calls, "latest"), strict=True):
-        if isinstance(result, ContractLogicError):
-            raise UnrecoverableError(
-                f"{destination.name} chain: the inbox's deliveryOf({mid}) reverted ({result}): "
-                "is the manifest for this deployment?"
-            )
-        status, _deliverer, block = result
-        found[mid] = (DeliveryStatus(status), int(block))
-    return found
-
-
 def sweep_route(
     route: Route,
     source: ChainEnd,
@@ -140,7 +120,7 @@ def sweep_route(
             sent[seen.message_id] = seen
     dead = {r.message_id: r for r in store.dead(route)}
     ids = list(sent) + [mid for mid in dead if mid not in sent]
-    on_chain = deliveries(destination, ids)
+    on_chain = inbox_deliveries(destination, ids)
     stored: dict[str, MessageRecord | None] = {mid: store.get(mid) for mid in sent}
     stored.update(dead)
 
