@@ -48,7 +48,12 @@ def start_anvil(
 ) -> AnvilNode:
     """Start anvil on a free port and wait until it answers with `chain_id`."""
     port = free_port()
+    # --max-persisted-states 0: keep the recent blocks' states in memory and drop older
+    # ones, as a non-archive node does (the relayer reads those at the latest block);
+    # anvil's default also writes old states to disk, and then every eth_call at a past
+    # block costs 2-11 ms instead of 0.06 ms (measured: docs/relayer.md "Throughput").
     command = [anvil_binary(), "--port", str(port), "--chain-id", str(chain_id), "--silent"]
+    command += ["--max-persisted-states", "0"]
     if block_time is not None:
         command += ["--block-time", str(block_time)]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115

@@ -17,6 +17,7 @@ Values are frozen dataclasses; addresses are held checksummed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar, Self
@@ -117,11 +118,16 @@ class MessageBodyWordInvalid(MessageFormatError):
 
 
 def _address(value: str | bytes) -> str:
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray | memoryview):
         if len(value) != 20:
             raise ValueError(f"an address is 20 bytes, got {len(value)}")
-        return to_checksum_address(value)
-    return to_checksum_address(value)
+        return _checksummed(bytes(value))
+    return _checksummed(value)
+
+
+@functools.lru_cache(maxsize=4096)  # a relayer sees the same few apps and parties
+def _checksummed(value: str | bytes) -> str:
+    return str(to_checksum_address(value))
 
 
 def _bytes32(value: bytes, name: str) -> bytes:

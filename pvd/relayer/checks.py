@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, Web3RPCError
@@ -33,6 +34,7 @@ from pvd.relayer.ends import ChainEnd
 from pvd.rpc import BlockId, call_many_at, struct_fields
 from pvd.statuses import HoldStatus, TradeStatus
 
+ZERO_ADDRESS = Web3.to_checksum_address("0x" + "00" * 20)
 STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
 
 
@@ -51,26 +53,51 @@ def source_disagreements(
     """For each (message, block of its log): None if the source app's state at that block
     backs the message, else why not. All reads go out in JSON-RPC batches (pvd.rpc).
 
-    A node that no longer keeps the state of a block (anvil, and any non-archive node,
-    keeps only recent blocks) is asked about its latest block instead: every fact checked
-    here stays true once true, except a hold being Held — and a PAYMENT_HELD for a hold
-    that is no longer held must not be relayed anyway."""
+    A node that no longer keeps the state of a block (a non-archive node keeps only the
+    recent ones: geth 128, anvil as pvd starts it about 500) is asked about its latest
+    block instead: every fact checked here stays true once true, except a hold being
+    Held — and a PAYMENT_HELD for a hold that is no longer held must not be relayed
+    anyway. Which blocks it still keeps is found by bisection (it keeps a suffix)."""
+    w3 = source.chain.w3
     checks = [(_source_check(source, message), block) for message, block in items]
+    oldest = oldest_kept_state(w3, sorted({block for _, block in checks}))
+    read_at: list[tuple[SourceCheck, BlockId]] = [
+        (check, block if oldest is not None and block >= oldest else "latest")
+        for check, block in checks
+    ]
     try:
-        results = call_many_at(
-            source.chain.w3, [(call, block) for check, block in checks for call in check.calls]
-        )
-    except Web3RPCError as exc:
+        results = call_many_at(w3, [(call, at) for check, at in read_at for call in check.calls])
+    except Web3RPCError as exc:  # the node dropped a state between the probe and the reads
         if not _state_pruned(exc):
             raise
         return [_alone(source, check, block) for check, block in checks]
     each = iter(results)
-    return [check.verdict([next(each) for _ in check.calls], block) for check, block in checks]
+    return [check.verdict([next(each) for _ in check.calls], at) for check, at in read_at]
 
 
-def source_disagrees(source: ChainEnd, message: Message, block: int) -> str | None:
-    """None if the source app's state at `block` backs `message`, else why not."""
-    return source_disagreements(source, [(message, block)])[0]
+def oldest_kept_state(w3: Web3, blocks: Sequence[int]) -> int | None:
+    """The lowest of `blocks` (ascending) whose state the node still keeps, or None if it
+    keeps none of them: one cheap state read per probe, at most 1 + log2(len) probes."""
+    if not blocks or _state_kept(w3, blocks[0]):
+        return blocks[0] if blocks else None
+    low, high = 1, len(blocks)  # blocks[low - 1] is gone; is blocks[high - 1] kept?
+    while low < high:
+        middle = (low + high) // 2
+        if _state_kept(w3, blocks[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return blocks[low] if low < len(blocks) else None
+
+
+def _state_kept(w3: Web3, block: int) -> bool:
+    try:
+        w3.eth.get_balance(ZERO_ADDRESS, block)
+    except Web3RPCError as exc:
+        if _state_pruned(exc):
+            return False
+        raise
+    return True
 
 
 def _alone(source: ChainEnd, check: SourceCheck, block: int) -> str | None:
