@@ -199,6 +199,14 @@ class RelayRoute:
         seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
         if not seen:
             return 0
+        # a message the destination already consumed (another relayer was faster, or this
+        # store is new) needs no signature, and its source state may have moved on since
+        on_inbox = inbox_deliveries(self.destination, [r.message_id for r in seen])
+        for record in seen:
+            status, block = on_inbox[record.message_id]
+            if status is DeliveryStatus.DELIVERED:
+                self._confirmed(record, block)
+        seen = [r for r in seen if on_inbox[r.message_id][0] is not DeliveryStatus.DELIVERED]
         hashes = block_hashes(self.source.chain.w3, sorted({r.source.block for r in seen}))
         canonical: list[tuple[MessageRecord, Message]] = []
         for record in seen:

@@ -431,8 +431,9 @@ def test_a_store_that_knows_nothing_skips_the_sweep_and_the_first_scan_reads_eve
 def test_a_new_store_confirms_what_the_inboxes_consumed_and_sends_no_delivery(
     world: World,
 ) -> None:
-    """A relayer joining late scans every message from the deployment block; the deliver
-    step reads the inboxes first and sends nothing for what another relayer delivered."""
+    """A relayer joining late scans every message from the deployment block; the attest
+    step reads the inboxes first and neither signs nor sends anything for what another
+    relayer delivered."""
     system = world.system
     trade, held = funded_trade(world)
     blocks = (system.payment.chain.w3.eth.block_number, system.business.chain.w3.eth.block_number)
@@ -443,6 +444,7 @@ def test_a_new_store_confirms_what_the_inboxes_consumed_and_sends_no_delivery(
     record = late.store.get(held.message_id)
     assert record is not None and record.stage is Stage.CONFIRMED
     assert late.store.status_counts() == {"confirmed": 1}
+    assert late.store.signatures(held.message_id) == {}  # consumed: nothing to attest
     assert status(system, trade.trade_id) == "Funded"
     assert (
         system.payment.chain.w3.eth.block_number,
