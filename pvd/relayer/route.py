@@ -38,7 +38,7 @@ from pvd.relayer.log import relay_logger
 from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
-from pvd.relayer.sender import Call, Mined, Sender
+from pvd.relayer.sender import Call, Mined, Sender, SendFailed, SentTx
 from pvd.relayer.store import Condition, MessageRecord, Stage, Store
 from pvd.relayer.sweep import SweepReport, seen_message, sweep_route
 from pvd.rpc import block_hashes
@@ -51,6 +51,7 @@ INBOX_DELIVERED = HexBytes(Web3.keccak(text="MessageDelivered(bytes32,uint32,add
 INBOX_FAILED = HexBytes(Web3.keccak(text="MessageFailed(bytes32,uint32,address,address,bytes)"))
 INBOX_ALREADY_CONSUMED = HexBytes(Web3.keccak(text="MessageAlreadyConsumed(bytes32,address)"))
 DIGEST_CACHE = 10_000
+TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 
 
 class StoreVerifier:
@@ -135,6 +136,8 @@ class RelayRoute:
         self.log = relay_logger("pvd.relayer.route", route=route.value)
         self._first_scan = True
         self._swept = False
+        self._gas_per_message: int | None = None  # most a delivered message has used
+        self._block_gas_limit: int | None = None
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
 
@@ -282,12 +285,12 @@ class RelayRoute:
         messages = [record.message for record, _, _ in batch]
         signatures = [b"".join(q.signatures) for _, _, q in batch]
         if len(batch) == 1:
-            data = inbox.encode_abi("deliver", [messages[0], signatures[0]])
+            data = HexBytes(inbox.encode_abi("deliver", [messages[0], signatures[0]]))
         else:
-            data = inbox.encode_abi("deliverBatch", [messages, signatures])
+            data = HexBytes(inbox.encode_abi("deliverBatch", [messages, signatures]))
         ids = [record.message_id for record, _, _ in batch]
         try:
-            sent = self.sender.send(Call(inbox.address, HexBytes(data)))
+            sent = self._submit(data, len(batch))
         except RecoverableError as exc:
             for record, _, _ in batch:
                 self._fail(record, _code(exc), str(exc))
@@ -299,7 +302,41 @@ class RelayRoute:
             for record, _, _ in batch:
                 self._fail(record, _code(exc), str(exc))
             return
+        self._learn_gas(mined, len(batch))
         self._settle(batch, mined)
+
+    def _submit(self, data: bytes, count: int) -> SentTx:
+        """Send a delivery of `count` messages. With a gas limit learned from earlier
+        deliveries, the pre-flight `eth_call` runs at that limit and proves it (the inbox
+        reverts, InboxRecipientOutOfGas, rather than record a recipient starved of gas),
+        so no estimate is needed: a node's eth_estimateGas runs a batch about 20 times.
+        A pre-flight that fails at the learned limit (too little gas, or a real fault
+        the estimate's own pre-flight then reports) falls back to an estimate."""
+        address = self.destination.inbox.address
+        learned = self._learned_gas_limit(count)
+        if learned is not None:
+            call = Call(address, data, gas=learned)
+            try:
+                self.sender.preflight(call)
+            except SendFailed as exc:
+                self.log.debug("pre-flight at the learned gas limit %d failed: %s", learned, exc)
+            else:
+                return self.sender.send(call, preflight=False)
+        return self.sender.send(Call(address, data))
+
+    def _learned_gas_limit(self, count: int) -> int | None:
+        if self._gas_per_message is None:
+            return None
+        if self._block_gas_limit is None:
+            latest = self.destination.chain.w3.eth.get_block("latest")
+            self._block_gas_limit = int(latest["gasLimit"])
+        margin = 100 + self.sender.settings.gas_margin_percent
+        limit = TX_BASE_GAS + count * self._gas_per_message * margin // 100
+        return limit if limit <= self._block_gas_limit else None
+
+    def _learn_gas(self, mined: Mined, count: int) -> None:
+        per_message = -(-(mined.gas_used - TX_BASE_GAS) // count)  # rounded up
+        self._gas_per_message = max(self._gas_per_message or 0, per_message)
 
     def _settle(self, batch: list[tuple[MessageRecord, Message, Quorum]], mined: Mined) -> None:
         """What the inbox did with each message of a mined delivery, from its events."""

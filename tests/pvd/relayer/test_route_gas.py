@@ -1,0 +1,125 @@
+"""The deliver step's gas limit: estimated until a delivery was mined, then learned from
+the most gas a delivered message used (plus the sender's margin) and proved by the
+pre-flight `eth_call` at that limit; estimated again when the pre-flight fails there.
+On two embedded chains with the whole system deployed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pvd.bench import funded, open_trades
+from pvd.compiler import Artifact, compile_contracts
+from pvd.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.relayer.config import Route
+from pvd.relayer.route import TX_BASE_GAS, RelayRoute
+from pvd.relayer.sender import Sender
+from pvd.relayer.service import Relayer
+from pvd.relayer.store import Stage
+from pvd.system import System, SystemConfig, deploy_system
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> dict[str, Artifact]:
+    return compile_contracts()
+
+
+@pytest.fixture
+def deployed(
+    artifacts: dict[str, Artifact], tmp_path: Path
+) -> Iterator[tuple[System, Cast, Relayer]]:
+    with two_chains("embedded") as (payment, business):
+        cast = Cast.from_accounts(payment.accounts)
+        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
+        system = deploy_system(payment, business, config, artifacts=artifacts)
+        issue_funds(system, cast)
+        relayer = in_process_relayer(system, cast, tmp_path / "store.sqlite")
+        try:
+            yield system, cast, relayer
+        finally:
+            relayer.close()
+            relayer.store.close()
+
+
+class CountingEstimates:
+    """Counts a Sender's gas estimates (the real ones still run)."""
+
+    def __init__(self, sender: Sender, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = sender.estimate_gas
+
+        def counted(call):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return real(call)
+
+        monkeypatch.setattr(sender, "estimate_gas", counted)
+
+
+def payment_to_business(relayer: Relayer) -> RelayRoute:
+    return next(r for r in relayer.routes if r.route is Route.PAYMENT_TO_BUSINESS)
+
+
+def newest_delivery(system: System, relayer: Relayer) -> str:
+    """The transaction that delivered the payment outbox's newest message."""
+    (newest, *_) = reversed(system.payment.outbox.events.MessageSent.get_logs(from_block=0))
+    record = relayer.store.get("0x" + bytes(newest["args"]["messageId"]).hex())
+    assert record is not None and record.stage is Stage.CONFIRMED
+    assert record.confirmed_tx_hash is not None
+    return record.confirmed_tx_hash
+
+
+def test_the_first_delivery_is_estimated_and_the_next_use_the_learned_limit(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    estimates = CountingEstimates(route.sender, monkeypatch)
+
+    first = open_trades(system, cast, 1)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in first), timeout=60)
+    assert estimates.count == 1
+    learned = route._gas_per_message
+    assert learned is not None
+
+    second = open_trades(system, cast, 2)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in second), timeout=60)
+
+    assert estimates.count == 1  # no estimate for the second delivery
+    tx = system.business.chain.w3.eth.get_transaction(newest_delivery(system, relayer))
+    margin = 100 + route.sender.settings.gas_margin_percent
+    assert tx["gas"] == TX_BASE_GAS + 2 * learned * margin // 100
+
+
+def test_a_learned_limit_the_pre_flight_refuses_falls_back_to_an_estimate(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    route._gas_per_message = 1_000  # far too little: the pre-flight runs out of gas
+    estimates = CountingEstimates(route.sender, monkeypatch)
+
+    trades = open_trades(system, cast, 1)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in trades), timeout=60)
+
+    assert estimates.count == 1
+    assert relayer.store.status_counts(Route.PAYMENT_TO_BUSINESS) == {"confirmed": 1}
+    assert route._gas_per_message > 1_000  # learned from the mined delivery
+
+
+def test_a_learned_limit_above_the_block_gas_limit_is_not_used(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    block_limit = system.business.chain.w3.eth.get_block("latest")["gasLimit"]
+    route._gas_per_message = block_limit  # one message would not fit in a block
+    estimates = CountingEstimates(route.sender, monkeypatch)
+
+    trades = open_trades(system, cast, 1)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in trades), timeout=60)
+
+    assert estimates.count == 1
+    tx = system.business.chain.w3.eth.get_transaction(newest_delivery(system, relayer))
+    assert tx["gas"] < block_limit
