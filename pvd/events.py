@@ -17,6 +17,11 @@ from web3.types import FilterParams, LogReceipt
 DEFAULT_CHUNK_BLOCKS = 2_000
 
 
+def rpc_int(value: int | str) -> int:
+    """A JSON-RPC quantity: an int as web3 formats it, or 0x-hex as the node sends it."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 @dataclass(frozen=True)
 class ObservedLog:
     """One log as seen on a chain: where it came from and its raw topics and data."""
@@ -31,12 +36,13 @@ class ObservedLog:
 
     @classmethod
     def from_receipt(cls, log: LogReceipt) -> ObservedLog:
+        """From a log as web3 formats it, or as the node sent it (numbers in 0x-hex)."""
         return cls(
             address=Web3.to_checksum_address(log["address"]),
-            block_number=int(log["blockNumber"]),
+            block_number=rpc_int(log["blockNumber"]),
             block_hash=HexBytes(log["blockHash"]),
             tx_hash=HexBytes(log["transactionHash"]),
-            log_index=int(log["logIndex"]),
+            log_index=rpc_int(log["logIndex"]),
             topics=tuple(HexBytes(t) for t in log["topics"]),
             data=HexBytes(log["data"]),
         )

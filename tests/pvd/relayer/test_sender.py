@@ -17,11 +17,14 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
+from hexbytes import HexBytes
 from web3 import Web3
 
 from pvd.anvil import AnvilNode, start_anvil, stop_anvil
 from pvd.chains import dev_accounts, embedded_chain
+from pvd.compiler import compile_contracts
 from pvd.errors import RecoverableError, UnrecoverableError
+from pvd.events import ObservedLog
 from pvd.ports import free_port
 from pvd.relayer.keys import Signer
 from pvd.relayer.sender import (
@@ -120,6 +123,26 @@ def test_a_plain_send_is_mined_and_pays_the_recipient(w3: Web3) -> None:
     assert mined.block_number == w3.eth.block_number
     assert mined.gas_used == 21_000
     assert chain_nonce(w3) == 1 and sender.next_nonce == 1
+
+
+def test_a_receipt_read_as_raw_json_carries_the_logs_web3_reads(w3: Web3) -> None:
+    artifact = compile_contracts()["PlainERC20"]
+    deployer = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    deployed = w3.eth.wait_for_transaction_receipt(
+        deployer.constructor(GAS_KEY.address, 10**6).transact({"from": GAS_KEY.address})
+    )
+    token = w3.eth.contract(address=deployed["contractAddress"], abi=artifact.abi)
+    data = token.encode_abi("transfer", [RECIPIENT.address, 5])
+    sender = sender_on(w3)
+
+    mined = sender.send_and_wait(Call(to=token.address, data=HexBytes(data)))
+
+    expected = w3.eth.get_transaction_receipt(HexStr(mined.tx_hash))
+    assert mined.succeeded and mined.block_number == expected["blockNumber"]
+    assert mined.gas_used == expected["gasUsed"]
+    assert mined.logs == tuple(ObservedLog.from_receipt(log) for log in expected["logs"])
+    (transferred,) = mined.logs
+    assert transferred.address == token.address and transferred.log_index == 0
 
 
 def test_nonces_are_handed_out_locally_one_after_another(w3: Web3) -> None:
