@@ -4,13 +4,19 @@ say now, so that a crash between any two of them loses nothing and repeats nothi
 
 1. scan    read MessageSent logs from the checkpoint up to the confirmation depth; store
            them as `seen` and move the checkpoint, in one transaction;
-2. attest  for each `seen` message: re-check that its block is still canonical, check
-           the source app's state at that block (pvd.relayer.checks), sign it with each
-           local attestation key (one in production; the embedded demo runs several);
-3. deliver for each signed message: ask the destination inbox what it knows (delivered,
+2. attest  for the `seen` messages: confirm those the destination inbox already consumed
+           (nothing to attest); re-check that each other's block is still canonical,
+           check the source app's state at that block (pvd.relayer.checks), sign it
+           with each local attestation key (one in production; the embedded demo runs
+           several);
+3. deliver for the signed messages: ask the destination inbox what it knows (delivered,
            failed on the recipient, or nothing yet); gather a quorum; pre-flight and send
-           one `deliver`, or a `deliverBatch` when several are ready; a message the inbox
-           holds as failed (paused token, frozen payee) is retried there with backoff.
+           one `deliver`, or a `deliverBatch` when several are ready, at a gas limit
+           learned from earlier deliveries; a message the inbox holds as failed (paused
+           token, frozen payee) is retried there with backoff.
+
+Each step reads the chains for all its messages at once, in JSON-RPC batches (pvd.rpc),
+so that a backlog costs a few round trips, not a few per message.
 
 The first tick sweeps before it scans (pvd.relayer.sweep): the store is made to agree
 with both chains about every message still open on them, below the checkpoint too.
@@ -196,9 +202,8 @@ class RelayRoute:
     # --- 2. attest ----------------------------------------------------------------------
 
     def attest(self) -> int:
-        """Sign every message seen and backed by its source's state; how many were signed.
-        The chain is read in JSON-RPC batches and the signatures stored in one
-        transaction, so that a backlog costs a few round trips, not a few per message."""
+        """Sign every message seen, not yet consumed on the destination and backed by its
+        source's state; how many were signed. Signatures are stored in one transaction."""
         seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
         if not seen:
             return 0
