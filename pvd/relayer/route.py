@@ -245,8 +245,10 @@ class RelayRoute:
 
     def deliver(self) -> int:
         """Deliver (or retry on the inbox) every signed message that can go now."""
-        attesters = self._attester_set()
         signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
+        if not signed:
+            return 0
+        attesters = self._attester_set()
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, before anything is sent
         on_inbox = inbox_deliveries(self.destination, [r.message_id for r in signed])
