@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,17 +44,26 @@ def anvil_binary() -> str:
     return found
 
 
+# Keep the recent blocks' states in memory and drop older ones, as a non-archive node
+# does (the relayer reads those at the latest block). anvil's default also writes old
+# states to a disk cache, and then every read at a past block is slow: ADR 0008, and
+# `make bench`'s `node` section measures both.
+NON_ARCHIVE = ("--max-persisted-states", "0")
+
+
 def start_anvil(
-    name: str, chain_id: int, *, log_path: Path | None = None, block_time: float | None = None
+    name: str,
+    chain_id: int,
+    *,
+    log_path: Path | None = None,
+    block_time: float | None = None,
+    history: Sequence[str] = NON_ARCHIVE,
 ) -> AnvilNode:
-    """Start anvil on a free port and wait until it answers with `chain_id`."""
+    """Start anvil on a free port and wait until it answers with `chain_id`. `history`:
+    the flags for the states it keeps (NON_ARCHIVE; () is anvil's default)."""
     port = free_port()
-    # --max-persisted-states 0: keep the recent blocks' states in memory and drop older
-    # ones, as a non-archive node does (the relayer reads those at the latest block);
-    # anvil's default also writes old states to disk, and then every eth_call at a past
-    # block costs 2-11 ms instead of 0.06 ms (measured: docs/relayer.md "Throughput").
     command = [anvil_binary(), "--port", str(port), "--chain-id", str(chain_id), "--silent"]
-    command += ["--max-persisted-states", "0"]
+    command += history
     if block_time is not None:
         command += ["--block-time", str(block_time)]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115

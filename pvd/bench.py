@@ -5,7 +5,9 @@
 - throughput: a backlog of N Delivered outcomes built while the relayer is stopped, then
   drained (with batching) — messages per second until the payment inbox consumed all;
 - catch-up: seconds for a restarted relayer to scan 10,000 new blocks;
-- demo: seconds for `pvd demo` on the embedded chains, after set-up.
+- demo: seconds for `pvd demo` on the embedded chains, after set-up;
+- node: milliseconds per state read at a past block (what the relayer's source checks
+  do), on anvil as pvd starts it and with anvil's default history (ADR 0008).
 
 Written as the `relay` section of bench/report.json (pvd.benchreport). Figures are what
 this machine measured in this run; nothing is asserted.
@@ -26,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from pvd import client
+from pvd.anvil import NON_ARCHIVE, start_anvil, stop_anvil
 from pvd.benchreport import write_section
 from pvd.demo import Cast, DemoTrade, issue_funds, two_chains
 from pvd.relayer.ends import ends_from_system
@@ -36,10 +40,12 @@ from pvd.relayer.retry import RetryPolicy
 from pvd.relayer.route import RouteSettings
 from pvd.relayer.service import Relayer, RouteOptions
 from pvd.relayer.store import Store
+from pvd.rpc import raw_batch
 from pvd.system import System, SystemConfig, deploy_system
 
 HOUR = 3600
 MINE_CHUNK = 500
+NODE_BLOCKS = 1_000  # anvil keeps 500 recent states in memory (NON_ARCHIVE)
 PRICE = 100  # one yuan: a thousand trades stay under every wallet cap
 
 
@@ -193,6 +199,35 @@ def measure_demo() -> dict[str, Any]:
     return {"seconds": round(time.perf_counter() - started, 2), "chains": "embedded"}
 
 
+def measure_past_state_reads(blocks: int = NODE_BLOCKS, reads: int = 200) -> dict[str, Any]:
+    """ms per `eth_getBalance` at a past block (one JSON-RPC batch of `reads`, each at
+    another block 50 to 450 blocks back), and at the latest block, after `blocks`
+    one-transaction blocks; on anvil with pvd's NON_ARCHIVE flags and with its default."""
+    results: dict[str, Any] = {"blocks": blocks, "reads": reads}
+    for label, history in (("non_archive", NON_ARCHIVE), ("anvil_default", ())):
+        node = start_anvil("node-bench", 31337, history=history)
+        try:
+            w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
+            accounts: list[str] = list(w3.eth.accounts)
+            sender, receiver = accounts[0], accounts[1]
+            transfer = {"from": sender, "to": receiver, "value": hex(1)}
+            for _ in range(blocks):  # automine: one block each
+                w3.provider.make_request(RPCEndpoint("eth_sendTransaction"), [transfer])
+            head = w3.eth.block_number
+            past = [hex(head - 50 - (i * 400) // reads) for i in range(reads)]
+            for where, tags in (("past_ms", past), ("latest_ms", ["latest"] * reads)):
+                requests = [("eth_getBalance", [sender, tag]) for tag in tags]
+                started = time.perf_counter()
+                answers = raw_batch(w3, requests)
+                elapsed = time.perf_counter() - started
+                if answers is None:
+                    raise RuntimeError(f"bench: anvil ({label}) refused the batch of reads")
+                results[f"{label}_{where}"] = round(1000 * elapsed / reads, 3)
+        finally:
+            stop_anvil(node)
+    return results
+
+
 def run(latency_trades: int, backlog: int, catch_up_blocks: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with two_chains("anvil") as (payment, business), tempfile.TemporaryDirectory() as tmp:
@@ -206,6 +241,7 @@ def run(latency_trades: int, backlog: int, catch_up_blocks: int) -> dict[str, An
         results["latency"] = measure_latency(system, cast, Path(tmp) / "l.sqlite", latency_trades)
         results["backlog"] = measure_backlog(system, cast, Path(tmp) / "b.sqlite", backlog)
     results["demo"] = measure_demo()
+    results["node"] = measure_past_state_reads()
     return results
 
 

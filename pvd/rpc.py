@@ -11,6 +11,7 @@ That is 20-30 times faster than web3's own batch API for hundreds of calls.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -123,11 +124,12 @@ def _checksummed(entry: Any, value: Any) -> Any:
     return value
 
 
-def struct_fields(contract: Contract, function: str) -> list[str]:
+@functools.lru_cache(maxsize=64)  # asked once per checked message by the relayer
+def struct_fields(contract: Contract, function: str) -> tuple[str, ...]:
     """The field names of the struct `function` of `contract` returns, in ABI order."""
     for entry in contract.abi:
         if entry.get("type") == "function" and entry.get("name") == function:
-            return [c["name"] for c in entry["outputs"][0]["components"]]  # type: ignore[typeddict-item]
+            return tuple(c["name"] for c in entry["outputs"][0]["components"])  # type: ignore[typeddict-item]
     raise UserError(f"contract {contract.address} has no {function}: redeploy with this pvd")
 
 

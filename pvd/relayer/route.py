@@ -316,8 +316,8 @@ class RelayRoute:
         """Send a delivery of `count` messages. With a gas limit learned from earlier
         deliveries, the pre-flight `eth_call` runs at that limit and proves it (the inbox
         reverts, InboxRecipientOutOfGas, rather than record a recipient starved of gas),
-        so no estimate is needed: a node's eth_estimateGas runs a batch about 20 times.
-        A pre-flight that fails at the learned limit (too little gas, or a real fault
+        so no estimate is needed: eth_estimateGas runs the batch once per step of a binary
+        search. A pre-flight that fails at the learned limit (too little gas, or a real fault
         the estimate's own pre-flight then reports) falls back to an estimate."""
         address = self.destination.inbox.address
         learned = self._learned_gas_limit(count)

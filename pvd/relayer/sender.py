@@ -553,8 +553,8 @@ class Sender:
 
     def _receipt(self, tx_hash: str) -> Any:
         """The receipt as the node sent it (numbers as 0x-hex) where the provider speaks
-        JSON-RPC: web3's formatting costs about 0.3 ms per log, and a batch delivery's
-        receipt has thousands. Through web3 elsewhere (eth-tester). None: not mined."""
+        JSON-RPC: web3 formats every log, and a batch delivery's receipt has thousands.
+        Through web3 elsewhere (eth-tester). None: not mined."""
         if not isinstance(self.w3.provider, JSONBaseProvider):
             try:
                 return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))

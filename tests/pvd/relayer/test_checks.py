@@ -9,11 +9,8 @@ import pytest
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from pvd.anvil import start_anvil, stop_anvil
 from pvd.bench import open_trades
-from pvd.chains import dev_accounts, rpc_chain
-from pvd.demo import BUSINESS_DOMAIN, PAYMENT_DOMAIN, Cast, issue_funds
-from pvd.localchains import LOCAL_CHAINS
+from pvd.demo import Cast, issue_funds, two_chains
 from pvd.messages import Message, PaymentHeld
 from pvd.relayer.checks import _state_pruned, oldest_kept_state, source_disagreements
 from pvd.relayer.ends import ChainEnd, ends_from_system
@@ -64,12 +61,7 @@ class PrunedChain:
 
 @pytest.fixture(scope="module")
 def pruned() -> Iterator[PrunedChain]:
-    nodes = [start_anvil(name, chain_id) for name, chain_id in LOCAL_CHAINS]
-    try:
-        payment, business = (
-            rpc_chain(node.name, node.url, domain, dev_accounts())
-            for node, domain in zip(nodes, (PAYMENT_DOMAIN, BUSINESS_DOMAIN), strict=True)
-        )
+    with two_chains("anvil") as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
         system = deploy_system(payment, business, config)
@@ -82,9 +74,6 @@ def pruned() -> Iterator[PrunedChain]:
             for e in system.payment.outbox.events.MessageSent.get_logs(from_block=0)
         )
         yield PrunedChain(ends_from_system(system)[0], old, recent)
-    finally:
-        for node in nodes:
-            stop_anvil(node)
 
 
 def state_kept(w3: Web3, block: int) -> bool:

@@ -22,13 +22,10 @@ import requests
 from web3.contract import Contract
 
 from pvd import client
-from pvd.anvil import start_anvil, stop_anvil
 from pvd.bench import deliver, executed, funded, open_trades
-from pvd.chains import Chain, dev_accounts, rpc_chain
+from pvd.chains import Chain
 from pvd.compiler import Artifact, compile_contracts
 from pvd.demo import (
-    BUSINESS_DOMAIN,
-    PAYMENT_DOMAIN,
     Cast,
     DemoTrade,
     hold_state,
@@ -38,7 +35,6 @@ from pvd.demo import (
     status,
     two_chains,
 )
-from pvd.localchains import LOCAL_CHAINS
 from pvd.messages import Message, PaymentSettled, SettlementResult
 from pvd.relayer.config import Route
 from pvd.relayer.route import RelayRoute
@@ -543,14 +539,7 @@ def test_a_node_fault_in_the_sweep_is_retried_on_the_next_tick_before_any_scan(
 def test_on_anvil_the_sweep_adds_every_missed_message_and_the_relayer_delivers_them(
     artifacts: dict[str, Artifact], tmp_path: Path
 ) -> None:
-    nodes = []
-    try:
-        for name, chain_id in LOCAL_CHAINS:
-            nodes.append(start_anvil(name, chain_id))
-        payment, business = (
-            rpc_chain(node.name, node.url, domain, dev_accounts())
-            for node, domain in zip(nodes, (PAYMENT_DOMAIN, BUSINESS_DOMAIN), strict=True)
-        )
+    with two_chains("anvil") as (payment, business):
         world = World(
             _deployed(payment, business, artifacts), Cast.from_accounts(payment.accounts), tmp_path
         )
@@ -571,6 +560,3 @@ def test_on_anvil_the_sweep_adds_every_missed_message_and_the_relayer_delivers_t
                 assert delivery(system.business.inbox, mid)[0] is DeliveryStatus.DELIVERED
         finally:
             world.close()
-    finally:
-        for node in nodes:
-            stop_anvil(node)
