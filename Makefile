@@ -37,7 +37,7 @@ demo: setup ## a full settlement between two in-process chains
 test: setup test-contracts test-pvd test-integration ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
-	PVD_DEV_PORT=$$($(BIN)/python -m pvd.ports) $(BIN)/brownie test tests/contracts
+	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
 
 test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
@@ -50,7 +50,7 @@ lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff format --check pvd tests tools scripts
 	$(BIN)/mypy
 	node_modules/.bin/solhint --disc --max-warnings 50 'contracts/**/*.sol'
-	@solc=$$($(BIN)/python -c "from pvd.compiler import solc_binary; print(solc_binary())"); \
+	@solc=$$($(BIN)/python -c "from pvd.deploy.compiler import solc_binary; print(solc_binary())"); \
 	for target in $(SLITHER_TARGETS); do \
 		echo "slither $$target"; $(BIN)/slither $$target --solc $$solc --fail-medium 2>&1 | tail -n 1; \
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
@@ -58,7 +58,7 @@ lint: setup ## ruff, mypy, solhint, slither
 
 bench: setup ## gas per operation, relay latency/throughput/catch-up: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
-	$(BIN)/python -m pvd.bench
+	$(BIN)/python -m pvd.bench.relay
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pvd.benchreport import write_section  # noqa: E402
+from pvd.bench.report import write_section  # noqa: E402
 
 
 def measure_all() -> dict[str, dict[str, int]]:
@@ -41,7 +41,7 @@ if __name__ == "__main__":
     from brownie import network, project
     from brownie._config import CONFIG
 
-    from pvd.ports import free_port
+    from pvd.chain.ports import free_port
 
     CONFIG.networks["development"]["cmd_settings"]["port"] = free_port()
     loaded = project.load(ROOT, name="PvdProject")

@@ -2,12 +2,13 @@
 
 Deploys MessageCodecHarness and asks it (MessageCodec and MessageAttestation, the code the
 Outbox and Inbox run) for every encoding, id, struct hash, domain separator, digest,
-recovered signer and revert; pvd/messages.py and pvd/attestation.py must then agree byte
-for byte (tests/pvd/test_messages_golden.py). Signatures are made with eth-account from
-well-known development keys (TEST KEYS ONLY) and recovered by the contract.
+recovered signer and revert; pvd/protocol/messages.py and pvd/protocol/attestation.py must
+then agree byte for byte (tests/pvd/protocol/test_messages_golden.py). Signatures are made
+with eth-account from well-known development keys (TEST KEYS ONLY) and recovered by the
+contract.
 
     .venv/bin/python scripts/golden_messages.py    # own anvil on a free port; rewrites
-                                                   # tests/pvd/golden/*.json
+                                                   # tests/pvd/protocol/golden/*.json
     brownie run scripts/golden_messages.py         # the same on brownie's development network
 
 tests/contracts/unit/bridge/test_golden_vectors.py regenerates the vectors in every
@@ -25,7 +26,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = ROOT / "tests" / "pvd" / "golden"
+GOLDEN = ROOT / "tests" / "pvd" / "protocol" / "golden"
 
 # TEST KEYS ONLY: anvil's "test test ... junk" mnemonic, indices 10..12.
 TEST_KEYS = {
@@ -269,8 +270,8 @@ def _high_s(signature: bytes) -> bytes:
 
 def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
     """Every golden vector, computed by the harness (and eth-account for signatures)."""
-    from pvd.attestation import InboxDomain, typed_data
-    from pvd.messages import Message
+    from pvd.protocol.attestation import InboxDomain, typed_data
+    from pvd.protocol.messages import Message
 
     messages: list[dict[str, Any]] = []
     encodings: dict[str, bytes] = {}
@@ -360,7 +361,7 @@ def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
 
 
 def render(vectors: dict[str, Any]) -> dict[str, str]:
-    """File name -> the exact text committed under tests/pvd/golden/."""
+    """File name -> the exact text committed under tests/pvd/protocol/golden/."""
     return {name: json.dumps(data, indent=2) + "\n" for name, data in vectors.items()}
 
 
@@ -381,7 +382,7 @@ if __name__ == "__main__":
     from brownie import network, project
     from brownie._config import CONFIG
 
-    from pvd.ports import free_port
+    from pvd.chain.ports import free_port
 
     CONFIG.networks["development"]["cmd_settings"]["port"] = free_port()
     loaded = project.load(ROOT, name="PvdProject")

@@ -3,7 +3,7 @@ the Solidity/Python parity tests."""
 
 from hypothesis import strategies as st
 
-from pvd.messages import (
+from pvd.protocol.messages import (
     Message,
     Outcome,
     PaymentHeld,

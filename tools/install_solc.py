@@ -16,7 +16,7 @@ from pathlib import Path
 
 import solcx
 
-from pvd.compiler import load_compiler_settings
+from pvd.deploy.compiler import load_compiler_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WRAPPER = ROOT / "tools" / "solc" / "solc.cjs"

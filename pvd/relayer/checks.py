@@ -23,7 +23,8 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from pvd.messages import (
+from pvd.chain.rpc import BlockId, call_many_at, struct_fields
+from pvd.protocol.messages import (
     Message,
     Outcome,
     PaymentHeld,
@@ -31,9 +32,8 @@ from pvd.messages import (
     SettlementResult,
     TradeOutcome,
 )
+from pvd.protocol.statuses import HoldStatus, TradeStatus
 from pvd.relayer.ends import ChainEnd
-from pvd.rpc import BlockId, call_many_at, struct_fields
-from pvd.statuses import HoldStatus, TradeStatus
 
 ZERO_ADDRESS = Web3.to_checksum_address("0x" + "00" * 20)
 STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
@@ -52,7 +52,7 @@ def source_disagreements(
     source: ChainEnd, items: Sequence[tuple[Message, int]]
 ) -> list[str | None]:
     """For each (message, block of its log): None if the source app's state at that block
-    backs the message, else why not. All reads go out in JSON-RPC batches (pvd.rpc).
+    backs the message, else why not. All reads go out in JSON-RPC batches (pvd.chain.rpc).
 
     A node that no longer keeps the state of a block (a non-archive node keeps only the
     recent ones: geth 128, anvil as pvd starts it about 500) is asked about its latest

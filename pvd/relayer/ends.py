@@ -1,7 +1,7 @@
 """The two ends of the relayer's routes: each chain with the pvd contracts on it.
 
 Built from deployment manifests (a `pvd relay` process) or from an in-process
-`pvd.system.System` (the embedded demo and tests). web3 contract handles stay here and
+`pvd.deploy.system.System` (the embedded demo and tests). web3 contract handles stay here and
 in the modules that read chains.
 """
 
@@ -16,12 +16,12 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
-from pvd.chains import Chain
+from pvd.chain.connection import Chain
+from pvd.chain.rpc import call_many
+from pvd.deploy.manifest import Manifest, load_abi, read_manifest
+from pvd.deploy.system import System
 from pvd.errors import UnrecoverableError, UserError
-from pvd.manifest import Manifest, load_abi, read_manifest
-from pvd.rpc import call_many
-from pvd.statuses import DeliveryStatus
-from pvd.system import System
+from pvd.protocol.statuses import DeliveryStatus
 
 PAYMENT_APPS = ("YuanToken", "PvdSettlement")
 BUSINESS_APPS = ("TradeRegistry",)

@@ -19,7 +19,7 @@ A peer is never trusted: a peer that is down, slow, answers garbage, or a signat
 anyone but itself, by a non-attester, or for another message is skipped and counted
 (`pvd_relay_failures_total{reason="peer_..."}`). The most a peer can do is withhold its
 own signature. Web3 is not imported here: recovering a signer is the Verifier's job
-(pvd.messages' EIP-712 verification in the relayer, a fake in tests).
+(pvd.protocol.messages' EIP-712 verification in the relayer, a fake in tests).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _log = relay_logger("pvd.relayer.quorum")
 
 
 class Verifier(Protocol):
-    """Recovers who signed a message id (offline): pvd.messages' EIP-712 verification
+    """Recovers who signed a message id (offline): pvd.protocol.messages' EIP-712 verification
     under the destination inbox's domain. May raise on a malformed signature."""
 
     def recover(self, message_id: bytes, signature: bytes) -> str: ...

@@ -15,7 +15,7 @@ say now, so that a crash between any two of them loses nothing and repeats nothi
            learned from earlier deliveries; a message the inbox holds as failed (paused
            token, frozen payee) is retried there with backoff.
 
-Each step reads the chains for all its messages at once, in JSON-RPC batches (pvd.rpc),
+Each step reads the chains for all its messages at once, in JSON-RPC batches (pvd.chain.rpc),
 so that a backlog costs a few round trips, not a few per message.
 
 The first tick sweeps before it scans (pvd.relayer.sweep): the store is made to agree
@@ -32,10 +32,12 @@ from dataclasses import dataclass
 from hexbytes import HexBytes
 from web3 import Web3
 
-from pvd.attestation import InboxDomain, digest, recover_digest
+from pvd.chain.logs import LogSource
+from pvd.chain.rpc import block_hashes
 from pvd.errors import RecoverableError, UnrecoverableError
-from pvd.events import LogSource
-from pvd.messages import Message
+from pvd.protocol.attestation import InboxDomain, digest, recover_digest
+from pvd.protocol.messages import Message
+from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, inbox_deliveries
@@ -47,8 +49,6 @@ from pvd.relayer.retry import Backoff, RetryPolicy
 from pvd.relayer.sender import Call, Mined, Sender, SendFailed, SentTx
 from pvd.relayer.store import Condition, MessageRecord, Stage, Store
 from pvd.relayer.sweep import SweepReport, seen_message, sweep_route
-from pvd.rpc import block_hashes
-from pvd.statuses import DeliveryStatus
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 

@@ -50,8 +50,8 @@ from web3.exceptions import (
 from web3.providers import JSONBaseProvider
 from web3.types import BlockIdentifier, RPCEndpoint, TxParams, Wei
 
+from pvd.chain.logs import ObservedLog, rpc_int
 from pvd.errors import RecoverableError, UnrecoverableError
-from pvd.events import ObservedLog, rpc_int
 from pvd.relayer.keys import Signer
 from pvd.relayer.log import relay_logger
 

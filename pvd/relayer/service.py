@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import requests
 from web3.exceptions import ProviderConnectionError
 
-from pvd.chains import Chain, rpc_chain
+from pvd.chain.connection import Chain, rpc_chain
+from pvd.deploy.manifest import read_manifest
 from pvd.errors import RecoverableError, UnrecoverableError, UserError
-from pvd.manifest import read_manifest
 from pvd.relayer.config import ChainConfig, ChainName, Peer, RelayConfig, Route
 from pvd.relayer.ends import (
     BUSINESS_APPS,

@@ -13,7 +13,7 @@ one message in flight:
 
 So, per route (source outbox -> destination inbox), the sweep reads every MessageSent
 log the source outbox emitted for the destination's domain, from the outbox's deployment
-block up to the confirmed head (head - confirmations), in chunks (pvd.events.LogSource),
+block up to the confirmed head (head - confirmations), in chunks (pvd.chain.logs.LogSource),
 and asks the destination inbox `deliveryOf(id)` for each, in JSON-RPC batches
 (pvd.relayer.ends.inbox_deliveries; one by one on eth-tester). Status None or Failed:
 the message is open. Then, per message:
@@ -52,13 +52,13 @@ from dataclasses import dataclass
 
 from eth_abi.abi import decode as abi_decode
 
-from pvd.events import LogSource, ObservedLog
-from pvd.messages import Message, MessageFormatError
+from pvd.chain.logs import LogSource, ObservedLog
+from pvd.protocol.messages import Message, MessageFormatError
+from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, inbox_deliveries
 from pvd.relayer.log import RelayLog
 from pvd.relayer.store import MessageRecord, SeenMessage, SourceLocation, Stage, Store
-from pvd.statuses import DeliveryStatus
 
 
 @dataclass(frozen=True)

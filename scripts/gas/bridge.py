@@ -22,9 +22,9 @@ from brownie import Inbox, MockApp, NoopRecipient, Outbox, accounts, chain
 from eth_account import Account
 from eth_utils.crypto import keccak
 
-from pvd import attestation
-from pvd.client import HoldRequest, place_hold_typed_data, token_domain
-from pvd.messages import Message, Outcome, TradeOutcome
+from pvd.client.trade import HoldRequest, place_hold_typed_data, token_domain
+from pvd.protocol import attestation
+from pvd.protocol.messages import Message, Outcome, TradeOutcome
 
 PAYMENT_DOMAIN = 1
 BUSINESS_DOMAIN = 2

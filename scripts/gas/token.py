@@ -21,7 +21,7 @@ from brownie import PlainERC20, YuanToken, accounts, chain
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from pvd.client import place_hold_typed_data, token_domain
+from pvd.client.trade import place_hold_typed_data, token_domain
 
 log = logging.getLogger(__name__)
 

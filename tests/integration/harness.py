@@ -31,12 +31,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from pvd.anvil import AnvilNode, anvil_binary, start_anvil, stop_anvil
-from pvd.chains import DEV_MNEMONIC, Chain, dev_accounts, rpc_chain
-from pvd.compiler import Artifact, compile_contracts
-from pvd.localchains import LOCAL_CHAINS
-from pvd.ports import free_port
-from pvd.system import System, SystemConfig, deploy_system
+from pvd.chain.anvil import AnvilNode, anvil_binary, start_anvil, stop_anvil
+from pvd.chain.connection import DEV_MNEMONIC, Chain, dev_accounts, rpc_chain
+from pvd.chain.local import LOCAL_CHAINS
+from pvd.chain.ports import free_port
+from pvd.deploy.compiler import Artifact, compile_contracts
+from pvd.deploy.system import System, SystemConfig, deploy_system
 
 log = logging.getLogger("tests.integration")
 
@@ -364,7 +364,7 @@ listen_port = {me.quorum_port}
 
 
 def pvd_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pvd.cli", *args]
+    return [sys.executable, "-m", "pvd.cli.main", *args]
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:

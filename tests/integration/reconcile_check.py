@@ -4,7 +4,7 @@ store) and fails the test with its report on any violation."""
 
 from __future__ import annotations
 
-from pvd import reconcile
+from pvd.reconcile import reconciler as reconcile
 from tests.integration.harness import Deployment
 
 

@@ -15,9 +15,9 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from pvd import client
-from pvd.attestation import InboxDomain, sign
-from pvd.messages import Message, Outcome, TradeOutcome
+from pvd.client import trade as client
+from pvd.protocol.attestation import InboxDomain, sign
+from pvd.protocol.messages import Message, Outcome, TradeOutcome
 from tests.integration.harness import (
     BUSINESS_DOMAIN,
     PAYMENT_DOMAIN,

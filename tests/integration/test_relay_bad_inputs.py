@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pvd.anvil import stop_anvil
-from pvd.localchains import LOCAL_CHAINS
-from pvd.ports import free_port
+from pvd.chain.anvil import stop_anvil
+from pvd.chain.local import LOCAL_CHAINS
+from pvd.chain.ports import free_port
 from tests.integration.harness import (
     ROOT,
     Attester,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
-from pvd import client
+from pvd.client import trade as client
 from tests.integration.harness import (
     PRICE,
     Attester,

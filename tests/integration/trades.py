@@ -1,5 +1,5 @@
 """What the parties do in the integration tests, on the two anvil chains (through
-pvd.client, as a dapp would), and what tests read back from the chains: trade and hold
+pvd.client.trade, as a dapp would), and what tests read back from the chains: trade and hold
 state, balances, event counts, inbox delivery status.
 """
 
@@ -12,7 +12,7 @@ from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from pvd import client
+from pvd.client import trade as client
 from tests.integration.harness import HOUR, PRICE, Deployment, rpc
 
 # Inbox.DeliveryStatus

@@ -57,7 +57,7 @@ from brownie.exceptions import TransactionError, VirtualMachineError
 from eth_utils import keccak
 from hypothesis import strategies as st
 
-from pvd.messages import (
+from pvd.protocol.messages import (
     Message,
     Outcome,
     PaymentHeld,

@@ -9,12 +9,12 @@ import pytest
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from pvd.bench import open_trades
-from pvd.demo import Cast, issue_funds, two_chains
-from pvd.messages import Message, PaymentHeld
+from pvd.bench.relay import open_trades
+from pvd.cli.demo import Cast, issue_funds, two_chains
+from pvd.deploy.system import SystemConfig, deploy_system
+from pvd.protocol.messages import Message, PaymentHeld
 from pvd.relayer.checks import _state_pruned, oldest_kept_state, source_disagreements
 from pvd.relayer.ends import ChainEnd, ends_from_system
-from pvd.system import SystemConfig, deploy_system
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pvd.ports import free_port
+from pvd.chain.ports import free_port
 from pvd.relayer.config import Route
 from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.store import SeenMessage, SourceLocation, Store

@@ -1,8 +1,8 @@
 """pvd.relayer.quorum: attesters serve their own signatures and pull a verified quorum.
 
 Three attesters run in-process, each with its own store and a real HTTP signature server
-on a free port. Their keys are the well-known development keys (pvd.chains.dev_accounts:
-TEST KEYS ONLY). The verifier stands in for pvd.messages' EIP-712 verification: it signs
+on a free port. Their keys are the well-known development keys (pvd.chain.connection.dev_accounts:
+TEST KEYS ONLY). The verifier stands in for pvd.protocol.messages' EIP-712 verification: it signs
 and recovers keccak("pvd-test-quorum:" || message id), which is enough to test that the
 exchange never trusts a peer.
 """
@@ -24,8 +24,8 @@ from eth_account import Account
 from eth_typing import Hash32
 from eth_utils.crypto import keccak
 
-from pvd.chains import dev_accounts
-from pvd.ports import free_port
+from pvd.chain.connection import dev_accounts
+from pvd.chain.ports import free_port
 from pvd.relayer.config import Peer, QuorumConfig, Route
 from pvd.relayer.keys import Signer
 from pvd.relayer.metrics import RelayerMetrics

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from pvd.bench import funded, open_trades
-from pvd.compiler import Artifact, compile_contracts
-from pvd.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.bench.relay import funded, open_trades
+from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.deploy.compiler import Artifact, compile_contracts
+from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.relayer.config import Route
 from pvd.relayer.route import TX_BASE_GAS, RelayRoute
 from pvd.relayer.sender import Sender
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Stage
-from pvd.system import System, SystemConfig, deploy_system
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """pvd.relayer.sender on a real anvil (one per test, always stopped) and on eth-tester.
 
-The gas keys are the public development mnemonic's accounts (pvd.chains.dev_accounts)
+The gas keys are the public development mnemonic's accounts (pvd.chain.connection.dev_accounts)
 and the unfunded helpers.TEST_KEY_OTHER: TEST KEYS ONLY.
 """
 
@@ -20,12 +20,12 @@ from eth_typing import HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 
-from pvd.anvil import AnvilNode, start_anvil, stop_anvil
-from pvd.chains import dev_accounts, embedded_chain
-from pvd.compiler import compile_contracts
+from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.connection import dev_accounts, embedded_chain
+from pvd.chain.logs import ObservedLog
+from pvd.chain.ports import free_port
+from pvd.deploy.compiler import compile_contracts
 from pvd.errors import RecoverableError, UnrecoverableError
-from pvd.events import ObservedLog
-from pvd.ports import free_port
 from pvd.relayer.keys import Signer
 from pvd.relayer.sender import (
     Call,

@@ -109,17 +109,17 @@ def test_an_unrecoverable_error_or_a_bug_still_stops_the_route() -> None:
 def test_a_running_relayer_rechecks_its_chains_and_stops_when_one_changed(tmp_path: Path) -> None:
     import threading
 
-    from pvd.chains import embedded_chain
-    from pvd.demo import Cast, in_process_relayer
+    from pvd.chain.connection import embedded_chain
+    from pvd.cli.demo import Cast, in_process_relayer
+    from pvd.deploy.system import SystemConfig, deploy_system
     from pvd.relayer.ends import check_identity
-    from pvd.system import SystemConfig, deploy_system
 
     payment, business = embedded_chain("payment", 1), embedded_chain("business", 2)
     cast = Cast.from_accounts(payment.accounts)
     config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
     system = deploy_system(payment, business, config, manifest_folder=tmp_path)
     relayer = in_process_relayer(system, cast, tmp_path / "store.sqlite")
-    from pvd.manifest import read_manifest
+    from pvd.deploy.manifest import read_manifest
 
     manifest = read_manifest(tmp_path / "payment-1.json")
     replaced = embedded_chain("business", 1)  # the RPC now serves another chain

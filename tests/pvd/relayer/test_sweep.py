@@ -21,11 +21,9 @@ import pytest
 import requests
 from web3.contract import Contract
 
-from pvd import client
-from pvd.bench import deliver, executed, funded, open_trades
-from pvd.chains import Chain
-from pvd.compiler import Artifact, compile_contracts
-from pvd.demo import (
+from pvd.bench.relay import deliver, executed, funded, open_trades
+from pvd.chain.connection import Chain
+from pvd.cli.demo import (
     Cast,
     DemoTrade,
     hold_state,
@@ -35,14 +33,16 @@ from pvd.demo import (
     status,
     two_chains,
 )
-from pvd.messages import Message, PaymentSettled, SettlementResult
+from pvd.client import trade as client
+from pvd.deploy.compiler import Artifact, compile_contracts
+from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.protocol.messages import Message, PaymentSettled, SettlementResult
+from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.config import Route
 from pvd.relayer.route import RelayRoute
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage, Store
 from pvd.relayer.sweep import SweepReport
-from pvd.statuses import DeliveryStatus
-from pvd.system import System, SystemConfig, deploy_system
 
 P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
 OTHER_DOMAIN = 3  # neither chain's: no route of this relayer relays it

@@ -1,4 +1,4 @@
-"""MessageCodec (Solidity) and pvd.messages (Python) agree on random messages and on
+"""MessageCodec (Solidity) and pvd.protocol.messages (Python) agree on random messages and on
 random byte strings: same encoding, same id, same digest, same verdict and error."""
 
 from eth_abi import decode as abi_decode
@@ -6,8 +6,8 @@ from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pvd import attestation
-from pvd.messages import (
+from pvd.protocol import attestation
+from pvd.protocol.messages import (
     MessageFormatError,
     validate_message,
 )

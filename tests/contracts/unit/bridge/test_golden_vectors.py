@@ -1,4 +1,4 @@
-"""The committed golden vectors (tests/pvd/golden/) are what the contracts compute today."""
+"""The committed golden vectors (tests/pvd/protocol/golden/) are what the contracts compute now."""
 
 import pytest
 

@@ -8,8 +8,8 @@ import brownie
 import pytest
 from eth_utils.address import to_checksum_address
 
-from pvd import attestation
-from pvd.messages import Outcome
+from pvd.protocol import attestation
+from pvd.protocol.messages import Outcome
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     BUSINESS_APP,

@@ -5,7 +5,7 @@ import brownie
 import pytest
 from eth_utils.crypto import keccak
 
-from pvd.messages import Outcome, SettlementResult
+from pvd.protocol.messages import Outcome, SettlementResult
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     err,

@@ -15,7 +15,7 @@ import random
 import brownie
 from brownie.test import strategy
 
-from pvd.messages import Outcome
+from pvd.protocol.messages import Outcome
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     FORGER,

@@ -3,7 +3,7 @@
 import brownie
 import pytest
 
-from pvd.messages import Message, Outcome, PaymentSettled, SettlementResult, TradeOutcome
+from pvd.protocol.messages import Message, Outcome, PaymentSettled, SettlementResult, TradeOutcome
 from tests.contracts.fixtures.bridge import BUSINESS_DOMAIN, PAYMENT_DOMAIN, err
 
 

@@ -4,7 +4,7 @@ full encoding and its id; only the fixed kinds with canonical bodies leave the c
 import brownie
 import pytest
 
-from pvd.messages import Message
+from pvd.protocol.messages import Message
 from tests.contracts.fixtures.bridge import BUSINESS_DOMAIN, PAYMENT_DOMAIN, err, outcome_message
 
 PEER = "0x2b2B2b2b2B2b2B2b2b2B2B2b2b2B2B2b2b2b2b2B"

@@ -9,7 +9,7 @@ import pytest
 from brownie import chain
 from eth_utils.crypto import keccak
 
-from pvd.messages import Message, Outcome, PaymentHeld, PaymentSettled, SettlementResult
+from pvd.protocol.messages import Message, Outcome, PaymentHeld, PaymentSettled, SettlementResult
 from tests.contracts.fixtures.bridge import (
     BUSINESS_DOMAIN,
     PAYMENT_DOMAIN,

@@ -12,7 +12,7 @@ import pytest
 from brownie import ZERO_ADDRESS, chain
 from eth_utils.crypto import keccak
 
-from pvd.messages import Message
+from pvd.protocol.messages import Message
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     BUSINESS_DOMAIN,

@@ -15,7 +15,7 @@ import brownie
 import pytest
 from eth_utils import keccak
 
-from pvd.messages import Message, Outcome, SettlementResult
+from pvd.protocol.messages import Message, Outcome, SettlementResult
 from tests.contracts.fixtures.settlement import MOCK_SAFETY_WINDOW, sent_messages, storage_roots
 from tests.contracts.fixtures.token import (
     EXECUTED,

@@ -5,7 +5,7 @@ wrong signer, cancelled."""
 import brownie
 import pytest
 
-from pvd.client import place_hold_message
+from pvd.client.trade import place_hold_message
 from tests.contracts.fixtures.token import (
     DOMAIN_ID,
     HELD,
