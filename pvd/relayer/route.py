@@ -101,8 +101,9 @@ class RouteSettings:
     rescan_margin: int = 0  # blocks re-read below the checkpoint at start
     batch_size: int = 50  # most messages in one deliverBatch
     # Attesters take turns to submit a message (the first in turn is picked by the
-    # message id); the others wait this many seconds per place in the queue before they
-    # submit too, so one delivery is usually paid for, not one per attester.
+    # message id); the others wait this many seconds per place in the queue (counted
+    # from when they held a quorum, and from the first one's last landed delivery)
+    # before they submit too, so one delivery is paid for, not one per attester.
     submit_turn_seconds: float = 2.0
 
 
@@ -142,6 +143,8 @@ class RelayRoute:
         self.log = relay_logger("pvd.relayer.route", route=route.value)
         self._first_scan = True
         self._swept = False
+        self._ready_at: dict[str, float] = {}  # when this relayer first held a quorum
+        self._progress_at: dict[str, float] = {}  # first-in-turn attester -> last landed
         self._gas_per_message: int | None = None  # most a delivered message has used
         self._block_gas_limit: int | None = None
 
@@ -239,12 +242,23 @@ class RelayRoute:
         self.store.mark_all_signed(signed)
         for message_id in signed:
             self.log.info("signed", extra={"message_id": message_id})
+        for attester in self.attesters:  # to the peers: the one whose turn it is waits
+            mine = {mid: by[attester.address] for mid, by in signed.items()}
+            self.quorum.push(attester.address, mine, self.route)
         return len(signed)
 
     # --- 3. deliver ---------------------------------------------------------------------
 
     def deliver(self) -> int:
-        """Deliver (or retry on the inbox) every signed message that can go now."""
+        """Deliver (or retry on the inbox) every signed message that can go now.
+
+        The submit order of a message is a property of the message: its id picks the
+        first attester of the set (sorted by address), the others follow in order
+        (`_place_in_turn`), so every relayer agrees without talking. The first submits
+        as soon as it holds a quorum; the one at place k only when the message is still
+        not consumed k x submit_turn_seconds after both the moment it held a quorum and
+        the last delivery it saw of a message that attester was first for (while the
+        first keeps landing messages, the others hold back)."""
         signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
         if not signed:
             return 0
@@ -252,24 +266,62 @@ class RelayRoute:
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, before anything is sent
         on_inbox = inbox_deliveries(self.destination, [r.message_id for r in signed])
-        ready: list[tuple[MessageRecord, Message, Quorum]] = []
+        now = time.monotonic()
+        waiting: list[MessageRecord] = []
         for record in signed:
             status, block = on_inbox[record.message_id]
             if status is DeliveryStatus.DELIVERED:
+                if record.message_id in self._ready_at:  # another relayer landed it
+                    self._progress_at[self._first_in_turn(record, attesters)] = now
                 self._confirmed(record, block)
                 continue
             if status is DeliveryStatus.FAILED:
                 self._retry_on_inbox(record)
                 continue
+            waiting.append(record)
+        quorums = self.quorum.collect_many([r.message_id for r in waiting], attesters, self.route)
+        ready: list[tuple[MessageRecord, Message, Quorum]] = []
+        turns = 0  # how many of `ready` are not this relayer's first turn
+        for record in waiting:
+            quorum = quorums.get(record.message_id)
+            if quorum is None:
+                continue
+            ready_at = self._ready_at.setdefault(record.message_id, now)
             place = self._place_in_turn(record, attesters)
-            if self.store.clock() - record.first_seen < place * self.settings.submit_turn_seconds:
-                continue  # not this relayer's turn yet
-            quorum = self.quorum.collect(record.message_id, attesters, self.route)
-            if quorum is not None:
-                ready.append((record, Message.decode(record.message), quorum))
-        for start in range(0, len(ready), self.settings.batch_size):
-            self._send(ready[start : start + self.settings.batch_size])
+            if place:
+                since = max(
+                    ready_at, self._progress_at.get(self._first_in_turn(record, attesters), 0)
+                )
+                if now - since < place * self.settings.submit_turn_seconds:
+                    continue  # not this relayer's turn yet
+                turns += 1
+            ready.append((record, Message.decode(record.message), quorum))
+        size = self.settings.batch_size
+        for start in range(0, len(ready), size):
+            batch = ready[start : start + size]
+            if start and turns:  # the first in turn may have landed some meanwhile
+                batch = self._still_open(batch)
+            if batch:
+                self._send(batch)
         return len(ready)
+
+    def _still_open(
+        self, batch: list[tuple[MessageRecord, Message, Quorum]]
+    ) -> list[tuple[MessageRecord, Message, Quorum]]:
+        """The messages of `batch` the destination inbox has not consumed (re-read now)."""
+        on_inbox = inbox_deliveries(self.destination, [r.message_id for r, _, _ in batch])
+        still: list[tuple[MessageRecord, Message, Quorum]] = []
+        for item in batch:
+            status, block = on_inbox[item[0].message_id]
+            if status is DeliveryStatus.DELIVERED:
+                self._confirmed(item[0], block)
+            elif status is DeliveryStatus.NONE:
+                still.append(item)
+        return still
+
+    def _first_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> str:
+        members = sorted(attesters.members, key=lambda a: int(a, 16))
+        return members[int(record.message_id, 16) % len(members)]
 
     def _place_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> int:
         """This relayer's place in the queue of attesters for submitting a message: 0 if
@@ -379,6 +431,7 @@ class RelayRoute:
         self._confirmed(record, mined.block_number, mined.tx_hash)
 
     def _confirmed(self, record: MessageRecord, block: int, tx_hash: str | None = None) -> None:
+        self._ready_at.pop(record.message_id, None)
         self.store.mark_confirmed(record.message_id, tx_hash=tx_hash, block=block)
         self.metrics.count_relayed(self.route)
         self.metrics.observe_latency(self.route, max(0.0, time.time() - record.first_seen))
