@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench bench-quick chains chains-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ lint: setup ## ruff, mypy, solhint, slither
 bench: setup ## gas per operation, relay latency/throughput/catch-up: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
+
+bench-quick: setup ## relay figures only, fewer trades (about 2 minutes): bench/report-quick.json
+	$(BIN)/python -m pvd.bench.relay --quick
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

@@ -11,6 +11,7 @@ from pathlib import Path
 from pvd.paths import PROJECT_ROOT
 
 REPORT = PROJECT_ROOT / "bench" / "report.json"
+QUICK_REPORT = PROJECT_ROOT / "bench" / "report-quick.json"  # `make bench-quick`
 
 
 def write_section(name: str, data: object, report: Path = REPORT) -> Path:
