@@ -64,9 +64,10 @@ class ChainWatch:
 
     def _run(self, url: str, inbox: str) -> None:
         with connect(url, max_size=None) as ws:
-            for number, params in ((1, ["newHeads"]), (2, ["logs", {"address": inbox}])):
+            subscriptions: list[list[object]] = [["newHeads"], ["logs", {"address": inbox}]]
+            for number, what in enumerate(subscriptions, start=1):
                 request = {"jsonrpc": "2.0", "id": number, "method": "eth_subscribe"}
-                ws.send(json.dumps({**request, "params": params}))
+                ws.send(json.dumps({**request, "params": what}))
             kinds: dict[str, str] = {}
             while not self._stop.is_set():
                 try:

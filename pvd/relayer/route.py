@@ -297,8 +297,13 @@ class RelayRoute:
                 turns += 1
             ready.append((record, Message.decode(record.message), quorum))
         size = self.settings.batch_size
-        for start in range(0, len(ready), size):
-            batch = ready[start : start + size]
+        # Until a delivery has taught this route its gas per message, a batch would need
+        # eth_estimateGas, which runs the whole batch once per step of a binary search:
+        # the first delivery goes alone (quick to estimate), the rest at the learned limit.
+        cuts = [0, 1] if self._gas_per_message is None and len(ready) > 1 else [0]
+        cuts += list(range(cuts[-1] + size, len(ready), size))
+        for start, end in zip(cuts, [*cuts[1:], len(ready)], strict=True):
+            batch = ready[start:end]
             if start and turns:  # the first in turn may have landed some meanwhile
                 batch = self._still_open(batch)
             if batch:
