@@ -64,6 +64,7 @@ MAX_BATCH_BYTES = MAX_BATCH * 300  # a lookup answer or push body of MAX_BATCH e
 PUSH_TIMEOUT = 2.0  # seconds for one push request to a peer
 PULL_AFTER = 1.0  # seconds a quorum may wait for pushes before peers are asked
 PUSHED_CAPACITY = 100_000  # messages whose pushed signatures are kept (oldest dropped)
+RECOVERED_CACHE = 200_000  # remembered (message id, signature) -> signer recoveries
 _HEX_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _SIGNATURE_PATH = re.compile(r"^/signatures/(0x[0-9a-fA-F]{64})$")
 _MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -499,6 +500,7 @@ class QuorumClient:
         self.pushed = pushed
         self.pull_after = pull_after
         self._short_since: dict[str, float] = {}
+        self._recovered: dict[tuple[str, bytes], str] = {}
         self.pushes_sent = 0  # push requests that a peer accepted
         self.lookups_sent = 0  # batched pull requests sent
         self.verifier = verifier
@@ -526,7 +528,19 @@ class QuorumClient:
     # --- verification -------------------------------------------------------------------
 
     def _recover(self, message_id: str, signature: bytes) -> str | None:
-        """The signer, if the signature is one the inbox accepts; None otherwise."""
+        """The signer, if the signature is one the inbox accepts; None otherwise. A
+        recovery is remembered (a waiting message is counted again at every tick)."""
+        key = (message_id, bytes(signature))
+        if (known := self._recovered.get(key)) is not None:
+            return known
+        if len(self._recovered) >= RECOVERED_CACHE:
+            self._recovered.clear()
+        recovered = self._recover_once(message_id, signature)
+        if recovered is not None:  # a failure may be "not seen yet": try again later
+            self._recovered[key] = recovered
+        return recovered
+
+    def _recover_once(self, message_id: str, signature: bytes) -> str | None:
         if not is_canonical(signature):
             return None
         try:

@@ -100,6 +100,7 @@ class RouteSettings:
     chunk_blocks: int = 2_000
     rescan_margin: int = 0  # blocks re-read below the checkpoint at start
     batch_size: int = 50  # most messages in one deliverBatch
+    attest_batch: int = 100  # most messages checked and signed in one attest step
     # Attesters take turns to submit a message (the first in turn is picked by the
     # message id); the others wait this many seconds per place in the queue (counted
     # from when they held a quorum, and from the first one's last landed delivery)
@@ -143,6 +144,7 @@ class RelayRoute:
         self.log = relay_logger("pvd.relayer.route", route=route.value)
         self._first_scan = True
         self._swept = False
+        self.more_to_attest = False  # the last attest step left seen messages for the next
         self._ready_at: dict[str, float] = {}  # when this relayer first held a quorum
         self._progress_at: dict[str, float] = {}  # first-in-turn attester -> last landed
         self._gas_per_message: int | None = None  # most a delivered message has used
@@ -208,6 +210,10 @@ class RelayRoute:
         """Sign every message seen, not yet consumed on the destination and backed by its
         source's state; how many were signed. Signatures are stored in one transaction."""
         seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
+        # at most attest_batch per step, so that a backlog's first deliveries need not
+        # wait for every message to be checked and signed (the worker ticks again at once)
+        self.more_to_attest = len(seen) > self.settings.attest_batch
+        seen = seen[: self.settings.attest_batch]
         if not seen:
             return 0
         # a message the destination already consumed (another relayer was faster, or this

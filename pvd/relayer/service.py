@@ -52,6 +52,7 @@ from pvd.relayer.wake import HeadSubscription, Wake
 _log = relay_logger("pvd.relayer.service")
 IDENTITY_CHECK_SECONDS = 60.0  # how often a running relayer re-checks each RPC's chain
 IDLE_CHECK_SECONDS = 10.0  # longest sleep of an idle route whose chains are subscribed
+METRICS_REFRESH_SECONDS = 1.0  # the store-derived gauges are refreshed at most this often
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,14 @@ class Relayer:
         wake = self.wakes[route.route]
         chains = (route.route.source, route.route.destination)
         poll = min(polls[chain] for chain in chains)
+        refreshed = 0.0
         while not stop.is_set() and not halt.is_set():
             tick_route(route, self.metrics)
-            self.metrics.refresh_from_store(self.store)
+            if time.monotonic() - refreshed >= METRICS_REFRESH_SECONDS:
+                self.metrics.refresh_from_store(self.store)
+                refreshed = time.monotonic()
+            if route.more_to_attest:
+                continue  # a backlog: attest the next part at once
             subscribed = all(
                 (h := self.heads.get(chain)) is not None and h.live for chain in chains
             )
