@@ -10,6 +10,9 @@
 - node: milliseconds per state read at a past block (what the relayer's source checks
   do), on anvil as pvd starts it and with anvil's default history (ADR 0008).
 
+`open_trades`, `funded`, `deliver` and `executed` are the in-process trade steps that
+the catch-up figure and the relayer's tests share.
+
 Written as the `relay` section of bench/report.json (pvd.bench.report). Figures are what
 this machine measured in this run; nothing is asserted.
 """
@@ -31,7 +34,8 @@ from pvd.bench.processes import measure
 from pvd.bench.report import QUICK_REPORT, REPORT, write_section
 from pvd.chain.anvil import NON_ARCHIVE, start_anvil, stop_anvil
 from pvd.chain.rpc import raw_batch
-from pvd.cli.demo import Cast, issue_funds, two_chains
+from pvd.cli.demo import Cast, DemoTrade, issue_funds, two_chains
+from pvd.client import trade as client
 from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.relayer.ends import ends_from_system
 from pvd.relayer.keys import Signer
@@ -57,6 +61,52 @@ def make_relayer(system: System, cast: Cast, store: Path, batch_size: int = 200)
         [Signer(a) for a in cast.attesters],
         {"payment": gas, "business": gas},
         RouteOptions(settings, settings, RetryPolicy(0.05, 1.0, 20)),
+    )
+
+
+def open_trades(system: System, cast: Cast, count: int) -> list[DemoTrade]:
+    """Propose, accept, sign and announce `count` holds (not yet relayed)."""
+    pay, biz = system.payment, system.business
+    deadline = biz.chain.now() + 24 * HOUR
+    terms = client.Terms(
+        seller=cast.seller.address,
+        payer=cast.buyer.address,
+        payee=cast.seller.address,
+        token=pay.token.address,
+        price=PRICE,
+        deadline=deadline,
+        hold_expiry=deadline + system.config.safety_window + HOUR,
+    )
+    trades = []
+    for _ in range(count):
+        trade_id = client.propose(biz.chain, biz.registry, cast.buyer.address, terms)
+        client.transact(biz.chain, biz.registry.functions.accept(trade_id), cast.seller.address)
+        hold = client.hold_for(trade_id, terms, pay.settlement)
+        valid_before = pay.chain.now() + HOUR
+        signature = client.sign_hold(pay.token, cast.buyer, hold, valid_before)
+        client.place_hold_and_announce(
+            pay.chain, pay.settlement, hold, valid_before, signature, cast.dapp.address
+        )
+        trades.append(DemoTrade("bench", trade_id, hold))
+    return trades
+
+
+def funded(system: System, trade: DemoTrade) -> bool:
+    return client.trade_view(system.business.registry, trade.trade_id)["status"] == "Funded"
+
+
+def executed(system: System, trade: DemoTrade) -> bool:
+    token = system.payment.token
+    return client.hold_view(token, client.hold_id(token, trade.hold)) == "Executed"
+
+
+def deliver(system: System, cast: Cast, trade: DemoTrade) -> None:
+    biz = system.business
+    client.transact(
+        biz.chain, biz.registry.functions.ship(trade.trade_id, b"\x01" * 32), cast.seller.address
+    )
+    client.transact(
+        biz.chain, biz.registry.functions.confirmDelivery(trade.trade_id), cast.buyer.address
     )
 
 
