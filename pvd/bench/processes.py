@@ -27,6 +27,7 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -342,8 +343,10 @@ def measure(
     polling_trades: int,
     idle_seconds: float,
     backlog: int,
+    done: Callable[[dict[str, Any]], None] = lambda results: None,
 ) -> dict[str, Any]:
-    """Every figure above, in one cluster, one phase after another."""
+    """Every figure above, in one cluster, one phase after another; `done(results so
+    far)` after each phase (the report keeps what was measured if a later phase fails)."""
     from pvd.bench.cluster import cluster as make_cluster
 
     results: dict[str, Any] = {
@@ -354,9 +357,13 @@ def measure(
         bench = Bench(cluster)
         try:
             results["shipped_config"] = bench.latency(latency_trades, cluster.direct())
+            done(results)
             results["polling_forced"] = bench.latency(polling_trades, cluster.direct(polling=True))
+            done(results)
             results["idle"] = bench.idle(idle_seconds)
+            done(results)
             results["backlog"] = bench.backlog(backlog)
+            done(results)
         finally:
             bench.close()
     return results

@@ -164,10 +164,25 @@ def measure_past_state_reads(blocks: int = NODE_BLOCKS, reads: int = 200) -> dic
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Every relay figure; the report is written after each phase (`complete` False
+    until the last), so a run stopped midway keeps what it measured."""
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full"}
+    report = QUICK_REPORT if args.quick else REPORT
+
+    def partial(figures: dict[str, Any]) -> None:
+        write_section("relay", {**results, **figures, "complete": False}, report)
+
     results.update(
-        measure(folder, args.latency_trades, args.polling_trades, args.idle_seconds, args.backlog)
+        measure(
+            folder,
+            args.latency_trades,
+            args.polling_trades,
+            args.idle_seconds,
+            args.backlog,
+            partial,
+        )
     )
+    partial({})
     with two_chains("anvil") as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
@@ -176,9 +191,12 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         results["catch_up"] = measure_catch_up(
             system, cast, folder / "catch-up.sqlite", args.catch_up_blocks
         )
+    partial({})
     if not args.quick:
         results["demo"] = measure_demo()
+        partial({})
         results["node"] = measure_past_state_reads()
+    results["complete"] = True
     return results
 
 
