@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,14 +34,14 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 setup: $(BIN)/.installed node_modules/.installed ## install everything (first use only; then a fast no-op)
-	@ln -sf "$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin/anvil | head -n 1)" $(BIN)/anvil
+	@ln -sf "$$(readlink -f "$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin/anvil | head -n 1)")" $(BIN)/anvil
 	@$(BIN)/python tools/install_solc.py --quiet-if-present
 	@$(BIN)/python tools/brownie_networks.py
 
 demo: setup ## a full settlement between two in-process chains
 	$(BIN)/pvd demo
 
-test: setup test-contracts test-pvd test-integration ## the whole test suite
+test: setup test-contracts test-pvd test-integration test-docs ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
@@ -51,6 +51,9 @@ test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 
 test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faults
 	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
+
+test-docs: setup ## the docs: self-contained, every ```sh block runs, design numbers match the code
+	$(BIN)/pytest -p no:pytest-brownie -q tests/docs
 
 lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts
