@@ -1,7 +1,7 @@
 """Deploy compiled contracts to a `Chain` and record them in a manifest.
 
-The same code deploys to the embedded chains, to anvil and to any RPC endpoint; brownie
-scripts deploy through brownie instead, and write the same manifest format.
+The same code deploys to the embedded chains, to anvil and to any RPC endpoint: `pvd deploy`,
+the demo and the tests all use it (docs/deployments.md describes the manifest).
 """
 
 from __future__ import annotations
