@@ -190,4 +190,4 @@ def test_a_real_access_control_revert_names_the_account_and_role(system) -> None
         token.functions.pause().call({"from": stranger})
     decoded = project_decoder().from_exception(raised.value)
     assert decoded is not None and decoded.name == "AccessControlUnauthorizedAccount"
-    assert decoded.values[0] == stranger
+    assert decoded.values == (stranger, "PAUSER_ROLE")
