@@ -1,5 +1,11 @@
 """The `pvd` command line. Each command is a thin layer over a library function; a
-UserError becomes one line on stderr and exit code 2, never a traceback."""
+UserError (bad input, a refused transaction, an unreachable chain) becomes one line on
+stderr and exit code 2, never a traceback (`-v` shows one). A wrong option is one line
+too, naming `--help`.
+
+Command groups live in their own modules under pvd/cli/, each with an
+`add_parser(subparsers)` function registered in `build_parser` below.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import requests
 
 from pvd.chain import local as localchains
 from pvd.deploy.compiler import compile_contracts
@@ -17,6 +25,22 @@ from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
 
 EXIT_USER_ERROR = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (usage only with --help) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pvd")
+    except PackageNotFoundError:
+        return "unknown (not installed: run make setup)"
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
@@ -127,57 +151,104 @@ def _cmd_retry(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pvd", description="Programmable payment-versus-delivery across two EVM chains."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from pvd.cli import money, stack, trade
+    from pvd.cli.context import HelpFormatter
 
-    demo = sub.add_parser("demo", help="deploy to two chains and settle trades end to end")
-    demo.add_argument("--chains", choices=["embedded", "anvil"], default="embedded")
+    parser = Parser(
+        prog="pvd",
+        description="Programmable payment-versus-delivery across two EVM chains.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, tracebacks on errors"
+    )
+    parser.add_argument("--version", action="version", version=f"pvd {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stack.add_parser(sub)
+    trade.add_parser(sub)
+    money.add_parser(sub)
+
+    demo = sub.add_parser(
+        "demo",
+        help="deploy to two chains and settle trades end to end",
+        formatter_class=HelpFormatter,
+    )
+    demo.add_argument(
+        "--chains", choices=["embedded", "anvil"], default="embedded", help="which nodes to run"
+    )
     demo.add_argument("--json", action="store_true", help="machine-readable summary")
     demo.set_defaults(handler=_cmd_demo)
 
-    chains = sub.add_parser("chains", help="start or stop two local anvil chains")
-    chains.add_argument("action", choices=["up", "down", "status"])
-    chains.add_argument("--state", default=str(PROJECT_ROOT / ".pvd" / "chains.json"))
+    chains = sub.add_parser(
+        "chains", help="start or stop two local anvil chains", formatter_class=HelpFormatter
+    )
+    chains.add_argument("action", choices=["up", "down", "status"], help="what to do")
+    chains.add_argument(
+        "--state",
+        default=str(PROJECT_ROOT / ".pvd" / "chains.json"),
+        help="where the chains' PIDs and ports are kept",
+    )
     chains.set_defaults(handler=_cmd_chains)
 
-    deploy = sub.add_parser("deploy", help="deploy and wire pvd on two chains, write manifests")
-    deploy.add_argument("--payment-rpc", required=True)
-    deploy.add_argument("--business-rpc", required=True)
-    deploy.add_argument("--payment-domain", type=int, default=1)
-    deploy.add_argument("--business-domain", type=int, default=2)
+    deploy = sub.add_parser(
+        "deploy",
+        help="deploy and wire pvd on two chains, write manifests",
+        formatter_class=HelpFormatter,
+    )
+    deploy.add_argument("--payment-rpc", required=True, help="payment chain RPC URL")
+    deploy.add_argument("--business-rpc", required=True, help="business chain RPC URL")
+    deploy.add_argument(
+        "--payment-domain", type=int, default=1, help="the payment chain's protocol domain id"
+    )
+    deploy.add_argument(
+        "--business-domain", type=int, default=2, help="the business chain's protocol domain id"
+    )
     deploy.add_argument("--attesters", required=True, help="comma-separated addresses")
-    deploy.add_argument("--threshold", type=int, required=True)
+    deploy.add_argument("--threshold", type=int, required=True, help="signatures needed (1..n)")
     deploy.add_argument("--governance-delay", type=int, default=2 * 24 * 3600, help="seconds")
-    deploy.add_argument("--out", default=str(PROJECT_ROOT / "deployments"))
+    deploy.add_argument(
+        "--out", default=str(PROJECT_ROOT / "deployments"), help="folder for the manifests"
+    )
     key = deploy.add_mutually_exclusive_group(required=True)
     key.add_argument("--key-env", help="environment variable holding the deployer's hex key")
     key.add_argument("--dev-key", action="store_true", help="the well-known dev key (local only)")
     deploy.set_defaults(handler=_cmd_deploy)
 
-    relay = sub.add_parser("relay", help="run one attester's relayer")
+    relay = sub.add_parser(
+        "relay", help="run one attester's relayer", formatter_class=HelpFormatter
+    )
     relay.add_argument("--config", required=True, help="TOML file (config/relay.example.toml)")
     relay.set_defaults(handler=_cmd_relay)
 
-    status = sub.add_parser("status", help="a relayer's backlog, checkpoints and dead letters")
-    status.add_argument("--config", required=True)
-    status.add_argument("--json", action="store_true")
+    status = sub.add_parser(
+        "status",
+        help="a relayer's backlog, checkpoints and dead letters",
+        formatter_class=HelpFormatter,
+    )
+    status.add_argument("--config", required=True, help="the relayer's TOML config")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=_cmd_status)
 
-    retry = sub.add_parser("retry", help="take dead messages up again")
-    retry.add_argument("--config", required=True)
+    retry = sub.add_parser(
+        "retry", help="take dead messages up again", formatter_class=HelpFormatter
+    )
+    retry.add_argument("--config", required=True, help="the relayer's TOML config")
     retry.add_argument("ids", nargs="*", help="message ids (default: every dead message)")
     retry.set_defaults(handler=_cmd_retry)
 
     from pvd.reconcile import reconciler as reconcile
 
-    checker = sub.add_parser("reconcile", help="check both chains' invariants (reads no store)")
+    checker = sub.add_parser(
+        "reconcile",
+        help="check both chains' invariants (reads no store)",
+        formatter_class=HelpFormatter,
+    )
     reconcile.add_arguments(checker)
     checker.set_defaults(handler=reconcile.run)
 
-    compile_ = sub.add_parser("compile", help="compile contracts/ with the pinned settings")
+    compile_ = sub.add_parser(
+        "compile", help="compile contracts/ with the pinned settings", formatter_class=HelpFormatter
+    )
     compile_.set_defaults(handler=_cmd_compile)
     return parser
 
@@ -192,7 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except UserError as exc:
+        if args.verbose:
+            logging.getLogger("pvd").exception("user error")
         print(f"pvd: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        if args.verbose:
+            logging.getLogger("pvd").exception("node unreachable")
+        print(
+            f"pvd: error: a chain stopped answering ({type(exc).__name__}): check the node "
+            "(pvd ps, pvd chains status) and run the command again",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except PvdError as exc:
         print(f"pvd: {type(exc).__name__}: {exc}", file=sys.stderr)
