@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import requests
 
@@ -60,8 +60,32 @@ def _cmd_chains(args: argparse.Namespace) -> int:
         stopped = localchains.down(state)
         print(f"stopped {len(stopped)} anvil process(es)" if stopped else "no chains running")
     else:
-        print(json.dumps([node.__dict__ for node in localchains.running(state)], indent=2))
+        report = [
+            {**node.__dict__, "url": node.url, "state": _node_state(node.pid, node.url)}
+            for node in localchains.running(state)
+        ]
+        if args.json:
+            print(json.dumps(report, indent=2))
+        elif not report:
+            print(f"no local chains recorded in {state} (pvd chains up starts them)")
+        for entry in [] if args.json else report:
+            print(f"{entry['name']}: {entry['state']} (pid {entry['pid']}, {entry['url']})")
     return 0
+
+
+def _node_state(pid: int, url: str) -> str:
+    """ "live" (answers), "not answering" (process there, RPC silent) or "dead"."""
+    from pvd.chain.anvil import process_alive
+
+    if not process_alive(pid):
+        return "dead (process gone)"
+    from web3 import Web3
+
+    try:
+        Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2})).eth.block_number  # noqa: B018
+    except Exception:  # any failure to answer is what the status reports
+        return "not answering (process alive)"
+    return "live"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -94,64 +118,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_relay(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
-    from pvd.relayer.config import load_config
-    from pvd.relayer.log import configure_logging
-    from pvd.relayer.service import run_from_config
-
-    config = load_config(args.config)
-    configure_logging(config.log.level, config.log.format)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    run_from_config(config, stop)
-    return 0
-
-
-def _open_store(args: argparse.Namespace) -> Any:
-    from pvd.relayer.config import load_config
-    from pvd.relayer.store import Store
-
-    config = load_config(args.config, check_keys=False)
-    if not config.store.path.exists():
-        raise UserError(f"no relayer store at {config.store.path}: has `pvd relay` run yet?")
-    return Store(config.store.path)
-
-
-def _cmd_status(args: argparse.Namespace) -> int:
-    from pvd.relayer.config import Route
-
-    store = _open_store(args)
-    report: dict[str, Any] = {"backlog": store.backlog(), "statuses": store.status_counts()}
-    report["oldest_pending_seconds"] = round(store.oldest_pending_age(), 3)
-    for route in Route:
-        checkpoint = store.checkpoint(route)
-        report[f"checkpoint {route.value}"] = None if checkpoint is None else checkpoint.block
-    report["dead"] = [
-        {"id": r.message_id, "route": r.route.value, "reason": r.fail_reason} for r in store.dead()
-    ]
-    store.close()
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
-    return 0
-
-
-def _cmd_retry(args: argparse.Namespace) -> int:
-    store = _open_store(args)
-    reopened = store.reopen_dead(args.ids or None)
-    store.close()
-    print(f"reopened {len(reopened)} dead message(s); a running relayer takes them up now")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from pvd.cli import money, stack, trade
+    from pvd.cli import money, relayer, stack, trade
     from pvd.cli.context import HelpFormatter
 
     parser = Parser(
@@ -167,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_parser(sub)
     trade.add_parser(sub)
     money.add_parser(sub)
+    relayer.add_parser(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -188,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(PROJECT_ROOT / ".pvd" / "chains.json"),
         help="where the chains' PIDs and ports are kept",
     )
+    chains.add_argument("--json", action="store_true", help="status as one JSON object")
     chains.set_defaults(handler=_cmd_chains)
 
     deploy = sub.add_parser(
@@ -213,28 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--key-env", help="environment variable holding the deployer's hex key")
     key.add_argument("--dev-key", action="store_true", help="the well-known dev key (local only)")
     deploy.set_defaults(handler=_cmd_deploy)
-
-    relay = sub.add_parser(
-        "relay", help="run one attester's relayer", formatter_class=HelpFormatter
-    )
-    relay.add_argument("--config", required=True, help="TOML file (config/relay.example.toml)")
-    relay.set_defaults(handler=_cmd_relay)
-
-    status = sub.add_parser(
-        "status",
-        help="a relayer's backlog, checkpoints and dead letters",
-        formatter_class=HelpFormatter,
-    )
-    status.add_argument("--config", required=True, help="the relayer's TOML config")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
-    status.set_defaults(handler=_cmd_status)
-
-    retry = sub.add_parser(
-        "retry", help="take dead messages up again", formatter_class=HelpFormatter
-    )
-    retry.add_argument("--config", required=True, help="the relayer's TOML config")
-    retry.add_argument("ids", nargs="*", help="message ids (default: every dead message)")
-    retry.set_defaults(handler=_cmd_retry)
 
     from pvd.reconcile import reconciler as reconcile
 
@@ -281,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`pvd ... | head`): nothing to say
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from pvd.chain.local import (
     stop,
     write_stack,
 )
-from pvd.chain.ports import free_port
+from pvd.chain.ports import free_port, port_free
 from pvd.cli.context import DEFAULT_HOME, HelpFormatter
 from pvd.client import money
 from pvd.client.roles import DEV_ACCOUNTS, dev_account
@@ -207,7 +207,11 @@ def up(home: Path, out: Callable[[str], None] = print) -> StackState:
 
     ports = dict(state.details.get("ports", {}))
     for attester in ATTESTERS:
-        if attester not in ports or not _running(state, f"relay-{attester}"):
+        # a restarted relayer keeps its ports while they are free: its peers' configs name them
+        if attester not in ports or (
+            not _running(state, f"relay-{attester}")
+            and not all(map(port_free, ports[attester].values()))
+        ):
             ports[attester] = {"quorum": free_port(), "metrics": free_port()}
     state = replace(state, details={**state.details, "ports": ports, "home": str(layout.home)})
 
