@@ -94,32 +94,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(chains=args.chains, as_json=args.json))
 
 
-def _cmd_deploy(args: argparse.Namespace) -> int:
-    from pvd.chain.connection import dev_accounts, rpc_chain
-    from pvd.deploy.system import SystemConfig, deploy_system
-    from pvd.relayer.config import EnvKey
-    from pvd.relayer.keys import load_account
-
-    # --dev-key: the well-known development key, for local chains only
-    deployer = dev_accounts()[0] if args.dev_key else load_account(EnvKey(args.key_env))
-    payment = rpc_chain("payment", args.payment_rpc, args.payment_domain, [deployer])
-    business = rpc_chain("business", args.business_rpc, args.business_domain, [deployer])
-    attesters = tuple(a.strip() for a in args.attesters.split(",") if a.strip())
-    config = SystemConfig(
-        attesters=attesters,
-        threshold=args.threshold,
-        payment_domain=args.payment_domain,
-        business_domain=args.business_domain,
-        governance_delay=args.governance_delay,
-    )
-    system = deploy_system(payment, business, config, manifest_folder=Path(args.out))
-    for path in system.manifests:
-        print(f"wrote {path}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from pvd.cli import money, relayer, stack, trade
+    from pvd.cli import deploy, money, relayer, stack, trade
     from pvd.cli.context import HelpFormatter
 
     parser = Parser(
@@ -136,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_parser(sub)
     money.add_parser(sub)
     relayer.add_parser(sub)
+    deploy.add_parser(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -159,30 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chains.add_argument("--json", action="store_true", help="status as one JSON object")
     chains.set_defaults(handler=_cmd_chains)
-
-    deploy = sub.add_parser(
-        "deploy",
-        help="deploy and wire pvd on two chains, write manifests",
-        formatter_class=HelpFormatter,
-    )
-    deploy.add_argument("--payment-rpc", required=True, help="payment chain RPC URL")
-    deploy.add_argument("--business-rpc", required=True, help="business chain RPC URL")
-    deploy.add_argument(
-        "--payment-domain", type=int, default=1, help="the payment chain's protocol domain id"
-    )
-    deploy.add_argument(
-        "--business-domain", type=int, default=2, help="the business chain's protocol domain id"
-    )
-    deploy.add_argument("--attesters", required=True, help="comma-separated addresses")
-    deploy.add_argument("--threshold", type=int, required=True, help="signatures needed (1..n)")
-    deploy.add_argument("--governance-delay", type=int, default=2 * 24 * 3600, help="seconds")
-    deploy.add_argument(
-        "--out", default=str(PROJECT_ROOT / "deployments"), help="folder for the manifests"
-    )
-    key = deploy.add_mutually_exclusive_group(required=True)
-    key.add_argument("--key-env", help="environment variable holding the deployer's hex key")
-    key.add_argument("--dev-key", action="store_true", help="the well-known dev key (local only)")
-    deploy.set_defaults(handler=_cmd_deploy)
 
     from pvd.reconcile import reconciler as reconcile
 
