@@ -9,7 +9,7 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 
 /// @title MessageAttestation
 /// @notice What an attester signs: a pvd message as EIP-712 typed data under the
-///         destination inbox's own domain. Off-chain twin: pvd/attestation.py.
+///         destination inbox's own domain. Off-chain twin: pvd/protocol/attestation.py.
 /// @dev The domain has every ERC-5267 field but extensions (fields = 0x1f):
 ///
 ///     EIP712Domain(string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)
