@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down up down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,15 +66,22 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup ## gas per operation, relay latency/throughput/catch-up: bench/report.json
+bench: setup ## gas per operation, relay latency/throughput/catch-up, CLI waits: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
+	$(BIN)/python -m pvd.bench.cli
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up
 
 chains-down: ## stop exactly the anvil chains `make chains` started
 	$(BIN)/pvd chains down
+
+up: setup ## a local stack: two anvils, pvd deployed, three relayers (state in .pvd/)
+	$(BIN)/pvd up
+
+down: ## stop exactly what `make up` started
+	$(BIN)/pvd down
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build reports .pvd

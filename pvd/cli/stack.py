@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -329,15 +330,13 @@ def _wait_ready(layout: Layout, state: StackState, services: list[Service]) -> N
 
 
 def _check_writable(home: Path) -> None:
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not _takes_files(existing):
         raise UserError(
-            f"cannot write to {home} ({exc.strerror}): pass a writable --home"
-        ) from None
+            f"cannot write to {home} ({existing} is not a writable folder): pass a writable --home"
+        )
 
 
 def _answers(url: str) -> bool:
@@ -480,3 +479,15 @@ def _cmd_ps(args: argparse.Namespace) -> int:
     else:
         _print_table(report)
     return 0
+
+
+def _takes_files(folder: Path) -> bool:
+    """A file can be created in `folder` (tried with a temporary file, removed at once:
+    permission bits say nothing for root or for file systems such as /proc)."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".pvd-write-test-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
