@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pvd.chain import local as localchains
+from pvd.cli import index_commands
 from pvd.deploy.compiler import compile_contracts
 from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
@@ -171,11 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", help="message ids (default: every dead message)")
     retry.set_defaults(handler=_cmd_retry)
 
-    from pvd.reconcile import reconciler as reconcile
-
-    checker = sub.add_parser("reconcile", help="check both chains' invariants (reads no store)")
-    reconcile.add_arguments(checker)
-    checker.set_defaults(handler=reconcile.run)
+    index_commands.add_parser(sub)  # index, trace, reconcile
 
     compile_ = sub.add_parser("compile", help="compile contracts/ with the pinned settings")
     compile_.set_defaults(handler=_cmd_compile)

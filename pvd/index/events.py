@@ -22,6 +22,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from pvd.chain.logs import ObservedLog
+from pvd.deploy.reverts import RevertDecoder
 from pvd.errors import UnrecoverableError
 from pvd.protocol.messages import (
     Kind,
@@ -80,6 +81,8 @@ class EventDecoder:
         self._codec = w3.codec
         self.addresses: dict[str, str] = {}  # checksummed address -> name
         self._abis: dict[tuple[str, bytes], _EventAbi] = {}
+        # a message's recipient is on the inbox's chain: its errors are among these ABIs
+        self._reverts = RevertDecoder.from_abis([list(abi) for _, abi in contracts.values()])
         for name, (address, abi) in contracts.items():
             checked = to_checksum_address(address)
             self.addresses[checked] = name
@@ -139,6 +142,8 @@ class EventDecoder:
             values[entry["name"]] = _plain(value)
         if known.contract == "Outbox" and known.name == "MessageSent":
             values.update(_message_fields(values["message"]))
+        if isinstance(values.get("reason"), str):  # MessageFailed, MessageRejected
+            values["reasonText"] = self._reverts.explain(values["reason"])
         return values
 
 
