@@ -33,6 +33,7 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlalchemy import Connection, Engine, and_, select
 from web3 import Web3
+from web3.exceptions import BlockNotFound
 from web3.types import FilterParams
 
 from pvd.chain.connection import rpc_chain
@@ -273,7 +274,10 @@ class ChainIndexer:
             chunk = numbers[i : i + _HEADER_BATCH]
             answers = raw_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
             if answers is None:
-                answers = [w3.eth.get_block(n) for n in chunk]
+                try:
+                    answers = [w3.eth.get_block(n) for n in chunk]
+                except BlockNotFound:
+                    raise RecoverableError(f"{self.source.name} got shorter: read again") from None
             for n, block in zip(chunk, answers, strict=True):
                 if block is None:
                     raise RecoverableError(f"{self.source.name} block {n} is gone: read again")
@@ -327,8 +331,12 @@ class ChainIndexer:
         return ancestor
 
     def _chain_hash(self, number: int) -> str | None:
-        block = self.source.w3.eth.get_block(number)
-        return None if block is None else HexBytes(block["hash"]).to_0x_hex()
+        """The chain's hash at `number`; None if the chain is shorter now (a reorg)."""
+        try:
+            block = self.source.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        return HexBytes(block["hash"]).to_0x_hex()
 
     def _common_ancestor(self, checkpoint: int) -> int:
         """The highest stored block whose hash the chain still has (stored hashes chain,
