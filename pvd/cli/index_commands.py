@@ -133,7 +133,8 @@ def _read_config(path: Path) -> dict[str, Any]:
         if kind is None:
             raise UserError(f"{path}: unknown key index.{key}; known: {', '.join(_CONFIG_KEYS)}")
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise UserError(f"{path}: index.{key} must be a {kind.__name__}")
+            noun = "an integer" if kind is int else "a string"
+            raise UserError(f"{path}: index.{key} must be {noun}")
         found[key] = value
     return found
 
