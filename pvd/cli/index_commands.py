@@ -41,35 +41,40 @@ _CONFIG_KEYS = {
 
 def add_parser(subparsers: Any) -> None:
     """Register `index`, `trace` and `reconcile` on pvd's subcommand parser."""
+    from pvd.cli.context import HelpFormatter
+
     index = subparsers.add_parser(
-        "index", help="index both chains' pvd events into SQLite (default) or PostgreSQL"
+        "index",
+        help="index both chains' pvd events into SQLite (default) or PostgreSQL",
+        formatter_class=HelpFormatter,
     )
     index.add_argument(
         "action",
         nargs="?",
         choices=["run", "migrate", "status"],
         default="run",
-        help="run: index (default); migrate: bring the schema to this pvd's; status: checkpoints",
+        help="run: index (the default); migrate: bring the schema to this pvd's; "
+        "status: checkpoints",
     )
     _chain_options(index)
     index.add_argument("--follow", action="store_true", help="keep indexing new blocks")
+    index.add_argument("--poll", type=float, default=1.0, help="seconds between follow steps")
     index.add_argument(
-        "--poll", type=float, default=1.0, help="seconds between follow steps (default: 1.0)"
-    )
-    index.add_argument(
-        "--batch-blocks", type=int, help="blocks per batch and transaction (default: 2000)"
+        "--batch-blocks", type=int, help="blocks per batch and transaction; unset: 2000"
     )
     for role in ("payment", "business"):
         index.add_argument(
             f"--{role}-confirmations",
             type=int,
-            help=f"blocks to wait on the {role} chain before indexing a block (default: 0)",
+            help=f"blocks to wait on the {role} chain before indexing a block; unset: 0",
         )
     index.add_argument("--json", action="store_true", help="machine-readable output")
     index.set_defaults(handler=run_index)
 
     trace = subparsers.add_parser(
-        "trace", help="one trade's timeline across both chains, from the index"
+        "trace",
+        help="one trade's timeline across both chains, from the index",
+        formatter_class=HelpFormatter,
     )
     trace.add_argument("trade_id", help="the trade id (0x and 64 hex digits)")
     _db_options(trace)
@@ -79,7 +84,9 @@ def add_parser(subparsers: Any) -> None:
     from pvd.reconcile import reconciler
 
     checker = subparsers.add_parser(
-        "reconcile", help="check both chains' invariants (reads no relayer store)"
+        "reconcile",
+        help="check both chains' invariants (reads no relayer store)",
+        formatter_class=HelpFormatter,
     )
     reconciler.add_arguments(checker)
     checker.set_defaults(handler=reconciler.run)
@@ -88,8 +95,8 @@ def add_parser(subparsers: Any) -> None:
 def _db_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        help="index database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
-        "(default: $PVD_INDEX_DB, else sqlite:///.pvd/index.db)",
+        help="index database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB; "
+        "unset: $PVD_INDEX_DB, else sqlite:///.pvd/index.db",
     )
     parser.add_argument("--config", type=Path, help="TOML file with an [index] section")
 
@@ -98,10 +105,12 @@ def _chain_options(parser: argparse.ArgumentParser) -> None:
     _db_options(parser)
     for role in ("payment", "business"):
         parser.add_argument(
-            f"--{role}-manifest", type=Path, help=f"the {role} chain's deployment file"
+            f"--{role}-manifest",
+            type=Path,
+            help=f"the {role} chain's deployment file; unset: index.{role}_manifest of --config",
         )
         parser.add_argument(
-            f"--{role}-rpc", help=f"{role} chain RPC URL (default: $PVD_{role.upper()}_RPC)"
+            f"--{role}-rpc", help=f"{role} chain RPC URL; unset: $PVD_{role.upper()}_RPC"
         )
 
 

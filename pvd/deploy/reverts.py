@@ -72,6 +72,16 @@ _ENUMS: Mapping[str, Sequence[str]] = {
 }
 
 
+# Role ids travel as bytes32; shown by name (AccessControlUnauthorizedAccount's neededRole).
+ROLE_NAMES: Mapping[bytes, str] = {
+    b"\x00" * 32: "DEFAULT_ADMIN_ROLE",
+    **{
+        bytes(keccak(text=role)): role
+        for role in ("OPERATOR_ROLE", "COMPLIANCE_ROLE", "PAUSER_ROLE", "GUARDIAN_ROLE")
+    },
+}
+
+
 @dataclass(frozen=True)
 class ErrorSpec:
     """One error of an ABI: `Name(type,...)` with its argument names."""
@@ -192,7 +202,7 @@ class RevertDecoder:
         except (DecodingError, OverflowError, ValueError):
             return DecodedError(spec.name, truncated=True)
         args = tuple(
-            (name, self._present(internal, value))
+            (name, self._present(name, internal, value))
             for name, internal, value in zip(
                 spec.arg_names, spec.internal_types, values, strict=True
             )
@@ -202,12 +212,14 @@ class RevertDecoder:
             args = (("code", f"0x{code:02x} {PANIC_CODES.get(code, 'unknown panic')}"),)
         return DecodedError(spec.name, args)
 
-    def _present(self, internal_type: str, value: Any) -> Any:
+    def _present(self, arg_name: str, internal_type: str, value: Any) -> Any:
         names = _ENUMS.get(internal_type)
         if names is not None and isinstance(value, int) and 0 <= value < len(names):
             return names[value]
         if internal_type == "address" or internal_type.startswith("contract "):
             return Web3.to_checksum_address(value)
+        if internal_type == "bytes32" and arg_name.lower().endswith("role") and value in ROLE_NAMES:
+            return ROLE_NAMES[value]
         if internal_type == "bytes" and isinstance(value, bytes) and len(value) >= 4:
             inner = self.decode(value)  # a wrapped reason (InboxRetryFailed's)
             return inner if inner.known else value
