@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down up down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down up down clean postgres-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,10 +66,11 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup ## gas per operation, relay latency/throughput/catch-up, CLI waits: bench/report.json
+bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits, index and reconcile: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
 	$(BIN)/python -m pvd.bench.cli
+	$(BIN)/python -m pvd.bench.index
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up
@@ -82,6 +83,11 @@ up: setup ## a local stack: two anvils, pvd deployed, three relayers (state in .
 
 down: ## stop exactly what `make up` started
 	$(BIN)/pvd down
+
+postgres-deps: ## install Debian's PostgreSQL server for the index tests (apt-get; a no-op if present)
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build reports .pvd
