@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-explorer explorer-deps lint bench chains chains-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ setup: $(BIN)/.installed node_modules/.installed ## install everything (first us
 demo: setup ## a full settlement between two in-process chains
 	$(BIN)/pvd demo
 
-test: setup test-contracts test-pvd test-integration ## the whole test suite
+test: setup test-contracts test-pvd test-integration test-explorer ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
@@ -44,6 +44,17 @@ test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 
 test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faults
 	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
+
+# Debian's packages for the dashboard and browser tests (root, or sudo): promtool checks the
+# alerting rules, chromium + chromedriver run the explorer's browser test. No browser download.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+explorer-deps: ## Debian's promtool, chromium and chromedriver (installed once)
+	@command -v promtool >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+			--no-install-recommends prometheus chromium chromium-driver; }
+
+test-explorer: setup explorer-deps ## dashboards (promtool) and the explorer in headless Chromium
+	$(BIN)/pytest -p no:pytest-brownie -q tests/dashboards
 
 lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts
