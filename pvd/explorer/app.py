@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from pvd.errors import UserError
 from pvd.explorer.relayers import RelayerHealth, read_relayers
 from pvd.explorer.search import BadSearch, parse_search
 from pvd.explorer.view import YUAN, ChainHead, ExplorerData, TradeQuery
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATUSES = tuple(s.name.title() for s in TradeStatus if s is not TradeStatus.NONE)
 PAGE_SIZES = (20, 50, 100)
-MAX_PAGE = 1_000_000
+_CURSOR = re.compile(r"^[0-9]{1,20}:0x[0-9a-f]{64}$")
 
 
 @dataclass
@@ -137,10 +139,13 @@ def create_app(
         status = request.query_params.get("status") or None
         if status is not None and status not in STATUSES:
             raise HTTPException(400, f"unknown status {status[:40]!r}: pick one of the list")
+        cursor = request.query_params.get("after") or None
+        if cursor is not None and not _CURSOR.match(cursor):
+            raise HTTPException(400, f"bad page cursor {cursor[:80]!r}: follow the page links")
         query = TradeQuery(
-            page=_int_param(request, "page", 1, 1, MAX_PAGE),
             page_size=_int_param(request, "size", 50, 1, max(PAGE_SIZES)),
             status=status,
+            cursor=cursor,
         )
         text = request.query_params.get("q", "").strip()
         searched = ""
@@ -148,7 +153,7 @@ def create_app(
             search = parse_search(text)  # BadSearch: a 400 page
             searched = search.value
             if search.kind == "address":
-                query = TradeQuery(query.page, query.page_size, query.status, search.value)
+                query = replace(query, address=search.value)
             else:
                 if await call(data.timeline, search.value) is not None:
                     return RedirectResponse(f"/trade/{search.value}", status_code=302)
@@ -159,7 +164,7 @@ def create_app(
                     )
                 if len(ids) == 1:
                     return RedirectResponse(f"/trade/{ids[0]}", status_code=302)
-                query = TradeQuery(query.page, query.page_size, query.status, trade_ids=ids)
+                query = replace(query, trade_ids=tuple(ids), cursor=None)
         page = await call(data.trades, query)
         return render(request, "trades.html", {"page": page, "q": searched, "live": True})
 
@@ -271,10 +276,9 @@ def create_app(
             status=exc.status_code,
         )
 
-    async def bad_search(request: Request, exc: Exception) -> Response:
-        return render(
-            request, "error.html", {"code": 400, "title": "Bad search", "detail": str(exc)}, 400
-        )
+    async def user_error(request: Request, exc: Exception) -> Response:
+        title = "Bad search" if isinstance(exc, BadSearch) else "Bad request"
+        return render(request, "error.html", {"code": 400, "title": title, "detail": str(exc)}, 400)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.error("explorer page failed", exc_info=exc, extra={"path": request.url.path})
@@ -304,7 +308,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             HTTPException: http_error,
-            BadSearch: bad_search,
+            UserError: user_error,
             Exception: server_error,
         },
     )

@@ -52,25 +52,24 @@ class TradeRow:
 
 @dataclass(frozen=True)
 class TradeQuery:
-    """A page of the trades list: newest first, optionally one status, optionally the
-    trades touching one address or transaction."""
+    """One page of the trades list: newest first, optionally one status, optionally the
+    trades of one address or a given set of trades (a search already resolved to ids).
+    Pages follow each other by cursor (the `next_cursor` of the page before), so a deep
+    page costs what the first does."""
 
-    page: int = 1
     page_size: int = 50
     status: str | None = None
     address: str | None = None
-    trade_ids: tuple[str, ...] | None = None  # a search already resolved to trade ids
+    trade_ids: tuple[str, ...] | None = None
+    cursor: str | None = None
 
 
 @dataclass(frozen=True)
 class TradePage:
     rows: tuple[TradeRow, ...]
-    total: int
+    total: int  # trades matching the query, all pages
     query: TradeQuery
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.query.page_size))
+    next_cursor: str | None = None  # None on the last page
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,14 @@ class FakeData:
             rows = [r for r in rows if query.address in (r.buyer, r.seller)]
         if query.trade_ids is not None:
             rows = [r for r in rows if r.trade_id in query.trade_ids]
-        start = (query.page - 1) * query.page_size
-        return TradePage(tuple(rows[start : start + query.page_size]), len(rows), query)
+        total = len(rows)
+        if query.cursor:
+            at = int(query.cursor.split(":")[0])
+            rows = [r for r in rows if r.proposed_block < at]
+        shown = rows[: query.page_size]
+        more = len(rows) > query.page_size
+        cursor = f"{shown[-1].proposed_block}:{shown[-1].trade_id}" if more else None
+        return TradePage(tuple(shown), total, query, cursor)
 
     def timeline(self, trade_id_: str) -> Timeline | None:
         trade = self.rows.get(trade_id_)

@@ -72,15 +72,19 @@ def test_the_trades_page_lists_newest_first_with_amounts_in_yuan(web: httpx.Clie
     assert "120 trades" in html
     assert html.index(trade_id(120)) < html.index(trade_id(119))
     assert "1,501.20" in html  # 150,120 fen
-    assert trade_id(70) not in html  # page 1 of 50
+    assert trade_id(70) not in html  # 50 a page
 
 
-def test_the_trades_page_filters_by_status_and_pages(web: httpx.Client) -> None:
-    html = web.get("/trades", params={"status": "Delivered", "size": 20, "page": 2}).text
-    assert "40 trades" in html
-    assert "page 2 of 2" in html
-    assert trade_id(120 - 3 * 20) in html  # the 21st delivered trade, newest first
-    assert trade_id(119) not in html
+def test_the_trades_page_filters_by_status_and_pages_by_cursor(web: httpx.Client) -> None:
+    first = web.get("/trades", params={"status": "Delivered", "size": 20}).text
+    assert "40 trades" in first
+    assert trade_id(120 - 3 * 19) in first and trade_id(120 - 3 * 20) not in first
+    older = first.split('id="older" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = web.get(older).text
+    assert trade_id(120 - 3 * 20) in second  # the 21st delivered trade, newest first
+    assert trade_id(120) not in second
+    assert 'id="older"' not in second
+    assert "← newest" in second
 
 
 def test_a_search_for_a_trade_id_opens_the_trade(web: httpx.Client) -> None:
@@ -128,8 +132,8 @@ def test_a_bad_or_unknown_search_is_a_clear_page(
 @pytest.mark.parametrize(
     ("params", "says"),
     [
-        ({"page": "two"}, "page must be a whole number"),
-        ({"page": "0"}, "page must be between 1"),
+        ({"size": "two"}, "size must be a whole number"),
+        ({"after": "0x12; drop"}, "bad page cursor"),
         ({"status": "Lost"}, "unknown status"),
         ({"size": "100000"}, "size must be between 1 and 100"),
     ],
