@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pvd.chain import local as localchains
+from pvd.cli import explorer
 from pvd.deploy.compiler import compile_contracts
 from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
@@ -43,7 +44,7 @@ def _cmd_chains(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pvd.cli.demo import run_demo
 
-    return int(run_demo(chains=args.chains, as_json=args.json))
+    return int(run_demo(chains=args.chains, as_json=args.json, explorer=args.explorer))
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="deploy to two chains and settle trades end to end")
     demo.add_argument("--chains", choices=["embedded", "anvil"], default="embedded")
     demo.add_argument("--json", action="store_true", help="machine-readable summary")
+    demo.add_argument("--explorer", action="store_true", help="then serve the explorer page")
     demo.set_defaults(handler=_cmd_demo)
 
     chains = sub.add_parser("chains", help="start or stop two local anvil chains")
@@ -176,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     checker = sub.add_parser("reconcile", help="check both chains' invariants (reads no store)")
     reconcile.add_arguments(checker)
     checker.set_defaults(handler=reconcile.run)
+    explorer.add_parser(sub)
 
     compile_ = sub.add_parser("compile", help="compile contracts/ with the pinned settings")
     compile_.set_defaults(handler=_cmd_compile)

@@ -17,6 +17,7 @@ import logging
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,6 @@ from pvd.index.schema import accounts, events, holds, messages
 
 log = logging.getLogger(__name__)
 
-CLASS_NAMES = ("IV", "III", "II", "I")  # WalletClass enum values 0..3
 NO_CAP = 2**64 - 1
 _MONEY_EVENTS = ("Issued", "Redeemed", "WalletClassSet", "TierCapsSet", "CapExemptionSet")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -53,6 +53,58 @@ def message_kind(kind: str, detail: str) -> str:
     """payment_held -> PaymentHeld; trade_outcome + delivered -> TradeOutcome(Delivered)."""
     name = "".join(part.title() for part in kind.split("_"))
     return f"{name}({detail.title()})" if detail else name
+
+
+_DELIVERIES = ("MessageDelivered", "MessageFailed", "MessageRetried")
+
+
+def _needs(group: Sequence[query.EventRow]) -> set[str]:
+    """The messages a transaction delivers (it must come after their sending)."""
+    return {
+        e.message_id
+        for e in group
+        if e.contract == "Inbox" and e.name in _DELIVERIES and e.message_id
+    }
+
+
+def causal_order(found: Sequence[query.EventRow]) -> list[Step]:
+    """A trade's events as steps, each chain in its own block order, the two merged by
+    block time except that a transaction delivering a message comes after the one that
+    sent it: the chains' clocks are not one clock (skew, or a test chain moved forward),
+    so time alone can show a message arriving before it left."""
+    lanes: dict[str, list[list[query.EventRow]]] = {}
+    for e in sorted(found, key=lambda e: (e.chain, e.block, e.log_index)):
+        groups = lanes.setdefault(e.chain, [])
+        if groups and groups[-1][0].tx_hash == e.tx_hash:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    sent: set[str] = set()
+    ordered: list[query.EventRow] = []
+    queues = [list(groups) for _, groups in sorted(lanes.items())]
+    while any(queues):
+        heads = [q for q in queues if q]
+
+        candidates = [q for q in heads if _needs(q[0]) <= sent] or heads
+        chosen = min(candidates, key=lambda q: q[0][0].block_time)
+        group = chosen.pop(0)
+        ordered.extend(group)
+        sent |= {
+            e.message_id for e in group if e.contract == "Outbox" and e.name == "MessageSent"
+            if e.message_id
+        }  # fmt: skip
+    return [
+        Step(
+            chain=Chain(e.chain),
+            what=step_label(e.contract, e.name, dict(e.args)),
+            block=e.block,
+            timestamp=e.block_time,
+            tx_hash=e.tx_hash,
+            message_id=e.message_id if e.contract == "Outbox" and e.name == "MessageSent" else None,
+            detail=e.contract,
+        )
+        for e in ordered
+    ]
 
 
 def step_label(contract: str, name: str, args: dict[str, Any]) -> str:
@@ -214,22 +266,14 @@ class IndexData:
         if found is None:
             return None
         (row,) = self._rows([found])
-        steps = []
-        for e in query.trade_events(self.engine, trade_id):
-            args = dict(e.args)
-            sends = e.contract == "Outbox" and e.name == "MessageSent"
-            steps.append(
-                Step(
-                    chain=Chain(e.chain),
-                    what=step_label(e.contract, e.name, args),
-                    block=e.block,
-                    timestamp=e.block_time,
-                    tx_hash=e.tx_hash,
-                    message_id=e.message_id if sends else None,
-                    detail=e.contract,
-                )
+        steps = causal_order(query.trade_events(self.engine, trade_id))
+        position = {s.message_id: n for n, s in enumerate(steps) if s.message_id}
+        crossings = tuple(
+            sorted(
+                (self._crossing(m) for m in query.messages_of_trade(self.engine, trade_id)),
+                key=lambda c: position.get(c.message_id, len(position)),
             )
-        crossings = tuple(self._crossing(m) for m in query.messages_of_trade(self.engine, trade_id))
+        )
         return Timeline(row, tuple(steps), crossings, self._stuck(row, found, crossings))
 
     def _crossing(self, m: query.MessageRow) -> Crossing:

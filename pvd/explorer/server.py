@@ -8,8 +8,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import uvicorn
 
@@ -28,6 +28,7 @@ class ExplorerServer:
     thread: threading.Thread
     host: str
     port: int
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -36,6 +37,8 @@ class ExplorerServer:
     def close(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        while self.on_close:
+            self.on_close.pop()()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 CHAINS = ("business", "payment")
 YUAN = 100  # fen per yuan
+WALLET_CLASSES = ("IV", "III", "II", "I")  # the token's WalletClass enum, 0..3
 
 
 class Chain(StrEnum):
@@ -104,6 +105,7 @@ class Crossing:
         return Chain.PAYMENT if self.source is Chain.BUSINESS else Chain.BUSINESS
 
     def seconds_in_flight(self, now: int) -> int:
+        """Delivery block time minus send block time (two chains' clocks: never below 0)."""
         end = self.delivered_at if self.delivered_at is not None else now
         return max(0, end - self.sent_at)
 
@@ -133,6 +135,12 @@ class MessageRow:
     def age(self, now: int) -> int:
         return max(0, now - self.sent_at)
 
+    @property
+    def seconds_in_flight(self) -> int | None:
+        if self.delivered_at is None:
+            return None
+        return max(0, self.delivered_at - self.sent_at)
+
 
 @dataclass(frozen=True)
 class BankSupply:
@@ -148,6 +156,10 @@ class WalletUse:
     balance_fen: int
     cap_fen: int
     tier: int
+
+    @property
+    def wallet_class(self) -> str:
+        return WALLET_CLASSES[self.tier] if 0 <= self.tier < len(WALLET_CLASSES) else str(self.tier)
 
     @property
     def used(self) -> float:

@@ -16,8 +16,15 @@ from pvd.chain.ports import free_port
 from pvd.cli import demo
 from pvd.client import trade as client
 from pvd.deploy.system import System, SystemConfig, deploy_system
-from pvd.explorer.indexed import IndexData, index_data_for_system, message_kind, step_label
+from pvd.explorer.indexed import (
+    IndexData,
+    causal_order,
+    index_data_for_system,
+    message_kind,
+    step_label,
+)
 from pvd.explorer.view import Chain, TradeQuery
+from pvd.index import query
 from pvd.index.ingest import ChainIndexer
 from pvd.relayer.service import Relayer
 
@@ -71,8 +78,36 @@ def test_the_timeline_has_both_chains_and_three_delivered_crossings(stack: Stack
     sent = [s for s in timeline.steps if s.message_id]
     assert [s.message_id for s in sent] == [c.message_id for c in timeline.crossings]
     assert timeline.stuck is None
-    times = [s.timestamp for s in timeline.steps]
-    assert times == sorted(times)
+    whats = [s.what for s in timeline.steps]
+    for sent in ("Sent PaymentHeld", "Sent TradeOutcome(Delivered)", "Sent PaymentSettled(Paid)"):
+        assert sent in whats
+    for chain in Chain:
+        blocks = [s.block for s in timeline.steps if s.chain is chain]
+        assert blocks == sorted(blocks)
+
+
+def event(chain: str, block: int, at: int, tx: str, name: str, message: str | None = None):  # type: ignore[no-untyped-def]
+    contract = {"MessageSent": "Outbox", "MessageDelivered": "Inbox"}.get(name, "TradeRegistry")
+    return query.EventRow(chain, block, 0, at, tx, contract, name, None, None, message, {})
+
+
+def test_a_delivery_comes_after_its_sending_whatever_the_clocks_say() -> None:
+    # the business chain's clock is 5 s behind: time alone would show the delivery first
+    found = [
+        event("business", 1, 100, "0xa", "TradeAccepted"),
+        event("payment", 7, 104, "0xb", "MessageSent", "0xm1"),
+        event("business", 2, 101, "0xc", "MessageDelivered", "0xm1"),
+        event("business", 2, 101, "0xc", "TradeFunded"),
+        event("business", 3, 102, "0xd", "TradeShipped"),
+    ]
+    order = [(s.chain.value, s.what) for s in causal_order(found)]
+    assert order == [
+        ("business", "Trade accepted"),
+        ("payment", "Sent Message"),
+        ("business", "Message delivered"),
+        ("business", "Trade funded"),
+        ("business", "Trade shipped"),
+    ]
 
 
 def test_a_search_by_tx_hash_finds_the_trade(stack: Stack) -> None:
