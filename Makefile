@@ -54,7 +54,7 @@ explorer-deps: ## Debian's promtool, chromium and chromedriver (installed once)
 			--no-install-recommends prometheus chromium chromium-driver; }
 
 test-explorer: setup explorer-deps ## dashboards (promtool) and the explorer in headless Chromium
-	$(BIN)/pytest -p no:pytest-brownie -q tests/dashboards
+	$(BIN)/pytest -p no:pytest-brownie -q tests/dashboards tests/browser
 
 lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts
