@@ -67,9 +67,10 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup ## gas per operation, relay latency/throughput/catch-up: bench/report.json
+bench: setup ## gas per operation, relay latency/throughput/catch-up, explorer pages: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
+	$(BIN)/python -m pvd.bench.explorer
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

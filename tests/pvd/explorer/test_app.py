@@ -274,6 +274,18 @@ def test_a_chain_down_is_named_and_the_page_recovers(web: httpx.Client, data: Fa
     assert "unreachable" not in web.get("/trades").text.split("<main")[0].split('id="banner"')[1]
 
 
+def test_the_listening_socket_is_tcp_so_answers_are_not_delayed_by_nagle() -> None:
+    import socket
+
+    from pvd.explorer.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY only then
+    finally:
+        sock.close()
+
+
 def test_a_taken_port_is_a_user_error() -> None:
     from pvd.errors import UserError
 
