@@ -1,7 +1,7 @@
-"""`pvd reconcile`: an independent checker of both chains (issue 6, item 8).
+"""`pvd reconcile`: an independent checker of both chains.
 
 It reads only the chains — never a relayer store — and checks, for every hold and every
-trade, X1 to X3, C1 to C4 and C6 of TESTPLAN.md, plus message accounting: every message sent is
+trade, X1 to X3, C1 to C4 and C6 of docs/design.md, plus message accounting: every message sent is
 delivered, visibly pending (with its age) or failed (verified-but-failed, retryable).
 Findings and their invariant ids: docs/reconcile.md.
 
