@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down up down clean postgres-deps
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs test-explorer explorer-deps lint bench chains chains-down up down clean postgres-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ setup: $(BIN)/.installed node_modules/.installed ## install everything (first us
 demo: setup ## a full settlement between two in-process chains
 	$(BIN)/pvd demo
 
-test: setup test-contracts test-pvd test-integration test-docs ## the whole test suite
+test: setup test-contracts test-pvd test-integration test-docs test-explorer ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
@@ -55,6 +55,17 @@ test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faul
 test-docs: setup ## the docs: self-contained, every ```sh block runs, design numbers match the code
 	$(BIN)/pytest -p no:pytest-brownie -q tests/docs
 
+# Debian's packages for the dashboard and browser tests (root, or sudo): promtool checks the
+# alerting rules, chromium + chromedriver run the explorer's browser test. No browser download.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+explorer-deps: ## Debian's promtool, chromium and chromedriver (installed once)
+	@command -v promtool >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+			--no-install-recommends prometheus chromium chromium-driver; }
+
+test-explorer: setup explorer-deps ## dashboards (promtool) and the explorer in headless Chromium
+	$(BIN)/pytest -p no:pytest-brownie -q tests/dashboards tests/browser
+
 lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts
 	$(BIN)/ruff format --check pvd tests tools scripts
@@ -66,11 +77,12 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits, index and reconcile: bench/report.json
+bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits, index, reconcile and explorer pages: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
 	$(BIN)/python -m pvd.bench.cli
 	$(BIN)/python -m pvd.bench.index
+	$(BIN)/python -m pvd.bench.explorer
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

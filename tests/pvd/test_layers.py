@@ -1,6 +1,6 @@
 """The package's folders are layers: a module imports only from its own layer or below.
 
-errors/paths < chain < protocol < deploy < client, index < relayer, reconcile < cli, bench.
+errors/paths < chain < protocol < deploy < client, index < relayer, reconcile, explorer < cli, bench.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ LAYERS = {
     "index": 4,
     "relayer": 5,
     "reconcile": 5,
+    "explorer": 5,
     "cli": 6,
     "bench": 6,
 }
