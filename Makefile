@@ -29,6 +29,7 @@ node_modules/.installed: package.json package-lock.json
 setup: $(BIN)/.installed node_modules/.installed ## install everything (first use only; then a fast no-op)
 	@ln -sf "$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin/anvil | head -n 1)" $(BIN)/anvil
 	@$(BIN)/python tools/install_solc.py
+	@$(BIN)/python tools/brownie_hook.py
 	@$(BIN)/python tools/brownie_networks.py
 
 demo: setup ## a full settlement between two in-process chains
@@ -46,8 +47,8 @@ test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faul
 	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
 
 lint: setup ## ruff, mypy, solhint, slither
-	$(BIN)/ruff check pvd tests tools scripts
-	$(BIN)/ruff format --check pvd tests tools scripts
+	$(BIN)/ruff check pvd pvd_brownie tests tools scripts
+	$(BIN)/ruff format --check pvd pvd_brownie tests tools scripts
 	$(BIN)/mypy
 	node_modules/.bin/solhint --disc --max-warnings 50 'contracts/**/*.sol'
 	@solc=$$($(BIN)/python -c "from pvd.deploy.compiler import solc_binary; print(solc_binary())"); \
