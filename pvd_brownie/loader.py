@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    # brownie warns about its own call when it starts a development network
+    warnings.filterwarnings("ignore", "rpc.snapshot should not be called directly", FutureWarning)
     _put_venv_on_path()
     _pick_dev_port()
     _give_contracts_a_source_dict()
