@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down relayers relayers-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
 
 test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
-	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
+	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd tests/pvd_brownie
 
 test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faults
 	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
@@ -66,6 +66,12 @@ chains: setup ## start two anvil chains (payment, business) on free ports
 
 chains-down: ## stop exactly the anvil chains `make chains` started
 	$(BIN)/pvd chains down
+
+relayers: setup ## three local relayers for `make chains` after scripts/deploy.py (docs/console.md)
+	source .pvd/chains.env && $(BIN)/python -m pvd_brownie.relayers up
+
+relayers-down: ## stop exactly the relayers `make relayers` started
+	$(BIN)/python -m pvd_brownie.relayers down
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build reports .pvd

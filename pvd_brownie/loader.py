@@ -1,6 +1,6 @@
 """How brownie loads the pvd project. `install()` runs once per process, right after
-brownie's package is imported (pvd_brownie.boot), and makes four changes to how brownie
-loads the project and its deployments:
+brownie's package is imported (pvd_brownie.boot), and makes five changes to how brownie
+loads the project, its deployments and its connection:
 
 1. anvil without an activated venv: brownie starts its development network's `cmd`
    (`anvil`) through PATH; the venv's bin folder (where `make setup` links anvil) joins
@@ -23,6 +23,12 @@ loads the project and its deployments:
    removed (brownie would abort with ContractNotFound), and every contract of a pvd
    manifest (deployments/*.json, written by `pvd deploy` and scripts/deploy.py) of this
    very chain is added, so `YuanToken[-1]` is the token of the newest deployment.
+5. Custom errors by name on a live network: web3 7 raises `ContractLogicError` when
+   `eth_call` or `eth_estimateGas` reverts, an exception brownie 1.22.2 does not catch
+   (it expects a ValueError or Web3RPCError), so a revert surfaced as raw hex. brownie's
+   web3 connection hands such a revert on as the Web3RPCError brownie expects, and
+   brownie decodes it by the project's ABIs: `Gas estimation failed: 'TradeWrongStatus:
+   0x..., 2'` (as its own tests on the development network show it).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ def install() -> None:
     _pick_dev_port()
     _give_contracts_a_source_dict()
     _sync_records_before_load()
+    _reverts_as_brownie_expects()
 
 
 # --- 1. anvil on PATH ------------------------------------------------------------------
@@ -136,6 +143,28 @@ def _give_contracts_a_source_dict() -> None:
         original(self, project, build, sources)
 
     contract._ContractBase.__init__ = __init__  # type: ignore[method-assign]
+
+
+# --- 5. reverts reach brownie's own decoding -------------------------------------------
+
+
+def _reverts_as_brownie_expects() -> None:
+    from brownie.network.web3 import web3
+    from web3.exceptions import ContractLogicError, Web3RPCError
+
+    def handing_on(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except ContractLogicError as exc:
+                error = {"code": 3, "message": str(exc.message or exc), "data": exc.data}
+                response: Any = {"error": error}
+                raise Web3RPCError(str(exc), rpc_response=response) from exc
+
+        return call
+
+    web3.eth.call = handing_on(web3.eth.call)  # type: ignore[method-assign]
+    web3.eth.estimate_gas = handing_on(web3.eth.estimate_gas)  # type: ignore[method-assign]
 
 
 # --- 4. deployment records that match the chain ----------------------------------------
