@@ -30,7 +30,7 @@ from pvd.client.trade import (
     place_hold_typed_data,
     token_domain,
 )
-from pvd.deploy.manifest import load_abi, read_manifest
+from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.errors import UserError
 
 FEN_PER_YUAN = 100
@@ -105,9 +105,9 @@ class Pvd:
 
     # --- business chain: the trade ----------------------------------------------------
 
-    def propose(self, price: int | float | str, token: str, days: int = 1) -> str:
-        """The buyer proposes to buy from the seller at `price` yuan, paid in `token` (the
-        payment chain's YuanToken address), delivery within `days`; the trade id."""
+    def propose(self, price: int | float | str, days: int = 1) -> str:
+        """The buyer proposes to buy from the seller at `price` yuan, paid in the payment
+        chain's YuanToken of this deployment, delivery within `days`; the trade id."""
         from brownie import chain
 
         registry = self.registry
@@ -119,7 +119,7 @@ class Pvd:
             self.seller.address,  # payee
             self.carrier.address,  # carrier
             "0x" + "00" * 20,  # arbiter: none
-            Web3.to_checksum_address(token),
+            self._remote_token(registry.address),
             yuan(price),
             b"\x00" * 32,  # terms hash
             deadline,
@@ -205,6 +205,16 @@ class Pvd:
         )
         return self.hold_status(trade_id)
 
+    def latest_trade(self) -> str:
+        """The id of the buyer's newest trade, read from the business chain."""
+        registry, _ = self._remote_registry()
+        nonce = registry.functions.nonceOf(self.buyer.address).call()
+        if nonce == 0:
+            raise UserError(
+                "the buyer has proposed no trade yet: propose one in the business console"
+            )
+        return Web3.to_hex(registry.functions.tradeIdFor(self.buyer.address, nonce - 1).call())
+
     def hold_status(self, trade_id: str) -> str:
         hold = self._hold(trade_id)
         hold_id = self.token.holdId(hold.payer, hold.notary, hold.ref)
@@ -244,47 +254,78 @@ class Pvd:
     # --- the other chain ----------------------------------------------------------------
 
     def _remote_trade(self, trade_id: str) -> dict[str, Any]:
-        """The trade's terms, read from the business chain's registry that the
-        settlement contract names."""
-        from brownie._config import CONFIG
+        """The trade's fields, read from the business chain's registry."""
+        registry, _ = self._remote_registry()
+        fields = registry.functions.getTrade(trade_id).call()
+        abi = next(i for i in registry.abi if i.get("name") == "getTrade")
+        names = [c["name"] for c in abi["outputs"][0]["components"]]
+        trade = dict(zip(names, fields, strict=True))
+        if int(trade["buyer"], 16) == 0:
+            raise UserError(f"no trade {trade_id} on the business chain: check the id")
+        return trade
 
-        from pvd_brownie.deploy import network_url
-
-        settlement = self.settlement
-        registry_address = settlement.registry()
-        folder = Path(self._project()._path) / "deployments"
-        for path in sorted(folder.glob("*.json")):
-            try:
-                manifest = read_manifest(path)
-            except UserError:
-                continue
+    def _remote_registry(self) -> tuple[Any, Path]:
+        """The registry the settlement contract names (payment console)."""
+        address = self.settlement.registry()
+        for path, manifest in _manifests(self._project()):
             deployed = manifest.contracts.get("TradeRegistry")
-            if deployed is None or deployed.address != registry_address:
-                continue
-            network = next(
-                (
-                    net_id
-                    for net_id, net in CONFIG.networks.items()
-                    if net.get("chainid") is not None
-                    and int(net["chainid"]) == manifest.chain.chain_id
-                ),
-                None,
-            )
-            if network is None:
-                continue
-            w3 = Web3(Web3.HTTPProvider(network_url(CONFIG.networks, network)))
-            registry = w3.eth.contract(address=registry_address, abi=load_abi(path, deployed))
-            fields = registry.functions.getTrade(trade_id).call()
-            abi = next(i for i in registry.abi if i.get("name") == "getTrade")
-            names = [c["name"] for c in abi["outputs"][0]["components"]]
-            trade = dict(zip(names, fields, strict=True))
-            if trade["buyer"] == "0x" + "00" * 20:
-                raise UserError(f"no trade {trade_id} on the business chain: check the id")
-            return trade
+            if deployed is not None and deployed.address == address:
+                w3 = _web3_of(manifest.chain.chain_id)
+                checksummed = Web3.to_checksum_address(address)
+                return w3.eth.contract(address=checksummed, abi=load_abi(path, deployed)), path
         raise UserError(
-            f"no manifest in {folder} has the registry {registry_address}: deploy with "
-            "scripts/deploy.py (or pvd deploy) into deployments/"
+            f"no manifest in deployments/ has the registry {address}: deploy with "
+            "scripts/deploy.py (or pvd deploy)"
         )
+
+    def _remote_token(self, registry: str) -> str:
+        """The YuanToken of the payment side whose settlement names `registry` (business
+        console)."""
+        for path, manifest in _manifests(self._project()):
+            settlement = manifest.contracts.get("PvdSettlement")
+            token = manifest.contracts.get("YuanToken")
+            if settlement is None or token is None:
+                continue
+            try:
+                w3 = _web3_of(manifest.chain.chain_id)
+                contract = w3.eth.contract(
+                    address=Web3.to_checksum_address(settlement.address),
+                    abi=load_abi(path, settlement),
+                )
+                if contract.functions.registry().call() == registry:
+                    return token.address
+            except Exception:  # a manifest of a chain that is not running: not this one
+                continue
+        raise UserError(
+            f"no payment-side manifest in deployments/ belongs to the registry {registry}: "
+            "deploy with scripts/deploy.py (or pvd deploy)"
+        )
+
+
+def _manifests(project: Any) -> list[tuple[Path, Manifest]]:
+    """pvd's manifests in the project's deployments/, newest first."""
+    folder = Path(project._path) / "deployments"
+    found = []
+    for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            found.append((path, read_manifest(path)))
+        except UserError:
+            continue
+    return found
+
+
+def _web3_of(chain_id: int) -> Web3:
+    """A connection to the chain of brownie's network list with this chain id."""
+    from brownie._config import CONFIG
+
+    from pvd_brownie.deploy import network_url
+
+    for name, net in CONFIG.networks.items():
+        if net.get("chainid") is not None and int(net["chainid"]) == chain_id:
+            return Web3(Web3.HTTPProvider(network_url(CONFIG.networks, name)))
+    raise UserError(
+        f"brownie has no network with chain id {chain_id}: add it (`brownie networks add`)"
+    )
 
 
 pvd = Pvd()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from brownie import network
 from brownie._config import CONFIG
+from brownie.project.main import get_loaded_projects
 
 from pvd_brownie.deploy import deploy, load_plan
 from pvd_brownie.script import run
@@ -23,7 +24,9 @@ DEFAULT_CONFIG = "config/deploy.local.toml"
 
 def main(config: str = DEFAULT_CONFIG, *overrides: str) -> None:
     def step() -> None:
-        plan = load_plan(Path(config), overrides)
+        # paths in the config are relative to the brownie project this script runs in
+        root = Path(get_loaded_projects()[0]._path)
+        plan = load_plan(Path(config), overrides, root)
         result = deploy(plan, CONFIG.networks, network.show_active())
         if result.existing is not None:
             print("pvd is already deployed on these chains with these settings: nothing sent")
