@@ -7,8 +7,9 @@ revert shows the custom error by name with its arguments, as anywhere in brownie
 payment side reads a trade's terms from the business chain (found through the
 deployment manifests and brownie's network list) to place the matching hold.
 
-Accounts are anvil's well-known development accounts by role (TEST KEYS ONLY, public,
-worthless): admin 0, operator 1, buyer 2, seller 3, carrier 4, stranger 9.
+Accounts are anvil's well-known development accounts by the roles of
+pvd.client.roles, as the `pvd` CLI names them (TEST KEYS ONLY, public, worthless):
+`pvd.central_bank`, `pvd.bank`, `pvd.buyer`, `pvd.seller`, `pvd.carrier`, `pvd.stranger`...
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from eth_typing import HexStr
 from web3 import Web3
 
-from pvd.chain.connection import dev_accounts
+from pvd.client.roles import DEV_ROLES, dev_account
 from pvd.client.trade import (
     HOLD_STATUS,
     SETTLEMENT,
@@ -34,7 +35,6 @@ from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.errors import UserError
 
 FEN_PER_YUAN = 100
-ROLES = {"admin": 0, "operator": 1, "buyer": 2, "seller": 3, "carrier": 4, "stranger": 9}
 HOUR = 3600
 DAY = 24 * HOUR
 
@@ -79,13 +79,14 @@ class Pvd:
         return container[-1]
 
     def __getattr__(self, name: str) -> Any:
-        if name in ROLES:
-            if name not in self._accounts:
+        role = name.replace("_", "-")
+        if role in DEV_ROLES:
+            if role not in self._accounts:
                 from brownie import accounts
 
-                key = Web3.to_hex(dev_accounts()[ROLES[name]].key)  # development key
-                self._accounts[name] = accounts.add(key)
-            return self._accounts[name]
+                key = Web3.to_hex(dev_account(role).key)  # development key
+                self._accounts[role] = accounts.add(key)
+            return self._accounts[role]
         raise AttributeError(name)
 
     @property
@@ -192,7 +193,7 @@ class Pvd:
         hold = self._hold(trade_id)
         valid_before = chain.time() + valid_for
         typed = place_hold_typed_data(token_domain(self.token.eip712Domain()), hold, valid_before)
-        signed = dev_accounts()[ROLES["buyer"]].sign_typed_data(full_message=typed)
+        signed = dev_account("buyer").sign_typed_data(full_message=typed)
         return bytes(signed.signature), valid_before
 
     def submit_hold(self, trade_id: str, signed: tuple[bytes, int], by: Any = None) -> str:
@@ -223,9 +224,9 @@ class Pvd:
     # --- the operator's chores ----------------------------------------------------------
 
     def issue(self, account: Any, amount: int | float | str) -> Decimal:
-        """Appoint the operator as bank if it is not one (admin: role and a mint
-        allowance), then the operator issues `amount` yuan to `account`."""
-        token, admin, operator = self.token, self.admin, self.operator
+        """Appoint the bank if it is not one (central bank: role and a mint allowance),
+        then the bank issues `amount` yuan to `account`."""
+        token, admin, operator = self.token, self.central_bank, self.bank
         role = token.OPERATOR_ROLE()
         if not token.hasRole(role, operator):
             token.grantRole(role, operator, {"from": admin}, silent=True)
