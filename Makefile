@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down relayers relayers-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-brownie test-integration lint bench chains chains-down relayers relayers-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,13 +35,16 @@ setup: $(BIN)/.installed node_modules/.installed ## install everything (first us
 demo: setup ## a full settlement between two in-process chains
 	$(BIN)/pvd demo
 
-test: setup test-contracts test-pvd test-integration ## the whole test suite
+test: setup test-contracts test-pvd test-brownie test-integration ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
 
 test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
-	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd tests/pvd_brownie
+	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
+
+test-brownie: setup ## brownie as a user runs it: scripts, console loader, the docs/console.md session
+	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd_brownie
 
 test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faults
 	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
