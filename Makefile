@@ -38,7 +38,7 @@ demo: setup ## a full settlement between two in-process chains
 test: setup test-contracts test-pvd test-brownie test-integration ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
-	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
+	$(BIN)/brownie test
 
 test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 	$(BIN)/pytest -p no:pytest-brownie -q tests/pvd
