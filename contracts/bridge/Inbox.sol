@@ -23,15 +23,21 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      - default admin (OZ AccessControlDefaultAdminRules: moves in two steps, after a
 ///        delay): proposes attester-set, threshold, peer and delay changes; cancels
 ///        proposals; unpauses; closes the setup phase; grants the guardian role.
-///      - guardian (GUARDIAN_ROLE): pauses new deliveries. Refunds (TRADE_OUTCOME Expired or
-///        Rejected, PAYMENT_SETTLED Refunded) are never paused (docs/adr/0007-inbox-pause-scope.md).
-///      - anyone: delivers, delivers in batches, retries verified-but-failed messages and
-///        applies a governance proposal once its delay has passed.
+///        voids a verified-but-failed message (it can then never take effect).
+///      - guardian (GUARDIAN_ROLE): pauses every delivery and retry, refunds included
+///        (docs/adr/0007-inbox-pause-scope.md): a buyer's money comes back on the token
+///        itself, where anyone releases an expired hold.
+///      - anyone: delivers, delivers in batches, retries verified-but-failed messages of the
+///        current attester set and applies a governance proposal once its delay has passed.
 ///      Governance cannot quietly forge: every change waits `governanceDelay` seconds after
 ///      its proposal (an event, readable while pending) — except during the setup phase,
 ///      which ends at the first delivery or when the admin closes it, whichever is first
 ///      (docs/adr/0006-inbox-governance.md).
-///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry).
+///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry,
+///      or a delivery with a fresh quorum once the attester set changed) | Voided (admin).
+///      A Failed message records the attester-set epoch it was verified under; `retry`
+///      refuses it once the set changed, so nothing a replaced (perhaps stolen) set signed
+///      takes effect without a fresh quorum of the current set.
 contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice May pause new deliveries.
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
@@ -52,7 +58,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     enum DeliveryStatus {
         None,
         Delivered,
-        Failed
+        Failed,
+        Voided
     }
 
     /// @notice What a delivery attempt did with one message.
@@ -63,11 +70,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         Rejected // batch only: the message failed verification; nothing happened
     }
 
-    /// @dev One storage slot per consumed id.
+    /// @dev One storage slot per consumed id: who and when (for `deliveryOf`), the status,
+    ///      and the attester-set epoch a Failed message was verified under.
     struct Delivery {
         address deliverer;
-        uint64 blockNumber;
+        uint40 blockNumber;
         DeliveryStatus status;
+        uint32 epoch;
     }
 
     /// @dev Everything a delivery reads, in one slot.
@@ -132,6 +141,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         bytes32 indexed messageId, uint32 indexed sourceDomain, address indexed recipient, address retrier
     );
 
+    /// @notice A Failed message was voided by the admin: it can never take effect.
+    event MessageVoided(bytes32 indexed messageId, address indexed admin);
+
     /// @notice The id was consumed before: the delivery was a no-op (a relayer treats it as done).
     event MessageAlreadyConsumed(bytes32 indexed messageId, address indexed caller);
 
@@ -174,7 +186,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The setup phase ended: from now on every change waits for the delay.
     event SetupClosed(address indexed by);
 
-    /// @notice New deliveries (other than refunds) are paused.
+    /// @notice Every delivery and retry is paused.
     event DeliveriesPaused(address indexed guardian);
 
     /// @notice Deliveries resumed.
@@ -191,7 +203,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The message names another recipient than the one registered for its source.
     error InboxWrongRecipient(address destinationApp, address registeredRecipient);
 
-    /// @notice Deliveries are paused and the message is not a refund.
+    /// @notice Deliveries and retries are paused.
     error InboxPaused(bytes32 messageId);
 
     /// @notice The signatures are not exactly `threshold` x 65 bytes.
@@ -209,6 +221,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @notice Only a Failed message can be retried.
     error InboxNotRetryable(bytes32 messageId, DeliveryStatus status);
+
+    /// @notice The Failed message was verified under attester set `epoch`, no longer the
+    ///         current one (`currentEpoch`): deliver it again with a fresh quorum.
+    error InboxRetryStaleEpoch(bytes32 messageId, uint32 epoch, uint32 currentEpoch);
+
+    /// @notice Only a Failed message can be voided.
+    error InboxNotVoidable(bytes32 messageId, DeliveryStatus status);
 
     /// @notice The retry's recipient call reverted again with `reason`.
     error InboxRetryFailed(bytes32 messageId, bytes reason);
@@ -282,7 +301,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Deliver one message: verify it (encoding, destination domain, registered
     ///         source and recipient, pause, `threshold` signatures of distinct current
     ///         attesters in ascending signer order), consume its id and call the recipient.
-    ///         An id consumed before is a no-op (MessageAlreadyConsumed, AlreadyConsumed).
+    ///         An id consumed before is a no-op (MessageAlreadyConsumed, AlreadyConsumed),
+    ///         except a Failed message verified under an earlier attester set: with a fresh
+    ///         quorum of the current set it is verified and its recipient called again.
     /// @param message    the encoding (docs/messages.md)
     /// @param signatures `threshold` 65-byte signatures, concatenated, signers ascending
     /// @return result    Delivered, Failed (stored for retry) or AlreadyConsumed
@@ -308,13 +329,16 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     }
 
     /// @notice Call the recipient of a verified-but-failed message again. Anyone may; the
-    ///         message must be the exact encoding that was verified (same id), its source
-    ///         still registered to the same recipient, and, while paused, a refund. If the
-    ///         recipient reverts again, this reverts and the message stays Failed.
+    ///         message must be the exact encoding that was verified (same id), verified under
+    ///         the current attester set, its source still registered to the same recipient,
+    ///         and the inbox not paused. If the recipient reverts again, this reverts and the
+    ///         message stays Failed.
     function retry(bytes calldata message) external {
         bytes32 id = keccak256(message);
-        DeliveryStatus status = _deliveries[id].status;
-        if (status != DeliveryStatus.Failed) revert InboxNotRetryable(id, status);
+        Delivery memory delivery = _deliveries[id];
+        if (delivery.status != DeliveryStatus.Failed) revert InboxNotRetryable(id, delivery.status);
+        Config memory config = _config;
+        if (delivery.epoch != config.epoch) revert InboxRetryStaleEpoch(id, delivery.epoch, config.epoch);
         // A Failed id was fully verified when first delivered, and its keccak256 binds
         // these bytes to it, so the fields below are authentic and well-formed.
         uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
@@ -323,13 +347,23 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         address registered = _recipients[sourceDomain][sourceApp];
         if (registered == address(0)) revert InboxUnknownSource(sourceDomain, sourceApp);
         if (registered != recipient) revert InboxWrongRecipient(recipient, registered);
-        if (_config.paused && !MessageCodec.isRefund(message)) revert InboxPaused(id);
+        if (config.paused) revert InboxPaused(id);
         // Effects, then the interaction (checks-effects-interactions); a failed call
         // reverts all of it.
-        _deliveries[id] = Delivery(msg.sender, uint64(block.number), DeliveryStatus.Delivered);
+        _deliveries[id] = Delivery(msg.sender, uint40(block.number), DeliveryStatus.Delivered, 0);
         (bool ok, bytes memory reason) = _callRecipient(recipient, id, message);
         if (!ok) revert InboxRetryFailed(id, reason);
         emit MessageRetried(id, sourceDomain, recipient, msg.sender);
+    }
+
+    /// @notice Void a verified-but-failed message: it can then never take effect (neither
+    ///         retried nor delivered again). For a message the operators do not trust, e.g.
+    ///         one a stolen quorum signed. Only the admin. Emits MessageVoided.
+    function voidMessage(bytes32 messageId) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        DeliveryStatus status = _deliveries[messageId].status;
+        if (status != DeliveryStatus.Failed) revert InboxNotVoidable(messageId, status);
+        _deliveries[messageId].status = DeliveryStatus.Voided;
+        emit MessageVoided(messageId, msg.sender);
     }
 
     // ----------------------------------------------------------------------- governance
@@ -447,7 +481,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         emit SetupClosed(msg.sender);
     }
 
-    /// @notice Pause new deliveries and retries, except refunds. Only a guardian.
+    /// @notice Pause every delivery and retry, refunds included. Only a guardian.
     function pause() external onlyRole(GUARDIAN_ROLE) {
         if (_config.paused) revert InboxPauseUnchanged(true);
         _config.paused = true;
@@ -544,12 +578,19 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return (d.status, d.deliverer, d.blockNumber);
     }
 
-    /// @notice Whether `messageId` was consumed (Delivered or Failed).
+    /// @notice The attester-set epoch a Failed message was verified under (0 if it is not
+    ///         Failed); `retry` needs it to be the current `attesterEpoch()`.
+    function failedEpochOf(bytes32 messageId) external view returns (uint32) {
+        Delivery memory d = _deliveries[messageId];
+        return d.status == DeliveryStatus.Failed ? d.epoch : 0;
+    }
+
+    /// @notice Whether `messageId` was consumed (Delivered, Failed or Voided).
     function isConsumed(bytes32 messageId) external view returns (bool) {
         return _deliveries[messageId].status != DeliveryStatus.None;
     }
 
-    /// @notice Whether new deliveries (other than refunds) are paused.
+    /// @notice Whether deliveries and retries are paused.
     function paused() external view returns (bool) {
         return _config.paused;
     }
@@ -600,7 +641,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         returns (DeliveryResult)
     {
         bytes32 id = keccak256(message);
-        if (_deliveries[id].status != DeliveryStatus.None) {
+        Delivery memory delivery = _deliveries[id];
+        // Consumed: a no-op, unless Failed under an earlier attester set (then it needs, and
+        // may get here, a fresh quorum of the current set).
+        if (
+            delivery.status != DeliveryStatus.None
+                && (delivery.status != DeliveryStatus.Failed || delivery.epoch == _config.epoch)
+        ) {
             emit MessageAlreadyConsumed(id, deliverer);
             return DeliveryResult.AlreadyConsumed;
         }
@@ -623,8 +670,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         private
         returns (DeliveryResult)
     {
-        // Effects: consume the id (one slot: deliverer, block, status).
-        _deliveries[id] = Delivery(deliverer, uint64(block.number), DeliveryStatus.Delivered);
+        // Effects: consume the id (one slot: deliverer, block, status, epoch).
+        _deliveries[id] = Delivery(deliverer, uint40(block.number), DeliveryStatus.Delivered, 0);
         if (setupOpen_) {
             _config.setupOpen = false;
             emit SetupClosed(deliverer);
@@ -638,7 +685,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             emit MessageDelivered(id, sourceDomain, recipient, deliverer);
             return DeliveryResult.Delivered;
         }
-        _deliveries[id].status = DeliveryStatus.Failed;
+        Delivery storage failed = _deliveries[id];
+        failed.status = DeliveryStatus.Failed;
+        failed.epoch = _config.epoch;
         emit MessageFailed(id, sourceDomain, recipient, deliverer, reason);
         return DeliveryResult.Failed;
     }
@@ -673,9 +722,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             return (address(0), false, abi.encodeWithSelector(InboxWrongRecipient.selector, destinationApp, recipient));
         }
         Config memory config = _config;
-        if (config.paused && !MessageCodec.isRefund(message)) {
-            return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
-        }
+        if (config.paused) return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
         failure = _signatureError(config, message, signatures);
         return (recipient, config.setupOpen, failure);
     }

@@ -271,7 +271,10 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
         Status status = t.status;
         // The hold this trade is already funded by, announced again: answering Rejected
         // would release a live hold (or race the Delivered outcome). Consume it silently.
-        if (t.holdId != bytes32(0) && t.holdId == m.holdId) {
+        // An Expired trade's hold was released by its Expired outcome: the same id announced
+        // again is a new placement (the token lets a released id be placed again) and is
+        // answered Rejected below, so that it is released too.
+        if (t.holdId != bytes32(0) && t.holdId == m.holdId && status != Status.Expired) {
             emit PaymentHeldDuplicate(m.tradeId, m.holdId, messageId);
             return;
         }
