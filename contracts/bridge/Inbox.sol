@@ -16,8 +16,8 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 
 /// @title Inbox
 /// @notice Accepts a message from another domain when `threshold` distinct current
-///         attesters signed it (EIP-712 under this inbox's own domain, which includes the
-///         domain id as its salt), consumes its id once, and calls the one local recipient
+///         attesters signed it (EIP-712 under this inbox's own domain, whose salt binds the
+///         domain id and the deployment id), consumes its id once, and calls the one local recipient
 ///         registered for its (source domain, source app). Delivery is permissionless.
 /// @dev Roles:
 ///      - default admin (OZ AccessControlDefaultAdminRules: moves in two steps, after a
@@ -106,6 +106,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     }
 
     uint32 private immutable _localDomain;
+    bytes32 private immutable _deploymentId;
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
 
@@ -265,10 +266,15 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The setup phase is over.
     error InboxSetupClosed();
 
+    /// @notice The deployment id must be non-zero (a deployment draws a random one).
+    error InboxDeploymentIdZero();
+
     /// @notice Pause or unpause to the state it is already in.
     error InboxPauseUnchanged(bool paused);
 
     /// @param localDomain_     this chain's protocol domain id
+    /// @param deploymentId_    a value unique to this deployment (random, in its manifest),
+    ///                         bound into every signature (the EIP-712 salt)
     /// @param admin            the default admin (two-step transfer, `adminDelay`)
     /// @param guardian         the first guardian (zero: none yet)
     /// @param attesters_       the first attester set, strictly ascending
@@ -277,6 +283,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @param adminDelay       OZ AccessControlDefaultAdminRules' admin-transfer delay
     constructor(
         uint32 localDomain_,
+        bytes32 deploymentId_,
         address admin,
         address guardian,
         address[] memory attesters_,
@@ -285,9 +292,12 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         uint48 adminDelay
     ) AccessControlDefaultAdminRules(adminDelay, admin) {
         if (governanceDelay_ > MAX_GOVERNANCE_DELAY) revert InboxDelayInvalid(governanceDelay_, MAX_GOVERNANCE_DELAY);
+        if (deploymentId_ == bytes32(0)) revert InboxDeploymentIdZero();
         _localDomain = localDomain_;
+        _deploymentId = deploymentId_;
         _cachedChainId = block.chainid;
-        _cachedDomainSeparator = MessageAttestation.domainSeparator(block.chainid, address(this), localDomain_);
+        _cachedDomainSeparator =
+            MessageAttestation.domainSeparator(block.chainid, address(this), localDomain_, deploymentId_);
         _config.setupOpen = true;
         _config.delay = governanceDelay_;
         emit GovernanceDelayApplied(governanceDelay_);
@@ -502,10 +512,16 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return _localDomain;
     }
 
+    /// @notice The value unique to this deployment that every signature binds (EIP-712 salt,
+    ///         with the domain id).
+    function deploymentId() external view returns (bytes32) {
+        return _deploymentId;
+    }
+
     /// @notice The EIP-712 domain separator attesters sign under.
     function domainSeparator() public view returns (bytes32) {
         if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
-        return MessageAttestation.domainSeparator(block.chainid, address(this), _localDomain);
+        return MessageAttestation.domainSeparator(block.chainid, address(this), _localDomain, _deploymentId);
     }
 
     /// @inheritdoc IERC5267
@@ -528,7 +544,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             "1",
             block.chainid,
             address(this),
-            bytes32(uint256(_localDomain)),
+            MessageAttestation.salt(_localDomain, _deploymentId),
             new uint256[](0)
         );
     }

@@ -21,10 +21,17 @@ from pvd.errors import UserError
 class Deployer:
     """Deploys contracts from one set of artifacts to one chain, remembering what it did."""
 
-    def __init__(self, chain: Chain, artifacts: dict[str, Artifact], network: str) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        artifacts: dict[str, Artifact],
+        network: str,
+        deployment_id: bytes = b"",
+    ) -> None:
         self.chain = chain
         self.artifacts = artifacts
         self.network = network
+        self.deployment_id = deployment_id
         self.deployed: dict[str, DeployedContract] = {}
         self.contracts: dict[str, Contract] = {}
 
@@ -51,6 +58,7 @@ class Deployer:
             chain=self.chain.identity(),
             compiler=load_compiler_settings(),
             contracts=dict(self.deployed),
+            deployment_id="0x" + self.deployment_id.hex() if self.deployment_id else "",
         )
 
     def write(self, folder: Path) -> Path:

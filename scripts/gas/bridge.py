@@ -29,6 +29,7 @@ from pvd.protocol.messages import Message, Outcome, TradeOutcome
 PAYMENT_DOMAIN = 1
 BUSINESS_DOMAIN = 2
 SOURCE_APP = "0x7a7a7a7a7A7A7a7A7A7A7A7a7a7a7a7a7A7a7a7A"
+DEPLOYMENT_ID = keccak(text="pvd gas measurement")  # any 32 bytes: the inbox's deployment id
 
 # TEST KEYS ONLY: anvil's "test test ... junk" mnemonic, indices 10..14.
 _KEYS = (
@@ -58,6 +59,7 @@ def _outcome(recipient: str, nonce: int) -> Message:
 def _inbox(members: int, threshold: int, admin, recipient_cls=NoopRecipient):
     inbox = Inbox.deploy(
         PAYMENT_DOMAIN,
+        DEPLOYMENT_ID,
         admin,
         admin,
         [a.address for a in ATTESTERS[:members]],
@@ -82,7 +84,7 @@ def _require(tx: Any, event: str, count: int = 1) -> None:
 
 
 def _sign(inbox, message: Message, threshold: int) -> bytes:
-    where = attestation.InboxDomain(chain.id, inbox.address, PAYMENT_DOMAIN)
+    where = attestation.InboxDomain(chain.id, inbox.address, PAYMENT_DOMAIN, DEPLOYMENT_ID)
     return b"".join(attestation.sign(message, where, a) for a in ATTESTERS[:threshold])
 
 
@@ -229,6 +231,7 @@ def settlement_bench() -> SettlementBench | None:
     outbox = Outbox.deploy(PAYMENT_DOMAIN, admin, {"from": admin})
     inbox = Inbox.deploy(
         PAYMENT_DOMAIN,
+        DEPLOYMENT_ID,
         admin,
         admin,
         [a.address for a in ATTESTERS[:3]],

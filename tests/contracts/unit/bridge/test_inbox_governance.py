@@ -11,6 +11,7 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     BUSINESS_APP,
     BUSINESS_DOMAIN,
+    DEPLOYMENT_ID,
     GOVERNANCE_DELAY,
     PAYMENT_DOMAIN,
     err,
@@ -78,7 +79,9 @@ def test_the_first_configuration_takes_effect_at_deployment(inbox, guardian, dep
 )
 def test_a_deployment_with_a_bad_attester_set_reverts(Inbox, deployer, members, threshold, error):
     with brownie.reverts(error):
-        Inbox.deploy(PAYMENT_DOMAIN, deployer, ZERO, members, threshold, 1, 1, {"from": deployer})
+        Inbox.deploy(
+            PAYMENT_DOMAIN, DEPLOYMENT_ID, deployer, ZERO, members, threshold, 1, 1, {"from": deployer}
+        )
 
 
 def test_a_deployment_with_a_delay_above_the_maximum_reverts(Inbox, deployer):
@@ -86,11 +89,27 @@ def test_a_deployment_with_a_delay_above_the_maximum_reverts(Inbox, deployer):
     with brownie.reverts(err("InboxDelayInvalid", too_long, 60 * 86400)):
         Inbox.deploy(
             PAYMENT_DOMAIN,
+            DEPLOYMENT_ID,
             deployer,
             ZERO,
             _addresses(ATTESTERS[:1]),
             1,
             too_long,
+            1,
+            {"from": deployer},
+        )
+
+
+def test_a_deployment_without_a_deployment_id_reverts(Inbox, deployer):
+    with brownie.reverts(err("InboxDeploymentIdZero")):
+        Inbox.deploy(
+            PAYMENT_DOMAIN,
+            b"\x00" * 32,
+            deployer,
+            ZERO,
+            _addresses(ATTESTERS[:1]),
+            1,
+            1,
             1,
             {"from": deployer},
         )
