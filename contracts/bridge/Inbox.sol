@@ -10,6 +10,7 @@ import {AccessControlDefaultAdminRules} from
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
+import {DelayedGovernance} from "../governance/DelayedGovernance.sol";
 import {IMessageRecipient} from "../interfaces/IMessageRecipient.sol";
 import {MessageAttestation} from "../libraries/MessageAttestation.sol";
 import {MessageCodec} from "../libraries/MessageCodec.sol";
@@ -32,7 +33,8 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      Governance cannot quietly forge: every change waits `governanceDelay` seconds after
 ///      its proposal (an event, readable while pending) — except during the setup phase,
 ///      which ends at the first delivery or when the admin closes it, whichever is first
-///      (docs/adr/0006-inbox-governance.md).
+///      (docs/adr/0006-inbox-governance.md; the checks are DelayedGovernance's, shared with
+///      the Outbox).
 ///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry,
 ///      or a delivery with a fresh quorum once the attester set changed) | Voided (admin).
 ///      A Failed message records the attester-set epoch it was verified under; `retry`
@@ -46,7 +48,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     uint256 public constant MAX_ATTESTERS = 32;
 
     /// @notice The longest governance delay that may be configured.
-    uint64 public constant MAX_GOVERNANCE_DELAY = 60 days;
+    uint64 public constant MAX_GOVERNANCE_DELAY = DelayedGovernance.MAX_DELAY;
 
     /// @notice Bytes of one signature: r (32) || s (32) || v (1).
     uint256 private constant SIGNATURE_LENGTH = 65;
@@ -257,12 +259,6 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The delay is above MAX_GOVERNANCE_DELAY.
     error InboxDelayInvalid(uint64 delay, uint64 max);
 
-    /// @notice There is no such pending proposal.
-    error InboxNoProposal();
-
-    /// @notice The proposal's delay has not passed.
-    error InboxProposalNotReady(uint64 readyAt, uint64 now_);
-
     /// @notice The setup phase is over.
     error InboxSetupClosed();
 
@@ -391,7 +387,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _applyAttesterSet(attesters_, threshold_);
             return;
         }
-        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
         _pendingAttesters.attesters = attesters_;
         _pendingAttesters.threshold = threshold_;
         _pendingAttesters.readyAt = readyAt;
@@ -401,7 +397,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Make the pending attester set effective once its delay has passed. Anyone.
     function applyAttesterSet() external {
         PendingAttesterSet memory pending = _pendingAttesters;
-        _checkReady(pending.readyAt);
+        DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingAttesters;
         _applyAttesterSet(pending.attesters, pending.threshold);
     }
@@ -409,7 +405,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Withdraw the pending attester-set proposal. Only the admin.
     function cancelAttesterSet() external onlyRole(DEFAULT_ADMIN_ROLE) {
         PendingAttesterSet memory pending = _pendingAttesters;
-        if (pending.readyAt == 0) revert InboxNoProposal();
+        DelayedGovernance.requirePending(pending.readyAt);
         delete _pendingAttesters;
         emit AttesterSetProposalCancelled(pending.attesters, pending.threshold);
     }
@@ -430,7 +426,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _applyPeer(sourceDomain, sourceApp, recipient);
             return;
         }
-        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
         _pendingPeers[sourceDomain][sourceApp] = PendingPeer(recipient, readyAt);
         emit PeerProposed(sourceDomain, sourceApp, recipient, readyAt);
     }
@@ -439,7 +435,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     ///         its delay has passed. Anyone.
     function applyPeer(uint32 sourceDomain, address sourceApp) external {
         PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
-        _checkReady(pending.readyAt);
+        DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingPeers[sourceDomain][sourceApp];
         _applyPeer(sourceDomain, sourceApp, pending.recipient);
     }
@@ -447,7 +443,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Withdraw the pending peer proposal for (`sourceDomain`, `sourceApp`). Only the admin.
     function cancelPeer(uint32 sourceDomain, address sourceApp) external onlyRole(DEFAULT_ADMIN_ROLE) {
         PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
-        if (pending.readyAt == 0) revert InboxNoProposal();
+        DelayedGovernance.requirePending(pending.readyAt);
         delete _pendingPeers[sourceDomain][sourceApp];
         emit PeerProposalCancelled(sourceDomain, sourceApp, pending.recipient);
     }
@@ -462,7 +458,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             emit GovernanceDelayApplied(newDelay);
             return;
         }
-        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
         _pendingDelay = PendingDelay(newDelay, readyAt);
         emit GovernanceDelayProposed(newDelay, readyAt);
     }
@@ -470,7 +466,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Make the pending delay effective once the old delay has passed. Anyone.
     function applyGovernanceDelay() external {
         PendingDelay memory pending = _pendingDelay;
-        _checkReady(pending.readyAt);
+        DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingDelay;
         _config.delay = pending.delay;
         emit GovernanceDelayApplied(pending.delay);
@@ -479,7 +475,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Withdraw the pending delay proposal. Only the admin.
     function cancelGovernanceDelay() external onlyRole(DEFAULT_ADMIN_ROLE) {
         PendingDelay memory pending = _pendingDelay;
-        if (pending.readyAt == 0) revert InboxNoProposal();
+        DelayedGovernance.requirePending(pending.readyAt);
         delete _pendingDelay;
         emit GovernanceDelayProposalCancelled(pending.delay);
     }
@@ -865,12 +861,5 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     function _applyPeer(uint32 sourceDomain, address sourceApp, address recipient) private {
         _recipients[sourceDomain][sourceApp] = recipient;
         emit PeerApplied(sourceDomain, sourceApp, recipient);
-    }
-
-    function _checkReady(uint64 readyAt) private view {
-        // 0 means "no proposal", not a balance.
-        // slither-disable-next-line incorrect-equality
-        if (readyAt == 0) revert InboxNoProposal();
-        if (block.timestamp < readyAt) revert InboxProposalNotReady(readyAt, uint64(block.timestamp));
     }
 }

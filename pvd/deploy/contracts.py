@@ -2,6 +2,12 @@
 
 The same code deploys to the embedded chains, to anvil and to any RPC endpoint; brownie
 scripts deploy through brownie instead, and write the same manifest format.
+
+A deployed contract's ABI file carries every custom error of the system's contracts and
+libraries (`with_system_errors`), not only those solc lists for it: the compiler cannot see
+an error a library encodes by selector (the codec's MessageTooShort ... in Inbox.deliver)
+or one re-raised from another contract (the token's errors through the settlement), and a
+client holding only `deployments/abi/<Contract>.json` must still decode every revert.
 """
 
 from __future__ import annotations
@@ -16,6 +22,30 @@ from pvd.chain.connection import Chain
 from pvd.deploy.compiler import Artifact, load_compiler_settings
 from pvd.deploy.manifest import DeployedContract, Manifest, write_manifest
 from pvd.errors import UserError
+
+
+def _error_signature(entry: dict[str, Any]) -> str:
+    types = ",".join(str(i["type"]) for i in entry.get("inputs", []))
+    return f"{entry['name']}({types})"
+
+
+def system_errors(artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
+    """Every custom error of the compiled contracts, libraries and interfaces under
+    contracts/ (test mocks excluded), one entry per signature, sorted by signature."""
+    found: dict[str, dict[str, Any]] = {}
+    for artifact in artifacts.values():
+        if artifact.source.startswith("contracts/mocks/"):
+            continue
+        for entry in artifact.abi:
+            if entry.get("type") == "error":
+                found.setdefault(_error_signature(entry), entry)
+    return [found[signature] for signature in sorted(found)]
+
+
+def with_system_errors(abi: list[dict[str, Any]], errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`abi` followed by each error of `errors` it does not declare already."""
+    declared = {_error_signature(e) for e in abi if e.get("type") == "error"}
+    return [*abi, *(e for e in errors if _error_signature(e) not in declared)]
 
 
 class Deployer:
@@ -62,5 +92,6 @@ class Deployer:
         )
 
     def write(self, folder: Path) -> Path:
-        abis = {name: self.artifacts[name].abi for name in self.deployed}
+        errors = system_errors(self.artifacts)
+        abis = {name: with_system_errors(self.artifacts[name].abi, errors) for name in self.deployed}
         return write_manifest(folder, self.manifest(), abis)

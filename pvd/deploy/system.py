@@ -106,7 +106,9 @@ def deploy_system(
     on_business = Deployer(
         business, artifacts, f"{business.name}-{config.business_domain}", deployment_id
     )
-    business_outbox = on_business.deploy("Outbox", config.business_domain, admin)
+    business_outbox = on_business.deploy(
+        "Outbox", config.business_domain, admin, config.governance_delay
+    )
     business_inbox = inbox(on_business, config.business_domain)
     registry = on_business.deploy("TradeRegistry", admin, config.safety_window, config.max_horizon)
 
@@ -116,7 +118,9 @@ def deploy_system(
     token = on_payment.deploy(
         "YuanToken", "Programmable Yuan", "e-CNY", config.payment_domain, admin, config.admin_delay
     )
-    payment_outbox = on_payment.deploy("Outbox", config.payment_domain, admin)
+    payment_outbox = on_payment.deploy(
+        "Outbox", config.payment_domain, admin, config.governance_delay
+    )
     payment_inbox = inbox(on_payment, config.payment_domain)
     settlement = on_payment.deploy(
         "PvdSettlement",
@@ -130,8 +134,8 @@ def deploy_system(
     def send(chain: Chain, call: object) -> None:
         chain.wait(call.transact({"from": admin}))  # type: ignore[attr-defined]
 
-    send(business, business_outbox.functions.registerApp(registry.address))
-    send(payment, payment_outbox.functions.registerApp(settlement.address))
+    send(business, business_outbox.functions.proposeApp(registry.address, True))
+    send(payment, payment_outbox.functions.proposeApp(settlement.address, True))
     send(
         business,
         business_inbox.functions.proposePeer(
@@ -155,6 +159,8 @@ def deploy_system(
     )
     send(business, business_inbox.functions.closeSetup())
     send(payment, payment_inbox.functions.closeSetup())
+    send(business, business_outbox.functions.closeSetup())
+    send(payment, payment_outbox.functions.closeSetup())
 
     bill = business.w3.eth.contract(
         address=registry.functions.billOfLading().call(), abi=artifacts["BillOfLading"].abi

@@ -103,9 +103,9 @@ def measure_bridge() -> dict[str, int]:
 
     # Outbox.send through a registered app (second send: the nonce slot is warm-ish, as in
     # steady use). Includes the app's own call overhead (MockApp.sendVia).
-    outbox = Outbox.deploy(BUSINESS_DOMAIN, admin, {"from": admin})
+    outbox = Outbox.deploy(BUSINESS_DOMAIN, admin, 3600, {"from": admin})
     app = MockApp.deploy(admin, {"from": admin})
-    outbox.registerApp(app, {"from": admin})
+    outbox.proposeApp(app, True, {"from": admin})
     body = _outcome(SOURCE_APP, 0).body
     app.sendVia(outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer})
     tx = app.sendVia(outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer})
@@ -228,7 +228,7 @@ def settlement_bench() -> SettlementBench | None:
     for wallet in (payer, seller):
         token.setWalletClass(wallet, 3, {"from": operator})  # class I: no caps
         token.issue(wallet, 10**12, {"from": operator})
-    outbox = Outbox.deploy(PAYMENT_DOMAIN, admin, {"from": admin})
+    outbox = Outbox.deploy(PAYMENT_DOMAIN, admin, 3600, {"from": admin})
     inbox = Inbox.deploy(
         PAYMENT_DOMAIN,
         DEPLOYMENT_ID,
@@ -243,7 +243,7 @@ def settlement_bench() -> SettlementBench | None:
     settlement = settlement_cls.deploy(
         token, outbox, inbox, BUSINESS_DOMAIN, _REGISTRY, {"from": admin}
     )
-    outbox.registerApp(settlement, {"from": admin})
+    outbox.proposeApp(settlement, True, {"from": admin})
     inbox.proposePeer(BUSINESS_DOMAIN, _REGISTRY, settlement, {"from": admin})
     inbox.closeSetup({"from": admin})
     return SettlementBench(token, outbox, inbox, settlement, payer, payer_key, seller, relayer)

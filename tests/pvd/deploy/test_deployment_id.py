@@ -90,3 +90,57 @@ def test_deploy_accepts_other_domain_ids_on_the_same_chains(
     system = deploy_system(payment, business, other, manifest_folder=tmp_path, artifacts=artifacts)
     assert len(system.manifests) == 2
     assert len(list(tmp_path.glob("*.json"))) == 4
+
+
+# --- every deployed ABI decodes every error -------------------------------------------------
+
+CODEC_ERRORS = (
+    "MessageTooShort(uint256,uint256)",
+    "MessageVersionUnsupported(uint8,uint8)",
+    "MessageKindUnknown(uint8)",
+    "MessageBodyLength(uint8,uint256,uint256)",
+    "MessageBodyWordInvalid(uint8,uint256,bytes32)",
+)
+
+
+def _errors(abi: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
+        for e in abi
+        if e["type"] == "error"
+    ]
+
+
+def test_every_deployed_abi_carries_every_error_of_the_system(
+    artifacts: Any, tmp_path: Path
+) -> None:
+    """The Inbox raises the codec library's errors from `deliver` (encoded by selector),
+    the settlement re-raises the token's: each ABI file must decode all of them."""
+    import json
+
+    from eth_utils.crypto import keccak
+
+    payment, business = _chains()
+    config = SystemConfig(attesters=ATTESTERS, threshold=2)
+    system = deploy_system(payment, business, config, manifest_folder=tmp_path, artifacts=artifacts)
+    everything = {
+        signature
+        for artifact in artifacts.values()
+        if not artifact.source.startswith("contracts/mocks/")
+        for signature in _errors(artifact.abi)
+    }
+    assert set(CODEC_ERRORS) <= everything
+    assert "HoldNotFound(bytes32)" in everything
+    checked = 0
+    for manifest_path in system.manifests:
+        manifest = read_manifest(manifest_path)
+        for name, contract in manifest.contracts.items():
+            abi = json.loads((tmp_path / contract.abi).read_text())
+            errors = _errors(abi)
+            assert set(errors) == everything, name
+            assert len(errors) == len(set(errors)), name
+            selectors = {keccak(text=s)[:4] for s in errors}
+            assert len(selectors) == len(errors), f"{name}: two errors share a selector"
+            checked += 1
+    # payment: YuanToken, Outbox, Inbox, PvdSettlement; business: Outbox, Inbox, TradeRegistry
+    assert checked == sum(len(read_manifest(p).contracts) for p in system.manifests) == 7

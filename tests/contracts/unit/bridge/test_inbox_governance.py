@@ -31,8 +31,8 @@ def _addresses(accounts_):
 
 
 def _not_ready(ready_at):
-    """InboxProposalNotReady(readyAt, now) for any `now` (the block time of the call)."""
-    return rf"InboxProposalNotReady: {ready_at}, \d+"
+    """GovernanceProposalNotReady(readyAt, now) for any `now` (the block time of the call)."""
+    return rf"GovernanceProposalNotReady: {ready_at}, \d+"
 
 
 def _deliver(inbox, message, signers, caller):
@@ -263,7 +263,7 @@ def test_the_admin_cancels_a_pending_attester_set(wired_inbox, deployer, relayer
     assert list(tx.events["AttesterSetProposalCancelled"]["attesters"]) == members
     assert wired_inbox.pendingAttesterSet()[2] == 0
     chain.sleep(GOVERNANCE_DELAY)
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyAttesterSet({"from": relayer})
     assert list(wired_inbox.attesters()) == _addresses(ATTESTERS[:3])
 
@@ -274,20 +274,20 @@ def test_cancelling_without_a_proposal_reverts(wired_inbox, deployer):
         wired_inbox.cancelAttesterSet,
         wired_inbox.cancelGovernanceDelay,
     ):
-        with brownie.reverts(err("InboxNoProposal")):
+        with brownie.reverts(err("GovernanceNoProposal")):
             cancel({"from": deployer})
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.cancelPeer(BUSINESS_DOMAIN, BUSINESS_APP, {"from": deployer})
     assert inbox_state(wired_inbox) == before
 
 
 def test_applying_without_a_proposal_reverts(wired_inbox, relayer):
     before = inbox_state(wired_inbox)
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyAttesterSet({"from": relayer})
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyGovernanceDelay({"from": relayer})
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyPeer(BUSINESS_DOMAIN, BUSINESS_APP, {"from": relayer})
     assert inbox_state(wired_inbox) == before
 
