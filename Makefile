@@ -11,30 +11,37 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs lint bench chains chains-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
+# First use only: each step says what it installs and where, and shows progress (pip's
+# "Collecting" lines numbered against the lock file's count). Later runs print nothing.
 $(BIN)/.installed: requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
-	touch $@
+	@echo "== set-up 1/3: Python $(PYTHON) virtualenv in $(VENV)/ and the $$(grep -c '==' requirements.lock) packages pinned by requirements.lock (the longest step) =="
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements.lock \
+		| awk -v total=$$(grep -c '==' requirements.lock) \
+			'/^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush(); next} \
+			 /^(Installing|Successfully)/{print "  " substr($$0, 1, 160); fflush()}'
+	@$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "== set-up 2/3: npm packages pinned by package-lock.json in node_modules/ (solc-js, OpenZeppelin, anvil, solhint) =="
+	@npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 setup: $(BIN)/.installed node_modules/.installed ## install everything (first use only; then a fast no-op)
-	@ln -sf "$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin/anvil | head -n 1)" $(BIN)/anvil
-	@$(BIN)/python tools/install_solc.py
+	@ln -sf "$$(readlink -f "$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin/anvil | head -n 1)")" $(BIN)/anvil
+	@$(BIN)/python tools/install_solc.py --quiet-if-present
 	@$(BIN)/python tools/brownie_networks.py
 
 demo: setup ## a full settlement between two in-process chains
 	$(BIN)/pvd demo
 
-test: setup test-contracts test-pvd test-integration ## the whole test suite
+test: setup test-contracts test-pvd test-integration test-docs ## the whole test suite
 
 test-contracts: setup ## brownie's contract tests (on anvil, a free port)
 	PVD_DEV_PORT=$$($(BIN)/python -m pvd.chain.ports) $(BIN)/brownie test tests/contracts
@@ -44,6 +51,9 @@ test-pvd: setup ## the pvd package's tests (plain pytest, brownie's plugin off)
 
 test-integration: setup ## two anvils, pvd relay subprocesses as attesters, faults
 	$(BIN)/pytest -p no:pytest-brownie -q tests/integration
+
+test-docs: setup ## the docs: self-contained, every ```sh block runs, design numbers match the code
+	$(BIN)/pytest -p no:pytest-brownie -q tests/docs
 
 lint: setup ## ruff, mypy, solhint, slither
 	$(BIN)/ruff check pvd tests tools scripts

@@ -144,7 +144,7 @@ interface ITradeRegistry {
     event PaymentHeldDuplicate(bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 messageId);
 
     /// @notice PAYMENT_SETTLED recorded the trade's settlement (once). `status` is the trade's
-    ///         status then; Delivered with Refunded is the residual-risk case of DESIGN.md §4.
+    ///         status then; Delivered with Refunded is the residual-risk case (docs/design.md, timing rule).
     event TradeSettled(
         bytes32 indexed tradeId, bytes32 indexed holdId, MessageCodec.SettlementResult result, Status status
     );

@@ -8,7 +8,7 @@ import {BillOfLading} from "./BillOfLading.sol";
 import {ITradeRegistry} from "./ITradeRegistry.sol";
 
 /// @title TradeRegistry
-/// @notice The business chain's record of pvd trades (DESIGN.md §3–4, docs/trade.md). One
+/// @notice The business chain's record of pvd trades (docs/design.md, docs/trade.md). One
 ///         record per trade with two separate fields: `status` (the trade, owned here) and
 ///         `settlement` (the money, reported by the payment chain, set once).
 ///
@@ -38,7 +38,7 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
     address private immutable _admin;
     BillOfLading private immutable _billOfLading;
     /// @notice Minimum gap between the delivery deadline and the hold expiry, and between the
-    ///         arbitration deadline and the hold expiry (DESIGN.md §4 timing rule).
+    ///         arbitration deadline and the hold expiry (the timing rule, docs/design.md).
     uint64 private immutable _safetyWindow;
     /// @notice A proposal's deadline is at most this many seconds ahead.
     uint64 private immutable _maxHorizon;
@@ -96,8 +96,8 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
 
     // ---------------------------------------------------------------- the parties
 
-    /// @notice Propose a trade as its buyer (msg.sender). Checks the timing rule of DESIGN.md
-    ///         §4: now < deadline <= now + maxHorizon; holdExpiry >= deadline + safetyWindow;
+    /// @notice Propose a trade as its buyer (msg.sender). Checks the timing rule (docs/design.md):
+    ///         now < deadline <= now + maxHorizon; holdExpiry >= deadline + safetyWindow;
     ///         with an arbiter, deadline <= arbitrationDeadline <= holdExpiry - safetyWindow,
     ///         without one, arbitrationDeadline == 0.
     /// @return tradeId see the contract's @dev; `nextTradeId(buyer)` tells it in advance

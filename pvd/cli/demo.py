@@ -25,6 +25,7 @@ from pvd.chain.connection import Chain, dev_accounts, embedded_chain, rpc_chain
 from pvd.chain.local import LOCAL_CHAINS
 from pvd.client import trade as client
 from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.reconcile.reconciler import reconcile_system
 from pvd.relayer.ends import ends_from_system
 from pvd.relayer.keys import Signer
 from pvd.relayer.retry import RetryPolicy
@@ -292,10 +293,5 @@ def trade_summary(system: System, trade: DemoTrade) -> dict[str, Any]:
 
 
 def reconcile_verdict(system: System) -> str:
-    """The independent checker's verdict, once it exists in this tree."""
-    try:
-        from pvd.reconcile.reconciler import reconcile_system
-    except ImportError:
-        return "not available yet (pvd reconcile is being built)"
-    report = reconcile_system(system)
-    return str(report.verdict)
+    """The independent checker's verdict on both chains (`pvd reconcile`, docs/reconcile.md)."""
+    return str(reconcile_system(system).verdict)

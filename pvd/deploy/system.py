@@ -165,6 +165,7 @@ def deploy_system(
     bill = business.w3.eth.contract(
         address=registry.functions.billOfLading().call(), abi=artifacts["BillOfLading"].abi
     )
+    on_business.record("BillOfLading", bill.address, on_business.deployed["TradeRegistry"].block)
     manifests: tuple[Path, ...] = ()
     if manifest_folder is not None:
         manifests = (on_payment.write(manifest_folder), on_business.write(manifest_folder))

@@ -1,7 +1,7 @@
-"""`pvd reconcile`: an independent checker of both chains (issue 6, item 8).
+"""`pvd reconcile`: an independent checker of both chains.
 
 It reads only the chains — never a relayer store — and checks, for every hold and every
-trade, X1 to X3, C1 to C4 and C6 of TESTPLAN.md, plus message accounting: every message sent is
+trade, X1 to X3, C1 to C4 and C6 of docs/design.md, plus message accounting: every message sent is
 delivered, visibly pending (with its age) or failed (verified-but-failed, retryable).
 Findings and their invariant ids: docs/reconcile.md.
 
@@ -34,17 +34,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import requests
-from eth_utils.abi import collapse_if_tuple
-from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
 from pvd.chain.connection import Chain, rpc_chain
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
+from pvd.deploy.reverts import project_decoder
 from pvd.deploy.system import System
 from pvd.errors import UserError
 from pvd.protocol.statuses import DeliveryStatus, HoldStatus
-from pvd.reconcile.checks import Context, Finding, Ids, Severity, hex_id, run_checks
+from pvd.reconcile.checks import Context, Finding, Ids, Severity, run_checks
 from pvd.reconcile.state import (
     BUSINESS_CONTRACTS,
     PAYMENT_CONTRACTS,
@@ -362,41 +361,13 @@ def _context(payment: ChainView, business: ChainView) -> Context:
     return Context(block_time=block_time, explain_error=error_decoder((payment, business)))
 
 
-_STANDARD_ERRORS: dict[bytes, tuple[str, list[str]]] = {
-    bytes(keccak(text="Error(string)"))[:4]: ("Error", ["string"]),
-    bytes(keccak(text="Panic(uint256)"))[:4]: ("Panic", ["uint256"]),
-}
-
-
 def error_decoder(views: Sequence[ChainView]) -> Callable[[bytes], str]:
-    """Revert data -> "Name(arg, ...)" using the custom errors of every contract in the
-    views (hex if unknown)."""
-    errors = dict(_STANDARD_ERRORS)
-    w3 = views[0].w3
-    for view in views:
-        for contract in view.contracts.values():
-            for entry in abi_entries(contract):
-                if entry.get("type") == "error":
-                    types = [collapse_if_tuple(dict(i)) for i in entry.get("inputs", [])]
-                    selector = bytes(keccak(text=f"{entry['name']}({','.join(types)})"))[:4]
-                    errors[selector] = (str(entry["name"]), types)
-
-    def explain(data: bytes) -> str:
-        known = errors.get(bytes(data[:4]))
-        if known is None:
-            return "0x" + bytes(data).hex() if data else "empty revert"
-        name, types = known
-        try:
-            values = w3.codec.decode(types, bytes(data[4:]))
-        except Exception:  # a truncated reason (the inbox keeps at most 256 bytes)
-            return f"{name}(…)"
-        return f"{name}({', '.join(_show(v) for v in values)})"
-
-    return explain
-
-
-def _show(value: object) -> str:
-    return hex_id(value) if isinstance(value, bytes) else str(value)
+    """Revert data -> "Name(arg=value, ...)": every error of the compiled contracts
+    (pvd.deploy.reverts) plus those of the deployed contracts' own ABIs."""
+    decoder = project_decoder().with_abis(
+        abi_entries(contract) for view in views for contract in view.contracts.values()
+    )
+    return decoder.explain
 
 
 # ------------------------------------------------------------------------ command line

@@ -1,4 +1,4 @@
-"""Stateful test of the whole settlement on one chain (DESIGN.md §8; TESTPLAN X1, X2, X3, L1,
+"""Stateful test of the whole settlement on one chain (docs/design.md: X1, X2, X3, L1,
 C1, C2, C4, C5, C7, and "nothing is stuck forever").
 
 YuanToken and PvdSettlement stand on the payment domain (1), TradeRegistry and its bill of
@@ -875,7 +875,7 @@ class WholeSettlement:
                 self.frozen.discard(account)
 
     def rule_the_deadline_passes_undelivered(self, index="st_index", step="st_step"):
-        """The other ending (DESIGN §4): a funded or shipped trade is not delivered in time;
+        """The other ending (docs/design.md): a funded or shipped trade is not delivered in time;
         time passes beyond its deadline, anyone expires it and the relayer delivers the next
         message for the payment chain (its Expired outcome, unless others wait before it)."""
         funded = [
@@ -914,7 +914,7 @@ class WholeSettlement:
         self._relay(True, step)
 
     def rule_relayer_outage_beyond_the_hold_expiry(self, by_stranger="st_flag", step="st_step"):
-        """The residual risk (DESIGN §4): the relayer is down longer than the liveness window.
+        """The residual risk (docs/design.md): the relayer is down longer than the liveness window.
         With an outcome next in the payment chain's queue, time passes beyond its hold's
         expiry; a stranger may release the hold first (L1, by_stranger); then the relayer
         delivers: a Delivered outcome is answered Refunded and flagged (DeliveredAfterRefund),
@@ -932,7 +932,7 @@ class WholeSettlement:
 
     def rule_everyone_recovers(self, index="st_index", step="st_step"):
         """(One call in four, so that examples also run long.) Nothing is stuck forever
-        (TESTPLAN pass criteria, L1): the token is unpaused, every account unfrozen, the
+        (pass criterion, L1): the token is unpaused, every account unfrozen, the
         relayer back, and it delivers everything queued. Then, trade by trade, time passes
         beyond its deadline, anyone expires it, and the relayer delivers its outcome (before
         the hold expiry). Last, time passes beyond every hold expiry and a stranger releases
@@ -1225,7 +1225,7 @@ class WholeSettlement:
         assert self.observed.flagged == self.expected_flags, "DeliveredAfterRefund flags"
 
     def invariant_z_nothing_is_stuck_after_recovery(self):
-        """After `rule_everyone_recovers` (TESTPLAN pass criteria: nothing is stuck forever;
+        """After `rule_everyone_recovers` (pass criterion: nothing is stuck forever;
         L1): no hold is open, nothing is held, no message is queued, and every funded trade
         is settled. Runs last, so that an invariant with an id reports a cause first."""
         if not self.recovered:

@@ -142,5 +142,6 @@ def test_every_deployed_abi_carries_every_error_of_the_system(
             selectors = {keccak(text=s)[:4] for s in errors}
             assert len(selectors) == len(errors), f"{name}: two errors share a selector"
             checked += 1
-    # payment: YuanToken, Outbox, Inbox, PvdSettlement; business: Outbox, Inbox, TradeRegistry
-    assert checked == sum(len(read_manifest(p).contracts) for p in system.manifests) == 7
+    # payment: YuanToken, Outbox, Inbox, PvdSettlement; business: Outbox, Inbox, TradeRegistry,
+    # BillOfLading
+    assert checked == sum(len(read_manifest(p).contracts) for p in system.manifests) == 8

@@ -1,4 +1,4 @@
-"""`pvd reconcile` (issue 6 item 8): X1-X3, C1-C4, C6 and message accounting, read from
+"""`pvd reconcile`: X1-X3, C1-C4, C6 and message accounting, read from
 the chains only.
 
 Trades are driven to their ends with no relayer: `Pvd.relay` signs every message an

@@ -1,5 +1,5 @@
-"""Inbox delivery: a valid m-of-n quorum delivers once; every bad input of TESTPLAN.md's
-message list reverts with the inbox's error and changes nothing (C5, C6); a replay is a
+"""Inbox delivery: a valid m-of-n quorum delivers once; every bad input of a
+message reverts with the inbox's error and changes nothing (C5, C6); a replay is a
 clean no-op."""
 
 import itertools

@@ -17,7 +17,7 @@ from tests.contracts.fixtures.bridge import (
     registry_outcome,
 )
 
-pytest.importorskip("tests.contracts.fixtures.token", reason="needs YuanToken (issue 3)")
+pytest.importorskip("tests.contracts.fixtures.token", reason="needs YuanToken (contracts/token)")
 
 from tests.contracts.fixtures.token import (
     EXECUTED,

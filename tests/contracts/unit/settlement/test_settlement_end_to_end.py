@@ -23,9 +23,9 @@ from tests.contracts.fixtures.bridge import (
 )
 
 token_fixtures = pytest.importorskip(
-    "tests.contracts.fixtures.token", reason="needs YuanToken (issue 3)"
+    "tests.contracts.fixtures.token", reason="needs YuanToken (contracts/token)"
 )
-pytest.importorskip("tests.contracts.fixtures.trade", reason="needs TradeRegistry (issue 4)")
+pytest.importorskip("tests.contracts.fixtures.trade", reason="needs TradeRegistry")
 
 EXECUTED, RELEASED = token_fixtures.EXECUTED, token_fixtures.RELEASED
 YUAN = token_fixtures.YUAN
