@@ -54,7 +54,9 @@ def system_errors(artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
     return [found[signature] for signature in sorted(found)]
 
 
-def with_system_errors(abi: list[dict[str, Any]], errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_system_errors(
+    abi: list[dict[str, Any]], errors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """`abi` followed by each error of `errors` it does not declare already."""
     declared = {_error_signature(e) for e in abi if e.get("type") == "error"}
     return [*abi, *(e for e in errors if _error_signature(e) not in declared)]
@@ -110,7 +112,9 @@ class Deployer:
 
     def write(self, folder: Path) -> Path:
         errors = system_errors(self.artifacts)
-        abis = {name: with_system_errors(self.artifacts[name].abi, errors) for name in self.deployed}
+        abis = {
+            name: with_system_errors(self.artifacts[name].abi, errors) for name in self.deployed
+        }
         return write_manifest(folder, self.manifest(), abis)
 
 

@@ -79,9 +79,7 @@ def test_deploy_refuses_domain_ids_another_deployment_uses_on_the_same_chain(
     assert {p: p.read_text() for p in written} == written
 
 
-def test_deploy_accepts_other_domain_ids_on_the_same_chains(
-    artifacts: Any, tmp_path: Path
-) -> None:
+def test_deploy_accepts_other_domain_ids_on_the_same_chains(artifacts: Any, tmp_path: Path) -> None:
     payment, business = _chains()
     config = SystemConfig(attesters=ATTESTERS, threshold=2)
     deploy_system(payment, business, config, manifest_folder=tmp_path, artifacts=artifacts)

@@ -6,8 +6,8 @@ import itertools
 
 import brownie
 import pytest
-from eth_utils.address import to_checksum_address
 from eth_abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from pvd.protocol import attestation

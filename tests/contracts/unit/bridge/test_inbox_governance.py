@@ -80,7 +80,15 @@ def test_the_first_configuration_takes_effect_at_deployment(inbox, guardian, dep
 def test_a_deployment_with_a_bad_attester_set_reverts(Inbox, deployer, members, threshold, error):
     with brownie.reverts(error):
         Inbox.deploy(
-            PAYMENT_DOMAIN, DEPLOYMENT_ID, deployer, ZERO, members, threshold, 1, 1, {"from": deployer}
+            PAYMENT_DOMAIN,
+            DEPLOYMENT_ID,
+            deployer,
+            ZERO,
+            members,
+            threshold,
+            1,
+            1,
+            {"from": deployer},
         )
 
 

@@ -125,8 +125,7 @@ class InboxMachine:
         signatures = sign(self.inbox, message, self._quorum(st_seed))
         tx = self.inbox.deliver(message.encode(), signatures, {"from": self.relayer})
         stale = (
-            self.status[message_id] == STATUS_FAILED
-            and self.failed_epoch[message_id] != self.epoch
+            self.status[message_id] == STATUS_FAILED and self.failed_epoch[message_id] != self.epoch
         )
         if not stale:
             assert "MessageAlreadyConsumed" in tx.events

@@ -6,7 +6,7 @@ with the same signature instead of reverting (docs/security.md, "Announcing a ho
 import brownie
 import pytest
 
-from pvd.protocol.messages import Outcome, PaymentHeld
+from pvd.protocol.messages import Message, Outcome, PaymentHeld
 from tests.contracts.fixtures.bridge import deliver_signed, registry_outcome
 from tests.contracts.fixtures.token import (
     EXECUTED,
@@ -20,7 +20,6 @@ from tests.contracts.fixtures.token import (
     unchanged,
     wallet_key,
 )
-from pvd.protocol.messages import Message
 
 WEEK = 7 * 86400
 PRICE = 200 * YUAN
@@ -86,12 +85,16 @@ def test_a_buyer_funds_again_after_a_rejected_attempt(side, direct, buyer, selle
 
 def test_an_executed_hold_can_never_be_placed_again(side, direct, buyer, seller, relayer):
     side.settlement.announce(direct.tuple(), {"from": buyer})
-    deliver_signed(side.inbox, registry_outcome(side.settlement, direct, Outcome.DELIVERED), relayer)
+    deliver_signed(
+        side.inbox, registry_outcome(side.settlement, direct, Outcome.DELIVERED), relayer
+    )
     with (
         unchanged(side.token, [buyer, seller], [direct.id()]),
         brownie.reverts(err("HoldAlreadyExists", direct.id(), EXECUTED)),
     ):
-        side.token.placeHold(direct.ref, seller, side.settlement, PRICE, direct.expiry, {"from": buyer})
+        side.token.placeHold(
+            direct.ref, seller, side.settlement, PRICE, direct.expiry, {"from": buyer}
+        )
 
 
 def test_hold_and_announce_announces_a_front_run_hold(side, wallet_a, seller, relayer, stranger):
@@ -146,7 +149,9 @@ def test_hold_and_announce_twice_reverts(side, wallet_a, seller, relayer):
         unchanged(side.token, [wallet_a], [hold.id()]),
         brownie.reverts(err("HoldAlreadyExists", hold.id(), HELD)),
     ):
-        side.settlement.placeHoldAndAnnounce(hold.tuple(), valid_before, signature, {"from": relayer})
+        side.settlement.placeHoldAndAnnounce(
+            hold.tuple(), valid_before, signature, {"from": relayer}
+        )
     assert side.outbox.nextNonce() == 1
 
 

@@ -44,7 +44,7 @@ def test_the_bill_declares_no_other_interface(bill):
 
 
 def test_a_bill_is_locked_from_its_issue(shipped, bill, buyer):
-    trade, token_id, tx = shipped
+    _trade, token_id, tx = shipped
     assert tx.events["Locked"] == {"tokenId": token_id}
     assert bill.locked(token_id) is True
     assert "Unlocked" not in tx.events
@@ -56,7 +56,7 @@ def test_locked_reverts_for_a_bill_that_does_not_exist(bill):
 
 
 def test_the_bill_is_a_plain_erc721_otherwise(shipped, bill, buyer, stranger):
-    trade, token_id, _ = shipped
+    _trade, token_id, _ = shipped
     assert (bill.name(), bill.symbol()) == ("pvd Bill of Lading", "PVD-BL")
     assert bill.ownerOf(token_id) == buyer
     assert bill.balanceOf(buyer) == 1
@@ -72,16 +72,22 @@ def test_the_bill_is_a_plain_erc721_otherwise(shipped, bill, buyer, stranger):
 
 
 @pytest.mark.parametrize(
-    "method", ["transferFrom", "safeTransferFrom", "safeTransferFrom(address,address,uint256,bytes)"]
+    "method",
+    ["transferFrom", "safeTransferFrom", "safeTransferFrom(address,address,uint256,bytes)"],
 )
 @pytest.mark.parametrize("caller", ["holder", "approved"])
 def test_every_transfer_path_reverts_and_changes_nothing(
     shipped, bill, buyer, stranger, method, caller
 ):
-    trade, token_id, _ = shipped
+    _trade, token_id, _ = shipped
     bill.approve(stranger, token_id, {"from": buyer})
     sender = buyer if caller == "holder" else stranger
-    before = (bill.ownerOf(token_id), bill.balanceOf(buyer), bill.balanceOf(stranger), bill.locked(token_id))
+    before = (
+        bill.ownerOf(token_id),
+        bill.balanceOf(buyer),
+        bill.balanceOf(stranger),
+        bill.locked(token_id),
+    )
     args = [buyer, stranger, token_id]
     if method.endswith("bytes)"):
         args.append(b"")
@@ -92,7 +98,12 @@ def test_every_transfer_path_reverts_and_changes_nothing(
         fn = bill.transferFrom
     with brownie.reverts(err("BillOfLadingNonTransferable", token_id, buyer, stranger)):
         fn(*args, {"from": sender})
-    after = (bill.ownerOf(token_id), bill.balanceOf(buyer), bill.balanceOf(stranger), bill.locked(token_id))
+    after = (
+        bill.ownerOf(token_id),
+        bill.balanceOf(buyer),
+        bill.balanceOf(stranger),
+        bill.locked(token_id),
+    )
     assert after == before
 
 

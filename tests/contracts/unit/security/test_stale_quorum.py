@@ -22,7 +22,6 @@ from tests.contracts.fixtures.bridge import (
 )
 from tests.contracts.fixtures.token import (
     HELD,
-
     RELEASED,
     YUAN,
     err,
@@ -234,7 +233,9 @@ def test_a_released_hold_found_by_a_delivered_outcome_is_not_a_no_op(
     side.token.placeHold(hold.ref, seller, side.settlement, PRICE, hold.expiry, {"from": buyer})
     chain.sleep(200)
     side.token.releaseHold(hold.tuple(), {"from": stranger})
-    tx = deliver_signed(side.inbox, registry_outcome(side.settlement, hold, Outcome.DELIVERED), relayer)
+    tx = deliver_signed(
+        side.inbox, registry_outcome(side.settlement, hold, Outcome.DELIVERED), relayer
+    )
     assert "DeliveredAfterRefund" in tx.events
     assert "OutcomeWithoutHold" not in tx.events
     assert side.token.holdStatus(hold.id()) == RELEASED
