@@ -33,15 +33,20 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      A Delivered outcome that finds the hold already released (or past its expiry, so no
 ///      longer executable) is answered Refunded and flagged (DeliveredAfterRefund): the
 ///      stated residual risk of a relayer outage longer than the liveness window.
-///      An outcome that finds no hold at all was never sent for a placed hold (the registry
-///      answers only announced holds): it is a terminal no-op, flagged (OutcomeWithoutHold),
-///      never a failure a later hold could satisfy on retry.
+///      An outcome that finds no matching hold (none under its id, or one with other fields)
+///      was never sent for that hold (the registry answers only announced holds): it is a
+///      terminal no-op, flagged (OutcomeWithoutHold), never a failure a later hold could
+///      satisfy on retry.
 contract PvdSettlement is IMessageRecipient {
     IHoldableToken private immutable _token;
     IOutbox private immutable _outbox;
     address private immutable _inbox;
     uint32 private immutable _registryDomain;
     address private immutable _registry;
+
+    /// @dev The token's HoldMismatch(bytes32) selector: checkHold's answer for a hold placed
+    ///      under the id with other fields.
+    bytes4 private constant HOLD_MISMATCH = bytes4(keccak256("HoldMismatch(bytes32)"));
 
     mapping(bytes32 holdId => bool announced) private _announced;
 
@@ -70,9 +75,9 @@ contract PvdSettlement is IMessageRecipient {
         bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 indexed outcomeId, MessageCodec.Outcome outcome
     );
 
-    /// @notice FLAG: an outcome named a hold that was never placed: nothing moved, nothing
-    ///         was sent back, and the message is consumed (a forged or mistaken outcome must
-    ///         not wait for a hold to appear).
+    /// @notice FLAG: an outcome named no matching hold (none was placed under its id, or one
+    ///         with other fields): nothing moved, nothing was sent back, and the message is
+    ///         consumed (a forged or mistaken outcome must not wait for a hold to appear).
     event OutcomeWithoutHold(
         bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 indexed outcomeId, MessageCodec.Outcome outcome
     );
@@ -270,9 +275,7 @@ contract PvdSettlement is IMessageRecipient {
         try _token.executeHold(hold) {
             return MessageCodec.SettlementResult.Paid;
         } catch (bytes memory reason) {
-            // The id is the outcome's.
-            // slither-disable-next-line unused-return
-            (, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
+            IHoldableToken.HoldStatus status = _matchingHoldStatus(hold);
             if (status == IHoldableToken.HoldStatus.None) return _noHold(outcome, messageId);
             if (status == IHoldableToken.HoldStatus.Executed) return MessageCodec.SettlementResult.Paid;
             if (status == IHoldableToken.HoldStatus.Held && block.timestamp >= hold.expiry) {
@@ -296,9 +299,7 @@ contract PvdSettlement is IMessageRecipient {
         try _token.releaseHold(hold) {
             return MessageCodec.SettlementResult.Refunded;
         } catch (bytes memory reason) {
-            // The id is the outcome's.
-            // slither-disable-next-line unused-return
-            (, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
+            IHoldableToken.HoldStatus status = _matchingHoldStatus(hold);
             if (status == IHoldableToken.HoldStatus.None) return _noHold(outcome, messageId);
             if (status == IHoldableToken.HoldStatus.Released) return MessageCodec.SettlementResult.Refunded;
             if (status != IHoldableToken.HoldStatus.Executed) _bubble(reason);
@@ -307,7 +308,21 @@ contract PvdSettlement is IMessageRecipient {
         }
     }
 
-    /// @dev An outcome for a hold never placed: flag it; None tells the caller to stop there.
+    /// @dev The status of the hold with exactly these fields: None if no hold was placed
+    ///      under its id or one with other fields (the token's HoldMismatch). Any other
+    ///      failure of the token (out of gas included) is re-raised, never read as "no hold".
+    function _matchingHoldStatus(IHoldableToken.Hold memory hold) private view returns (IHoldableToken.HoldStatus) {
+        // The id is the outcome's.
+        // slither-disable-next-line unused-return
+        try _token.checkHold(hold) returns (bytes32, IHoldableToken.HoldStatus status) {
+            return status;
+        } catch (bytes memory reason) {
+            if (reason.length >= 4 && bytes4(reason) == HOLD_MISMATCH) return IHoldableToken.HoldStatus.None;
+            _bubble(reason);
+        }
+    }
+
+    /// @dev An outcome for no matching hold: flag it; None tells the caller to stop there.
     function _noHold(MessageCodec.TradeOutcome memory outcome, bytes32 messageId)
         private
         returns (MessageCodec.SettlementResult)
@@ -327,7 +342,12 @@ contract PvdSettlement is IMessageRecipient {
         bytes memory reason
     ) private view returns (bytes32 holdId) {
         IHoldableToken.HoldStatus status;
-        (holdId, status) = _token.checkHold(hold);
+        // A hold with other fields under the id (HoldMismatch) is no front-run of this one.
+        try _token.checkHold(hold) returns (bytes32 id, IHoldableToken.HoldStatus found) {
+            (holdId, status) = (id, found);
+        } catch {
+            _bubble(reason);
+        }
         if (
             status != IHoldableToken.HoldStatus.Held || _announced[holdId] || block.timestamp >= validBefore
                 || !SignatureChecker.isValidSignatureNowCalldata(

@@ -1,4 +1,5 @@
-"""The guardian's pause stops every effect of a delivery, refunds included; the buyer's
+"""The guardian's pause stops every effect of a delivery, refunds included (retries too:
+tests/contracts/unit/bridge/test_inbox_pause.py); the buyer's
 guarantee survives the pause because anyone can release an expired hold on the token
 (docs/adr/0007-inbox-pause-scope.md, docs/security.md).
 
@@ -52,21 +53,6 @@ def test_a_paused_inbox_refuses_a_forged_refund_of_a_funded_trade(
         deliver_signed(side.inbox, forged, relayer)
     assert inbox_state(side.inbox, forged.id) == before
     assert side.token.holdStatus(funded.id()) == HELD
-
-
-def test_a_paused_inbox_refuses_to_retry_a_refund(
-    side, funded, buyer, seller, guardian, deployer, relayer, stranger
-):
-    """A refund that failed before the pause is not retried during it either."""
-    hold = funded.but(amount=PRICE + 1)  # fields the payer did not place: the recipient fails
-    message = registry_outcome(side.settlement, hold, Outcome.EXPIRED, nonce=4)
-    assert deliver_signed(side.inbox, message, relayer).return_value == 1
-    side.inbox.pause({"from": guardian})
-    before = inbox_state(side.inbox, message.id)
-    with brownie.reverts(err("InboxPaused", message.id)):
-        side.inbox.retry(message.encode(), {"from": stranger})
-    assert inbox_state(side.inbox, message.id) == before
-    assert side.inbox.deliveryOf(message.id)[0] == STATUS_FAILED
 
 
 def test_the_buyer_gets_the_money_back_during_a_pause_once_the_hold_expires(

@@ -404,13 +404,16 @@ def test_a_failed_outcome_blocks_no_other_trade(
     assert side.token.holdStatus(other.id()) == EXECUTED
 
 
-def test_an_outcome_with_fields_the_payer_did_not_place_is_kept_as_failed(
+def test_an_outcome_with_fields_the_payer_did_not_place_is_a_flagged_no_op(
     side, announced, wallet_a, seller, relayer
 ):
+    """No matching hold: consumed, flagged, nothing moved, no reply (never retryable)."""
     before = _balances(side.token, wallet_a, seller)
     message = registry_outcome(side.settlement, announced, Outcome.DELIVERED, amount=PRICE + 1)
     tx = deliver_signed(side.inbox, message, relayer)
-    assert tx.return_value == FAILED
+    assert tx.return_value == DELIVERED
+    assert tx.events["OutcomeWithoutHold"]["outcomeId"] == "0x" + message.id.hex()
+    assert "MessageSent" not in tx.events
     assert _balances(side.token, wallet_a, seller) == before
     assert side.token.holdStatus(announced.id()) == HELD
 
