@@ -224,7 +224,9 @@ class RelayRoute:
             else:
                 canonical.append((record, Message.decode(record.message)))
         verdicts = source_disagreements(
-            self.source, [(message, record.source.block) for record, message in canonical]
+            self.source,
+            self.destination,
+            [(message, record.source.block) for record, message in canonical],
         )
         signed: dict[str, dict[str, bytes]] = {}
         for (record, message), reason in zip(canonical, verdicts, strict=True):
