@@ -22,10 +22,15 @@ the message is open. Then, per message:
     open         unknown                stores it as seen                     (added)
     open         dead                   re-opens it: a new round              (reopened)
     open         seen..submitted        nothing: the route is working on it
-    open         confirmed              warns: the destination lost a delivery (reorg?)
+    open         confirmed              re-opens it: a new round from seen;   (lost)
+                                        the destination lost a delivery deeper
+                                        than its confirmation depth (a reorg)
     delivered    unknown                nothing: done, the store needs no record
-    delivered    not confirmed (dead    marks it confirmed, a fact read from
-                 included)              the chain                             (confirmed)
+    delivered    not confirmed (dead    marks it confirmed if its block is at
+    at depth     included), not seen    the destination's depth (a fact read
+                 in a block before      from the chain)                       (confirmed)
+    delivered    dead                   re-opens it: the route confirms it    (reopened)
+    below depth                         at the depth
     not found    dead                   stays dead (its log left the chain)
 
 Every open message is also handed to `Store.record_scan` (a no-op for a known one,
@@ -71,6 +76,7 @@ class SweepReport:
     added: tuple[str, ...]  # open and unknown to the store: stored as seen
     reopened: tuple[str, ...]  # open and dead in the store: re-opened
     confirmed: tuple[str, ...]  # consumed on the destination: marked confirmed
+    lost: tuple[str, ...] = ()  # confirmed, open on the destination again: re-opened
 
     @classmethod
     def skipped(cls, route: Route) -> SweepReport:
@@ -105,6 +111,7 @@ def sweep_route(
     logs: LogSource,
     confirmations: int,
     log: RelayLog,
+    destination_confirmations: int = 0,
 ) -> SweepReport:
     """Make the store agree with both chains about `route`'s open messages (see the
     module docstring); what was found and changed. Safe to repeat: a second run over
@@ -128,20 +135,40 @@ def sweep_route(
         return on_chain[mid][0] is not DeliveryStatus.DELIVERED
 
     open_ids = [mid for mid in sent if is_open(mid)]
-    reopened = store.reopen_dead([mid for mid in open_ids if mid in dead])
+    dest_head = destination.chain.w3.eth.block_number if destination_confirmations else 0
+
+    def at_depth(mid: str) -> bool:
+        return not destination_confirmations or dest_head - on_chain[mid][1] >= (
+            destination_confirmations
+        )
+
+    consumed_shallow = [mid for mid in dead if not is_open(mid) and not at_depth(mid)]
+    reopened = store.reopen_dead([mid for mid in open_ids if mid in dead] + consumed_shallow)
     added = store.record_scan(route, [sent[mid] for mid in open_ids])
-    for mid in open_ids:
-        record = stored[mid]
-        if record is not None and record.stage is Stage.CONFIRMED:
-            log.warning(
-                "the store holds it as confirmed, the destination inbox as not consumed "
-                "(a reorg of the destination chain?)",
-                extra={"message_id": mid, "chain": destination.name},
-            )
+    lost_ids = [
+        mid
+        for mid in open_ids
+        if (record := stored[mid]) is not None and record.stage is Stage.CONFIRMED
+    ]
+    lost = store.reopen_lost(
+        lost_ids,
+        "delivery_lost: confirmed, but the destination inbox no longer holds it consumed "
+        "(a reorg deeper than its confirmation depth)",
+    )
+    for mid in lost:
+        log.warning(
+            "confirmed, but the destination inbox holds it as not consumed (a reorg "
+            "deeper than its confirmation depth?): re-opened",
+            extra={"message_id": mid, "chain": destination.name},
+        )
     done = [
         mid
         for mid in ids
-        if not is_open(mid) and (r := stored[mid]) is not None and r.stage is not Stage.CONFIRMED
+        if not is_open(mid)
+        and at_depth(mid)
+        and (r := stored[mid]) is not None
+        and r.stage is not Stage.CONFIRMED
+        and r.included is None  # seen in a block before: the route re-checks its hash
     ]
     by_block = sorted(done, key=lambda mid: on_chain[mid][1])
     for block, group in itertools.groupby(by_block, key=lambda mid: on_chain[mid][1]):
@@ -155,14 +182,23 @@ def sweep_route(
     for what, changed in (("added", added), ("re-opened", reopened), ("confirmed", done)):
         for mid in changed:
             log.info(f"sweep: {what}", extra={"message_id": mid})
-    report = SweepReport(route, head, tuple(open_ids), tuple(added), tuple(reopened), tuple(done))
+    report = SweepReport(
+        route,
+        head,
+        tuple(open_ids),
+        tuple(added),
+        tuple(reopened),
+        tuple(done),
+        tuple(lost),
+    )
     log.info(
-        "sweep through block %d: %d open on chain, %d added, %d re-opened, %d confirmed",
+        "sweep through block %d: %d open on chain, %d added, %d re-opened, %d confirmed%s",
         head,
         len(report.open),
         len(report.added),
         len(report.reopened),
         len(report.confirmed),
+        f", {len(report.lost)} lost deliveries re-opened" if report.lost else "",
         extra={"chain": source.name, "block": head},
     )
     return report

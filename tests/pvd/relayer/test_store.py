@@ -99,7 +99,7 @@ def test_a_store_from_another_schema_version_is_a_user_error(tmp_path: Path) -> 
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA user_version = 99")
     raw.close()
-    with pytest.raises(UserError, match="has schema version 99, this pvd reads 1"):
+    with pytest.raises(UserError, match="has schema version 99, this pvd reads up to 2"):
         Store(path)
 
 
