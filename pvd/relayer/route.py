@@ -67,7 +67,7 @@ from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
 from pvd.relayer.sender import Call, Mined, PreflightReverted, Sender, SendFailed, SentTx
 from pvd.relayer.store import Condition, Inclusion, MessageRecord, Stage, Store
-from pvd.relayer.sweep import SweepReport, seen_message, sweep_route
+from pvd.relayer.sweep import SweepReport, message_fields, seen_message, sweep_route
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 
@@ -221,8 +221,10 @@ class RelayRoute:
         block_hash = HexBytes(self.source.chain.w3.eth.get_block(head)["hash"]).to_0x_hex()
         new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
+        by_id = {m.message_id: m for m in seen}
         for message_id in new:
-            self.log.info("seen", extra={"message_id": message_id, "chain": self.source.name})
+            fields = message_fields(message_id, by_id[message_id].message)
+            self.log.info("seen", extra=fields | {"chain": self.source.name})
         return new
 
     def _scan_start(self, head: int) -> int:
@@ -610,15 +612,7 @@ class RelayRoute:
 
     def about(self, record: MessageRecord) -> dict[str, object]:
         """The log fields that tie a line to its message and trade."""
-        fields: dict[str, object] = {"message_id": record.message_id}
-        try:
-            message = Message.decode(record.message)
-            body = message.decoded_body()
-        except (MessageFormatError, ValueError):
-            return fields
-        fields["kind"] = type(body).KIND.name
-        fields["trade_id"] = "0x" + body.trade_id.hex()
-        return fields
+        return message_fields(record.message_id, record.message)
 
     # --- all three ----------------------------------------------------------------------
 

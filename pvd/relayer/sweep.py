@@ -83,6 +83,20 @@ class SweepReport:
         return cls(route, -1, (), (), (), ())
 
 
+def message_fields(message_id: str, encoded: bytes) -> dict[str, object]:
+    """The log fields that tie a line to a message and its trade: message id, kind
+    (PAYMENT_HELD, TRADE_OUTCOME, PAYMENT_SETTLED) and trade id (every body's first
+    word); only the id if the bytes do not decode."""
+    fields: dict[str, object] = {"message_id": message_id}
+    try:
+        body = Message.decode(encoded).decoded_body()
+    except (MessageFormatError, ValueError):
+        return fields
+    fields["kind"] = type(body).KIND.name
+    fields["trade_id"] = "0x" + body.trade_id.hex()
+    return fields
+
+
 def seen_message(
     log: ObservedLog, destination_domain: int, relay_log: RelayLog
 ) -> SeenMessage | None:
@@ -131,6 +145,11 @@ def sweep_route(
     stored: dict[str, MessageRecord | None] = {mid: store.get(mid) for mid in sent}
     stored.update(dead)
 
+    def about(mid: str) -> dict[str, object]:
+        record = stored.get(mid)
+        encoded = sent[mid].message if mid in sent else record.message if record else b""
+        return message_fields(mid, encoded)
+
     def is_open(mid: str) -> bool:
         return on_chain[mid][0] is not DeliveryStatus.DELIVERED
 
@@ -159,7 +178,7 @@ def sweep_route(
         log.warning(
             "confirmed, but the destination inbox holds it as not consumed (a reorg "
             "deeper than its confirmation depth?): re-opened",
-            extra={"message_id": mid, "chain": destination.name},
+            extra=about(mid) | {"chain": destination.name},
         )
     done = [
         mid
@@ -177,11 +196,11 @@ def sweep_route(
         if mid not in sent and is_open(mid):
             log.info(
                 "dead and no longer in the outbox's logs: left dead",
-                extra={"message_id": mid, "chain": source.name},
+                extra=about(mid) | {"chain": source.name},
             )
     for what, changed in (("added", added), ("re-opened", reopened), ("confirmed", done)):
         for mid in changed:
-            log.info(f"sweep: {what}", extra={"message_id": mid})
+            log.info(f"sweep: {what}", extra=about(mid))
     report = SweepReport(
         route,
         head,
