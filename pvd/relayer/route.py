@@ -200,6 +200,8 @@ class RelayRoute:
         )
         for _mid in report.lost:
             self.metrics.count_lost(self.route)
+        if report.lost:  # our own delivery may have gone with the blocks: recount nonces
+            self.sender.sync_nonce()
         self._swept = True
         self._swept_at = time.monotonic()
         return report
@@ -505,6 +507,9 @@ class RelayRoute:
             was.block,
             extra=self.about(record) | {"block_hash": was.block_hash},
         )
+        # a transaction of ours may have gone with it (and the nonce it used is free
+        # again): recount this gas key's nonce from the node before sending anything
+        self.sender.sync_nonce()
 
     def _confirmed(self, record: MessageRecord, inclusion: Inclusion) -> None:
         self.store.mark_confirmed(

@@ -60,6 +60,7 @@ class World:
         name: str,
         retry: RetryPolicy = TIGHT,
         gas: LocalAccount | None = None,
+        business_settings: RouteSettings | None = None,
     ) -> Relayer:
         payment, business = ends_from_system(self.system)
         key = Signer(gas or self.cast.gas)
@@ -69,7 +70,7 @@ class World:
             Store(self.folder / f"{name}.sqlite"),
             [Signer(a) for a in self.cast.attesters],
             {"payment": key, "business": key},
-            RouteOptions(RouteSettings(), RouteSettings(), retry),
+            RouteOptions(RouteSettings(), business_settings or RouteSettings(), retry),
             rng=random.Random(7),
         )
         self.relayers.append(made)
