@@ -1,8 +1,8 @@
 """Deploy compiled contracts to a `Chain` and record them in a manifest, and check a
 deployment before its first transaction.
 
-The same code deploys to the embedded chains, to anvil and to any RPC endpoint; brownie
-scripts deploy through brownie instead, and write the same manifest format.
+The same code deploys to the embedded chains, to anvil and to any RPC endpoint: `pvd deploy`,
+the demo and the tests all use it (docs/deployments.md describes the manifest).
 
 `preflight` refuses, before anything is sent, what would fail or leave a half-made
 deployment: a threshold outside 1..n, an attester that is not an address (or has a bad
@@ -10,6 +10,12 @@ checksum) or appears twice, one chain given as both chains, equal or out-of-rang
 ids, a deployer without the ether the whole deployment needs (an estimate from the
 compiled code), an output folder that cannot be written. `created_since` names what a
 deployer created from a nonce on, for the message of a deployment that failed midway.
+
+A deployed contract's ABI file carries every custom error of the system's contracts and
+libraries (`with_system_errors`), not only those solc lists for it: the compiler cannot see
+an error a library encodes by selector (the codec's MessageTooShort ... in Inbox.deliver)
+or one re-raised from another contract (the token's errors through the settlement), and a
+client holding only `deployments/abi/<Contract>.json` must still decode every revert.
 """
 
 from __future__ import annotations
@@ -32,13 +38,46 @@ from pvd.deploy.manifest import DeployedContract, Manifest, write_manifest
 from pvd.errors import UserError
 
 
+def _error_signature(entry: dict[str, Any]) -> str:
+    types = ",".join(str(i["type"]) for i in entry.get("inputs", []))
+    return f"{entry['name']}({types})"
+
+
+def system_errors(artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
+    """Every custom error of the compiled contracts, libraries and interfaces under
+    contracts/ (test mocks excluded), one entry per signature, sorted by signature."""
+    found: dict[str, dict[str, Any]] = {}
+    for artifact in artifacts.values():
+        if artifact.source.startswith("contracts/mocks/"):
+            continue
+        for entry in artifact.abi:
+            if entry.get("type") == "error":
+                found.setdefault(_error_signature(entry), entry)
+    return [found[signature] for signature in sorted(found)]
+
+
+def with_system_errors(
+    abi: list[dict[str, Any]], errors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`abi` followed by each error of `errors` it does not declare already."""
+    declared = {_error_signature(e) for e in abi if e.get("type") == "error"}
+    return [*abi, *(e for e in errors if _error_signature(e) not in declared)]
+
+
 class Deployer:
     """Deploys contracts from one set of artifacts to one chain, remembering what it did."""
 
-    def __init__(self, chain: Chain, artifacts: dict[str, Artifact], network: str) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        artifacts: dict[str, Artifact],
+        network: str,
+        deployment_id: bytes = b"",
+    ) -> None:
         self.chain = chain
         self.artifacts = artifacts
         self.network = network
+        self.deployment_id = deployment_id
         self.deployed: dict[str, DeployedContract] = {}
         self.contracts: dict[str, Contract] = {}
 
@@ -70,10 +109,14 @@ class Deployer:
             chain=self.chain.identity(),
             compiler=load_compiler_settings(),
             contracts=dict(self.deployed),
+            deployment_id="0x" + self.deployment_id.hex() if self.deployment_id else "",
         )
 
     def write(self, folder: Path) -> Path:
-        abis = {name: self.artifacts[name].abi for name in self.deployed}
+        errors = system_errors(self.artifacts)
+        abis = {
+            name: with_system_errors(self.artifacts[name].abi, errors) for name in self.deployed
+        }
         return write_manifest(folder, self.manifest(), abis)
 
 
@@ -82,7 +125,7 @@ class Deployer:
 # Contracts each chain's deployment creates, and the admin transactions that wire them.
 PAYMENT_CONTRACTS = ("YuanToken", "Outbox", "Inbox", "PvdSettlement")
 BUSINESS_CONTRACTS = ("Outbox", "Inbox", "TradeRegistry", "BillOfLading")
-WIRING_TRANSACTIONS = {"payment": 3, "business": 4}
+WIRING_TRANSACTIONS = {"payment": 4, "business": 5}  # app, peer, (wire), two setup closes
 WIRING_GAS = 150_000  # per wiring transaction: above what each one uses
 CONSTRUCTOR_GAS = 300_000  # per contract: storage its constructor writes, with margin
 MAX_DOMAIN = 2**32 - 1

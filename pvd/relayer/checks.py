@@ -1,7 +1,7 @@
 """An event alone is not proof: before attesting a message, read the sending app's state
 at the block of the log (the latest block once the node has dropped that block's state:
-ADR 0008) and check that it says what the message says (TESTPLAN: "event relayed
-without the money moving" — Qubit, Meter).
+ADR 0008) and check that it says what the message says (the bridge-loss class "event
+relayed without the money moving" — Qubit, Meter).
 
 - PAYMENT_HELD: the token's commitment matches the hold's fields (checkHold), the hold
   is Held, and the settlement contract recorded it as announced;

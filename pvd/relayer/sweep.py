@@ -1,6 +1,6 @@
 """The start-up sweep of one route: make the store agree with both chains about every
-message still open, whatever the store remembers (DESIGN.md §6: "a sweep of open trades
-on start catches anything missed").
+message still open, whatever the store remembers (docs/relayer.md, "Start and
+restart": a sweep of open messages on start catches anything missed).
 
 Why messages are enough. Every open trade or hold that waits on the relayer has exactly
 one message in flight:
