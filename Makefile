@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs test-explorer explorer-deps lint bench chains chains-down clean
+.PHONY: help setup demo test test-contracts test-pvd test-integration test-docs test-explorer explorer-deps lint bench chains chains-down clean postgres-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,9 +77,10 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup ## gas per operation, relay latency/throughput/catch-up, explorer pages: bench/report.json
+bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, index and reconcile, explorer pages: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
+	$(BIN)/python -m pvd.bench.index
 	$(BIN)/python -m pvd.bench.explorer
 
 chains: setup ## start two anvil chains (payment, business) on free ports
@@ -87,6 +88,11 @@ chains: setup ## start two anvil chains (payment, business) on free ports
 
 chains-down: ## stop exactly the anvil chains `make chains` started
 	$(BIN)/pvd chains down
+
+postgres-deps: ## install Debian's PostgreSQL server for the index tests (apt-get; a no-op if present)
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build reports .pvd

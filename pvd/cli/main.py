@@ -20,7 +20,7 @@ from typing import NoReturn
 import requests
 
 from pvd.chain import local as localchains
-from pvd.cli import explorer
+from pvd.cli import explorer, index_commands
 from pvd.deploy.compiler import compile_contracts
 from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
@@ -139,15 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     chains.add_argument("--json", action="store_true", help="status as one JSON object")
     chains.set_defaults(handler=_cmd_chains)
 
-    from pvd.reconcile import reconciler as reconcile
-
-    checker = sub.add_parser(
-        "reconcile",
-        help="check both chains' invariants (reads no store)",
-        formatter_class=HelpFormatter,
-    )
-    reconcile.add_arguments(checker)
-    checker.set_defaults(handler=reconcile.run)
+    index_commands.add_parser(sub)  # index, trace, reconcile
     explorer.add_parser(sub)
 
     compile_ = sub.add_parser(

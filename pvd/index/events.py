@@ -10,6 +10,7 @@ trace, explorer and reconciler never decode a log themselves.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from pvd.chain.logs import ObservedLog
+from pvd.deploy.reverts import RevertDecoder
 from pvd.errors import UnrecoverableError
 from pvd.protocol.messages import (
     Kind,
@@ -64,6 +66,26 @@ class _EventAbi:
     inputs: tuple[Mapping[str, Any], ...]
 
 
+@functools.lru_cache(maxsize=65_536)
+def checksummed(address: str) -> str:
+    """EIP-55 form of an address (cached: eth_utils' is slow and addresses repeat)."""
+    return str(to_checksum_address(address))
+
+
+def _topic_value(kind: str, topic: bytes, codec: Any) -> Any:
+    """An indexed static value from its 32-byte topic, without the generic decoder for
+    the common types."""
+    if kind == "address":
+        return checksummed("0x" + topic[12:].hex())
+    if kind == "bytes32":
+        return "0x" + topic.hex()
+    if kind.startswith("uint"):
+        return int.from_bytes(topic, "big")
+    if kind == "bool":
+        return topic[-1] == 1
+    return _plain(codec.decode([kind], topic)[0])
+
+
 def event_topic(entry: Mapping[str, Any]) -> bytes:
     types = ",".join(collapse_if_tuple(dict(i)) for i in entry.get("inputs", []))
     return bytes(keccak(text=f"{entry['name']}({types})"))
@@ -80,8 +102,10 @@ class EventDecoder:
         self._codec = w3.codec
         self.addresses: dict[str, str] = {}  # checksummed address -> name
         self._abis: dict[tuple[str, bytes], _EventAbi] = {}
+        # a message's recipient is on the inbox's chain: its errors are among these ABIs
+        self._reverts = RevertDecoder.from_abis([list(abi) for _, abi in contracts.values()])
         for name, (address, abi) in contracts.items():
-            checked = to_checksum_address(address)
+            checked = checksummed(address)
             self.addresses[checked] = name
             for entry in abi:
                 if entry.get("type") == "event" and not entry.get("anonymous"):
@@ -94,7 +118,7 @@ class EventDecoder:
         an unknown topic)."""
         if not log.topics:
             return None
-        known = self._abis.get((to_checksum_address(log.address), bytes(log.topics[0])))
+        known = self._abis.get((checksummed(log.address), bytes(log.topics[0])))
         if known is None:
             return None
         args = self._arguments(known, log)
@@ -125,7 +149,7 @@ class EventDecoder:
                 if _dynamic(kind):  # an indexed dynamic value is only its hash
                     values[entry["name"]] = "0x" + bytes(topic).hex()
                 else:
-                    values[entry["name"]] = _plain(self._codec.decode([kind], bytes(topic))[0])
+                    values[entry["name"]] = _topic_value(kind, bytes(topic), self._codec)
             decoded = self._codec.decode(
                 [collapse_if_tuple(dict(i)) for i in plain], bytes(log.data)
             )
@@ -139,6 +163,8 @@ class EventDecoder:
             values[entry["name"]] = _plain(value)
         if known.contract == "Outbox" and known.name == "MessageSent":
             values.update(_message_fields(values["message"]))
+        if isinstance(values.get("reason"), str):  # MessageFailed, MessageRejected
+            values["reasonText"] = self._reverts.explain(values["reason"])
         return values
 
 
@@ -151,7 +177,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return to_checksum_address(value)
+        return checksummed(value)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, bool):

@@ -33,14 +33,15 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlalchemy import Connection, Engine, and_, select
 from web3 import Web3
-from web3.types import FilterParams
+from web3.exceptions import BlockNotFound
+from web3.types import FilterParams, RPCEndpoint
 
 from pvd.chain.connection import rpc_chain
 from pvd.chain.logs import ObservedLog, rpc_int
 from pvd.chain.rpc import raw_batch
 from pvd.deploy.manifest import load_abi, read_manifest
 from pvd.errors import RecoverableError, UserError
-from pvd.index.events import ChainEvent, EventDecoder
+from pvd.index.events import ChainEvent, EventDecoder, checksummed
 from pvd.index.schema import blocks, chains
 from pvd.index.store import BlockRecord, rollback_to, write_batch
 
@@ -136,6 +137,20 @@ def sources_from_system(system: Any, confirmations: int = 0) -> tuple[ChainSourc
             0,
             confirmations,
         ),
+    )
+
+
+def _observed(raw: Mapping[str, Any]) -> ObservedLog:
+    """A log as the node sent it (pvd.chain.logs.ObservedLog.from_receipt, with the
+    address checksum cached)."""
+    return ObservedLog(
+        address=checksummed(raw["address"]),  # type: ignore[arg-type]
+        block_number=rpc_int(raw["blockNumber"]),
+        block_hash=HexBytes(raw["blockHash"]),
+        tx_hash=HexBytes(raw["transactionHash"]),
+        log_index=rpc_int(raw["logIndex"]),
+        topics=tuple(HexBytes(t) for t in raw["topics"]),
+        data=HexBytes(raw["data"]),
     )
 
 
@@ -273,7 +288,10 @@ class ChainIndexer:
             chunk = numbers[i : i + _HEADER_BATCH]
             answers = raw_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
             if answers is None:
-                answers = [w3.eth.get_block(n) for n in chunk]
+                try:
+                    answers = [w3.eth.get_block(n) for n in chunk]
+                except BlockNotFound:
+                    raise RecoverableError(f"{self.source.name} got shorter: read again") from None
             for n, block in zip(chunk, answers, strict=True):
                 if block is None:
                     raise RecoverableError(f"{self.source.name} block {n} is gone: read again")
@@ -288,12 +306,21 @@ class ChainIndexer:
         return found
 
     def _logs(self, start: int, end: int) -> list[ObservedLog]:
-        params: FilterParams = {
-            "address": self._addresses,  # type: ignore[typeddict-item]
-            "fromBlock": start,
-            "toBlock": end,
-        }
-        found = [ObservedLog.from_receipt(x) for x in self.source.w3.eth.get_logs(params)]
+        """Every log of the chain's pvd contracts in [start, end], in chain order. Asked
+        raw: web3's result formatting costs more than the whole decoding."""
+        w3 = self.source.w3
+        if hasattr(w3.provider, "ethereum_tester"):  # in-process: no raw JSON-RPC
+            params: FilterParams = {"address": self._addresses, "fromBlock": start, "toBlock": end}  # type: ignore[typeddict-item]
+            raw: list[Any] = [dict(x) for x in w3.eth.get_logs(params)]
+        else:
+            ask = {"address": self._addresses, "fromBlock": hex(start), "toBlock": hex(end)}
+            answer = w3.provider.make_request(RPCEndpoint("eth_getLogs"), [ask])
+            if "error" in answer:
+                raise RecoverableError(
+                    f"{self.source.name} eth_getLogs {start}..{end} failed: {answer['error']}"
+                )
+            raw = answer["result"]
+        found = [_observed(x) for x in raw]
         return sorted(found, key=lambda x: (x.block_number, x.log_index))
 
     # --------------------------------------------------------------------- reorgs
@@ -327,8 +354,12 @@ class ChainIndexer:
         return ancestor
 
     def _chain_hash(self, number: int) -> str | None:
-        block = self.source.w3.eth.get_block(number)
-        return None if block is None else HexBytes(block["hash"]).to_0x_hex()
+        """The chain's hash at `number`; None if the chain is shorter now (a reorg)."""
+        try:
+            block = self.source.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        return HexBytes(block["hash"]).to_0x_hex()
 
     def _common_ancestor(self, checkpoint: int) -> int:
         """The highest stored block whose hash the chain still has (stored hashes chain,

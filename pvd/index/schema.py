@@ -130,7 +130,7 @@ messages = Table(
     Column("sent_tx", ID, nullable=False),
     Column("status", String(16), nullable=False),  # pending / delivered / failed
     Column("attempts", Integer, nullable=False),  # MessageFailed events
-    Column("failure", Text),  # 0x revert data of the last MessageFailed
+    Column("failure", Text),  # the last MessageFailed's reason, decoded (else 0x data)
     Column("delivered_block", BigInteger),
     Column("delivered_at", BigInteger),
     Column("delivered_tx", ID),

@@ -232,7 +232,7 @@ def message_row(
             continue
         if e.name == "MessageFailed":
             row["attempts"] += 1
-            row["failure"] = e.args["reason"]
+            row["failure"] = e.args.get("reasonText") or e.args["reason"]
             if row["status"] != "delivered":
                 row["status"] = "failed"
                 row.update(delivered_block=e.block, delivered_at=t, delivered_tx=e.tx_hash)
