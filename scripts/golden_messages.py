@@ -9,7 +9,7 @@ contract.
 
     .venv/bin/python scripts/golden_messages.py    # own anvil on a free port; rewrites
                                                    # tests/pvd/protocol/golden/*.json
-    brownie run scripts/golden_messages.py         # the same on brownie's development network
+    brownie run scripts/golden_messages.py         # the same on brownie's pvd-dev network
 
 tests/contracts/unit/bridge/test_golden_vectors.py regenerates the vectors in every
 contract test run and compares them with the committed files.
@@ -400,11 +400,11 @@ if __name__ == "__main__":
 
     from pvd.chain.ports import free_port
 
-    CONFIG.networks["development"]["cmd_settings"]["port"] = free_port()
+    CONFIG.networks["pvd-dev"]["cmd_settings"]["port"] = free_port()
     loaded = project.load(ROOT, name="PvdProject")
     loaded.load_config()
     loaded._add_to_main_namespace()  # what `brownie run` does: `from brownie import X`
-    network.connect("development")
+    network.connect("pvd-dev")
     try:
         main()
     finally:

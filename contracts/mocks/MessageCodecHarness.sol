@@ -8,8 +8,8 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 
 /// @title MessageCodecHarness
 /// @notice TEST ONLY. Exposes MessageCodec and MessageAttestation as external functions so
-///         that tests and scripts/golden_messages.py can compare them with pvd/messages.py
-///         and pvd/attestation.py byte for byte. Roles: none; it holds no state.
+///         that tests and scripts/golden_messages.py can compare them with pvd/protocol/messages.py
+///         and pvd/protocol/attestation.py byte for byte. Roles: none; it holds no state.
 contract MessageCodecHarness {
     /// @notice MessageCodec.encodeMessage (packed, no validation).
     function encodeMessage(MessageCodec.Message calldata m) external pure returns (bytes memory) {

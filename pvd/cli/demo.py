@@ -101,7 +101,7 @@ class Story:
             print(text)
 
 
-def run_demo(chains: str = "embedded", as_json: bool = False) -> int:
+def run_demo(chains: str = "embedded", as_json: bool = False, explorer: bool = False) -> int:
     story = Story(quiet=as_json)
     with two_chains(chains) as (payment, business), tempfile.TemporaryDirectory() as tmp:
         cast = Cast.from_accounts(payment.accounts)
@@ -130,12 +130,28 @@ def run_demo(chains: str = "embedded", as_json: bool = False) -> int:
             "trades": [trade_summary(system, t) for t in (paid, refunded)],
         }
         verdict = reconcile_verdict(system)
+        if explorer:
+            keep_exploring(system, Path(tmp), story, verdict)
     if as_json:
         summary["reconcile"] = verdict
         print(json.dumps(summary, indent=2))
-    else:
+    elif not explorer:  # --explorer said it before serving
         story.say(f"reconcile: {verdict}")
     return 0
+
+
+def keep_exploring(system: System, tmp: Path, story: Story, verdict: str) -> None:
+    """`--explorer`: serve the explorer on the demo's chains until Ctrl-C."""
+    from pvd.cli.explorer import wait_for_stop
+    from pvd.explorer.launch import explore_system
+
+    server = explore_system(system, f"sqlite:///{tmp / 'index.sqlite'}")
+    story.say(f"reconcile: {verdict}")
+    print(f"explorer: {server.url} (Ctrl-C stops it and the chains)", flush=True)
+    try:
+        wait_for_stop()
+    finally:
+        server.close()
 
 
 def issue_funds(system: System, cast: Cast) -> None:

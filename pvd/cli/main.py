@@ -20,6 +20,7 @@ from typing import NoReturn
 import requests
 
 from pvd.chain import local as localchains
+from pvd.cli import explorer, index_commands
 from pvd.deploy.compiler import compile_contracts
 from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
@@ -91,7 +92,7 @@ def _node_state(pid: int, url: str) -> str:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pvd.cli.demo import run_demo
 
-    return int(run_demo(chains=args.chains, as_json=args.json))
+    return int(run_demo(chains=args.chains, as_json=args.json, explorer=args.explorer))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chains", choices=["embedded", "anvil"], default="embedded", help="which nodes to run"
     )
     demo.add_argument("--json", action="store_true", help="machine-readable summary")
+    demo.add_argument("--explorer", action="store_true", help="then serve the explorer page")
     demo.set_defaults(handler=_cmd_demo)
 
     chains = sub.add_parser(
@@ -137,15 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     chains.add_argument("--json", action="store_true", help="status as one JSON object")
     chains.set_defaults(handler=_cmd_chains)
 
-    from pvd.reconcile import reconciler as reconcile
-
-    checker = sub.add_parser(
-        "reconcile",
-        help="check both chains' invariants (reads no store)",
-        formatter_class=HelpFormatter,
-    )
-    reconcile.add_arguments(checker)
-    checker.set_defaults(handler=reconcile.run)
+    index_commands.add_parser(sub)  # index, trace, reconcile
+    explorer.add_parser(sub)
 
     compile_ = sub.add_parser(
         "compile", help="compile contracts/ with the pinned settings", formatter_class=HelpFormatter

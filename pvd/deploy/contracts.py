@@ -20,6 +20,8 @@ client holding only `deployments/abi/<Contract>.json` must still decode every re
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,16 +180,16 @@ def check_plan(plan: Plan) -> tuple[ChecksumAddress, ...]:
 
 
 def check_writable(folder: Path) -> None:
-    """`folder` exists (or can be made) and takes a new file; nothing is left behind."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".pvd-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
+    """`folder` exists and takes new files, or can be made: the nearest existing folder
+    takes a file (nothing is left behind, no folder is made)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not _takes_files(existing):
         raise UserError(
-            f"cannot write deployment files to {folder} ({exc.strerror}): pass a writable --out"
-        ) from None
+            f"cannot write deployment files to {folder} ({existing} is not a writable "
+            "folder): pass a writable --out"
+        )
 
 
 def check_chains(payment: Chain, business: Chain) -> None:
@@ -239,3 +241,15 @@ def created_since(chain: Chain, deployer: str, nonce: int) -> list[tuple[int, st
         if chain.w3.eth.get_code(address):
             found.append((n, address))
     return found
+
+
+def _takes_files(folder: Path) -> bool:
+    """A file can be created in `folder` (tried with a temporary file, removed at once:
+    permission bits say nothing for root or for file systems such as /proc)."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".pvd-write-test-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True

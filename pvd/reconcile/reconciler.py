@@ -411,15 +411,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--business-manifest", type=Path, required=True, help="the business chain's deployment file"
     )
-    parser.add_argument("--payment-rpc", help="payment chain RPC URL (default: $PVD_PAYMENT_RPC)")
-    parser.add_argument(
-        "--business-rpc", help="business chain RPC URL (default: $PVD_BUSINESS_RPC)"
-    )
+    parser.add_argument("--payment-rpc", help="payment chain RPC URL; unset: $PVD_PAYMENT_RPC")
+    parser.add_argument("--business-rpc", help="business chain RPC URL; unset: $PVD_BUSINESS_RPC")
     parser.add_argument("--json", action="store_true", help="machine-readable report")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="re-derive everything from the chains alone, without the index",
+    )
+    parser.add_argument(
+        "--db",
+        help="index database URL; unset: $PVD_INDEX_DB, else sqlite:///.pvd/index.db",
+    )
+    parser.add_argument(
+        "--follow", action="store_true", help="reconcile every new indexed block, with metrics"
+    )
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between follow steps")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9465,
+        help="Prometheus /metrics port of --follow on 127.0.0.1",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler for a parser set up by `add_arguments`."""
+    if not getattr(args, "full", True):
+        return incremental_command(args)
     return reconcile_command(
         args.payment_manifest,
         args.business_manifest,
@@ -427,6 +446,68 @@ def run(args: argparse.Namespace) -> int:
         args.business_rpc,
         args.json,
     )
+
+
+def incremental_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """`pvd reconcile` on the index: catch the index up (unless another `pvd index` is
+    writing it), then reconcile the new blocks; `--follow` repeats with metrics."""
+    import signal
+    import threading
+
+    from pvd.index import db
+    from pvd.index.ingest import source_from_manifest
+    from pvd.reconcile.incremental import ReconcileMetrics, reconcile_incremental
+
+    stream = out or sys.stdout
+    with _rpc_failures():
+        payment = view_from_manifest("payment", args.payment_manifest, args.payment_rpc)
+        business = view_from_manifest("business", args.business_manifest, args.business_rpc)
+        engine = db.open_index(args.db or db.default_url())
+        urls = {
+            "payment": args.payment_rpc or os.environ["PVD_PAYMENT_RPC"],
+            "business": args.business_rpc or os.environ["PVD_BUSINESS_RPC"],
+        }
+        sources = [
+            source_from_manifest("payment", args.payment_manifest, urls["payment"]),
+            source_from_manifest("business", args.business_manifest, urls["business"]),
+        ]
+        metrics = ReconcileMetrics() if args.follow else None
+        if metrics is not None:
+            metrics.serve(args.metrics_port)
+            stream.write(f"reconcile metrics on http://127.0.0.1:{args.metrics_port}/metrics\n")
+            stream.flush()
+        stop = threading.Event()
+        if args.follow:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+        code = EXIT_OK
+        while True:
+            _catch_up(engine, sources)
+            report = reconcile_incremental(engine, payment, business)
+            code = max(code, report.exit_code)
+            if metrics is not None:
+                heads = {v.name: int(v.w3.eth.block_number) for v in (payment, business)}
+                metrics.record(report, heads)
+            if args.json:
+                stream.write(json.dumps(report.to_json()) + "\n")
+            elif not args.follow or report.findings or report.touched.get("trades"):
+                stream.write(report.to_text())
+            stream.flush()
+            if not args.follow or stop.wait(args.interval):
+                return code
+
+
+def _catch_up(engine: Any, sources: Sequence[Any]) -> None:
+    """Index the new blocks unless another indexer holds the writer lock (then reconcile
+    up to where it has got)."""
+    from pvd.index import db
+    from pvd.index.ingest import Indexer
+
+    try:
+        with db.writer_lock(engine):
+            Indexer(engine, sources).run_once()
+    except db.IndexBusy:
+        log.info("another indexer is writing: reconciling up to its checkpoint")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
