@@ -167,7 +167,11 @@ class RelayRoute:
             source.chain.w3, source.outbox.address, HexBytes(MESSAGE_SENT), settings.chunk_blocks
         )
         chain_id = destination.chain.w3.eth.chain_id
-        self.inbox_domain = InboxDomain(chain_id, destination.inbox.address, destination.domain)
+        # The deployment id is the inbox's own (bound into what attesters sign).
+        deployment_id = destination.inbox.functions.deploymentId().call()
+        self.inbox_domain = InboxDomain(
+            chain_id, destination.inbox.address, destination.domain, deployment_id
+        )
         self.verifier = StoreVerifier(store, self.inbox_domain)
         self.quorum = quorum(self.verifier)
         self.log = relay_logger("pvd.relayer.route", route=route.value)

@@ -2,7 +2,7 @@
 execute, release, freeze, pause and time, against a Python model that predicts every
 outcome — the exact custom error of a failing call, or the exact effect of a passing one.
 
-Invariants checked after every step (ids of TESTPLAN.md):
+Invariants checked after every step (ids of docs/design.md):
   C1 supply = sum of balances (and equals the model's);
   C2 held <= balance and spendable = balance - held, for every account;
   C3 per hold: the on-chain status is the model's; terminal states absorb; the payee is paid
