@@ -468,8 +468,12 @@ class RelayRoute:
         if not delivered:
             return
         depth = self.settings.destination_confirmations
+        if depth == 0:  # final at inclusion: nothing to re-check later
+            for record, found in delivered:
+                self._confirmed(record, Inclusion(found.block, "", found.deliverer, None))
+            return
         w3 = self.destination.chain.w3
-        head = int(w3.eth.block_number) if depth else 0
+        head = int(w3.eth.block_number)
         hashes = block_hashes(w3, sorted({found.block for _, found in delivered}))
         for record, found in delivered:
             seen_at = Inclusion(found.block, hashes[found.block].to_0x_hex(), found.deliverer, None)
@@ -478,7 +482,7 @@ class RelayRoute:
                 seen_at.block,
                 seen_at.block_hash,
             )
-            if depth and head - found.block < depth:
+            if head - found.block < depth:
                 if not same:
                     self.store.mark_included(record.message_id, seen_at)
                 continue
