@@ -28,6 +28,7 @@ from pvd.cli.context import (
 )
 from pvd.client import governance, money
 from pvd.client.amounts import format_yuan, parse_yuan
+from pvd.client.roles import DEV_ROLES
 from pvd.client.send import Sent
 from pvd.errors import UserError
 
@@ -107,7 +108,9 @@ def add_parser(sub: Any) -> None:
     role = group("role", "the central bank grants and revokes the token's roles")
     for name, handler in (("grant", _grant), ("revoke", _revoke)):
         action = command(role, name, f"{name} a token role", "the central bank", handler)
-        action.add_argument("role", choices=sorted(money.ROLES), help="which role")
+        action.add_argument(
+            "token_role", metavar="ROLE", choices=sorted(money.ROLES), help="which role"
+        )
         action.add_argument("account", metavar="ACCOUNT", help="address or role name")
 
     attesters = group("attesters", "an inbox's attester set (delayed governance)")
@@ -291,11 +294,11 @@ def _role_step(args: argparse.Namespace, function: str) -> int:
 
     session, token, admin = _token_and_signer(args)
     account = session.address(args.account, "account", PAY)
-    role = money.ROLES[args.role]
+    role = money.ROLES[args.token_role]
     call = getattr(token.functions, function)(role, account)
     sent = send(session.chain(PAY), call, admin)
     held = money.has_role(token, role, account)
-    return show(args, [sent], {"role": {"name": args.role, "account": account, "held": held}})
+    return show(args, [sent], {"role": {"name": args.token_role, "account": account, "held": held}})
 
 
 # ------------------------------------------------------------------------ attesters
@@ -307,10 +310,12 @@ def _attesters_show(args: argparse.Namespace) -> int:
 
 
 def _attesters_propose(args: argparse.Namespace) -> int:
-    new = governance.attester_set(
-        [a.strip() for a in args.attesters.split(",") if a.strip()], args.threshold
-    )
     session = Session.from_args(args)
+    given = [a.strip() for a in args.attesters.split(",") if a.strip()]
+    new = governance.attester_set(
+        [session.address(a, "attester", args.chain) if a in DEV_ROLES else a for a in given],
+        args.threshold,
+    )
     admin = session.signer(args.chain).address
     inbox = session.contract(args.chain, "Inbox")
     sent = governance.propose_attester_set(session.chain(args.chain), inbox, admin, new)

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -262,6 +263,7 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
     if _deployed_here(state, payment, business):
         out("reusing the deployment on these chains")
         return state
+    state = _forget_old_relayers(layout, state, out)
     config = SystemConfig(
         attesters=tuple(dev_account(a).address for a in ATTESTERS), threshold=THRESHOLD
     )
@@ -277,6 +279,22 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
             chain.w3.provider.make_request("anvil_setBalance", [gas, hex(GAS_FUNDS)])  # type: ignore[arg-type]
     out(f"deployed pvd (2-of-3 attesters): {manifests['payment']}, {manifests['business']}")
     return replace(state, manifests=manifests)
+
+
+def _forget_old_relayers(
+    layout: Layout, state: StackState, out: Callable[[str], None]
+) -> StackState:
+    """Before a new deployment: relayers of the old one are stopped and their stores
+    (checkpoints and messages of chains that are gone) removed."""
+    for process in state.processes:
+        if process.kind == "relay" and process.state() == "running":
+            stop(process)
+            out(f"stopped {process.name}: it served a deployment that is gone")
+    for attester in ATTESTERS:
+        store = layout.relay_store(attester)
+        for path in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm", ".lock"))):
+            path.unlink(missing_ok=True)
+    return replace(state, processes=tuple(p for p in state.processes if p.kind != "relay"))
 
 
 def _deployed_here(state: StackState, payment: Chain, business: Chain) -> bool:
@@ -329,15 +347,13 @@ def _wait_ready(layout: Layout, state: StackState, services: list[Service]) -> N
 
 
 def _check_writable(home: Path) -> None:
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not _takes_files(existing):
         raise UserError(
-            f"cannot write to {home} ({exc.strerror}): pass a writable --home"
-        ) from None
+            f"cannot write to {home} ({existing} is not a writable folder): pass a writable --home"
+        )
 
 
 def _answers(url: str) -> bool:
@@ -480,3 +496,15 @@ def _cmd_ps(args: argparse.Namespace) -> int:
     else:
         _print_table(report)
     return 0
+
+
+def _takes_files(folder: Path) -> bool:
+    """A file can be created in `folder` (tried with a temporary file, removed at once:
+    permission bits say nothing for root or for file systems such as /proc)."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".pvd-write-test-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True

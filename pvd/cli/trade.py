@@ -62,7 +62,8 @@ def add_parser(sub: Any) -> None:
         "--hold-margin",
         type=parse_duration,
         default="1h",
-        help="the hold outlives deadline + the registry's safety window by this",
+        help="the hold outlives the deadline (or arbitration deadline) + the registry's "
+        "safety window by this",
     )
     propose.add_argument(
         "--arbitration-window",
@@ -131,6 +132,9 @@ def _propose(args: argparse.Namespace) -> int:
     registry = session.contract(biz, "TradeRegistry")
     safety_window, _ = registry.functions.timing().call()
     arbiter = session.address(args.arbiter, "arbiter", biz) if args.arbiter else ZERO
+    arbitration_deadline = deadline + args.arbitration_window if arbiter != ZERO else 0
+    # the hold outlives the last moment the trade can end (a ruling, else the deadline)
+    hold_expiry = max(deadline, arbitration_deadline) + int(safety_window) + args.hold_margin
     terms = client.Terms(
         seller=seller,  # type: ignore[arg-type]
         payer=session.address(args.payer, "payer", biz) if args.payer else buyer,  # type: ignore[arg-type]
@@ -138,11 +142,11 @@ def _propose(args: argparse.Namespace) -> int:
         token=_token_address(session),  # type: ignore[arg-type]
         price=price,
         deadline=deadline,
-        hold_expiry=deadline + int(safety_window) + args.hold_margin,
+        hold_expiry=hold_expiry,
         terms_hash=_file_hash(args.terms_file) if args.terms_file else b"\x00" * 32,
         carrier=session.address(args.carrier, "carrier", biz) if args.carrier else ZERO,
         arbiter=arbiter,
-        arbitration_deadline=deadline + args.arbitration_window if arbiter != ZERO else 0,
+        arbitration_deadline=arbitration_deadline,
     )
     trade_id, sent = client.propose_sent(session.chain(biz), registry, buyer, terms)
     return show(args, [sent], {"trade_id": "0x" + trade_id.hex(), **_state(session, trade_id)})

@@ -10,10 +10,18 @@ checksum) or appears twice, one chain given as both chains, equal or out-of-rang
 ids, a deployer without the ether the whole deployment needs (an estimate from the
 compiled code), an output folder that cannot be written. `created_since` names what a
 deployer created from a nonce on, for the message of a deployment that failed midway.
+
+A deployed contract's ABI file carries every custom error of the system's contracts and
+libraries (`with_system_errors`), not only those solc lists for it: the compiler cannot see
+an error a library encodes by selector (the codec's MessageTooShort ... in Inbox.deliver)
+or one re-raised from another contract (the token's errors through the settlement), and a
+client holding only `deployments/abi/<Contract>.json` must still decode every revert.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +38,46 @@ from pvd.deploy.manifest import DeployedContract, Manifest, write_manifest
 from pvd.errors import UserError
 
 
+def _error_signature(entry: dict[str, Any]) -> str:
+    types = ",".join(str(i["type"]) for i in entry.get("inputs", []))
+    return f"{entry['name']}({types})"
+
+
+def system_errors(artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
+    """Every custom error of the compiled contracts, libraries and interfaces under
+    contracts/ (test mocks excluded), one entry per signature, sorted by signature."""
+    found: dict[str, dict[str, Any]] = {}
+    for artifact in artifacts.values():
+        if artifact.source.startswith("contracts/mocks/"):
+            continue
+        for entry in artifact.abi:
+            if entry.get("type") == "error":
+                found.setdefault(_error_signature(entry), entry)
+    return [found[signature] for signature in sorted(found)]
+
+
+def with_system_errors(
+    abi: list[dict[str, Any]], errors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`abi` followed by each error of `errors` it does not declare already."""
+    declared = {_error_signature(e) for e in abi if e.get("type") == "error"}
+    return [*abi, *(e for e in errors if _error_signature(e) not in declared)]
+
+
 class Deployer:
     """Deploys contracts from one set of artifacts to one chain, remembering what it did."""
 
-    def __init__(self, chain: Chain, artifacts: dict[str, Artifact], network: str) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        artifacts: dict[str, Artifact],
+        network: str,
+        deployment_id: bytes = b"",
+    ) -> None:
         self.chain = chain
         self.artifacts = artifacts
         self.network = network
+        self.deployment_id = deployment_id
         self.deployed: dict[str, DeployedContract] = {}
         self.contracts: dict[str, Contract] = {}
 
@@ -68,10 +109,14 @@ class Deployer:
             chain=self.chain.identity(),
             compiler=load_compiler_settings(),
             contracts=dict(self.deployed),
+            deployment_id="0x" + self.deployment_id.hex() if self.deployment_id else "",
         )
 
     def write(self, folder: Path) -> Path:
-        abis = {name: self.artifacts[name].abi for name in self.deployed}
+        errors = system_errors(self.artifacts)
+        abis = {
+            name: with_system_errors(self.artifacts[name].abi, errors) for name in self.deployed
+        }
         return write_manifest(folder, self.manifest(), abis)
 
 
@@ -80,7 +125,7 @@ class Deployer:
 # Contracts each chain's deployment creates, and the admin transactions that wire them.
 PAYMENT_CONTRACTS = ("YuanToken", "Outbox", "Inbox", "PvdSettlement")
 BUSINESS_CONTRACTS = ("Outbox", "Inbox", "TradeRegistry", "BillOfLading")
-WIRING_TRANSACTIONS = {"payment": 3, "business": 4}
+WIRING_TRANSACTIONS = {"payment": 4, "business": 5}  # app, peer, (wire), two setup closes
 WIRING_GAS = 150_000  # per wiring transaction: above what each one uses
 CONSTRUCTOR_GAS = 300_000  # per contract: storage its constructor writes, with margin
 MAX_DOMAIN = 2**32 - 1
@@ -135,16 +180,16 @@ def check_plan(plan: Plan) -> tuple[ChecksumAddress, ...]:
 
 
 def check_writable(folder: Path) -> None:
-    """`folder` exists (or can be made) and takes a new file; nothing is left behind."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".pvd-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
+    """`folder` exists and takes new files, or can be made: the nearest existing folder
+    takes a file (nothing is left behind, no folder is made)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not _takes_files(existing):
         raise UserError(
-            f"cannot write deployment files to {folder} ({exc.strerror}): pass a writable --out"
-        ) from None
+            f"cannot write deployment files to {folder} ({existing} is not a writable "
+            "folder): pass a writable --out"
+        )
 
 
 def check_chains(payment: Chain, business: Chain) -> None:
@@ -196,3 +241,15 @@ def created_since(chain: Chain, deployer: str, nonce: int) -> list[tuple[int, st
         if chain.w3.eth.get_code(address):
             found.append((n, address))
     return found
+
+
+def _takes_files(folder: Path) -> bool:
+    """A file can be created in `folder` (tried with a temporary file, removed at once:
+    permission bits say nothing for root or for file systems such as /proc)."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".pvd-write-test-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True

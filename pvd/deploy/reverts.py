@@ -353,7 +353,9 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-_ENUM_WORDS = frozenset(word for names in _ENUMS.values() for word in names)
+_ENUM_WORDS = frozenset(
+    [*(word for names in _ENUMS.values() for word in names), *ROLE_NAMES.values()]
+)
 
 
 def _json_value(value: Any) -> Any:

@@ -7,7 +7,8 @@ The convention (docs/README.md, "Docs that cannot rot"):
   `bash -euo pipefail` script from the repository root, stdin empty, with a time limit.
 - An HTML comment on the line right before the block changes how it runs:
   `<!-- docs-test: stack -->` starts two local anvil chains first (`make chains`, stopped
-  with `make chains-down` after the file's last block), so `.pvd/chains.env` exists;
+  with `make chains-down` after the file's last block), so `.pvd/chains.env` exists,
+  unless an earlier block of the file ran `make chains` itself;
   `<!-- docs-test: background -->` starts a long-running command (a relayer) which must
   still be running a few seconds later, and is stopped after the file's last block;
   `<!-- docs-test: timeout=N -->` allows N seconds (default 120);
@@ -151,7 +152,7 @@ def test_blocks_say_how_they_run():
 
 def make_scratch(tmp: Path) -> Path:
     """A copy of the repository's files (mtimes kept, so make sees set-up as done) with the
-    installed .venv/, node_modules/ and the compile cache linked or copied in."""
+    installed .venv/ and node_modules/ and the compile caches (build/) linked in."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -168,8 +169,10 @@ def make_scratch(tmp: Path) -> Path:
     for installed in (".venv", "node_modules"):
         assert (ROOT / installed).exists(), f"{installed}/ is missing: run `make setup` first"
         (scratch / installed).symlink_to(ROOT / installed)
-    if (ROOT / "build").is_dir():
-        shutil.copytree(ROOT / "build", scratch / "build", symlinks=True)
+    # Compiled output is a cache keyed by the sources: sharing it spares brownie and pvd a
+    # full compile per file (what a reader's own checkout would have after the first run).
+    (ROOT / "build").mkdir(exist_ok=True)
+    (scratch / "build").symlink_to(ROOT / "build")
     return scratch
 
 
@@ -234,6 +237,13 @@ class Runner:
             f"{block.where} failed (exit {done.returncode}):\n{block.text}\n"
             f"--- output (tail) ---\n{tail(done.stdout + done.stderr)}\nFix: {HOW_TO_FIX}"
         )
+        # A block that starts or stops the chains itself: later `stack` blocks use them, and
+        # they are stopped after the file's last block all the same.
+        commands = [line.split("#")[0].split() for line in block.text.splitlines()]
+        if ["make", "chains"] in commands:
+            self.stack_up = True
+        if ["make", "chains-down"] in commands:
+            self.stack_up = False
 
     def start_background(self, block: Block, script: str) -> None:
         log = self.scratch / f".docs-test-background-{block.line}.log"
