@@ -23,8 +23,8 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 /// @dev Roles:
 ///      - default admin (OZ AccessControlDefaultAdminRules: moves in two steps, after a
 ///        delay): proposes attester-set, threshold, peer and delay changes; cancels
-///        proposals; unpauses; closes the setup phase; grants the guardian role.
-///        voids a verified-but-failed message (it can then never take effect).
+///        proposals; unpauses; closes the setup phase; grants the guardian role; voids a
+///        verified-but-failed message (it can then never take effect).
 ///      - guardian (GUARDIAN_ROLE): pauses every delivery and retry, refunds included
 ///        (docs/adr/0007-inbox-pause-scope.md): a buyer's money comes back on the token
 ///        itself, where anyone releases an expired hold.
@@ -41,7 +41,7 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      refuses it once the set changed, so nothing a replaced (perhaps stolen) set signed
 ///      takes effect without a fresh quorum of the current set.
 contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
-    /// @notice May pause new deliveries.
+    /// @notice May pause every delivery and retry.
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     /// @notice The most attesters a set may have.

@@ -263,6 +263,7 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
     if _deployed_here(state, payment, business):
         out("reusing the deployment on these chains")
         return state
+    state = _forget_old_relayers(layout, state, out)
     config = SystemConfig(
         attesters=tuple(dev_account(a).address for a in ATTESTERS), threshold=THRESHOLD
     )
@@ -278,6 +279,22 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
             chain.w3.provider.make_request("anvil_setBalance", [gas, hex(GAS_FUNDS)])  # type: ignore[arg-type]
     out(f"deployed pvd (2-of-3 attesters): {manifests['payment']}, {manifests['business']}")
     return replace(state, manifests=manifests)
+
+
+def _forget_old_relayers(
+    layout: Layout, state: StackState, out: Callable[[str], None]
+) -> StackState:
+    """Before a new deployment: relayers of the old one are stopped and their stores
+    (checkpoints and messages of chains that are gone) removed."""
+    for process in state.processes:
+        if process.kind == "relay" and process.state() == "running":
+            stop(process)
+            out(f"stopped {process.name}: it served a deployment that is gone")
+    for attester in ATTESTERS:
+        store = layout.relay_store(attester)
+        for path in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm", ".lock"))):
+            path.unlink(missing_ok=True)
+    return replace(state, processes=tuple(p for p in state.processes if p.kind != "relay"))
 
 
 def _deployed_here(state: StackState, payment: Chain, business: Chain) -> bool:

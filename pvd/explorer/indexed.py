@@ -41,6 +41,7 @@ from pvd.explorer.view import MessageRow as ViewMessage
 from pvd.index import query
 from pvd.index.ingest import ChainIndexer
 from pvd.index.schema import accounts, events, holds, messages
+from pvd.index.trace import Leg, trace
 
 log = logging.getLogger(__name__)
 
@@ -262,65 +263,46 @@ class IndexData:
         )
 
     def timeline(self, trade_id: str) -> Timeline | None:
+        """The trade's journey from the index's trace (the one `pvd trace` prints): its
+        events as steps in causal order, its messages as crossings, and where it is stuck
+        and why (or whose move it is)."""
         found = query.trade(self.engine, trade_id)
         if found is None:
             return None
-        (row,) = self._rows([found])
-        steps = causal_order(query.trade_events(self.engine, trade_id))
+        traced = trace(self.engine, trade_id)
+        (row,) = self._rows([traced.trade])
+        steps = causal_order(traced.events)
         position = {s.message_id: n for n, s in enumerate(steps) if s.message_id}
         crossings = tuple(
             sorted(
-                (self._crossing(m) for m in query.messages_of_trade(self.engine, trade_id)),
+                (self._crossing(leg) for leg in traced.legs),
                 key=lambda c: position.get(c.message_id, len(position)),
             )
         )
-        return Timeline(row, tuple(steps), crossings, self._stuck(row, found, crossings))
+        stuck = "; ".join(traced.stuck) or traced.next_move
+        return Timeline(row, tuple(steps), crossings, stuck)
 
-    def _crossing(self, m: query.MessageRow) -> Crossing:
+    def _crossing(self, leg: Leg) -> Crossing:
+        delivered = leg.status == "delivered"
         return Crossing(
-            message_id=m.message_id,
-            kind=message_kind(m.kind, m.detail),
-            source=Chain(m.source),
-            sent_block=m.sent_block,
-            sent_at=m.sent_at,
-            delivered_at=m.delivered_at if m.status == "delivered" else None,
-            delivered_block=m.delivered_block if m.status == "delivered" else None,
-            status="in flight" if m.status == "pending" else m.status,
-            reason=self.reason(m.failure),
+            message_id=leg.message_id,
+            kind=message_kind(leg.kind, leg.detail),
+            source=Chain(leg.source),
+            sent_block=leg.sent_block,
+            sent_at=leg.sent_at,
+            delivered_at=leg.arrived_at if delivered else None,
+            delivered_block=leg.arrived_block if delivered else None,
+            status="in flight" if leg.status == "pending" else leg.status,
+            reason=self.reason(leg.reason),
         )
 
-    def _stuck(
-        self, row: TradeRow, raw: query.TradeRow, crossings: tuple[Crossing, ...]
-    ) -> str | None:
-        for c in crossings:
-            if c.status == "failed":
-                return (
-                    f"{c.kind} was verified on the {c.destination.value} chain but its "
-                    f"recipient reverted ({c.reason or 'no reason given'}); anyone may retry "
-                    "it on that chain's inbox once the cause is gone"
-                )
-            if c.status == "in flight":
-                return (
-                    f"{c.kind} was sent on the {c.source.value} chain at block {c.sent_block} "
-                    f"and is not yet delivered on the {c.destination.value} chain (relayers "
-                    "wait for its confirmations and a quorum of attesters)"
-                )
-        waits = {
-            "Proposed": "the seller to accept the trade",
-            "Accepted": "the buyer's hold on the payment chain (and its announcement)",
-            "Funded": "the seller to ship",
-            "Shipped": "the buyer or carrier to confirm delivery before the deadline",
-            "Disputed": "the arbiter's decision",
-        }
-        if row.status in waits:
-            return f"waiting for {waits[row.status]}"
-        if row.status in ("Delivered", "Expired") and row.settlement == "None":
-            return "waiting for the outcome's settlement to come back from the payment chain"
-        return None
-
     def reason(self, failure: str | None) -> str | None:
+        """A recipient's revert by name and arguments (raw revert data is decoded here;
+        a reason already in words is kept)."""
         if not failure:
             return None
+        if not re.fullmatch(r"0x[0-9a-fA-F]*", failure):
+            return failure
         if self._decoder is None:
             self._decoder = project_decoder()
         try:

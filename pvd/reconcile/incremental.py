@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from pvd.chain.rpc import call_many
 from pvd.errors import UserError
@@ -107,11 +107,10 @@ class IncrementalReport:
         return "\n".join(lines) + "\n"
 
 
-def _checkpoint(engine: Engine, chain: str, default: int) -> int:
-    with engine.connect() as connection:
-        value = connection.execute(
-            select(reconcile_state.c.block).where(reconcile_state.c.chain == chain)
-        ).scalar()
+def _checkpoint(db: Connection, chain: str, default: int) -> int:
+    value = db.execute(
+        select(reconcile_state.c.block).where(reconcile_state.c.chain == chain)
+    ).scalar()
     return default if value is None else int(value)
 
 
@@ -123,22 +122,23 @@ def reconcile_incremental(
     pinned = {c.name: c for c in chain_checkpoints(engine)}
     if set(pinned) != {"payment", "business"}:
         raise UserError("the index has not read both chains yet: run `pvd index` first")
-    window = {
-        name: (_checkpoint(engine, name, c.start_block - 1), c.indexed_block)
-        for name, c in pinned.items()
-    }
-    touched = _touched(engine, window)
     findings: list[Finding] = []
-    findings += _holds(engine, payment, touched["holds"], window["payment"][1])
-    findings += _trades(engine, business, touched["trades"], window["business"][1])
-    findings += _accounts(engine, payment, touched["accounts"], window["payment"][1])
-    findings += _messages(engine, payment, business, touched["messages"], window)
-    totals, total_findings = _totals(engine, payment, window["payment"][1])
+    with engine.connect() as db:  # one connection for every read of the index
+        window = {
+            name: (_checkpoint(db, name, c.start_block - 1), c.indexed_block)
+            for name, c in pinned.items()
+        }
+        touched = _touched(db, window)
+        findings += _holds(db, payment, touched["holds"], window["payment"][1])
+        findings += _trades(db, business, touched["trades"], window["business"][1])
+        findings += _accounts(db, payment, touched["accounts"], window["payment"][1])
+        findings += _messages(db, payment, business, touched["messages"], window)
+        totals, total_findings = _totals(db, payment, window["payment"][1])
     findings += total_findings
-    with engine.begin() as connection:
+    with engine.begin() as writer:
         for chain, (_, block) in window.items():
-            connection.execute(reconcile_state.delete().where(reconcile_state.c.chain == chain))
-            connection.execute(
+            writer.execute(reconcile_state.delete().where(reconcile_state.c.chain == chain))
+            writer.execute(
                 reconcile_state.insert().values(
                     chain=chain, block=block, totals=json.dumps(totals, sort_keys=True)
                 )
@@ -152,7 +152,7 @@ def reconcile_incremental(
     )
 
 
-def _touched(engine: Engine, window: Mapping[str, tuple[int, int]]) -> dict[str, set[str]]:
+def _touched(db: Connection, window: Mapping[str, tuple[int, int]]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {
         "holds": set(),
         "trades": set(),
@@ -168,42 +168,40 @@ def _touched(engine: Engine, window: Mapping[str, tuple[int, int]]) -> dict[str,
     query = select(
         events.c.contract, events.c.trade_id, events.c.hold_id, events.c.message_id, events.c.args
     ).where(in_window)
-    with engine.connect() as connection:
-        for contract, trade_id, hold_id, message_id, args in connection.execute(query):
-            if trade_id and contract != "YuanToken":
-                found["trades"].add(trade_id)
-            if hold_id:
-                found["holds"].add(hold_id)
-            if message_id:
-                found["messages"].add(message_id)
-            if contract == "YuanToken":
-                values = json.loads(args)
-                for key in ("from", "to", "payer", "payee"):
-                    if isinstance(values.get(key), str) and int(values[key], 16) != 0:
-                        found["accounts"].add(values[key])
-    with engine.connect() as connection:  # keep only keys the projections know
-        found["holds"] = _known(connection, holds.c.hold_id, found["holds"])
-        found["trades"] = _known(connection, trades.c.trade_id, found["trades"])
-        found["messages"] = _known(connection, messages.c.message_id, found["messages"])
+    for contract, trade_id, hold_id, message_id, args in db.execute(query):
+        if trade_id and contract != "YuanToken":
+            found["trades"].add(trade_id)
+        if hold_id:
+            found["holds"].add(hold_id)
+        if message_id:
+            found["messages"].add(message_id)
+        if contract == "YuanToken":
+            values = json.loads(args)
+            for key in ("from", "to", "payer", "payee"):
+                if isinstance(values.get(key), str) and int(values[key], 16) != 0:
+                    found["accounts"].add(values[key])
+    # keep only keys the projections know
+    found["holds"] = _known(db, holds.c.hold_id, found["holds"])
+    found["trades"] = _known(db, trades.c.trade_id, found["trades"])
+    found["messages"] = _known(db, messages.c.message_id, found["messages"])
     return found
 
 
-def _known(connection: Any, column: Any, keys: Iterable[str]) -> set[str]:
+def _known(db: Connection, column: Any, keys: Iterable[str]) -> set[str]:
     keys = sorted(keys)
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        known.update(r[0] for r in connection.execute(select(column).where(column.in_(chunk))))
+        known.update(r[0] for r in db.execute(select(column).where(column.in_(chunk))))
     return known
 
 
-def _rows(engine: Engine, table: Any, key: Any, keys: Iterable[str]) -> dict[str, Any]:
+def _rows(db: Connection, table: Any, key: Any, keys: Iterable[str]) -> dict[str, Any]:
     keys = sorted(keys)
     rows: dict[str, Any] = {}
-    with engine.connect() as connection:
-        for start in range(0, len(keys), 500):
-            query = select(table).where(key.in_(keys[start : start + 500]))
-            rows.update((r[key.name], r) for r in connection.execute(query).mappings())
+    for start in range(0, len(keys), 500):
+        query = select(table).where(key.in_(keys[start : start + 500]))
+        rows.update((r[key.name], r) for r in db.execute(query).mappings())
     return rows
 
 
@@ -227,8 +225,8 @@ def _index_differs(kind: str, key: str, what: str, ours: Any, theirs: Any, block
     )
 
 
-def _holds(engine: Engine, view: ChainView, keys: set[str], block: int) -> list[Finding]:
-    rows = _rows(engine, holds, holds.c.hold_id, keys)
+def _holds(db: Connection, view: ChainView, keys: set[str], block: int) -> list[Finding]:
+    rows = _rows(db, holds, holds.c.hold_id, keys)
     token = view.contract("YuanToken")
     ids = sorted(rows)
     found = _read(view, [token.functions.holdStatus(bytes.fromhex(i[2:])) for i in ids], block)
@@ -242,8 +240,8 @@ def _holds(engine: Engine, view: ChainView, keys: set[str], block: int) -> list[
     return findings
 
 
-def _trades(engine: Engine, view: ChainView, keys: set[str], block: int) -> list[Finding]:
-    rows = _rows(engine, trades, trades.c.trade_id, keys)
+def _trades(db: Connection, view: ChainView, keys: set[str], block: int) -> list[Finding]:
+    rows = _rows(db, trades, trades.c.trade_id, keys)
     registry = view.contract("TradeRegistry")
     ids = sorted(rows)
     raw = _read(view, [registry.functions.getTrade(bytes.fromhex(i[2:])) for i in ids], block)
@@ -251,7 +249,7 @@ def _trades(engine: Engine, view: ChainView, keys: set[str], block: int) -> list
 
     fields = struct_fields(registry, "getTrade")
     hold_rows = _rows(
-        engine, holds, holds.c.hold_id, {r["hold_id"] for r in rows.values() if r["hold_id"]}
+        db, holds, holds.c.hold_id, {r["hold_id"] for r in rows.values() if r["hold_id"]}
     )
     findings: list[Finding] = []
     for trade_id, values in zip(ids, raw, strict=True):
@@ -291,8 +289,8 @@ def _trades(engine: Engine, view: ChainView, keys: set[str], block: int) -> list
     return findings
 
 
-def _accounts(engine: Engine, view: ChainView, keys: set[str], block: int) -> list[Finding]:
-    rows = _rows(engine, accounts, accounts.c.address, keys)
+def _accounts(db: Connection, view: ChainView, keys: set[str], block: int) -> list[Finding]:
+    rows = _rows(db, accounts, accounts.c.address, keys)
     token = view.contract("YuanToken")
     addresses = sorted(keys)
     calls = [token.functions.balanceOf(a) for a in addresses]
@@ -321,13 +319,13 @@ def _accounts(engine: Engine, view: ChainView, keys: set[str], block: int) -> li
 
 
 def _messages(
-    engine: Engine,
+    db: Connection,
     payment: ChainView,
     business: ChainView,
     keys: set[str],
     window: Mapping[str, tuple[int, int]],
 ) -> list[Finding]:
-    rows = _rows(engine, messages, messages.c.message_id, keys)
+    rows = _rows(db, messages, messages.c.message_id, keys)
     by_domain = {payment.domain_id: payment, business.domain_id: business}
     findings: list[Finding] = []
     for view in (payment, business):
@@ -350,23 +348,20 @@ def _messages(
     return findings
 
 
-def _totals(engine: Engine, payment: ChainView, block: int) -> tuple[dict[str, Any], list[Finding]]:
+def _totals(db: Connection, payment: ChainView, block: int) -> tuple[dict[str, Any], list[Finding]]:
     token = payment.contract("YuanToken")
     (supply,) = (int(v) for v in _read(payment, [token.functions.totalSupply()], block))
-    with engine.connect() as connection:
-        balances = int(
-            connection.execute(select(func.coalesce(func.sum(accounts.c.balance), 0))).scalar_one()
+    balances = int(db.execute(select(func.coalesce(func.sum(accounts.c.balance), 0))).scalar_one())
+    routes: dict[str, dict[str, int]] = {}
+    for source, status, count in db.execute(
+        select(messages.c.source, messages.c.status, func.count()).group_by(
+            messages.c.source, messages.c.status
         )
-        routes: dict[str, dict[str, int]] = {}
-        for source, status, count in connection.execute(
-            select(messages.c.source, messages.c.status, func.count()).group_by(
-                messages.c.source, messages.c.status
-            )
-        ):
-            route = "payment→business" if source == "payment" else "business→payment"
-            entry = routes.setdefault(route, {"sent": 0, "delivered": 0, "failed": 0, "pending": 0})
-            entry[str(status)] += int(count)
-            entry["sent"] += int(count)
+    ):
+        route = "payment→business" if source == "payment" else "business→payment"
+        entry = routes.setdefault(route, {"sent": 0, "delivered": 0, "failed": 0, "pending": 0})
+        entry[str(status)] += int(count)
+        entry["sent"] += int(count)
     findings = []
     if supply != balances:
         detail = f"totalSupply {supply} at block {block} != the index's sum of balances {balances}"

@@ -1,6 +1,7 @@
 """The package's folders are layers: a module imports only from its own layer or below.
 
-errors/paths < chain < protocol < deploy < client, index < relayer, reconcile, explorer < cli, bench.
+errors/paths < chain < protocol < deploy < client, index < relayer, reconcile, explorer
+< cli, bench.
 """
 
 from __future__ import annotations

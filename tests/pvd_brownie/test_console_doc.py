@@ -23,8 +23,7 @@ DOC = ROOT / "docs" / "console.md"
 SESSION = DOC.read_text().split("## A trade by hand across two consoles", 1)[1].split("\n## ")[0]
 BLOCK = re.compile(r"```(sh|pycon (?:payment|business))\n(.*?)```", re.S)
 MARK = "@@result@@ "
-SETUP = [
-    "make chains",
+SETUP = [  # after `make chains` (the `chains` fixture here)
     "source .pvd/chains.env",
     ".venv/bin/brownie run scripts/deploy.py main config/deploy.local.toml --network payment-local",
     "make relayers",
@@ -77,7 +76,7 @@ def local_relayers(
 ) -> Iterator[Path]:
     for key, value in chain_env(*chains).items():
         monkeypatch.setenv(key, value)
-    deploy = SETUP[2].split()
+    deploy = SETUP[1].split()
     result = brownie(*deploy[1:], cwd=project, env=chain_env(*chains))
     assert result.code == 0, result.output
     relayers.up(project)

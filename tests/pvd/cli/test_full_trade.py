@@ -97,3 +97,11 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
     assert {s["found"] for s in stopped} == {"stopped"}
     assert not any(running(pid) for pid in pids)
     assert pvd(home, "ps")["processes"] == []
+
+    # a new stack in the same home: new chains, a new deployment, relayers with new stores
+    again = pvd(home, "up")
+    try:
+        assert [p["state"] for p in again["processes"]] == ["running"] * 5
+        assert not set(pids) & {p["pid"] for p in again["processes"]}
+    finally:
+        pvd(home, "down")

@@ -45,7 +45,7 @@ def test_rotation_waits_for_the_governance_delay(system: System) -> None:
     governance.propose_attester_set(pay.chain, inbox, admin, new)
     pending = governance.pending_attesters(inbox)
     assert pending is not None and pending.attesters == new.attesters
-    with pytest.raises(ContractRevert, match="InboxProposalNotReady"):
+    with pytest.raises(ContractRevert, match="GovernanceProposalNotReady"):
         governance.apply_attester_set(pay.chain, inbox, CAST.stranger.address)
     assert governance.current_attesters(inbox) == before
     pay.chain.advance_time_to(pending.ready_at + 1)
