@@ -23,7 +23,8 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements.lock \
 		| awk -v total=$$(grep -c '==' requirements.lock) \
-			'/^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush(); next} \
+			'/^Requirement already satisfied/{n++; next} \
+			 /^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush(); next} \
 			 /^(Installing|Successfully)/{print "  " substr($$0, 1, 160); fflush()}'
 	@$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $@
