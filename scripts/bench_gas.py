@@ -43,11 +43,11 @@ if __name__ == "__main__":
 
     from pvd.chain.ports import free_port
 
-    CONFIG.networks["development"]["cmd_settings"]["port"] = free_port()
+    CONFIG.networks["pvd-dev"]["cmd_settings"]["port"] = free_port()
     loaded = project.load(ROOT, name="PvdProject")
     loaded.load_config()
     loaded._add_to_main_namespace()  # what `brownie run` does: `from brownie import X`
-    network.connect("development")
+    network.connect("pvd-dev")
     try:
         main()
     finally:

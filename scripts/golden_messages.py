@@ -9,7 +9,7 @@ contract.
 
     .venv/bin/python scripts/golden_messages.py    # own anvil on a free port; rewrites
                                                    # tests/pvd/protocol/golden/*.json
-    brownie run scripts/golden_messages.py         # the same on brownie's development network
+    brownie run scripts/golden_messages.py         # the same on brownie's pvd-dev network
 
 tests/contracts/unit/bridge/test_golden_vectors.py regenerates the vectors in every
 contract test run and compares them with the committed files.
@@ -41,8 +41,11 @@ INBOX_DOMAIN = {
     "chainId": 31337,
     "inbox": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     "domain": 1,
+    "deploymentId": "0x" + "d1" * 32,  # a fixed stand-in for a deployment's random id
 }
 TWIN_DOMAIN = {**INBOX_DOMAIN, "domain": 2}
+# The same chain id, inbox address and domain id, another deployment.
+OTHER_DEPLOYMENT = {**INBOX_DOMAIN, "deploymentId": "0x" + "d2" * 32}
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -306,13 +309,19 @@ def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
         assert error is not None, name
         invalid.append({"name": name, "encoding": "0x" + encoding.hex(), "error": error})
 
-    domain = InboxDomain(INBOX_DOMAIN["chainId"], INBOX_DOMAIN["inbox"], INBOX_DOMAIN["domain"])
+    domain = InboxDomain(
+        INBOX_DOMAIN["chainId"],
+        INBOX_DOMAIN["inbox"],
+        INBOX_DOMAIN["domain"],
+        bytes.fromhex(INBOX_DOMAIN["deploymentId"][2:]),
+    )
     attestations = []
     for entry in messages:
         encoding = bytes.fromhex(entry["encoding"][2:])
         message = Message.decode(encoding)
         digest = bytes(harness.attestationDigest(*INBOX_DOMAIN.values(), encoding))
         twin_digest = bytes(harness.attestationDigest(*TWIN_DOMAIN.values(), encoding))
+        other_digest = bytes(harness.attestationDigest(*OTHER_DEPLOYMENT.values(), encoding))
         signatures = []
         for label, key in TEST_KEYS.items():
             signed = Account.sign_typed_data(key, full_message=typed_data(message, domain))
@@ -320,6 +329,7 @@ def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
             signer, error = harness.recoverSigner(digest, signature)
             assert error == 0, label
             twin_signer, _ = harness.recoverSigner(twin_digest, signature)
+            other_signer, _ = harness.recoverSigner(other_digest, signature)
             _, high_s_error = harness.recoverSigner(digest, _high_s(signature))
             signatures.append(
                 {
@@ -328,6 +338,7 @@ def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
                     "signature": "0x" + signature.hex(),
                     "signer": str(signer),
                     "signer_under_twin_domain": str(twin_signer),
+                    "signer_under_other_deployment": str(other_signer),
                     "high_s_twin": "0x" + _high_s(signature).hex(),
                     "high_s_recover_error": int(high_s_error),
                 }
@@ -339,6 +350,7 @@ def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
                 "struct_hash": str(harness.structHash(encoding)),
                 "digest": "0x" + digest.hex(),
                 "twin_digest": "0x" + twin_digest.hex(),
+                "other_deployment_digest": "0x" + other_digest.hex(),
                 "signatures": signatures,
             }
         )
@@ -353,8 +365,12 @@ def build_vectors(harness: Any, web3: Any) -> dict[str, Any]:
             "note": "test keys only: anvil's well-known development mnemonic",
             "inbox_domain": INBOX_DOMAIN,
             "twin_domain": TWIN_DOMAIN,
+            "other_deployment": OTHER_DEPLOYMENT,
             "domain_separator": str(harness.domainSeparator(*INBOX_DOMAIN.values())),
             "twin_domain_separator": str(harness.domainSeparator(*TWIN_DOMAIN.values())),
+            "other_deployment_domain_separator": str(
+                harness.domainSeparator(*OTHER_DEPLOYMENT.values())
+            ),
             "attestations": attestations,
         },
     }
@@ -384,11 +400,11 @@ if __name__ == "__main__":
 
     from pvd.chain.ports import free_port
 
-    CONFIG.networks["development"]["cmd_settings"]["port"] = free_port()
+    CONFIG.networks["pvd-dev"]["cmd_settings"]["port"] = free_port()
     loaded = project.load(ROOT, name="PvdProject")
     loaded.load_config()
     loaded._add_to_main_namespace()  # what `brownie run` does: `from brownie import X`
-    network.connect("development")
+    network.connect("pvd-dev")
     try:
         main()
     finally:

@@ -1,7 +1,9 @@
-"""Import network-config.yaml into brownie's data folder (under the home directory).
+"""Add pvd's networks (network-config.yaml: payment-local, business-local, pvd-dev) to
+brownie's data folder (~/.brownie/network-config.yaml), saying what it adds or replaces.
 
-Safe to repeat: brownie replaces networks with the same id. Skipped when brownie's copy
-already has this file's networks, so that a second `make setup` stays fast.
+Only networks with pvd's own ids are written; every other network of the user's (their
+`development`, `anvil`, mainnet...) stays as it was. Safe to repeat, and skipped when
+brownie's copy already has this file's networks, so that a second `make setup` stays fast.
 """
 
 from __future__ import annotations
@@ -31,13 +33,19 @@ def installed_networks() -> list[dict[str, object]]:
 
 def main() -> None:
     have = {str(net["id"]): net for net in installed_networks()}
-    if all(have.get(str(net["id"])) == net for net in wanted_networks()):
+    changes = [
+        f"{'replaced' if str(net['id']) in have else 'added'} network {net['id']}"
+        for net in wanted_networks()
+        if have.get(str(net["id"])) != net
+    ]
+    if not changes:
         return
     # What `brownie networks import network-config.yaml True` does; its command line
     # wrapper swallows a TypeError in brownie 1.22 and reports "Invalid arguments".
     from brownie._cli.networks import _import
 
     _import(str(SOURCE), True)
+    print(f"brownie ({Path.home() / '.brownie' / 'network-config.yaml'}): {', '.join(changes)}")
 
 
 if __name__ == "__main__":

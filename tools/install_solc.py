@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import solcx
@@ -51,7 +52,15 @@ def try_download(version: str) -> bool:
     return done.returncode == 0
 
 
-def install(version: str) -> str:
+@dataclass(frozen=True)
+class Outcome:
+    """What `install` found or did; `changed` is False when a working compiler was there."""
+
+    message: str
+    changed: bool = True
+
+
+def install(version: str) -> Outcome:
     folder = solcx.get_solcx_install_folder()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"solc-v{version}"
@@ -59,20 +68,20 @@ def install(version: str) -> str:
     if native and Path(native).resolve().is_relative_to(Path(sys.prefix).resolve()):
         native = None  # solc-select's shim (slither's dependency), which downloads: not native
     if target.exists() and not is_wrapper(target) and answers_version(target, version):
-        return f"native solc {version} already installed at {target}"
+        return Outcome(f"native solc {version} already installed at {target}", changed=False)
     if native and answers_version(native, version) and "Emscripten" not in _version_of(native):
         target.unlink(missing_ok=True)
         target.symlink_to(native)
-        return f"native solc {version} from PATH ({native}) linked at {target}"
+        return Outcome(f"native solc {version} from PATH ({native}) linked at {target}")
     if not is_wrapper(target) and try_download(version) and answers_version(target, version):
-        return f"native solc {version} downloaded by py-solc-x to {target}"
+        return Outcome(f"native solc {version} downloaded by py-solc-x to {target}")
     if is_wrapper(target):
-        return f"solc-js {version} wrapper already linked at {target}"
+        return Outcome(f"solc-js {version} wrapper already linked at {target}", changed=False)
     target.unlink(missing_ok=True)
     target.symlink_to(WRAPPER)
     if not answers_version(target, version):
         raise SystemExit(f"error: the solc-js wrapper at {target} does not answer; run `npm ci`")
-    return f"no native solc {version} here: solc-js wrapper linked at {target}"
+    return Outcome(f"no native solc {version} here: solc-js wrapper linked at {target}")
 
 
 def _version_of(binary: str) -> str:
@@ -82,4 +91,7 @@ def _version_of(binary: str) -> str:
 
 
 if __name__ == "__main__":
-    print(install(load_compiler_settings(ROOT).solc_version))
+    # --quiet-if-present (what `make setup` passes): say nothing when nothing had to be done.
+    outcome = install(load_compiler_settings(ROOT).solc_version)
+    if outcome.changed or "--quiet-if-present" not in sys.argv[1:]:
+        print(f"== set-up 3/3: the solc of py-solc-x and brownie: {outcome.message} ==")

@@ -10,37 +10,45 @@ import {AccessControlDefaultAdminRules} from
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
+import {DelayedGovernance} from "../governance/DelayedGovernance.sol";
 import {IMessageRecipient} from "../interfaces/IMessageRecipient.sol";
 import {MessageAttestation} from "../libraries/MessageAttestation.sol";
 import {MessageCodec} from "../libraries/MessageCodec.sol";
 
 /// @title Inbox
 /// @notice Accepts a message from another domain when `threshold` distinct current
-///         attesters signed it (EIP-712 under this inbox's own domain, which includes the
-///         domain id as its salt), consumes its id once, and calls the one local recipient
+///         attesters signed it (EIP-712 under this inbox's own domain, whose salt binds the
+///         domain id and the deployment id), consumes its id once, and calls the one local recipient
 ///         registered for its (source domain, source app). Delivery is permissionless.
 /// @dev Roles:
 ///      - default admin (OZ AccessControlDefaultAdminRules: moves in two steps, after a
 ///        delay): proposes attester-set, threshold, peer and delay changes; cancels
-///        proposals; unpauses; closes the setup phase; grants the guardian role.
-///      - guardian (GUARDIAN_ROLE): pauses new deliveries. Refunds (TRADE_OUTCOME Expired or
-///        Rejected, PAYMENT_SETTLED Refunded) are never paused (docs/adr/0007-inbox-pause-scope.md).
-///      - anyone: delivers, delivers in batches, retries verified-but-failed messages and
-///        applies a governance proposal once its delay has passed.
+///        proposals; unpauses; closes the setup phase; grants the guardian role; voids a
+///        verified-but-failed message (it can then never take effect).
+///      - guardian (GUARDIAN_ROLE): pauses every delivery and retry, refunds included
+///        (docs/adr/0007-inbox-pause-scope.md): a buyer's money comes back on the token
+///        itself, where anyone releases an expired hold.
+///      - anyone: delivers, delivers in batches, retries verified-but-failed messages of the
+///        current attester set and applies a governance proposal once its delay has passed.
 ///      Governance cannot quietly forge: every change waits `governanceDelay` seconds after
 ///      its proposal (an event, readable while pending) — except during the setup phase,
 ///      which ends at the first delivery or when the admin closes it, whichever is first
-///      (docs/adr/0006-inbox-governance.md).
-///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry).
+///      (docs/adr/0006-inbox-governance.md; the checks are DelayedGovernance's, shared with
+///      the Outbox).
+///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry,
+///      or a delivery with a fresh quorum once the attester set changed) | Voided (admin).
+///      A Failed message records the attester-set epoch it was verified under; `retry`
+///      refuses it once the set changed, so nothing a replaced (perhaps stolen) set signed
+///      takes effect without a fresh quorum of the current set.
 contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
-    /// @notice May pause new deliveries.
+    /// @notice May pause every delivery and retry.
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     /// @notice The most attesters a set may have.
     uint256 public constant MAX_ATTESTERS = 32;
 
     /// @notice The longest governance delay that may be configured.
-    uint64 public constant MAX_GOVERNANCE_DELAY = 60 days;
+    uint64 public constant MAX_GOVERNANCE_DELAY = DelayedGovernance.MAX_DELAY;
 
     /// @notice Bytes of one signature: r (32) || s (32) || v (1).
     uint256 private constant SIGNATURE_LENGTH = 65;
@@ -52,7 +60,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     enum DeliveryStatus {
         None,
         Delivered,
-        Failed
+        Failed,
+        Voided
     }
 
     /// @notice What a delivery attempt did with one message.
@@ -63,11 +72,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         Rejected // batch only: the message failed verification; nothing happened
     }
 
-    /// @dev One storage slot per consumed id.
+    /// @dev One storage slot per consumed id: who and when (for `deliveryOf`), the status,
+    ///      and the attester-set epoch a Failed message was verified under.
     struct Delivery {
         address deliverer;
-        uint64 blockNumber;
+        uint40 blockNumber;
         DeliveryStatus status;
+        uint32 epoch;
     }
 
     /// @dev Everything a delivery reads, in one slot.
@@ -97,6 +108,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     }
 
     uint32 private immutable _localDomain;
+    bytes32 private immutable _deploymentId;
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
 
@@ -131,6 +143,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     event MessageRetried(
         bytes32 indexed messageId, uint32 indexed sourceDomain, address indexed recipient, address retrier
     );
+
+    /// @notice A Failed message was voided by the admin: it can never take effect.
+    event MessageVoided(bytes32 indexed messageId, address indexed admin);
 
     /// @notice The id was consumed before: the delivery was a no-op (a relayer treats it as done).
     event MessageAlreadyConsumed(bytes32 indexed messageId, address indexed caller);
@@ -174,7 +189,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The setup phase ended: from now on every change waits for the delay.
     event SetupClosed(address indexed by);
 
-    /// @notice New deliveries (other than refunds) are paused.
+    /// @notice Every delivery and retry is paused.
     event DeliveriesPaused(address indexed guardian);
 
     /// @notice Deliveries resumed.
@@ -191,7 +206,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The message names another recipient than the one registered for its source.
     error InboxWrongRecipient(address destinationApp, address registeredRecipient);
 
-    /// @notice Deliveries are paused and the message is not a refund.
+    /// @notice Deliveries and retries are paused.
     error InboxPaused(bytes32 messageId);
 
     /// @notice The signatures are not exactly `threshold` x 65 bytes.
@@ -209,6 +224,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @notice Only a Failed message can be retried.
     error InboxNotRetryable(bytes32 messageId, DeliveryStatus status);
+
+    /// @notice The Failed message was verified under attester set `epoch`, no longer the
+    ///         current one (`currentEpoch`): deliver it again with a fresh quorum.
+    error InboxRetryStaleEpoch(bytes32 messageId, uint32 epoch, uint32 currentEpoch);
+
+    /// @notice Only a Failed message can be voided.
+    error InboxNotVoidable(bytes32 messageId, DeliveryStatus status);
 
     /// @notice The retry's recipient call reverted again with `reason`.
     error InboxRetryFailed(bytes32 messageId, bytes reason);
@@ -237,19 +259,18 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The delay is above MAX_GOVERNANCE_DELAY.
     error InboxDelayInvalid(uint64 delay, uint64 max);
 
-    /// @notice There is no such pending proposal.
-    error InboxNoProposal();
-
-    /// @notice The proposal's delay has not passed.
-    error InboxProposalNotReady(uint64 readyAt, uint64 now_);
-
     /// @notice The setup phase is over.
     error InboxSetupClosed();
+
+    /// @notice The deployment id must be non-zero (a deployment draws a random one).
+    error InboxDeploymentIdZero();
 
     /// @notice Pause or unpause to the state it is already in.
     error InboxPauseUnchanged(bool paused);
 
     /// @param localDomain_     this chain's protocol domain id
+    /// @param deploymentId_    a value unique to this deployment (random, in its manifest),
+    ///                         bound into every signature (the EIP-712 salt)
     /// @param admin            the default admin (two-step transfer, `adminDelay`)
     /// @param guardian         the first guardian (zero: none yet)
     /// @param attesters_       the first attester set, strictly ascending
@@ -258,6 +279,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @param adminDelay       OZ AccessControlDefaultAdminRules' admin-transfer delay
     constructor(
         uint32 localDomain_,
+        bytes32 deploymentId_,
         address admin,
         address guardian,
         address[] memory attesters_,
@@ -266,9 +288,12 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         uint48 adminDelay
     ) AccessControlDefaultAdminRules(adminDelay, admin) {
         if (governanceDelay_ > MAX_GOVERNANCE_DELAY) revert InboxDelayInvalid(governanceDelay_, MAX_GOVERNANCE_DELAY);
+        if (deploymentId_ == bytes32(0)) revert InboxDeploymentIdZero();
         _localDomain = localDomain_;
+        _deploymentId = deploymentId_;
         _cachedChainId = block.chainid;
-        _cachedDomainSeparator = MessageAttestation.domainSeparator(block.chainid, address(this), localDomain_);
+        _cachedDomainSeparator =
+            MessageAttestation.domainSeparator(block.chainid, address(this), localDomain_, deploymentId_);
         _config.setupOpen = true;
         _config.delay = governanceDelay_;
         emit GovernanceDelayApplied(governanceDelay_);
@@ -282,7 +307,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Deliver one message: verify it (encoding, destination domain, registered
     ///         source and recipient, pause, `threshold` signatures of distinct current
     ///         attesters in ascending signer order), consume its id and call the recipient.
-    ///         An id consumed before is a no-op (MessageAlreadyConsumed, AlreadyConsumed).
+    ///         An id consumed before is a no-op (MessageAlreadyConsumed, AlreadyConsumed),
+    ///         except a Failed message verified under an earlier attester set: with a fresh
+    ///         quorum of the current set it is verified and its recipient called again.
     /// @param message    the encoding (docs/messages.md)
     /// @param signatures `threshold` 65-byte signatures, concatenated, signers ascending
     /// @return result    Delivered, Failed (stored for retry) or AlreadyConsumed
@@ -308,13 +335,16 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     }
 
     /// @notice Call the recipient of a verified-but-failed message again. Anyone may; the
-    ///         message must be the exact encoding that was verified (same id), its source
-    ///         still registered to the same recipient, and, while paused, a refund. If the
-    ///         recipient reverts again, this reverts and the message stays Failed.
+    ///         message must be the exact encoding that was verified (same id), verified under
+    ///         the current attester set, its source still registered to the same recipient,
+    ///         and the inbox not paused. If the recipient reverts again, this reverts and the
+    ///         message stays Failed.
     function retry(bytes calldata message) external {
         bytes32 id = keccak256(message);
-        DeliveryStatus status = _deliveries[id].status;
-        if (status != DeliveryStatus.Failed) revert InboxNotRetryable(id, status);
+        Delivery memory delivery = _deliveries[id];
+        if (delivery.status != DeliveryStatus.Failed) revert InboxNotRetryable(id, delivery.status);
+        Config memory config = _config;
+        if (delivery.epoch != config.epoch) revert InboxRetryStaleEpoch(id, delivery.epoch, config.epoch);
         // A Failed id was fully verified when first delivered, and its keccak256 binds
         // these bytes to it, so the fields below are authentic and well-formed.
         uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
@@ -323,13 +353,23 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         address registered = _recipients[sourceDomain][sourceApp];
         if (registered == address(0)) revert InboxUnknownSource(sourceDomain, sourceApp);
         if (registered != recipient) revert InboxWrongRecipient(recipient, registered);
-        if (_config.paused && !MessageCodec.isRefund(message)) revert InboxPaused(id);
+        if (config.paused) revert InboxPaused(id);
         // Effects, then the interaction (checks-effects-interactions); a failed call
         // reverts all of it.
-        _deliveries[id] = Delivery(msg.sender, uint64(block.number), DeliveryStatus.Delivered);
+        _deliveries[id] = Delivery(msg.sender, uint40(block.number), DeliveryStatus.Delivered, 0);
         (bool ok, bytes memory reason) = _callRecipient(recipient, id, message);
         if (!ok) revert InboxRetryFailed(id, reason);
         emit MessageRetried(id, sourceDomain, recipient, msg.sender);
+    }
+
+    /// @notice Void a verified-but-failed message: it can then never take effect (neither
+    ///         retried nor delivered again). For a message the operators do not trust, e.g.
+    ///         one a stolen quorum signed. Only the admin. Emits MessageVoided.
+    function voidMessage(bytes32 messageId) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        DeliveryStatus status = _deliveries[messageId].status;
+        if (status != DeliveryStatus.Failed) revert InboxNotVoidable(messageId, status);
+        _deliveries[messageId].status = DeliveryStatus.Voided;
+        emit MessageVoided(messageId, msg.sender);
     }
 
     // ----------------------------------------------------------------------- governance
@@ -347,7 +387,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _applyAttesterSet(attesters_, threshold_);
             return;
         }
-        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
         _pendingAttesters.attesters = attesters_;
         _pendingAttesters.threshold = threshold_;
         _pendingAttesters.readyAt = readyAt;
@@ -357,7 +397,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Make the pending attester set effective once its delay has passed. Anyone.
     function applyAttesterSet() external {
         PendingAttesterSet memory pending = _pendingAttesters;
-        _checkReady(pending.readyAt);
+        DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingAttesters;
         _applyAttesterSet(pending.attesters, pending.threshold);
     }
@@ -365,7 +405,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Withdraw the pending attester-set proposal. Only the admin.
     function cancelAttesterSet() external onlyRole(DEFAULT_ADMIN_ROLE) {
         PendingAttesterSet memory pending = _pendingAttesters;
-        if (pending.readyAt == 0) revert InboxNoProposal();
+        DelayedGovernance.requirePending(pending.readyAt);
         delete _pendingAttesters;
         emit AttesterSetProposalCancelled(pending.attesters, pending.threshold);
     }
@@ -386,7 +426,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _applyPeer(sourceDomain, sourceApp, recipient);
             return;
         }
-        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
         _pendingPeers[sourceDomain][sourceApp] = PendingPeer(recipient, readyAt);
         emit PeerProposed(sourceDomain, sourceApp, recipient, readyAt);
     }
@@ -395,7 +435,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     ///         its delay has passed. Anyone.
     function applyPeer(uint32 sourceDomain, address sourceApp) external {
         PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
-        _checkReady(pending.readyAt);
+        DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingPeers[sourceDomain][sourceApp];
         _applyPeer(sourceDomain, sourceApp, pending.recipient);
     }
@@ -403,7 +443,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Withdraw the pending peer proposal for (`sourceDomain`, `sourceApp`). Only the admin.
     function cancelPeer(uint32 sourceDomain, address sourceApp) external onlyRole(DEFAULT_ADMIN_ROLE) {
         PendingPeer memory pending = _pendingPeers[sourceDomain][sourceApp];
-        if (pending.readyAt == 0) revert InboxNoProposal();
+        DelayedGovernance.requirePending(pending.readyAt);
         delete _pendingPeers[sourceDomain][sourceApp];
         emit PeerProposalCancelled(sourceDomain, sourceApp, pending.recipient);
     }
@@ -418,7 +458,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             emit GovernanceDelayApplied(newDelay);
             return;
         }
-        uint64 readyAt = uint64(block.timestamp) + config.delay;
+        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
         _pendingDelay = PendingDelay(newDelay, readyAt);
         emit GovernanceDelayProposed(newDelay, readyAt);
     }
@@ -426,7 +466,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Make the pending delay effective once the old delay has passed. Anyone.
     function applyGovernanceDelay() external {
         PendingDelay memory pending = _pendingDelay;
-        _checkReady(pending.readyAt);
+        DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingDelay;
         _config.delay = pending.delay;
         emit GovernanceDelayApplied(pending.delay);
@@ -435,7 +475,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Withdraw the pending delay proposal. Only the admin.
     function cancelGovernanceDelay() external onlyRole(DEFAULT_ADMIN_ROLE) {
         PendingDelay memory pending = _pendingDelay;
-        if (pending.readyAt == 0) revert InboxNoProposal();
+        DelayedGovernance.requirePending(pending.readyAt);
         delete _pendingDelay;
         emit GovernanceDelayProposalCancelled(pending.delay);
     }
@@ -447,7 +487,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         emit SetupClosed(msg.sender);
     }
 
-    /// @notice Pause new deliveries and retries, except refunds. Only a guardian.
+    /// @notice Pause every delivery and retry, refunds included. Only a guardian.
     function pause() external onlyRole(GUARDIAN_ROLE) {
         if (_config.paused) revert InboxPauseUnchanged(true);
         _config.paused = true;
@@ -468,10 +508,16 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return _localDomain;
     }
 
+    /// @notice The value unique to this deployment that every signature binds (EIP-712 salt,
+    ///         with the domain id).
+    function deploymentId() external view returns (bytes32) {
+        return _deploymentId;
+    }
+
     /// @notice The EIP-712 domain separator attesters sign under.
     function domainSeparator() public view returns (bytes32) {
         if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
-        return MessageAttestation.domainSeparator(block.chainid, address(this), _localDomain);
+        return MessageAttestation.domainSeparator(block.chainid, address(this), _localDomain, _deploymentId);
     }
 
     /// @inheritdoc IERC5267
@@ -494,7 +540,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             "1",
             block.chainid,
             address(this),
-            bytes32(uint256(_localDomain)),
+            MessageAttestation.salt(_localDomain, _deploymentId),
             new uint256[](0)
         );
     }
@@ -544,12 +590,19 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return (d.status, d.deliverer, d.blockNumber);
     }
 
-    /// @notice Whether `messageId` was consumed (Delivered or Failed).
+    /// @notice The attester-set epoch a Failed message was verified under (0 if it is not
+    ///         Failed); `retry` needs it to be the current `attesterEpoch()`.
+    function failedEpochOf(bytes32 messageId) external view returns (uint32) {
+        Delivery memory d = _deliveries[messageId];
+        return d.status == DeliveryStatus.Failed ? d.epoch : 0;
+    }
+
+    /// @notice Whether `messageId` was consumed (Delivered, Failed or Voided).
     function isConsumed(bytes32 messageId) external view returns (bool) {
         return _deliveries[messageId].status != DeliveryStatus.None;
     }
 
-    /// @notice Whether new deliveries (other than refunds) are paused.
+    /// @notice Whether deliveries and retries are paused.
     function paused() external view returns (bool) {
         return _config.paused;
     }
@@ -600,7 +653,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         returns (DeliveryResult)
     {
         bytes32 id = keccak256(message);
-        if (_deliveries[id].status != DeliveryStatus.None) {
+        Delivery memory delivery = _deliveries[id];
+        // Consumed: a no-op, unless Failed under an earlier attester set (then it needs, and
+        // may get here, a fresh quorum of the current set).
+        if (
+            delivery.status != DeliveryStatus.None
+                && (delivery.status != DeliveryStatus.Failed || delivery.epoch == _config.epoch)
+        ) {
             emit MessageAlreadyConsumed(id, deliverer);
             return DeliveryResult.AlreadyConsumed;
         }
@@ -623,8 +682,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         private
         returns (DeliveryResult)
     {
-        // Effects: consume the id (one slot: deliverer, block, status).
-        _deliveries[id] = Delivery(deliverer, uint64(block.number), DeliveryStatus.Delivered);
+        // Effects: consume the id (one slot: deliverer, block, status, epoch).
+        _deliveries[id] = Delivery(deliverer, uint40(block.number), DeliveryStatus.Delivered, 0);
         if (setupOpen_) {
             _config.setupOpen = false;
             emit SetupClosed(deliverer);
@@ -638,7 +697,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             emit MessageDelivered(id, sourceDomain, recipient, deliverer);
             return DeliveryResult.Delivered;
         }
-        _deliveries[id].status = DeliveryStatus.Failed;
+        Delivery storage failed = _deliveries[id];
+        failed.status = DeliveryStatus.Failed;
+        failed.epoch = _config.epoch;
         emit MessageFailed(id, sourceDomain, recipient, deliverer, reason);
         return DeliveryResult.Failed;
     }
@@ -673,9 +734,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             return (address(0), false, abi.encodeWithSelector(InboxWrongRecipient.selector, destinationApp, recipient));
         }
         Config memory config = _config;
-        if (config.paused && !MessageCodec.isRefund(message)) {
-            return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
-        }
+        if (config.paused) return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
         failure = _signatureError(config, message, signatures);
         return (recipient, config.setupOpen, failure);
     }
@@ -802,12 +861,5 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     function _applyPeer(uint32 sourceDomain, address sourceApp, address recipient) private {
         _recipients[sourceDomain][sourceApp] = recipient;
         emit PeerApplied(sourceDomain, sourceApp, recipient);
-    }
-
-    function _checkReady(uint64 readyAt) private view {
-        // 0 means "no proposal", not a balance.
-        // slither-disable-next-line incorrect-equality
-        if (readyAt == 0) revert InboxNoProposal();
-        if (block.timestamp < readyAt) revert InboxProposalNotReady(readyAt, uint64(block.timestamp));
     }
 }

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
+import {DelayedGovernance} from "../governance/DelayedGovernance.sol";
 import {IOutbox} from "../interfaces/IOutbox.sol";
 import {MessageCodec} from "../libraries/MessageCodec.sol";
 
@@ -13,16 +14,32 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///         increases), encodes it (MessageCodec, docs/messages.md) and emits MessageSent,
 ///         which carries everything a relayer needs: the full encoding and its id.
 /// @dev Roles:
-///      - owner (two-step, Ownable2Step): registers and unregisters the apps that may send.
-///        It cannot forge anything: a message's source app is always msg.sender, and the
-///        destination inbox accepts only the (domain, app) pairs registered there.
+///      - owner (two-step, Ownable2Step): proposes registering or unregistering an app,
+///        cancels a proposal, closes the setup phase. It cannot forge anything: a message's
+///        source app is always msg.sender, and the destination inbox accepts only the
+///        (domain, app) pairs registered there. It cannot silence an app at once either:
+///        after the setup phase every change waits `governanceDelay` seconds after its
+///        proposal (an event, readable while pending), the same governance as the Inbox's
+///        (DelayedGovernance). The setup phase ends at the first message sent or when the
+///        owner closes it.
+///      - anyone: applies a proposal once its delay has passed.
 ///      - registered app: may `send`.
 ///      Only the fixed kinds with canonical bodies can be sent (MessageCodec.checkBody);
 ///      no message can name a call target or calldata.
 contract Outbox is IOutbox, Ownable2Step {
+    /// @notice A pending registration change of one app.
+    struct PendingApp {
+        bool registered;
+        uint64 readyAt;
+    }
+
     uint32 private immutable _localDomain;
+    uint64 private immutable _governanceDelay;
+    // One slot: send reads and writes both.
     uint64 private _nextNonce;
+    bool private _setupOpen;
     mapping(address app => bool registered) private _registered;
+    mapping(address app => PendingApp pending) private _pendingApps;
 
     /// @notice A message left this chain. `message` is the full encoding (source app and
     ///         nonce included), `messageId` its keccak256; the relayer needs nothing else.
@@ -40,6 +57,16 @@ contract Outbox is IOutbox, Ownable2Step {
     /// @notice `app` may no longer send.
     event AppUnregistered(address indexed app);
 
+    /// @notice Registering (`registered` true) or unregistering `app` was proposed; it can be
+    ///         applied from `readyAt`.
+    event AppChangeProposed(address indexed app, bool registered, uint64 readyAt);
+
+    /// @notice The pending change of `app` was withdrawn.
+    event AppChangeCancelled(address indexed app, bool registered);
+
+    /// @notice The setup phase ended: from now on every app change waits for the delay.
+    event SetupClosed(address indexed by);
+
     /// @notice The caller is not a registered app.
     error OutboxAppNotRegistered(address app);
 
@@ -55,25 +82,61 @@ contract Outbox is IOutbox, Ownable2Step {
     /// @notice The app is already in the requested registration state.
     error OutboxAppUnchanged(address app, bool registered);
 
-    /// @param localDomain_ this chain's protocol domain id
-    /// @param owner_       who registers apps (moves in two steps)
-    constructor(uint32 localDomain_, address owner_) Ownable(owner_) {
+    /// @notice The delay is above DelayedGovernance.MAX_DELAY.
+    error OutboxDelayInvalid(uint64 delay, uint64 max);
+
+    /// @notice The setup phase is over.
+    error OutboxSetupClosed();
+
+    /// @param localDomain_     this chain's protocol domain id
+    /// @param owner_           who proposes app changes (moves in two steps)
+    /// @param governanceDelay_ seconds between a proposal and its effect after setup
+    constructor(uint32 localDomain_, address owner_, uint64 governanceDelay_) Ownable(owner_) {
+        if (governanceDelay_ > DelayedGovernance.MAX_DELAY) {
+            revert OutboxDelayInvalid(governanceDelay_, DelayedGovernance.MAX_DELAY);
+        }
         _localDomain = localDomain_;
+        _governanceDelay = governanceDelay_;
+        _setupOpen = true;
     }
 
-    /// @notice Let `app` (a contract) send messages. Only the owner.
-    function registerApp(address app) external onlyOwner {
-        if (app.code.length == 0) revert OutboxAppInvalid(app);
-        if (_registered[app]) revert OutboxAppUnchanged(app, true);
-        _registered[app] = true;
-        emit AppRegistered(app);
+    /// @notice Propose that `app` may send (`registered` true; it must be a contract) or may
+    ///         no longer send (false). Effective after the governance delay (at once during
+    ///         setup). Replaces a pending proposal for the same app. Only the owner.
+    function proposeApp(address app, bool registered) external onlyOwner {
+        if (registered && app.code.length == 0) revert OutboxAppInvalid(app);
+        if (_registered[app] == registered) revert OutboxAppUnchanged(app, registered);
+        if (_setupOpen) {
+            _applyApp(app, registered);
+            return;
+        }
+        uint64 readyAt = DelayedGovernance.readyAt(_governanceDelay);
+        _pendingApps[app] = PendingApp(registered, readyAt);
+        emit AppChangeProposed(app, registered, readyAt);
     }
 
-    /// @notice Stop `app` from sending. Only the owner.
-    function unregisterApp(address app) external onlyOwner {
-        if (!_registered[app]) revert OutboxAppUnchanged(app, false);
-        _registered[app] = false;
-        emit AppUnregistered(app);
+    /// @notice Make the pending change of `app` effective once its delay has passed. Anyone.
+    function applyApp(address app) external {
+        PendingApp memory pending = _pendingApps[app];
+        DelayedGovernance.requireReady(pending.readyAt);
+        delete _pendingApps[app];
+        if (_registered[app] == pending.registered) revert OutboxAppUnchanged(app, pending.registered);
+        _applyApp(app, pending.registered);
+    }
+
+    /// @notice Withdraw the pending change of `app`. Only the owner.
+    function cancelApp(address app) external onlyOwner {
+        PendingApp memory pending = _pendingApps[app];
+        DelayedGovernance.requirePending(pending.readyAt);
+        delete _pendingApps[app];
+        emit AppChangeCancelled(app, pending.registered);
+    }
+
+    /// @notice End the setup phase now (the wiring step's last call). Only the owner.
+    function closeSetup() external onlyOwner {
+        if (!_setupOpen) revert OutboxSetupClosed();
+        _setupOpen = false;
+        emit SetupClosed(msg.sender);
     }
 
     /// @inheritdoc IOutbox
@@ -88,6 +151,10 @@ contract Outbox is IOutbox, Ownable2Step {
         if (destinationApp == address(0)) revert OutboxDestinationAppZero(destinationDomain);
         MessageCodec.checkBody(kind, body);
         nonce = _nextNonce++;
+        if (_setupOpen) {
+            _setupOpen = false;
+            emit SetupClosed(msg.sender);
+        }
         bytes memory message =
             MessageCodec.formatMessage(_localDomain, msg.sender, destinationDomain, destinationApp, nonce, kind, body);
         messageId = keccak256(message);
@@ -107,5 +174,27 @@ contract Outbox is IOutbox, Ownable2Step {
     /// @notice Whether `app` may send.
     function isRegisteredApp(address app) external view returns (bool) {
         return _registered[app];
+    }
+
+    /// @notice Seconds between a proposal and its effect (after the setup phase).
+    function governanceDelay() external view returns (uint64) {
+        return _governanceDelay;
+    }
+
+    /// @notice Whether app changes still take effect at once (before the first message).
+    function setupOpen() external view returns (bool) {
+        return _setupOpen;
+    }
+
+    /// @notice The pending change of `app` (readyAt 0: none).
+    function pendingApp(address app) external view returns (bool registered, uint64 readyAt) {
+        PendingApp memory pending = _pendingApps[app];
+        return (pending.registered, pending.readyAt);
+    }
+
+    function _applyApp(address app, bool registered) private {
+        _registered[app] = registered;
+        if (registered) emit AppRegistered(app);
+        else emit AppUnregistered(app);
     }
 }

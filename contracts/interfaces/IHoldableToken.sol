@@ -70,6 +70,10 @@ interface IHoldableToken {
     ///         is handed.
     function checkHold(Hold calldata hold) external view returns (bytes32 id, HoldStatus status);
 
+    /// @notice The EIP-712 digest the payer signs to authorize `hold` until `validBefore`
+    ///         (the token's PlaceHold type).
+    function holdAuthorizationDigest(Hold calldata hold, uint256 validBefore) external view returns (bytes32);
+
     /// @notice Where a hold is in its life.
     function holdStatus(bytes32 id) external view returns (HoldStatus);
 

@@ -9,16 +9,21 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 
 /// @title MessageAttestation
 /// @notice What an attester signs: a pvd message as EIP-712 typed data under the
-///         destination inbox's own domain. Off-chain twin: pvd/attestation.py.
+///         destination inbox's own domain. Off-chain twin: pvd/protocol/attestation.py.
 /// @dev The domain has every ERC-5267 field but extensions (fields = 0x1f):
 ///
 ///     EIP712Domain(string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)
 ///     name = "pvd Inbox", version = "1", chainId = block.chainid,
-///     verifyingContract = the inbox, salt = bytes32(uint256(the inbox's domain id))
+///     verifyingContract = the inbox,
+///     salt = keccak256(abi.encode(uint32 the inbox's domain id, bytes32 its deployment id))
 ///
-/// The salt carries the protocol domain id: two eth-tester chains share a chain id and can
-/// share addresses, so a signature for one inbox never verifies at its twin on another
-/// domain. The typed struct is the message field by field (the body as `bytes`), read
+/// The salt carries the protocol domain id and the deployment id. Two chains can share a
+/// chain id and addresses (eth-tester chains, consortium chains reusing chain ids, staging
+/// and production deployed by the same key): the domain id keeps a signature for one inbox
+/// from verifying at its twin on another domain, and the deployment id (random per
+/// deployment, recorded in its manifest) keeps one deployment's messages from verifying at
+/// another deployment's inbox even when the chain ids, addresses, domain ids and attester
+/// keys are all the same. The typed struct is the message field by field (the body as `bytes`), read
 /// from the packed encoding of MessageCodec (docs/messages.md):
 ///
 ///     Message(uint8 version,uint32 sourceDomain,address sourceApp,uint32 destinationDomain,
@@ -39,10 +44,20 @@ library MessageAttestation {
         "address destinationApp,uint64 nonce,uint8 kind,bytes body)"
     );
 
-    /// @notice The domain separator of the inbox at `inbox` on (`chainId`, `domain`).
-    function domainSeparator(uint256 chainId, address inbox, uint32 domain) internal pure returns (bytes32) {
+    /// @notice The EIP-712 salt of the inbox of deployment `deploymentId` on `domain`.
+    function salt(uint32 domain, bytes32 deploymentId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(domain, deploymentId));
+    }
+
+    /// @notice The domain separator of the inbox at `inbox` on (`chainId`, `domain`) of
+    ///         deployment `deploymentId`.
+    function domainSeparator(uint256 chainId, address inbox, uint32 domain, bytes32 deploymentId)
+        internal
+        pure
+        returns (bytes32)
+    {
         return MessageHashUtils.toDomainSeparator(
-            DOMAIN_FIELDS, NAME_HASH, VERSION_HASH, chainId, inbox, bytes32(uint256(domain))
+            DOMAIN_FIELDS, NAME_HASH, VERSION_HASH, chainId, inbox, salt(domain, deploymentId)
         );
     }
 

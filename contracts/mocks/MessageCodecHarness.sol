@@ -8,8 +8,8 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 
 /// @title MessageCodecHarness
 /// @notice TEST ONLY. Exposes MessageCodec and MessageAttestation as external functions so
-///         that tests and scripts/golden_messages.py can compare them with pvd/messages.py
-///         and pvd/attestation.py byte for byte. Roles: none; it holds no state.
+///         that tests and scripts/golden_messages.py can compare them with pvd/protocol/messages.py
+///         and pvd/protocol/attestation.py byte for byte. Roles: none; it holds no state.
 contract MessageCodecHarness {
     /// @notice MessageCodec.encodeMessage (packed, no validation).
     function encodeMessage(MessageCodec.Message calldata m) external pure returns (bytes memory) {
@@ -60,8 +60,12 @@ contract MessageCodecHarness {
     }
 
     /// @notice MessageAttestation.domainSeparator.
-    function domainSeparator(uint256 chainId, address inbox, uint32 domain) external pure returns (bytes32) {
-        return MessageAttestation.domainSeparator(chainId, inbox, domain);
+    function domainSeparator(uint256 chainId, address inbox, uint32 domain, bytes32 deploymentId)
+        external
+        pure
+        returns (bytes32)
+    {
+        return MessageAttestation.domainSeparator(chainId, inbox, domain, deploymentId);
     }
 
     /// @notice MessageAttestation.structHash of a valid message.
@@ -70,14 +74,19 @@ contract MessageCodecHarness {
         return MessageAttestation.structHash(message);
     }
 
-    /// @notice The digest attesters sign for the inbox at (`chainId`, `inbox`, `domain`).
-    function attestationDigest(uint256 chainId, address inbox, uint32 domain, bytes calldata message)
-        external
-        pure
-        returns (bytes32)
-    {
+    /// @notice The digest attesters sign for the inbox at (`chainId`, `inbox`, `domain`) of
+    ///         deployment `deploymentId`.
+    function attestationDigest(
+        uint256 chainId,
+        address inbox,
+        uint32 domain,
+        bytes32 deploymentId,
+        bytes calldata message
+    ) external pure returns (bytes32) {
         MessageCodec.validateMessage(message);
-        return MessageAttestation.digest(MessageAttestation.domainSeparator(chainId, inbox, domain), message);
+        return MessageAttestation.digest(
+            MessageAttestation.domainSeparator(chainId, inbox, domain, deploymentId), message
+        );
     }
 
     /// @notice OpenZeppelin ECDSA.tryRecover, as the Inbox applies it to each signature:

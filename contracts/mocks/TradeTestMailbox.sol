@@ -12,7 +12,7 @@ import {IOutbox} from "../interfaces/IOutbox.sol";
 ///         guard — what the real inbox verifies is the bridge's concern. Never deployed by pvd.
 /// @dev Roles: anyone sends and delivers (it is a test fixture). The message id is
 ///      keccak256(abi.encode(version 1, source domain, source app, destination domain,
-///      destination app, nonce, kind, body)) in the spirit of DESIGN.md §5, not the bridge's
+///      destination app, nonce, kind, body)) in the spirit of docs/messages.md, not the bridge's
 ///      canonical encoding.
 contract TradeTestMailbox is IOutbox {
     uint32 private immutable _localDomain;

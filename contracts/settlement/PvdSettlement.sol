@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 // Assembly only to re-raise the token's custom error unchanged (_bubble).
 // solhint-disable no-inline-assembly
 
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+
 import {IHoldableToken} from "../interfaces/IHoldableToken.sol";
 import {IMessageRecipient} from "../interfaces/IMessageRecipient.sol";
 import {IOutbox} from "../interfaces/IOutbox.sol";
@@ -17,24 +19,34 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 /// @dev It can never move money except by executing or releasing a hold a payer placed with
 ///      it as notary: it holds no funds, has no transfer function and no admin.
 ///      Roles (no admin, nothing to configure after deployment):
-///      - anyone: places a hold from the payer's signature and announces it in one call;
-///        announces a hold placed directly on the token.
+///      - anyone: places a hold from the payer's signature and announces it in one call
+///        (or, if a front-runner placed that signed hold through the token, announces it).
+///      - the payer: announces a hold it placed directly on the token.
 ///      - the inbox: delivers the registry's outcomes (receiveMessage).
 ///      The registry (the business chain's peer) is fixed at deployment, so the business
 ///      chain is deployed first; the registry learns this contract's address in the
 ///      wiring step (docs/messages.md, "Deployment and wiring").
-///      Storage: one announced flag per hold. An outcome carries the hold's fields
+///      Storage: one announced flag per hold, cleared when an outcome releases the hold,
+///      so that the payer can fund the trade again with the same hold id. An outcome carries the hold's fields
 ///      (MessageCodec.TradeOutcome); the token checks them against its commitment, so
 ///      nothing else is stored.
 ///      A Delivered outcome that finds the hold already released (or past its expiry, so no
 ///      longer executable) is answered Refunded and flagged (DeliveredAfterRefund): the
 ///      stated residual risk of a relayer outage longer than the liveness window.
+///      An outcome that finds no matching hold (none under its id, or one with other fields)
+///      was never sent for that hold (the registry answers only announced holds): it is a
+///      terminal no-op, flagged (OutcomeWithoutHold), never a failure a later hold could
+///      satisfy on retry.
 contract PvdSettlement is IMessageRecipient {
     IHoldableToken private immutable _token;
     IOutbox private immutable _outbox;
     address private immutable _inbox;
     uint32 private immutable _registryDomain;
     address private immutable _registry;
+
+    /// @dev The token's HoldMismatch(bytes32) selector: checkHold's answer for a hold placed
+    ///      under the id with other fields.
+    bytes4 private constant HOLD_MISMATCH = bytes4(keccak256("HoldMismatch(bytes32)"));
 
     mapping(bytes32 holdId => bool announced) private _announced;
 
@@ -63,6 +75,13 @@ contract PvdSettlement is IMessageRecipient {
         bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 indexed outcomeId, MessageCodec.Outcome outcome
     );
 
+    /// @notice FLAG: an outcome named no matching hold (none was placed under its id, or one
+    ///         with other fields): nothing moved, nothing was sent back, and the message is
+    ///         consumed (a forged or mistaken outcome must not wait for a hold to appear).
+    event OutcomeWithoutHold(
+        bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 indexed outcomeId, MessageCodec.Outcome outcome
+    );
+
     /// @notice Only the inbox may deliver messages.
     error SettlementNotInbox(address caller);
 
@@ -80,6 +99,9 @@ contract PvdSettlement is IMessageRecipient {
 
     /// @notice The hold is not open (None, Executed or Released).
     error SettlementHoldNotHeld(bytes32 holdId, IHoldableToken.HoldStatus status);
+
+    /// @notice Only the hold's payer announces a hold placed directly on the token.
+    error SettlementNotPayer(address caller, address payer);
 
     /// @notice The hold was announced before.
     error SettlementAlreadyAnnounced(bytes32 holdId);
@@ -108,6 +130,9 @@ contract PvdSettlement is IMessageRecipient {
     /// @notice Place `hold` for its payer, who signed it (EIP-712, the token's PlaceHold
     ///         type) valid before `validBefore`, and announce it to the registry. Anyone may
     ///         submit. `hold.notary` must be this contract and `hold.ref` the trade id.
+    ///         Idempotent against a front-run: if someone placed this signed hold through the
+    ///         token first, the existing hold is announced (the signature still must be the
+    ///         payer's and unexpired); otherwise the token's error is re-raised.
     /// @return holdId    the token's id of the hold
     /// @return messageId the PAYMENT_HELD message's id
     function placeHoldAndAnnounce(IHoldableToken.Hold calldata hold, uint256 validBefore, bytes calldata signature)
@@ -116,16 +141,22 @@ contract PvdSettlement is IMessageRecipient {
     {
         _checkHoldShape(hold);
         // Interaction with the token first: it places the hold (or reverts) and has no
-        // callback into this contract. A fresh hold id was never announced.
-        holdId = _token.placeHoldWithAuthorization(hold, validBefore, signature);
+        // callback into this contract. A freshly placed hold is not announced (the flag is
+        // cleared whenever an outcome released an earlier hold under the same id).
+        try _token.placeHoldWithAuthorization(hold, validBefore, signature) returns (bytes32 placed) {
+            holdId = placed;
+        } catch (bytes memory reason) {
+            holdId = _frontRunHold(hold, validBefore, signature, reason);
+        }
         messageId = _announce(hold, holdId);
     }
 
-    /// @notice Announce a hold its payer placed directly on the token. Anyone may call. The
+    /// @notice Announce a hold its payer placed directly on the token. Only the payer. The
     ///         hold must name this contract as notary, a non-zero reference, be Held with
     ///         exactly these fields (the token checks its commitment), and not be announced.
     /// @return messageId the PAYMENT_HELD message's id
     function announce(IHoldableToken.Hold calldata hold) external returns (bytes32 messageId) {
+        if (msg.sender != hold.payer) revert SettlementNotPayer(msg.sender, hold.payer);
         _checkHoldShape(hold);
         (bytes32 holdId, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
         if (status != IHoldableToken.HoldStatus.Held) revert SettlementHoldNotHeld(holdId, status);
@@ -155,11 +186,16 @@ contract PvdSettlement is IMessageRecipient {
             expiry: outcome.expiry,
             ref: outcome.tradeId
         });
-        // Interactions only (no state of its own to change): the token moves the money,
-        // then the outbox records the reply.
+        // The token moves the money, then the outbox records the reply. The only state of
+        // its own, the announced flag, is cleared when the hold was released.
         MessageCodec.SettlementResult result = outcome.outcome == MessageCodec.Outcome.Delivered
             ? _settleDelivered(hold, outcome, messageId)
             : _settleRelease(hold, outcome, messageId);
+        // No hold: a terminal no-op (flagged in _noHold), nothing to report.
+        if (result == MessageCodec.SettlementResult.None) return;
+        if (result == MessageCodec.SettlementResult.Refunded) {
+            delete _announced[_token.holdId(hold.payer, address(this), hold.ref)];
+        }
         bytes memory reply = MessageCodec.encodePaymentSettled(
             MessageCodec.PaymentSettled(outcome.tradeId, outcome.holdId, result, outcome.amount)
         );
@@ -239,9 +275,8 @@ contract PvdSettlement is IMessageRecipient {
         try _token.executeHold(hold) {
             return MessageCodec.SettlementResult.Paid;
         } catch (bytes memory reason) {
-            // The id is the outcome's.
-            // slither-disable-next-line unused-return
-            (, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
+            IHoldableToken.HoldStatus status = _matchingHoldStatus(hold);
+            if (status == IHoldableToken.HoldStatus.None) return _noHold(outcome, messageId);
             if (status == IHoldableToken.HoldStatus.Executed) return MessageCodec.SettlementResult.Paid;
             if (status == IHoldableToken.HoldStatus.Held && block.timestamp >= hold.expiry) {
                 _token.releaseHold(hold);
@@ -264,14 +299,61 @@ contract PvdSettlement is IMessageRecipient {
         try _token.releaseHold(hold) {
             return MessageCodec.SettlementResult.Refunded;
         } catch (bytes memory reason) {
-            // The id is the outcome's.
-            // slither-disable-next-line unused-return
-            (, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
+            IHoldableToken.HoldStatus status = _matchingHoldStatus(hold);
+            if (status == IHoldableToken.HoldStatus.None) return _noHold(outcome, messageId);
             if (status == IHoldableToken.HoldStatus.Released) return MessageCodec.SettlementResult.Refunded;
             if (status != IHoldableToken.HoldStatus.Executed) _bubble(reason);
             emit OutcomeAfterPayment(outcome.tradeId, outcome.holdId, messageId, outcome.outcome);
             return MessageCodec.SettlementResult.Paid;
         }
+    }
+
+    /// @dev The status of the hold with exactly these fields: None if no hold was placed
+    ///      under its id or one with other fields (the token's HoldMismatch). Any other
+    ///      failure of the token (out of gas included) is re-raised, never read as "no hold".
+    function _matchingHoldStatus(IHoldableToken.Hold memory hold) private view returns (IHoldableToken.HoldStatus) {
+        // The id is the outcome's.
+        // slither-disable-next-line unused-return
+        try _token.checkHold(hold) returns (bytes32, IHoldableToken.HoldStatus status) {
+            return status;
+        } catch (bytes memory reason) {
+            if (reason.length >= 4 && bytes4(reason) == HOLD_MISMATCH) return IHoldableToken.HoldStatus.None;
+            _bubble(reason);
+        }
+    }
+
+    /// @dev An outcome for no matching hold: flag it; None tells the caller to stop there.
+    function _noHold(MessageCodec.TradeOutcome memory outcome, bytes32 messageId)
+        private
+        returns (MessageCodec.SettlementResult)
+    {
+        emit OutcomeWithoutHold(outcome.tradeId, outcome.holdId, messageId, outcome.outcome);
+        return MessageCodec.SettlementResult.None;
+    }
+
+    /// @dev placeHoldWithAuthorization reverted with `reason`. If the same hold is already
+    ///      placed and open (a front-runner submitted the payer's signature through the token),
+    ///      not announced, and the signature is the payer's and unexpired, return its id to be
+    ///      announced; otherwise re-raise `reason`.
+    function _frontRunHold(
+        IHoldableToken.Hold calldata hold,
+        uint256 validBefore,
+        bytes calldata signature,
+        bytes memory reason
+    ) private view returns (bytes32 holdId) {
+        IHoldableToken.HoldStatus status;
+        // A hold with other fields under the id (HoldMismatch) is no front-run of this one.
+        try _token.checkHold(hold) returns (bytes32 id, IHoldableToken.HoldStatus found) {
+            (holdId, status) = (id, found);
+        } catch {
+            _bubble(reason);
+        }
+        if (
+            status != IHoldableToken.HoldStatus.Held || _announced[holdId] || block.timestamp >= validBefore
+                || !SignatureChecker.isValidSignatureNowCalldata(
+                    hold.payer, _token.holdAuthorizationDigest(hold, validBefore), signature
+                )
+        ) _bubble(reason);
     }
 
     /// @dev Revert with `reason` as received (the token's custom error).

@@ -45,7 +45,8 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     error HoldAmountZero();
     /// @notice `expiry` must lie in [earliest, latest] (after now, within MAX_HOLD_DURATION).
     error HoldExpiryOutOfRange(uint64 expiry, uint256 earliest, uint256 latest);
-    /// @notice A hold with this id was already placed (ids are never reused).
+    /// @notice A hold with this id is open or was executed (only a released hold's id can be
+    ///         placed again).
     error HoldAlreadyExists(bytes32 holdId, HoldStatus status);
     /// @notice The payer's spendable balance (balance − held) is below `needed`.
     error InsufficientSpendableBalance(address account, uint256 spendable, uint256 needed);
@@ -79,8 +80,10 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     /// @inheritdoc IHoldableToken
     /// @dev The payer signs EIP-712 `PlaceHold(address payer,address payee,address notary,
     ///      uint256 amount,uint64 expiry,bytes32 ref,uint256 validBefore)` under this token's
-    ///      domain (see eip712Domain()). A contract payer is checked with ERC-1271. A signature
-    ///      cannot be replayed: a hold id can be placed once. Anyone may submit it.
+    ///      domain (see eip712Domain()). A contract payer is checked with ERC-1271. Anyone may
+    ///      submit it. While the hold is open or executed the signature cannot be used again;
+    ///      once the hold is released it can be, until `validBefore` (placing the same hold
+    ///      again, which the payer signed for).
     function placeHoldWithAuthorization(Hold calldata hold, uint256 validBefore, bytes calldata signature)
         external
         returns (bytes32)
@@ -191,7 +194,11 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         }
         id = holdId(hold.payer, hold.notary, hold.ref);
         uint256 existing = _holds[id];
-        if (existing != 0) revert HoldAlreadyExists(id, HoldStatus(uint8(existing & _STATUS_MASK)));
+        // A released hold's id may be placed again: a payer whose first attempt was refused
+        // (released) can still fund the same reference. Held and Executed ids are final.
+        if (existing != 0 && HoldStatus(uint8(existing & _STATUS_MASK)) != HoldStatus.Released) {
+            revert HoldAlreadyExists(id, HoldStatus(uint8(existing & _STATUS_MASK)));
+        }
 
         AccountState payer = _accountState(hold.payer);
         if (payer.frozen()) revert AccountIsFrozen(hold.payer);

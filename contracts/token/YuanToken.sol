@@ -44,7 +44,7 @@ contract YuanToken is
 
     /// @param name_ ERC-20 name (the EIP-712 name adds the domain id to it).
     /// @param symbol_ ERC-20 symbol.
-    /// @param domainId_ The protocol domain id of this chain (DESIGN §2).
+    /// @param domainId_ The protocol domain id of this chain (docs/design.md).
     /// @param admin The central bank: the initial DEFAULT_ADMIN_ROLE holder.
     /// @param adminTransferDelay Seconds between starting and accepting an admin transfer.
     constructor(string memory name_, string memory symbol_, uint32 domainId_, address admin, uint48 adminTransferDelay)

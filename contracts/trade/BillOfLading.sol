@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 
+import {IERC5192} from "../interfaces/IERC5192.sol";
+
 /// @title BillOfLading
 /// @notice The title document of a pvd trade: an ERC-721 token bound to exactly one trade of
 ///         the TradeRegistry that deployed it. It is a *straight* (non-negotiable) bill: issued
@@ -16,7 +18,11 @@ import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 ///      Token id = uint256(tradeId), so a trade has at most one bill, ever: OpenZeppelin's
 ///      `_mint` refuses an id that exists, and a burned id is never re-issued because the
 ///      registry issues only on the trade's single Funded -> Shipped transition.
-contract BillOfLading is ERC721 {
+///      Wallets are told that a bill cannot move: ERC-5192 (`locked` is true for every
+///      outstanding bill, `Locked` is emitted at issue, `supportsInterface(0xb45a3c0e)`).
+///      Otherwise it is a plain ERC-721 (OpenZeppelin): approvals can be set but any
+///      transfer reverts with BillOfLadingNonTransferable.
+contract BillOfLading is ERC721, IERC5192 {
     /// @notice The registry that deployed this contract and alone may issue and end bills.
     address private immutable _registry;
 
@@ -65,6 +71,7 @@ contract BillOfLading is ERC721 {
         tokenId = uint256(tradeId);
         _documentHashes[tokenId] = documentHash;
         _mint(consignee, tokenId);
+        emit Locked(tokenId);
         emit BillIssued(tokenId, tradeId, consignee, documentHash);
     }
 
@@ -82,6 +89,18 @@ contract BillOfLading is ERC721 {
         address holder = _requireOwned(tokenId);
         _burn(tokenId);
         emit BillVoided(tokenId, tradeId, holder);
+    }
+
+    /// @inheritdoc IERC5192
+    /// @dev Always true for an outstanding bill; reverts ERC721NonexistentToken otherwise.
+    function locked(uint256 tokenId) external view returns (bool) {
+        _requireOwned(tokenId);
+        return true;
+    }
+
+    /// @notice ERC-165: ERC-721, ERC-721 metadata, ERC-165 and ERC-5192.
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(IERC5192).interfaceId || super.supportsInterface(interfaceId);
     }
 
     /// @notice The registry that issues and ends bills.

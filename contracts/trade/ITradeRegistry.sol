@@ -135,12 +135,16 @@ interface ITradeRegistry {
         bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 messageId, RejectReason reason, Status status
     );
 
+    /// @notice The outbox refused the trade's outcome (`reason`, its revert data): the trade
+    ///         is terminal here, and anyone may `resendOutcome` once the outbox takes it.
+    event OutcomeNotSent(bytes32 indexed tradeId, bytes32 indexed holdId, MessageCodec.Outcome outcome, bytes reason);
+
     /// @notice A PAYMENT_HELD announced the hold the trade is already funded by again:
     ///         consumed without effect and not answered (a Rejected would release the live hold).
     event PaymentHeldDuplicate(bytes32 indexed tradeId, bytes32 indexed holdId, bytes32 messageId);
 
     /// @notice PAYMENT_SETTLED recorded the trade's settlement (once). `status` is the trade's
-    ///         status then; Delivered with Refunded is the residual-risk case of DESIGN.md §4.
+    ///         status then; Delivered with Refunded is the residual-risk case (docs/design.md, timing rule).
     event TradeSettled(
         bytes32 indexed tradeId, bytes32 indexed holdId, MessageCodec.SettlementResult result, Status status
     );
@@ -218,4 +222,6 @@ interface ITradeRegistry {
     error TradeInvalidRuling(bytes32 tradeId, MessageCodec.Outcome ruling);
     /// @notice The carrier's proof of delivery must be a non-zero hash.
     error TradeProofOfDeliveryMissing(bytes32 tradeId);
+    /// @notice The trade has no outcome waiting to be sent again.
+    error TradeOutcomeNotPending(bytes32 tradeId);
 }

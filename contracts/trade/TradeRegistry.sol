@@ -8,7 +8,7 @@ import {BillOfLading} from "./BillOfLading.sol";
 import {ITradeRegistry} from "./ITradeRegistry.sol";
 
 /// @title TradeRegistry
-/// @notice The business chain's record of pvd trades (DESIGN.md §3–4, docs/trade.md). One
+/// @notice The business chain's record of pvd trades (docs/design.md, docs/trade.md). One
 ///         record per trade with two separate fields: `status` (the trade, owned here) and
 ///         `settlement` (the money, reported by the payment chain, set once).
 ///
@@ -38,7 +38,7 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
     address private immutable _admin;
     BillOfLading private immutable _billOfLading;
     /// @notice Minimum gap between the delivery deadline and the hold expiry, and between the
-    ///         arbitration deadline and the hold expiry (DESIGN.md §4 timing rule).
+    ///         arbitration deadline and the hold expiry (the timing rule, docs/design.md).
     uint64 private immutable _safetyWindow;
     /// @notice A proposal's deadline is at most this many seconds ahead.
     uint64 private immutable _maxHorizon;
@@ -52,6 +52,8 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
 
     mapping(bytes32 tradeId => Trade) private _trades;
     mapping(address buyer => uint256 count) private _nonces;
+    /// @dev Set only when the outbox refused a trade's Delivered or Expired outcome.
+    mapping(bytes32 tradeId => bool unsent) private _outcomeUnsent;
 
     /// @param admin        who wires the registry once (see `wire`)
     /// @param safetyWindow seconds, > 0: see `_safetyWindow`
@@ -94,8 +96,8 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
 
     // ---------------------------------------------------------------- the parties
 
-    /// @notice Propose a trade as its buyer (msg.sender). Checks the timing rule of DESIGN.md
-    ///         §4: now < deadline <= now + maxHorizon; holdExpiry >= deadline + safetyWindow;
+    /// @notice Propose a trade as its buyer (msg.sender). Checks the timing rule (docs/design.md):
+    ///         now < deadline <= now + maxHorizon; holdExpiry >= deadline + safetyWindow;
     ///         with an arbiter, deadline <= arbitrationDeadline <= holdExpiry - safetyWindow,
     ///         without one, arbitrationDeadline == 0.
     /// @return tradeId see the contract's @dev; `nextTradeId(buyer)` tells it in advance
@@ -241,6 +243,18 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
         _expire(tradeId, t);
     }
 
+    /// @notice Send again the Delivered or Expired outcome of a trade whose outcome the
+    ///         outbox refused (OutcomeNotSent), e.g. while the registry's registration there
+    ///         was being changed. Anyone. Reverts with the outbox's error if it refuses again.
+    function resendOutcome(bytes32 tradeId) external {
+        if (!_outcomeUnsent[tradeId]) revert TradeOutcomeNotPending(tradeId);
+        Trade storage t = _trades[tradeId];
+        MessageCodec.Outcome outcome =
+            t.status == Status.Delivered ? MessageCodec.Outcome.Delivered : MessageCodec.Outcome.Expired;
+        delete _outcomeUnsent[tradeId];
+        _sendOutcome(tradeId, t.holdId, outcome, t.payer, t.payee, t.price, t.holdExpiry);
+    }
+
     // ---------------------------------------------------------------- messages in
 
     /// @notice Act on a verified message from the settlement app: PAYMENT_HELD funds an
@@ -271,7 +285,10 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
         Status status = t.status;
         // The hold this trade is already funded by, announced again: answering Rejected
         // would release a live hold (or race the Delivered outcome). Consume it silently.
-        if (t.holdId != bytes32(0) && t.holdId == m.holdId) {
+        // An Expired trade's hold was released by its Expired outcome: the same id announced
+        // again is a new placement (the token lets a released id be placed again) and is
+        // answered Rejected below, so that it is released too.
+        if (t.holdId != bytes32(0) && t.holdId == m.holdId && status != Status.Expired) {
             emit PaymentHeldDuplicate(m.tradeId, m.holdId, messageId);
             return;
         }
@@ -358,6 +375,11 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
     function tradeIdFor(address buyer, uint256 nonce) external view returns (bytes32) {
         if (!_wired) revert RegistryNotWired();
         return _tradeId(buyer, nonce);
+    }
+
+    /// @notice Whether the trade's outcome was refused by the outbox and waits for `resendOutcome`.
+    function outcomeUnsent(bytes32 tradeId) external view returns (bool) {
+        return _outcomeUnsent[tradeId];
     }
 
     /// @notice The bill-of-lading contract this registry issues bills on.
@@ -447,7 +469,7 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
         t.status = Status.Delivered;
         emit TradeDelivered(tradeId, msg.sender, proofOfDelivery);
         if (t.shippedAt != 0) _billOfLading.surrender(tradeId);
-        _sendOutcome(tradeId, t.holdId, MessageCodec.Outcome.Delivered, t.payer, t.payee, t.price, t.holdExpiry);
+        _trySendOutcome(tradeId, t, MessageCodec.Outcome.Delivered);
     }
 
     /// @dev Effects, then interactions (as `_deliver`). Only a funded trade has a hold to
@@ -456,8 +478,31 @@ contract TradeRegistry is ITradeRegistry, IMessageRecipient {
         t.status = Status.Expired;
         emit TradeExpired(tradeId, msg.sender);
         if (t.shippedAt != 0) _billOfLading.void(tradeId);
-        if (t.holdId != bytes32(0)) {
-            _sendOutcome(tradeId, t.holdId, MessageCodec.Outcome.Expired, t.payer, t.payee, t.price, t.holdExpiry);
+        if (t.holdId != bytes32(0)) _trySendOutcome(tradeId, t, MessageCodec.Outcome.Expired);
+    }
+
+    /// @dev A terminal trade's outcome. If the outbox refuses it, the trade's change stands
+    ///      (a seller who delivered keeps Delivered) and the outcome waits for
+    ///      `resendOutcome`: an outbox change can delay an outcome, never erase it.
+    function _trySendOutcome(bytes32 tradeId, Trade storage t, MessageCodec.Outcome outcome) private {
+        bytes memory body = MessageCodec.encodeTradeOutcome(
+            MessageCodec.TradeOutcome({
+                tradeId: tradeId,
+                holdId: t.holdId,
+                outcome: outcome,
+                payer: t.payer,
+                payee: t.payee,
+                amount: t.price,
+                expiry: t.holdExpiry
+            })
+        );
+        try _outbox.send(_paymentDomain, _settlementApp, MessageCodec.TRADE_OUTCOME, body) returns (
+            bytes32 messageId, uint64 nonce
+        ) {
+            emit OutcomeSent(tradeId, t.holdId, outcome, messageId, nonce);
+        } catch (bytes memory reason) {
+            _outcomeUnsent[tradeId] = true;
+            emit OutcomeNotSent(tradeId, t.holdId, outcome, reason);
         }
     }
 

@@ -6,7 +6,7 @@ Two kinds of node give the same `Chain`:
 
 A chain is identified by (EVM chain id, genesis block hash, protocol domain id): two
 eth-tester chains report the same chain id, so the domain id is pvd's own and the
-embedded chains get distinct genesis blocks (DESIGN.md §2).
+embedded chains get distinct genesis blocks (docs/design.md).
 
 Transactions are signed locally (eth-account) by the accounts the chain was given, the
 same way on every kind of node.

@@ -25,6 +25,7 @@ from pvd.chain.connection import Chain, dev_accounts, embedded_chain, rpc_chain
 from pvd.chain.local import LOCAL_CHAINS
 from pvd.client import trade as client
 from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.reconcile.reconciler import reconcile_system
 from pvd.relayer.ends import ends_from_system
 from pvd.relayer.keys import Signer
 from pvd.relayer.retry import RetryPolicy
@@ -100,7 +101,7 @@ class Story:
             print(text)
 
 
-def run_demo(chains: str = "embedded", as_json: bool = False) -> int:
+def run_demo(chains: str = "embedded", as_json: bool = False, explorer: bool = False) -> int:
     story = Story(quiet=as_json)
     with two_chains(chains) as (payment, business), tempfile.TemporaryDirectory() as tmp:
         cast = Cast.from_accounts(payment.accounts)
@@ -129,12 +130,28 @@ def run_demo(chains: str = "embedded", as_json: bool = False) -> int:
             "trades": [trade_summary(system, t) for t in (paid, refunded)],
         }
         verdict = reconcile_verdict(system)
+        if explorer:
+            keep_exploring(system, Path(tmp), story, verdict)
     if as_json:
         summary["reconcile"] = verdict
         print(json.dumps(summary, indent=2))
-    else:
+    elif not explorer:  # --explorer said it before serving
         story.say(f"reconcile: {verdict}")
     return 0
+
+
+def keep_exploring(system: System, tmp: Path, story: Story, verdict: str) -> None:
+    """`--explorer`: serve the explorer on the demo's chains until Ctrl-C."""
+    from pvd.cli.explorer import wait_for_stop
+    from pvd.explorer.launch import explore_system
+
+    server = explore_system(system, f"sqlite:///{tmp / 'index.sqlite'}")
+    story.say(f"reconcile: {verdict}")
+    print(f"explorer: {server.url} (Ctrl-C stops it and the chains)", flush=True)
+    try:
+        wait_for_stop()
+    finally:
+        server.close()
 
 
 def issue_funds(system: System, cast: Cast) -> None:
@@ -292,10 +309,5 @@ def trade_summary(system: System, trade: DemoTrade) -> dict[str, Any]:
 
 
 def reconcile_verdict(system: System) -> str:
-    """The independent checker's verdict, once it exists in this tree."""
-    try:
-        from pvd.reconcile.reconciler import reconcile_system
-    except ImportError:
-        return "not available yet (pvd reconcile is being built)"
-    report = reconcile_system(system)
-    return str(report.verdict)
+    """The independent checker's verdict on both chains (`pvd reconcile`, docs/reconcile.md)."""
+    return str(reconcile_system(system).verdict)

@@ -1,9 +1,12 @@
 """What the parties of a trade do, from Python: the buyer proposes, the seller accepts,
-the buyer signs a hold that anyone submits with its announcement, the seller ships,
-the buyer confirms, anyone expires. Also plain views of a trade and of its hold.
+either cancels before funding, the buyer signs a hold that anyone submits with its
+announcement (or places the hold itself and announces it), the seller ships, the buyer
+(or the carrier, with a proof of delivery) confirms, a party opens a dispute and the
+arbiter resolves it, anyone expires. Also views of a trade on both chains.
 
-Used by the demo, the benchmarks and the integration tests; a dapp or a script would do
-the same. Every call waits for its receipt and raises if it reverted.
+Used by the CLI, the demo, the benchmarks and the integration tests; a dapp or a script
+would do the same. Every call waits for its receipt; a call the contract refuses raises
+ContractRevert (the error decoded, pvd.deploy.reverts) before anything is sent.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from pvd.chain.connection import Chain
+from pvd.client.send import Sent, send, send_receipt
+from pvd.errors import UserError
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 TRADE_STATUS = (
@@ -84,15 +89,75 @@ class HoldRequest:
 
 
 def transact(chain: Chain, call: Any, sender: str) -> TxReceipt:
-    """Send a contract call from `sender` (a local account of `chain`) and wait."""
-    return chain.wait(call.transact({"from": sender}))
+    """Send a contract call from `sender` (a local account of `chain`) and wait;
+    ContractRevert if the contract refuses it."""
+    return send_receipt(chain, call, sender)
 
 
 def propose(chain: Chain, registry: Contract, buyer: str, terms: Terms) -> bytes:
     """Propose a trade; its id (known before the call: registry.nextTradeId)."""
+    return propose_sent(chain, registry, buyer, terms)[0]
+
+
+def propose_sent(chain: Chain, registry: Contract, buyer: str, terms: Terms) -> tuple[bytes, Sent]:
+    """Propose a trade: its id and the transaction."""
     trade_id = bytes(registry.functions.nextTradeId(buyer).call())
-    transact(chain, registry.functions.propose(terms.as_tuple()), buyer)
-    return trade_id
+    return trade_id, send(chain, registry.functions.propose(terms.as_tuple()), buyer, "propose")
+
+
+def accept(chain: Chain, registry: Contract, seller: str, trade_id: bytes) -> Sent:
+    """The seller accepts a proposed trade (before its deadline)."""
+    return send(chain, registry.functions.accept(trade_id), seller)
+
+
+def cancel(chain: Chain, registry: Contract, party: str, trade_id: bytes) -> Sent:
+    """The buyer or the seller calls off a trade that is not funded yet."""
+    return send(chain, registry.functions.cancel(trade_id), party)
+
+
+def ship(
+    chain: Chain, registry: Contract, seller: str, trade_id: bytes, document_hash: bytes
+) -> Sent:
+    """The seller ships a funded trade; the registry mints the bill of lading to the buyer
+    for the shipping document whose hash is `document_hash`."""
+    return send(chain, registry.functions.ship(trade_id, document_hash), seller)
+
+
+def confirm(chain: Chain, registry: Contract, buyer: str, trade_id: bytes) -> Sent:
+    """The buyer confirms delivery: the registry tells the payment chain to pay."""
+    return send(chain, registry.functions.confirmDelivery(trade_id), buyer, "confirmDelivery")
+
+
+def confirm_by_carrier(
+    chain: Chain, registry: Contract, carrier: str, trade_id: bytes, proof: bytes
+) -> Sent:
+    """The trade's carrier confirms delivery with a proof-of-delivery hash."""
+    call = registry.functions.confirmDeliveryByCarrier(trade_id, proof)
+    return send(chain, call, carrier, "confirmDeliveryByCarrier")
+
+
+def expire(chain: Chain, registry: Contract, sender: str, trade_id: bytes) -> Sent:
+    """Anyone ends a trade past its deadline (or a dispute past its arbitration deadline);
+    a funded one is refunded."""
+    return send(chain, registry.functions.expire(trade_id), sender)
+
+
+def dispute(chain: Chain, registry: Contract, party: str, trade_id: bytes) -> Sent:
+    """The buyer or the seller opens a dispute on a funded or shipped trade with an arbiter."""
+    return send(chain, registry.functions.openDispute(trade_id), party, "openDispute")
+
+
+RULINGS = {"delivered": 1, "expired": 2}
+
+
+def resolve(chain: Chain, registry: Contract, arbiter: str, trade_id: bytes, ruling: str) -> Sent:
+    """The arbiter rules a dispute `delivered` (the seller is paid) or `expired` (the
+    buyer is refunded)."""
+    try:
+        code = RULINGS[ruling]
+    except KeyError:
+        raise UserError(f"ruling {ruling!r} is unknown: rule delivered or expired") from None
+    return send(chain, registry.functions.resolveDispute(trade_id, code), arbiter, "resolveDispute")
 
 
 def hold_for(trade_id: bytes, terms: Terms, settlement: Contract) -> HoldRequest:
@@ -191,6 +256,149 @@ def place_hold_and_announce(
     """Anyone submits the buyer's signed hold; the settlement places and announces it."""
     call = settlement.functions.placeHoldAndAnnounce(hold.as_tuple(), valid_before, signature)
     return transact(chain, call, submitter)
+
+
+def hold_by_signature(
+    chain: Chain,
+    token: Contract,
+    settlement: Contract,
+    payer: LocalAccount,
+    hold: HoldRequest,
+    valid_before: int,
+    submitter: str,
+) -> Sent:
+    """The payer signs the PlaceHold authorization and `submitter` (anyone: the payer, a
+    relayer, the seller) sends it through the settlement: hold and announcement in one
+    transaction."""
+    signature = sign_hold(token, payer, hold, valid_before)
+    call = settlement.functions.placeHoldAndAnnounce(hold.as_tuple(), valid_before, signature)
+    return send(chain, call, submitter, "placeHoldAndAnnounce")
+
+
+def hold_directly(
+    chain: Chain, token: Contract, settlement: Contract, payer: str, hold: HoldRequest
+) -> tuple[Sent, Sent]:
+    """The payer places the hold itself, then announces it through the settlement (two
+    transactions; the announcement tells the business chain the trade is funded)."""
+    placed = send(
+        chain,
+        token.functions.placeHold(hold.ref, hold.payee, hold.notary, hold.amount, hold.expiry),
+        payer,
+        "placeHold",
+    )
+    announced = send(chain, settlement.functions.announce(hold.as_tuple()), payer, "announce")
+    return placed, announced
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    """ITradeRegistry.Trade as the business chain keeps it (amounts in fen)."""
+
+    trade_id: bytes
+    buyer: str
+    seller: str
+    payer: str
+    payee: str
+    carrier: str
+    arbiter: str
+    token: str
+    price: int
+    status: str
+    settlement: str
+    deadline: int
+    hold_expiry: int
+    arbitration_deadline: int
+    shipped_at: int
+    payment_domain: int
+    terms_hash: bytes
+    hold_id: bytes
+    proof_of_delivery: bytes
+
+    def terms(self) -> Terms:
+        return Terms(
+            seller=self.seller,  # type: ignore[arg-type]
+            payer=self.payer,  # type: ignore[arg-type]
+            payee=self.payee,  # type: ignore[arg-type]
+            token=self.token,  # type: ignore[arg-type]
+            price=self.price,
+            deadline=self.deadline,
+            hold_expiry=self.hold_expiry,
+            terms_hash=self.terms_hash,
+            carrier=self.carrier,
+            arbiter=self.arbiter,
+            arbitration_deadline=self.arbitration_deadline,
+        )
+
+
+def trade_record(registry: Contract, trade_id: bytes) -> TradeRecord:
+    """The trade as stored; UserError if the registry has no such trade."""
+    t = registry.functions.getTrade(trade_id).call()
+    (
+        buyer,
+        deadline,
+        payment_domain,
+        seller,
+        hold_expiry,
+        status,
+        settlement,
+        payer,
+        arbitration_deadline,
+        payee,
+        shipped_at,
+        carrier,
+        arbiter,
+        token,
+        price,
+        terms_hash,
+        hold_id_,
+        proof,
+    ) = t
+    if status == 0:
+        raise UserError(
+            f"no trade 0x{trade_id.hex()} on the business chain's registry: "
+            "check the id (pvd trade propose prints it) and the deployment"
+        )
+    return TradeRecord(
+        trade_id=trade_id,
+        buyer=buyer,
+        seller=seller,
+        payer=payer,
+        payee=payee,
+        carrier=carrier,
+        arbiter=arbiter,
+        token=token,
+        price=int(price),
+        status=TRADE_STATUS[status],
+        settlement=SETTLEMENT[settlement],
+        deadline=int(deadline),
+        hold_expiry=int(hold_expiry),
+        arbitration_deadline=int(arbitration_deadline),
+        shipped_at=int(shipped_at),
+        payment_domain=int(payment_domain),
+        terms_hash=bytes(terms_hash),
+        hold_id=bytes(hold_id_),
+        proof_of_delivery=bytes(proof),
+    )
+
+
+@dataclass(frozen=True)
+class PaymentSideOfTrade:
+    """What the payment chain knows of a trade's hold."""
+
+    hold_id: bytes
+    hold_status: str
+    announced: bool
+
+
+def payment_side(token: Contract, settlement: Contract, trade: TradeRecord) -> PaymentSideOfTrade:
+    """The trade's hold on the payment chain (its id is derived from the payer, the
+    settlement as notary and the trade id, so it is known before the hold exists)."""
+    hid = bytes(token.functions.holdId(trade.payer, settlement.address, trade.trade_id).call())
+    return PaymentSideOfTrade(
+        hold_id=hid,
+        hold_status=HOLD_STATUS[token.functions.holdStatus(hid).call()],
+        announced=bool(settlement.functions.isAnnounced(hid).call()),
+    )
 
 
 def trade_view(registry: Contract, trade_id: bytes) -> dict[str, str]:

@@ -75,6 +75,12 @@ def standard_json_input(root: Path, settings: CompilerSettings) -> dict[str, Any
 
 def compile_contracts(root: Path = PROJECT_ROOT) -> dict[str, Artifact]:
     """Compile contracts/ (or return the cached result for identical input)."""
+    return _artifacts(compiler_output(root))
+
+
+def compiler_output(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """solc's whole standard-JSON output for contracts/ (cached), libraries such as
+    OpenZeppelin included: what pvd.deploy.reverts reads every error ABI from."""
     settings = load_compiler_settings(root)
     source_input = standard_json_input(root, settings)
     digest = hashlib.sha256(
@@ -87,7 +93,7 @@ def compile_contracts(root: Path = PROJECT_ROOT) -> dict[str, Artifact]:
         output = _run_solc(root, settings, source_input)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(output))
-    return _artifacts(output)
+    return dict(output)
 
 
 def solc_binary(root: Path = PROJECT_ROOT) -> Path:

@@ -2,7 +2,9 @@
 the relayer, the reconciler and the CLI. Schema: docs/deployments.md.
 
 A manifest pins the chain it was deployed to (chain id, genesis hash, domain id), so a
-process pointed at another chain, or at a chain that was reset, can refuse to act.
+process pointed at another chain, or at a chain that was reset, can refuse to act. It also
+records the deployment id its inbox binds into every signature ("" for contracts deployed
+without an inbox of pvd's, e.g. a token alone).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Manifest:
     chain: ChainIdentity
     compiler: CompilerSettings
     contracts: dict[str, DeployedContract] = field(default_factory=dict)
+    deployment_id: str = ""  # 0x + 64 hex digits: the inboxes' Inbox.deploymentId()
 
     def contract(self, name: str) -> DeployedContract:
         try:
@@ -88,11 +91,34 @@ def read_manifest(path: Path) -> Manifest:
             contracts={
                 name: DeployedContract(**entry) for name, entry in data["contracts"].items()
             },
+            deployment_id=str(data.get("deployment_id", "")),
         )
     except (KeyError, TypeError) as exc:
         raise UserError(
             f"deployment file {path} is missing or has a bad field {exc}: {fix}"
         ) from None
+
+
+def check_domains_unused(folder: Path, chains: tuple[ChainIdentity, ...]) -> None:
+    """Refuse (UserError) to deploy on `chains` if a manifest in `folder` records a
+    deployment on one of those chains (same chain id and genesis hash) with the same domain
+    id: two deployments on one chain must use different domain ids. Unreadable files are
+    not manifests and are skipped."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            known = ChainIdentity(**data["chain"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for chain in chains:
+            if chain == known:
+                raise UserError(
+                    f"domain id {chain.domain_id} is already used on chain {chain.chain_id} by "
+                    f"the deployment in {path}: choose other domain ids (--payment-domain, "
+                    f"--business-domain), or remove {path} if that deployment is retired"
+                )
 
 
 def load_abi(manifest_file: Path, contract: DeployedContract) -> list[dict[str, Any]]:

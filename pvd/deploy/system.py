@@ -5,11 +5,18 @@ settlement contract fixes the registry's address at construction), then the paym
 chain, then the wiring while each inbox is still in its setup phase (takes effect at once),
 and last each inbox closes its setup, after which every change waits for the governance
 delay. The same code deploys to embedded chains, to anvil and to any RPC endpoint.
+
+Each deployment draws a random deployment id (or takes the one configured), which both
+inboxes bind into what attesters sign and both manifests record: two deployments never
+accept each other's messages, even with the same chain ids, addresses, domain ids and
+attester keys. Before deploying anything, a deployment that writes manifests refuses domain
+ids that a deployment already recorded in the same folder uses on the same chain.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eth_typing import ChecksumAddress
@@ -18,6 +25,7 @@ from web3.contract import Contract
 from pvd.chain.connection import Chain
 from pvd.deploy.compiler import Artifact, compile_contracts
 from pvd.deploy.contracts import Deployer
+from pvd.deploy.manifest import check_domains_unused
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class SystemConfig:
     admin_delay: int = 24 * 3600
     safety_window: int = 3600
     max_horizon: int = 365 * 24 * 3600
+    # 32 bytes unique to this deployment; None: a random one is drawn at deployment.
+    deployment_id: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,14 @@ def deploy_system(
     manifest_folder: Path | None = None,
     artifacts: dict[str, Artifact] | None = None,
 ) -> System:
-    """Deploy everything, wire it, close the inboxes' setup; write manifests if asked."""
+    """Deploy everything, wire it, close the inboxes' setup; write manifests if asked.
+    The result's config carries the deployment id used."""
+    if manifest_folder is not None:
+        check_domains_unused(manifest_folder, (payment.identity(), business.identity()))
+    if config.deployment_id is None:
+        config = replace(config, deployment_id=secrets.token_bytes(32))
+    deployment_id = config.deployment_id
+    assert deployment_id is not None
     artifacts = artifacts or compile_contracts()
     admin = payment.accounts[0].address
     attesters = sorted(config.attesters, key=lambda a: int(a, 16))
@@ -77,6 +94,7 @@ def deploy_system(
         return deployer.deploy(
             "Inbox",
             domain,
+            deployment_id,
             admin,
             admin,  # guardian: the admin in a default deployment; give it its own key in production
             attesters,
@@ -85,16 +103,24 @@ def deploy_system(
             config.admin_delay,
         )
 
-    on_business = Deployer(business, artifacts, f"{business.name}-{config.business_domain}")
-    business_outbox = on_business.deploy("Outbox", config.business_domain, admin)
+    on_business = Deployer(
+        business, artifacts, f"{business.name}-{config.business_domain}", deployment_id
+    )
+    business_outbox = on_business.deploy(
+        "Outbox", config.business_domain, admin, config.governance_delay
+    )
     business_inbox = inbox(on_business, config.business_domain)
     registry = on_business.deploy("TradeRegistry", admin, config.safety_window, config.max_horizon)
 
-    on_payment = Deployer(payment, artifacts, f"{payment.name}-{config.payment_domain}")
+    on_payment = Deployer(
+        payment, artifacts, f"{payment.name}-{config.payment_domain}", deployment_id
+    )
     token = on_payment.deploy(
         "YuanToken", "Programmable Yuan", "e-CNY", config.payment_domain, admin, config.admin_delay
     )
-    payment_outbox = on_payment.deploy("Outbox", config.payment_domain, admin)
+    payment_outbox = on_payment.deploy(
+        "Outbox", config.payment_domain, admin, config.governance_delay
+    )
     payment_inbox = inbox(on_payment, config.payment_domain)
     settlement = on_payment.deploy(
         "PvdSettlement",
@@ -108,8 +134,8 @@ def deploy_system(
     def send(chain: Chain, call: object) -> None:
         chain.wait(call.transact({"from": admin}))  # type: ignore[attr-defined]
 
-    send(business, business_outbox.functions.registerApp(registry.address))
-    send(payment, payment_outbox.functions.registerApp(settlement.address))
+    send(business, business_outbox.functions.proposeApp(registry.address, True))
+    send(payment, payment_outbox.functions.proposeApp(settlement.address, True))
     send(
         business,
         business_inbox.functions.proposePeer(
@@ -133,10 +159,13 @@ def deploy_system(
     )
     send(business, business_inbox.functions.closeSetup())
     send(payment, payment_inbox.functions.closeSetup())
+    send(business, business_outbox.functions.closeSetup())
+    send(payment, payment_outbox.functions.closeSetup())
 
     bill = business.w3.eth.contract(
         address=registry.functions.billOfLading().call(), abi=artifacts["BillOfLading"].abi
     )
+    on_business.record("BillOfLading", bill.address, on_business.deployed["TradeRegistry"].block)
     manifests: tuple[Path, ...] = ()
     if manifest_folder is not None:
         manifests = (on_payment.write(manifest_folder), on_business.write(manifest_folder))

@@ -5,7 +5,11 @@ The twin of contracts/libraries/MessageAttestation.sol and of the Inbox's signat
 destination inbox's own domain:
 
     EIP712Domain(name "pvd Inbox", version "1", chainId, verifyingContract = the inbox,
-                 salt = the inbox's protocol domain id as a 32-byte big-endian word)
+                 salt = keccak256(abi.encode(uint32 domain id, bytes32 deployment id)))
+
+The deployment id is a value unique to each deployment (random, recorded in its manifest and
+readable as `Inbox.deploymentId()`): two deployments with the same chain ids, addresses,
+domain ids and attester keys never accept each other's messages.
     Message(uint8 version, uint32 sourceDomain, address sourceApp, uint32 destinationDomain,
             address destinationApp, uint64 nonce, uint8 kind, bytes body)
 
@@ -24,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import encode as abi_encode
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_keys.datatypes import Signature
@@ -66,19 +71,24 @@ MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
 
 @dataclass(frozen=True)
 class InboxDomain:
-    """Where a signature is valid: one inbox deployment on one chain and protocol domain."""
+    """Where a signature is valid: one inbox on one chain and protocol domain, of one
+    deployment (`deployment_id`, 32 bytes: `Inbox.deploymentId()`)."""
 
     chain_id: int
     inbox: str
     domain: int
+    deployment_id: bytes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inbox", to_checksum_address(self.inbox))
+        object.__setattr__(self, "deployment_id", bytes(self.deployment_id))
+        if len(self.deployment_id) != 32:
+            raise ValueError(f"a deployment id is 32 bytes, not {len(self.deployment_id)}")
 
     @property
     def salt(self) -> bytes:
-        """bytes32(uint256(domain))."""
-        return self.domain.to_bytes(32, "big")
+        """keccak256(abi.encode(uint32 domain, bytes32 deployment_id))."""
+        return bytes(keccak(abi_encode(["uint32", "bytes32"], [self.domain, self.deployment_id])))
 
     def as_eip712(self) -> dict[str, Any]:
         """The EIP712Domain value."""

@@ -35,3 +35,4 @@ class DeliveryStatus(IntEnum):
     NONE = 0
     DELIVERED = 1
     FAILED = 2
+    VOIDED = 3

@@ -1,6 +1,6 @@
 """The reconciler's checks: pure functions from two chain snapshots to findings.
 
-Each finding names the invariant it is about (TESTPLAN.md ids; docs/reconcile.md lists
+Each finding names the invariant it is about (docs/design.md's ids; docs/reconcile.md lists
 them) and the offending ids. Severity says what it means:
 
 - violation: an invariant is broken (the command exits 1);
@@ -8,7 +8,7 @@ them) and the offending ids. Severity says what it means:
   anyone may retry it (L2) — reported, not a violation;
 - pending: something is on its way: a message not delivered yet (with its age), a
   settlement not reported yet ("reported late");
-- note: allowed but worth seeing (the residual risk of DESIGN.md §4).
+- note: allowed but worth seeing (the residual risk of the timing rule, docs/design.md).
 """
 
 from __future__ import annotations
@@ -291,7 +291,8 @@ def _settlement_vs_hold(
             Severity.NOTE,
             ids,
             "delivered but refunded: the hold was released (at or after its expiry) before the "
-            "Delivered outcome could execute it — the residual risk of DESIGN.md §4",
+            "Delivered outcome could execute it — the residual risk of the timing rule "
+            "(docs/design.md)",
         )
 
 
@@ -397,7 +398,7 @@ def _pending(
         and body.outcome is Outcome.DELIVERED
         and body.expiry <= destination.timestamp
     ):
-        detail += "; the hold has expired, so it will be refunded (DESIGN.md §4 residual risk)"
+        detail += "; the hold has expired, so it will be refunded (residual risk: docs/design.md)"
     return Finding(
         "M1",
         Severity.PENDING,

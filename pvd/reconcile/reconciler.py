@@ -1,7 +1,7 @@
-"""`pvd reconcile`: an independent checker of both chains (issue 6, item 8).
+"""`pvd reconcile`: an independent checker of both chains.
 
 It reads only the chains — never a relayer store — and checks, for every hold and every
-trade, X1 to X3, C1 to C4 and C6 of TESTPLAN.md, plus message accounting: every message sent is
+trade, X1 to X3, C1 to C4 and C6 of docs/design.md, plus message accounting: every message sent is
 delivered, visibly pending (with its age) or failed (verified-but-failed, retryable).
 Findings and their invariant ids: docs/reconcile.md.
 
@@ -34,17 +34,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import requests
-from eth_utils.abi import collapse_if_tuple
-from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
 from pvd.chain.connection import Chain, rpc_chain
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
+from pvd.deploy.reverts import project_decoder
 from pvd.deploy.system import System
 from pvd.errors import UserError
 from pvd.protocol.statuses import DeliveryStatus, HoldStatus
-from pvd.reconcile.checks import Context, Finding, Ids, Severity, hex_id, run_checks
+from pvd.reconcile.checks import Context, Finding, Ids, Severity, run_checks
 from pvd.reconcile.state import (
     BUSINESS_CONTRACTS,
     PAYMENT_CONTRACTS,
@@ -362,41 +361,13 @@ def _context(payment: ChainView, business: ChainView) -> Context:
     return Context(block_time=block_time, explain_error=error_decoder((payment, business)))
 
 
-_STANDARD_ERRORS: dict[bytes, tuple[str, list[str]]] = {
-    bytes(keccak(text="Error(string)"))[:4]: ("Error", ["string"]),
-    bytes(keccak(text="Panic(uint256)"))[:4]: ("Panic", ["uint256"]),
-}
-
-
 def error_decoder(views: Sequence[ChainView]) -> Callable[[bytes], str]:
-    """Revert data -> "Name(arg, ...)" using the custom errors of every contract in the
-    views (hex if unknown)."""
-    errors = dict(_STANDARD_ERRORS)
-    w3 = views[0].w3
-    for view in views:
-        for contract in view.contracts.values():
-            for entry in abi_entries(contract):
-                if entry.get("type") == "error":
-                    types = [collapse_if_tuple(dict(i)) for i in entry.get("inputs", [])]
-                    selector = bytes(keccak(text=f"{entry['name']}({','.join(types)})"))[:4]
-                    errors[selector] = (str(entry["name"]), types)
-
-    def explain(data: bytes) -> str:
-        known = errors.get(bytes(data[:4]))
-        if known is None:
-            return "0x" + bytes(data).hex() if data else "empty revert"
-        name, types = known
-        try:
-            values = w3.codec.decode(types, bytes(data[4:]))
-        except Exception:  # a truncated reason (the inbox keeps at most 256 bytes)
-            return f"{name}(…)"
-        return f"{name}({', '.join(_show(v) for v in values)})"
-
-    return explain
-
-
-def _show(value: object) -> str:
-    return hex_id(value) if isinstance(value, bytes) else str(value)
+    """Revert data -> "Name(arg=value, ...)": every error of the compiled contracts
+    (pvd.deploy.reverts) plus those of the deployed contracts' own ABIs."""
+    decoder = project_decoder().with_abis(
+        abi_entries(contract) for view in views for contract in view.contracts.values()
+    )
+    return decoder.explain
 
 
 # ------------------------------------------------------------------------ command line
@@ -440,15 +411,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--business-manifest", type=Path, required=True, help="the business chain's deployment file"
     )
-    parser.add_argument("--payment-rpc", help="payment chain RPC URL (default: $PVD_PAYMENT_RPC)")
-    parser.add_argument(
-        "--business-rpc", help="business chain RPC URL (default: $PVD_BUSINESS_RPC)"
-    )
+    parser.add_argument("--payment-rpc", help="payment chain RPC URL; unset: $PVD_PAYMENT_RPC")
+    parser.add_argument("--business-rpc", help="business chain RPC URL; unset: $PVD_BUSINESS_RPC")
     parser.add_argument("--json", action="store_true", help="machine-readable report")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="re-derive everything from the chains alone, without the index",
+    )
+    parser.add_argument(
+        "--db",
+        help="index database URL; unset: $PVD_INDEX_DB, else sqlite:///.pvd/index.db",
+    )
+    parser.add_argument(
+        "--follow", action="store_true", help="reconcile every new indexed block, with metrics"
+    )
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between follow steps")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9465,
+        help="Prometheus /metrics port of --follow on 127.0.0.1",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler for a parser set up by `add_arguments`."""
+    if not getattr(args, "full", True):
+        return incremental_command(args)
     return reconcile_command(
         args.payment_manifest,
         args.business_manifest,
@@ -456,6 +446,68 @@ def run(args: argparse.Namespace) -> int:
         args.business_rpc,
         args.json,
     )
+
+
+def incremental_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """`pvd reconcile` on the index: catch the index up (unless another `pvd index` is
+    writing it), then reconcile the new blocks; `--follow` repeats with metrics."""
+    import signal
+    import threading
+
+    from pvd.index import db
+    from pvd.index.ingest import source_from_manifest
+    from pvd.reconcile.incremental import ReconcileMetrics, reconcile_incremental
+
+    stream = out or sys.stdout
+    with _rpc_failures():
+        payment = view_from_manifest("payment", args.payment_manifest, args.payment_rpc)
+        business = view_from_manifest("business", args.business_manifest, args.business_rpc)
+        engine = db.open_index(args.db or db.default_url())
+        urls = {
+            "payment": args.payment_rpc or os.environ["PVD_PAYMENT_RPC"],
+            "business": args.business_rpc or os.environ["PVD_BUSINESS_RPC"],
+        }
+        sources = [
+            source_from_manifest("payment", args.payment_manifest, urls["payment"]),
+            source_from_manifest("business", args.business_manifest, urls["business"]),
+        ]
+        metrics = ReconcileMetrics() if args.follow else None
+        if metrics is not None:
+            metrics.serve(args.metrics_port)
+            stream.write(f"reconcile metrics on http://127.0.0.1:{args.metrics_port}/metrics\n")
+            stream.flush()
+        stop = threading.Event()
+        if args.follow:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+        code = EXIT_OK
+        while True:
+            _catch_up(engine, sources)
+            report = reconcile_incremental(engine, payment, business)
+            code = max(code, report.exit_code)
+            if metrics is not None:
+                heads = {v.name: int(v.w3.eth.block_number) for v in (payment, business)}
+                metrics.record(report, heads)
+            if args.json:
+                stream.write(json.dumps(report.to_json()) + "\n")
+            elif not args.follow or report.findings or report.touched.get("trades"):
+                stream.write(report.to_text())
+            stream.flush()
+            if not args.follow or stop.wait(args.interval):
+                return code
+
+
+def _catch_up(engine: Any, sources: Sequence[Any]) -> None:
+    """Index the new blocks unless another indexer holds the writer lock (then reconcile
+    up to where it has got)."""
+    from pvd.index import db
+    from pvd.index.ingest import Indexer
+
+    try:
+        with db.writer_lock(engine):
+            Indexer(engine, sources).run_once()
+    except db.IndexBusy:
+        log.info("another indexer is writing: reconciling up to its checkpoint")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

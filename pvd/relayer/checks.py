@@ -1,13 +1,34 @@
 """An event alone is not proof: before attesting a message, read the sending app's state
 at the block of the log (the latest block once the node has dropped that block's state:
-ADR 0008) and check that it says what the message says (TESTPLAN: "event relayed
-without the money moving" — Qubit, Meter).
+ADR 0008) and check that it says what the message says (the class "event relayed
+without the money moving": Qubit, Meter).
 
-- PAYMENT_HELD: the token's commitment matches the hold's fields (checkHold), the hold
-  is Held, and the settlement contract recorded it as announced;
-- TRADE_OUTCOME Delivered / Expired: the registry's trade has that status and that hold;
-- TRADE_OUTCOME Rejected: the registry's trade was not funded by that hold;
-- PAYMENT_SETTLED Paid / Refunded: the token's hold is Executed / Released.
+First the envelope, against the configuration (no chain read): the source and
+destination domains are this route's, the source app is the one pvd app that sends the
+message's kind on the source chain and the destination app the one that receives it on
+the destination chain (PAYMENT_HELD: settlement -> registry; TRADE_OUTCOME: registry ->
+settlement; PAYMENT_SETTLED: settlement -> registry). A message copied by another app
+registered on the same outbox, naming the same trade, is refused here: it never gets a
+signature, whatever its body says.
+
+Then every field of the body, against the source state:
+
+- PAYMENT_HELD: the token is the payment chain's; the token's commitment matches every
+  field of the hold (checkHold: payer, payee, notary = the settlement, amount, expiry,
+  reference = trade id) and its id is the message's hold id; the hold is Held; the
+  settlement contract recorded it as announced;
+- TRADE_OUTCOME Delivered / Expired: the registry's trade has that status, is funded by
+  that hold, and its payer, payee, price (the amount), hold expiry, currency (the
+  destination's domain and token) are the message's; the hold id is the one the token
+  derives from (payer, settlement, trade id);
+- TRADE_OUTCOME Rejected: the registry's trade was not funded by that hold, and the
+  hold id is the one the token derives from (payer, settlement, trade id) (the rest
+  echoes the refused PAYMENT_HELD; the token releases only a hold whose commitment
+  matches every field);
+- PAYMENT_SETTLED Paid / Refunded: the token's hold is Executed / Released. (The
+  settlement sends it only from a delivered outcome, whose fields were checked when it
+  was attested; the registry ignores a settlement whose hold or amount is not the
+  trade's.)
 
 A check returns None when the state agrees, or the reason it does not.
 """
@@ -18,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import encode as abi_encode
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -25,6 +47,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from pvd.chain.rpc import BlockId, call_many_at, struct_fields
 from pvd.protocol.messages import (
+    Kind,
     Message,
     Outcome,
     PaymentHeld,
@@ -38,6 +61,13 @@ from pvd.relayer.ends import ChainEnd
 ZERO_ADDRESS = Web3.to_checksum_address("0x" + "00" * 20)
 STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
 
+#: Which app sends each kind (on the source chain) and which receives it (destination).
+APPS_OF_KIND: dict[int, tuple[str, str]] = {
+    Kind.PAYMENT_HELD: ("PvdSettlement", "TradeRegistry"),
+    Kind.TRADE_OUTCOME: ("TradeRegistry", "PvdSettlement"),
+    Kind.PAYMENT_SETTLED: ("PvdSettlement", "TradeRegistry"),
+}
+
 
 @dataclass(frozen=True)
 class SourceCheck:
@@ -49,10 +79,11 @@ class SourceCheck:
 
 
 def source_disagreements(
-    source: ChainEnd, items: Sequence[tuple[Message, int]]
+    source: ChainEnd, destination: ChainEnd, items: Sequence[tuple[Message, int]]
 ) -> list[str | None]:
-    """For each (message, block of its log): None if the source app's state at that block
-    backs the message, else why not. All reads go out in JSON-RPC batches (pvd.chain.rpc).
+    """For each (message, block of its log): None if its envelope names this route's
+    domains and apps and the source app's state at that block backs every field of its
+    body, else why not. All reads go out in JSON-RPC batches (pvd.chain.rpc).
 
     A node that no longer keeps the state of a block (a non-archive node keeps only the
     recent ones: geth 128, anvil as pvd starts it about 500) is asked about its latest
@@ -60,7 +91,7 @@ def source_disagreements(
     Held — and a PAYMENT_HELD for a hold that is no longer held must not be relayed
     anyway. Which blocks it still keeps is found by bisection (it keeps a suffix)."""
     w3 = source.chain.w3
-    checks = [(_source_check(source, message), block) for message, block in items]
+    checks = [(_source_check(source, destination, message), block) for message, block in items]
     oldest = oldest_kept_state(w3, sorted({block for _, block in checks}))
     read_at: list[tuple[SourceCheck, BlockId]] = [
         (check, block if oldest is not None and block >= oldest else "latest")
@@ -120,14 +151,59 @@ def _state_pruned(exc: Web3RPCError) -> bool:
     return any(sign in text for sign in STATE_GONE)
 
 
-def _source_check(source: ChainEnd, message: Message) -> SourceCheck:
+def _refused(reason: str) -> SourceCheck:
+    """A check that needs no read: the message is refused for `reason`."""
+    return SourceCheck((), lambda _results, _block: reason)
+
+
+def envelope_disagreement(source: ChainEnd, destination: ChainEnd, message: Message) -> str | None:
+    """None if the message's domains and apps are this route's for its kind (from the
+    configuration: the manifests' addresses), else why not."""
+    if message.source_domain != source.domain:
+        return (
+            f"source domain {message.source_domain} is not the {source.name} chain's "
+            f"{source.domain}"
+        )
+    if message.destination_domain != destination.domain:
+        return (
+            f"destination domain {message.destination_domain} is not the {destination.name} "
+            f"chain's {destination.domain}"
+        )
+    sender, recipient = APPS_OF_KIND.get(message.kind, ("", ""))
+    if sender not in source.apps or recipient not in destination.apps:
+        return f"kind {message.kind} is not sent from the {source.name} chain by any pvd app"
+    expected_source = source.app(sender).address
+    if Web3.to_checksum_address(message.source_app) != expected_source:
+        return (
+            f"source app {message.source_app} is not the {source.name} chain's {sender} "
+            f"{expected_source}: another app sent it"
+        )
+    expected_destination = destination.app(recipient).address
+    if Web3.to_checksum_address(message.destination_app) != expected_destination:
+        return (
+            f"destination app {message.destination_app} is not the {destination.name} "
+            f"chain's {recipient} {expected_destination}"
+        )
+    return None
+
+
+def _source_check(source: ChainEnd, destination: ChainEnd, message: Message) -> SourceCheck:
+    if reason := envelope_disagreement(source, destination, message):
+        return _refused(reason)
     body = message.decoded_body()
     if isinstance(body, PaymentHeld):
         return _payment_held(source, message, body)
     if isinstance(body, TradeOutcome):
-        return _trade_outcome(source.app("TradeRegistry"), body)
+        return _trade_outcome(source.app("TradeRegistry"), destination, body)
     assert isinstance(body, PaymentSettled)
     return _payment_settled(source.app("YuanToken"), body)
+
+
+def hold_id_of(payer: str, notary: str, trade_id: bytes) -> bytes:
+    """The id the token gives a hold: keccak256(abi.encode(payer, notary, reference))."""
+    return bytes(
+        Web3.keccak(abi_encode(["address", "address", "bytes32"], [payer, notary, trade_id]))
+    )
 
 
 def _reverted(results: Sequence[Any]) -> str | None:
@@ -140,8 +216,9 @@ def _reverted(results: Sequence[Any]) -> str | None:
 def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld) -> SourceCheck:
     token, settlement = source.app("YuanToken"), source.app("PvdSettlement")
     if m.token != token.address:
-        reason = f"PAYMENT_HELD names token {m.token}, the payment chain's token is {token.address}"
-        return SourceCheck((), lambda _results, _block: reason)
+        return _refused(
+            f"PAYMENT_HELD names token {m.token}, the payment chain's token is {token.address}"
+        )
     hold = (m.payer, m.payee, message.source_app, m.amount, m.expiry, m.trade_id)
 
     def verdict(results: Sequence[Any], block: BlockId) -> str | None:
@@ -162,8 +239,15 @@ def _payment_held(source: ChainEnd, message: Message, m: PaymentHeld) -> SourceC
     return SourceCheck(calls, verdict)
 
 
-def _trade_outcome(registry: Contract, m: TradeOutcome) -> SourceCheck:
+def _trade_outcome(registry: Contract, destination: ChainEnd, m: TradeOutcome) -> SourceCheck:
     fields = struct_fields(registry, "getTrade")
+    settlement = destination.app("PvdSettlement").address
+    token = destination.app("YuanToken").address
+    if m.hold_id != hold_id_of(m.payer, settlement, m.trade_id):
+        return _refused(
+            f"hold {m.hold_id.hex()} is not the token's id of a hold by payer {m.payer} for "
+            f"trade {m.trade_id.hex()} with the settlement as notary"
+        )
 
     def verdict(results: Sequence[Any], block: BlockId) -> str | None:
         if reverted := _reverted(results):
@@ -182,6 +266,22 @@ def _trade_outcome(registry: Contract, m: TradeOutcome) -> SourceCheck:
                 f"trade {m.trade_id.hex()} is {status.name} with hold {funded_by.hex()} at "
                 f"block {block}; the message says {m.outcome.name} for hold {m.hold_id.hex()}"
             )
+        stated = {
+            "payer": (m.payer, trade["payer"]),
+            "payee": (m.payee, trade["payee"]),
+            "amount": (m.amount, trade["price"]),
+            "expiry": (m.expiry, trade["holdExpiry"]),
+            "token": (token, trade["token"]),
+            "payment domain": (destination.domain, trade["paymentDomain"]),
+        }
+        for name, (said, stored) in stated.items():
+            if isinstance(said, str):
+                said, stored = said.lower(), str(stored).lower()
+            if said != stored:
+                return (
+                    f"trade {m.trade_id.hex()} has {name} {stored} at block {block}; the "
+                    f"{m.outcome.name} outcome says {said}"
+                )
         return None
 
     return SourceCheck((registry.functions.getTrade(m.trade_id),), verdict)

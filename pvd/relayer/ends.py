@@ -106,20 +106,37 @@ def check_identity(chain: Chain, manifest: Manifest) -> None:
         )
 
 
-def inbox_deliveries(
-    destination: ChainEnd, ids: Sequence[str]
-) -> dict[str, tuple[DeliveryStatus, int]]:
-    """(status, block) of each message id (0x-hex) on the destination's inbox, read at
-    its latest block in JSON-RPC batches."""
+@dataclass(frozen=True)
+class InboxRecord:
+    """What the destination inbox says about one message id (`deliveryOf`)."""
+
+    status: DeliveryStatus
+    deliverer: str  # who consumed it (the zero address while None)
+    block: int  # the block it was consumed (or last retried) in; 0 while None
+
+
+def inbox_records(destination: ChainEnd, ids: Sequence[str]) -> dict[str, InboxRecord]:
+    """The inbox's record of each message id (0x-hex), read at its latest block in
+    JSON-RPC batches."""
     inbox = destination.inbox
     calls = [inbox.functions.deliveryOf(bytes.fromhex(mid[2:])) for mid in ids]
-    found: dict[str, tuple[DeliveryStatus, int]] = {}
+    found: dict[str, InboxRecord] = {}
     for mid, result in zip(ids, call_many(destination.chain.w3, calls, "latest"), strict=True):
         if isinstance(result, ContractLogicError):
             raise UnrecoverableError(
                 f"{destination.name} chain: the inbox's deliveryOf({mid}) reverted ({result}): "
                 "is the manifest for this deployment?"
             )
-        status, _deliverer, block = result
-        found[mid] = (DeliveryStatus(status), int(block))
+        status, deliverer, block = result
+        found[mid] = InboxRecord(
+            DeliveryStatus(status), Web3.to_checksum_address(deliverer), int(block)
+        )
     return found
+
+
+def inbox_deliveries(
+    destination: ChainEnd, ids: Sequence[str]
+) -> dict[str, tuple[DeliveryStatus, int]]:
+    """(status, block) of each message id (0x-hex) on the destination's inbox
+    (inbox_records without the deliverer)."""
+    return {mid: (r.status, r.block) for mid, r in inbox_records(destination, ids).items()}

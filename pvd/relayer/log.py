@@ -1,6 +1,7 @@
 """Structured logging for the relayer: stdlib `logging` with a fixed set of fields.
 
-Owns the field vocabulary (chain, route, block, message id, tx hash, ...), the adapter
+Owns the field vocabulary (chain, route, block, message id, message kind, trade id, tx
+hash, ...), the adapter
 that carries fields through the relayer's code, and the two output formats (text
 `key=value` and one JSON object per line). Fields live under one LogRecord attribute
 (`pvd_fields`), so they never collide with LogRecord's own attributes.
@@ -30,6 +31,8 @@ FIELDS = (
     "block",
     "block_hash",
     "message_id",
+    "kind",
+    "trade_id",
     "tx_hash",
     "nonce",
     "attempts",

@@ -10,7 +10,20 @@ that serves it. Metrics:
 - pvd_relay_lag_blocks{chain}: head block minus the checkpoint of the route read there
 - pvd_relay_latency_seconds{route}: histogram, source log to confirmed delivery
 - pvd_relay_failures_total{route,reason}: failed attempts by reason (a short code)
-- pvd_relay_messages_relayed_total{route}: messages confirmed delivered
+- pvd_relay_messages_relayed_total{route}: messages this relayer delivered itself (its
+  own gas key consumed them on the destination), counted once each at confirmation: a
+  fleet's sum is the number of deliveries, not one per attester
+- pvd_relay_messages_confirmed_total{route}: messages seen delivered and confirmed at
+  the destination's depth, whoever delivered them (every attester counts each one)
+- pvd_relay_waiting_messages{route}: messages waiting on a pause or a freeze
+- pvd_relay_waits_total{route,reason}: times a delivery found the destination paused or
+  an account frozen (inbox_paused, token_paused, account_frozen): not failed attempts
+- pvd_relay_deliveries_lost_total{route}: deliveries seen on the destination that left
+  it (a reorg, a dropped transaction) and were sent again
+- pvd_relay_payouts_near_expiry{route}: Delivered outcomes not yet delivered whose
+  hold expires within the alert window (the seller is refunded at expiry): alert on > 0
+- pvd_relay_payout_expiry_seconds{route}: seconds until the soonest such hold expires
+  (+Inf with none pending)
 
 Every label child of the known routes and chains is created at start, so a scrape
 shows zeros before the first event rather than nothing.
@@ -86,11 +99,60 @@ class RelayerMetrics:
             "pvd_relay_failures", "Failed attempts by reason", ["route", "reason"], registry=r
         )
         self.relayed = Counter(
-            "pvd_relay_messages_relayed", "Messages confirmed delivered", ["route"], registry=r
+            "pvd_relay_messages_relayed",
+            "Messages this relayer delivered itself, counted at confirmation",
+            ["route"],
+            registry=r,
+        )
+        self.confirmed = Counter(
+            "pvd_relay_messages_confirmed",
+            "Messages seen delivered at the destination's depth, whoever delivered them",
+            ["route"],
+            registry=r,
+        )
+        self.waiting = Gauge(
+            "pvd_relay_waiting_messages",
+            "Messages waiting on a paused destination or a frozen account",
+            ["route"],
+            registry=r,
+        )
+        self.waits = Counter(
+            "pvd_relay_waits",
+            "Deliveries that found the destination paused or an account frozen",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.lost = Counter(
+            "pvd_relay_deliveries_lost",
+            "Deliveries that left the destination chain (reorg, dropped) and were re-sent",
+            ["route"],
+            registry=r,
+        )
+        self.near_expiry = Gauge(
+            "pvd_relay_payouts_near_expiry",
+            "Delivered outcomes not yet delivered whose hold expires within the alert window",
+            ["route"],
+            registry=r,
+        )
+        self.expiry_seconds = Gauge(
+            "pvd_relay_payout_expiry_seconds",
+            "Seconds until the soonest undelivered Delivered outcome's hold expires",
+            ["route"],
+            registry=r,
         )
         for route in Route:
-            for metric in (self.backlog, self.dead, self.oldest_pending_age, self.relayed):
+            for metric in (
+                self.backlog,
+                self.dead,
+                self.oldest_pending_age,
+                self.relayed,
+                self.confirmed,
+                self.waiting,
+                self.lost,
+                self.near_expiry,
+            ):
                 metric.labels(route=route.value)
+            self.expiry_seconds.labels(route=route.value).set(float("inf"))
             self.latency.labels(route=route.value)
         for chain in CHAIN_NAMES:
             self.lag.labels(chain=chain)
@@ -110,13 +172,37 @@ class RelayerMetrics:
         self.failures.labels(route=route.value, reason=reason).inc()
 
     def count_relayed(self, route: Route, count: int = 1) -> None:
+        """Messages this relayer's own transactions delivered (at their confirmation)."""
         self.relayed.labels(route=route.value).inc(count)
+
+    def count_confirmed(self, route: Route, count: int = 1) -> None:
+        """Messages seen delivered and confirmed, whoever delivered them."""
+        self.confirmed.labels(route=route.value).inc(count)
+
+    def count_wait(self, route: Route, reason: str) -> None:
+        """A delivery found the destination paused or an account frozen (a short code)."""
+        if not _REASON.match(reason):
+            raise ValueError(f"a wait reason is a short snake_case code, got {reason!r}")
+        self.waits.labels(route=route.value, reason=reason).inc()
+
+    def count_lost(self, route: Route) -> None:
+        self.lost.labels(route=route.value).inc()
+
+    def set_expiries(self, route: Route, near: int, soonest: float | None) -> None:
+        """Undelivered Delivered outcomes: how many expire within the alert window, and
+        the seconds until the soonest expiry (None: none pending)."""
+        self.near_expiry.labels(route=route.value).set(near)
+        self.expiry_seconds.labels(route=route.value).set(
+            float("inf") if soonest is None else soonest
+        )
 
     def refresh_from_store(self, store: Store, now: float | None = None) -> None:
         """Set backlog, dead and oldest-pending gauges from the store."""
         for route in Route:
+            counts = store.status_counts(route)
             self.backlog.labels(route=route.value).set(store.backlog(route))
-            self.dead.labels(route=route.value).set(store.status_counts(route).get("dead", 0))
+            self.dead.labels(route=route.value).set(counts.get("dead", 0))
+            self.waiting.labels(route=route.value).set(counts.get("waiting", 0))
             self.oldest_pending_age.labels(route=route.value).set(
                 store.oldest_pending_age(route, now)
             )

@@ -19,7 +19,24 @@ Each step reads the chains for all its messages at once, in JSON-RPC batches (pv
 so that a backlog costs a few round trips, not a few per message.
 
 The first tick sweeps before it scans (pvd.relayer.sweep): the store is made to agree
-with both chains about every message still open on them, below the checkpoint too.
+with both chains about every message still open on them, below the checkpoint too; the
+sweep runs again every `sweep_interval` seconds, so a dead message still open on chain,
+or a confirmed one whose delivery a deep reorg removed, is taken up again while the
+relayer runs.
+
+Failures (docs/relayer.md, "Failures"). A delivery's revert is decoded by name
+(pvd.relayer.failures): a pause or a freeze is waiting, not a failed attempt; any other
+passing fault is an attempt, retried with backoff until the policy gives up, except
+that a TRADE_OUTCOME is kept alive until its hold expires on the destination (its hold is
+still executable: giving up would refund a seller who delivered). A Delivered outcome
+still undelivered close to its hold's expiry raises an alert (metric and log line).
+
+Confirmation at the destination (R3 on the destination side). A delivery seen on the
+destination inbox (in this relayer's own receipt or by `deliveryOf`) is remembered with
+its block and block hash; the message is confirmed only once that block is
+`destination_confirmations` deep and its hash is still the one remembered. A delivery
+that left the chain before (a reorg, a dropped transaction) is forgotten and sent again;
+one whose block was replaced is re-read and waits for the depth again.
 """
 
 from __future__ import annotations
@@ -29,6 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import Web3
 
@@ -36,19 +54,20 @@ from pvd.chain.logs import LogSource
 from pvd.chain.rpc import block_hashes
 from pvd.errors import RecoverableError, UnrecoverableError
 from pvd.protocol.attestation import InboxDomain, digest, recover_digest
-from pvd.protocol.messages import Message
+from pvd.protocol.messages import Message, MessageFormatError, Outcome, TradeOutcome
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
-from pvd.relayer.ends import ChainEnd, inbox_deliveries
+from pvd.relayer.ends import ChainEnd, InboxRecord, inbox_records
+from pvd.relayer.failures import RevertJudge, RevertVerdict
 from pvd.relayer.keys import Signer
 from pvd.relayer.log import relay_logger
 from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
-from pvd.relayer.sender import Call, Mined, Sender, SendFailed, SentTx
-from pvd.relayer.store import Condition, MessageRecord, Stage, Store
-from pvd.relayer.sweep import SweepReport, seen_message, sweep_route
+from pvd.relayer.sender import Call, Mined, PreflightReverted, Sender, SendFailed, SentTx
+from pvd.relayer.store import Condition, Inclusion, MessageRecord, Stage, Store
+from pvd.relayer.sweep import SweepReport, message_fields, seen_message, sweep_route
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 
@@ -56,6 +75,8 @@ MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 INBOX_DELIVERED = HexBytes(Web3.keccak(text="MessageDelivered(bytes32,uint32,address,address)"))
 INBOX_FAILED = HexBytes(Web3.keccak(text="MessageFailed(bytes32,uint32,address,address,bytes)"))
 INBOX_ALREADY_CONSUMED = HexBytes(Web3.keccak(text="MessageAlreadyConsumed(bytes32,address)"))
+INBOX_REJECTED = HexBytes(Web3.keccak(text="MessageRejected(bytes32,address,bytes)"))
+MAX_WAIT_SECONDS = 30.0  # the longest pause between two looks at a waiting message
 DIGEST_CACHE = 10_000
 TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 
@@ -106,6 +127,16 @@ class RouteSettings:
     # from when they held a quorum, and from the first one's last landed delivery)
     # before they submit too, so one delivery is paid for, not one per attester.
     submit_turn_seconds: float = 2.0
+    # The destination chain's confirmation depth (its own chain's `confirmations`): a
+    # delivery is confirmed once its block is this deep and its hash re-checked.
+    destination_confirmations: int = 0
+    # Seconds between two sweeps while running (the first tick always sweeps): dead
+    # messages still open on chain, and confirmed ones whose delivery left the chain.
+    sweep_interval: float = 300.0
+    # Alert on a Delivered outcome still undelivered this many seconds before its hold
+    # expires (the seller is refunded at expiry); looked at every expiry_check_interval.
+    expiry_alert_seconds: float = 3_600.0
+    expiry_check_interval: float = 5.0
 
 
 class RelayRoute:
@@ -138,15 +169,26 @@ class RelayRoute:
             source.chain.w3, source.outbox.address, HexBytes(MESSAGE_SENT), settings.chunk_blocks
         )
         chain_id = destination.chain.w3.eth.chain_id
-        self.inbox_domain = InboxDomain(chain_id, destination.inbox.address, destination.domain)
+        # The deployment id is the inbox's own (bound into what attesters sign).
+        deployment_id = destination.inbox.functions.deploymentId().call()
+        self.inbox_domain = InboxDomain(
+            chain_id, destination.inbox.address, destination.domain, deployment_id
+        )
         self.verifier = StoreVerifier(store, self.inbox_domain)
         self.quorum = quorum(self.verifier)
         self.log = relay_logger("pvd.relayer.route", route=route.value)
+        self.judge = RevertJudge.for_abis(
+            [c.abi for end in (source, destination) for c in (end.inbox, *end.apps.values())]
+        )
+        self.retry = retry
         self._first_scan = True
         self._swept = False
         self.more_to_attest = False  # the last attest step left seen messages for the next
         self._ready_at: dict[str, float] = {}  # when this relayer first held a quorum
         self._progress_at: dict[str, float] = {}  # first-in-turn attester -> last landed
+        self._swept_at = 0.0  # time.monotonic() of the last sweep
+        self._expiries_checked_at: float | None = None
+        self._alerted: dict[str, float] = {}  # message id -> when its expiry was last logged
         self._gas_per_message: int | None = None  # most a delivered message has used
         self._block_gas_limit: int | None = None
 
@@ -163,8 +205,14 @@ class RelayRoute:
             self.logs,
             self.settings.confirmations,
             self.log,
+            self.settings.destination_confirmations,
         )
+        for _mid in report.lost:
+            self.metrics.count_lost(self.route)
+        if report.lost:  # our own delivery may have gone with the blocks: recount nonces
+            self.sender.sync_nonce()
         self._swept = True
+        self._swept_at = time.monotonic()
         return report
 
     # --- 1. scan ------------------------------------------------------------------------
@@ -184,8 +232,10 @@ class RelayRoute:
         block_hash = HexBytes(self.source.chain.w3.eth.get_block(head)["hash"]).to_0x_hex()
         new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
+        by_id = {m.message_id: m for m in seen}
         for message_id in new:
-            self.log.info("seen", extra={"message_id": message_id, "chain": self.source.name})
+            fields = message_fields(message_id, by_id[message_id].message)
+            self.log.info("seen", extra=fields | {"chain": self.source.name})
         return new
 
     def _scan_start(self, head: int) -> int:
@@ -218,12 +268,9 @@ class RelayRoute:
             return 0
         # a message the destination already consumed (another relayer was faster, or this
         # store is new) needs no signature, and its source state may have moved on since
-        on_inbox = inbox_deliveries(self.destination, [r.message_id for r in seen])
-        for record in seen:
-            status, block = on_inbox[record.message_id]
-            if status is DeliveryStatus.DELIVERED:
-                self._confirmed(record, block)
-        seen = [r for r in seen if on_inbox[r.message_id][0] is not DeliveryStatus.DELIVERED]
+        on_inbox = inbox_records(self.destination, [r.message_id for r in seen])
+        self._observe_deliveries(seen, on_inbox)
+        seen = [r for r in seen if on_inbox[r.message_id].status is not DeliveryStatus.DELIVERED]
         hashes = block_hashes(self.source.chain.w3, sorted({r.source.block for r in seen}))
         canonical: list[tuple[MessageRecord, Message]] = []
         for record in seen:
@@ -233,21 +280,22 @@ class RelayRoute:
             else:
                 canonical.append((record, Message.decode(record.message)))
         verdicts = source_disagreements(
-            self.source, [(message, record.source.block) for record, message in canonical]
+            self.source,
+            self.destination,
+            [(message, record.source.block) for record, message in canonical],
         )
         signed: dict[str, dict[str, bytes]] = {}
         for (record, message), reason in zip(canonical, verdicts, strict=True):
             if reason:
-                self.log.error(
-                    "refusing to attest: %s", reason, extra={"message_id": record.message_id}
-                )
+                self.log.error("refusing to attest: %s", reason, extra=self.about(record))
                 self._fail(record, "source_state_disagrees", reason, recoverable=False)
                 continue
             typed = self.verifier.signed(message)
             signed[record.message_id] = {a.address: a.sign_hash(typed) for a in self.attesters}
         self.store.mark_all_signed(signed)
-        for message_id in signed:
-            self.log.info("signed", extra={"message_id": message_id})
+        for record, _message in canonical:
+            if record.message_id in signed:
+                self.log.info("signed", extra=self.about(record))
         for attester in self.attesters:  # to the peers: the one whose turn it is waits
             mine = {mid: by[attester.address] for mid, by in signed.items()}
             self.quorum.push(attester.address, mine, self.route)
@@ -271,17 +319,22 @@ class RelayRoute:
         attesters = self._attester_set()
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, before anything is sent
-        on_inbox = inbox_deliveries(self.destination, [r.message_id for r in signed])
+        on_inbox = inbox_records(self.destination, [r.message_id for r in signed])
         now = time.monotonic()
+        for record in signed:
+            delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
+            if delivered and self._ready_at.pop(record.message_id, None) is not None:
+                # landed while this relayer waited: its first in turn makes progress
+                self._progress_at[self._first_in_turn(record, attesters)] = now
+        self._observe_deliveries(signed, on_inbox)
         waiting: list[MessageRecord] = []
         for record in signed:
-            status, block = on_inbox[record.message_id]
-            if status is DeliveryStatus.DELIVERED:
-                if record.message_id in self._ready_at:  # another relayer landed it
-                    self._progress_at[self._first_in_turn(record, attesters)] = now
-                self._confirmed(record, block)
+            found = on_inbox[record.message_id]
+            if found.status is DeliveryStatus.DELIVERED:
                 continue
-            if status is DeliveryStatus.FAILED:
+            if record.included is not None:  # it was on the destination, and is no more
+                self._lost(record, found)
+            if found.status is DeliveryStatus.FAILED:
                 self._retry_on_inbox(record)
                 continue
             waiting.append(record)
@@ -319,16 +372,12 @@ class RelayRoute:
     def _still_open(
         self, batch: list[tuple[MessageRecord, Message, Quorum]]
     ) -> list[tuple[MessageRecord, Message, Quorum]]:
-        """The messages of `batch` the destination inbox has not consumed (re-read now)."""
-        on_inbox = inbox_deliveries(self.destination, [r.message_id for r, _, _ in batch])
-        still: list[tuple[MessageRecord, Message, Quorum]] = []
-        for item in batch:
-            status, block = on_inbox[item[0].message_id]
-            if status is DeliveryStatus.DELIVERED:
-                self._confirmed(item[0], block)
-            elif status is DeliveryStatus.NONE:
-                still.append(item)
-        return still
+        """The messages of `batch` the destination inbox has not consumed (re-read now);
+        the next deliver step confirms the others as usual."""
+        on_inbox = inbox_records(self.destination, [r.message_id for r, _, _ in batch])
+        return [
+            item for item in batch if on_inbox[item[0].message_id].status is DeliveryStatus.NONE
+        ]
 
     def _first_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> str:
         members = sorted(attesters.members, key=lambda a: int(a, 16))
@@ -361,6 +410,10 @@ class RelayRoute:
         ids = [record.message_id for record, _, _ in batch]
         try:
             sent = self._submit(data, len(batch))
+        except PreflightReverted as exc:
+            for record, _, _ in batch:
+                self._reverted(record, exc.data, _code(exc), "the delivery's pre-flight")
+            return
         except RecoverableError as exc:
             for record, _, _ in batch:
                 self._fail(record, _code(exc), str(exc))
@@ -410,23 +463,25 @@ class RelayRoute:
 
     def _settle(self, batch: list[tuple[MessageRecord, Message, Quorum]], mined: Mined) -> None:
         """What the inbox did with each message of a mined delivery, from its events."""
-        outcome: dict[bytes, HexBytes] = {
-            bytes(log.topics[1]): log.topics[0]
+        outcome: dict[bytes, tuple[HexBytes, HexBytes]] = {
+            bytes(log.topics[1]): (log.topics[0], log.data)
             for log in mined.logs
             if log.address == self.destination.inbox.address and len(log.topics) > 1
         }
         for record, message, _ in batch:
-            event = outcome.get(message.id)
+            event, data = outcome.get(message.id, (None, HexBytes(b"")))
             if event == INBOX_DELIVERED:
-                self._confirmed(record, mined.block_number, mined.tx_hash)
-            elif event == INBOX_ALREADY_CONSUMED:  # another attester delivered it first
-                status, _, block = self.destination.inbox.functions.deliveryOf(message.id).call()
-                if status == DeliveryStatus.DELIVERED:
-                    self._confirmed(record, block)
-                else:
-                    self._fail(record, "recipient_failed", "held by the inbox for retry")
-            elif event == INBOX_FAILED:
-                self._fail(record, "recipient_failed", "held by the inbox for retry")
+                self._included(record, mined)
+            elif event == INBOX_ALREADY_CONSUMED:
+                # another attester delivered it first: the next tick reads the inbox's
+                # record of it (delivered: confirmed at the depth; failed: retried there)
+                self.log.info("already consumed by another delivery", extra=self.about(record))
+            elif event == INBOX_FAILED:  # consumed, but the recipient reverted: held as Failed
+                (_deliverer, reason) = abi_decode(["address", "bytes"], bytes(data))
+                self._reverted(record, bytes(reason), "recipient_failed", "the recipient")
+            elif event == INBOX_REJECTED:  # a batch skipped it: verification failed
+                (reason,) = abi_decode(["bytes"], bytes(data))
+                self._reverted(record, bytes(reason), "rejected", "the inbox's verification")
             else:
                 self._fail(record, "not_consumed", f"{mined.tx_hash} did not consume it")
 
@@ -436,45 +491,244 @@ class RelayRoute:
         call = Call(inbox.address, HexBytes(inbox.encode_abi("retry", [record.message])))
         try:
             mined = self.sender.send_and_wait(call)
+        except PreflightReverted as exc:
+            self._reverted(record, exc.data, "inbox_retry_" + _code(exc), "the inbox's retry")
+            return
         except RecoverableError as exc:
             self._fail(record, "inbox_retry_" + _code(exc), str(exc))
             return
-        self._confirmed(record, mined.block_number, mined.tx_hash)
+        self._included(record, mined)
 
-    def _confirmed(self, record: MessageRecord, block: int, tx_hash: str | None = None) -> None:
+    # --- the destination's word on a delivery, and its confirmation depth --------------
+
+    def _included(self, record: MessageRecord, mined: Mined) -> None:
+        """This relayer's own transaction delivered the message (in `mined`)."""
+        inclusion = Inclusion(
+            mined.block_number, mined.block_hash, self.sender.address, mined.tx_hash
+        )
+        if self.settings.destination_confirmations == 0:
+            self._confirmed(record, inclusion)
+            return
+        self.store.mark_included(record.message_id, inclusion)
+        self.log.info(
+            "included, waiting for %d confirmations",
+            self.settings.destination_confirmations,
+            extra=self.about(record) | {"tx_hash": mined.tx_hash, "block": mined.block_number},
+        )
+
+    def _observe_deliveries(
+        self, records: Sequence[MessageRecord], on_inbox: dict[str, InboxRecord]
+    ) -> None:
+        """Messages the destination inbox holds as delivered: confirm each whose block is
+        at the destination's depth with its hash unchanged since it was first seen (or
+        that is first seen already at the depth); remember where the others are."""
+        delivered = [
+            (r, on_inbox[r.message_id])
+            for r in records
+            if on_inbox[r.message_id].status is DeliveryStatus.DELIVERED
+        ]
+        if not delivered:
+            return
+        depth = self.settings.destination_confirmations
+        if depth == 0:  # final at inclusion: nothing to re-check later
+            for record, found in delivered:
+                self._confirmed(record, Inclusion(found.block, "", found.deliverer, None))
+            return
+        w3 = self.destination.chain.w3
+        head = int(w3.eth.block_number)
+        hashes = block_hashes(w3, sorted({found.block for _, found in delivered}))
+        for record, found in delivered:
+            seen_at = Inclusion(found.block, hashes[found.block].to_0x_hex(), found.deliverer, None)
+            before = record.included
+            same = before is not None and (before.block, before.block_hash) == (
+                seen_at.block,
+                seen_at.block_hash,
+            )
+            if head - found.block < depth:
+                if not same:
+                    self.store.mark_included(record.message_id, seen_at)
+                continue
+            if before is not None and not same:
+                # the block it was seen in was replaced (a reorg): the delivery is in
+                # another block now; re-check it there, at the depth
+                self.log.warning(
+                    "delivery moved from block %d to %d: re-checking",
+                    before.block,
+                    found.block,
+                    extra=self.about(record),
+                )
+                self.store.mark_included(record.message_id, seen_at)
+                continue
+            tx_hash = before.tx_hash if before is not None else None
+            self._confirmed(record, replace_tx(seen_at, tx_hash))
+
+    def _lost(self, record: MessageRecord, found: InboxRecord) -> None:
+        """A delivery seen on the destination is no longer there: deliver it again."""
+        was = record.included
+        assert was is not None
+        self.metrics.count_lost(self.route)
+        self.store.mark_lost(
+            record.message_id,
+            f"delivery_lost: block {was.block} ({was.block_hash}) no longer holds it "
+            f"(inbox: {found.status.name})",
+        )
+        self.log.warning(
+            "delivery in block %d left the destination chain (a reorg?): delivering again",
+            was.block,
+            extra=self.about(record) | {"block_hash": was.block_hash},
+        )
+        # a transaction of ours may have gone with it (and the nonce it used is free
+        # again): recount this gas key's nonce from the node before sending anything
+        self.sender.sync_nonce()
+
+    def _confirmed(self, record: MessageRecord, inclusion: Inclusion) -> None:
         self._ready_at.pop(record.message_id, None)
-        self.store.mark_confirmed(record.message_id, tx_hash=tx_hash, block=block)
-        self.metrics.count_relayed(self.route)
+        self.store.mark_confirmed(
+            record.message_id, tx_hash=inclusion.tx_hash, block=inclusion.block
+        )
+        self.metrics.count_confirmed(self.route)
+        by_me = inclusion.deliverer.lower() == self.sender.address.lower()
+        if by_me:
+            self.metrics.count_relayed(self.route)
         self.metrics.observe_latency(self.route, max(0.0, time.time() - record.first_seen))
         self.log.info(
-            "delivered", extra={"message_id": record.message_id, "tx_hash": tx_hash, "block": block}
+            "delivered" if by_me else "confirmed (delivered by %s)",
+            *(() if by_me else (inclusion.deliverer,)),
+            extra=self.about(record) | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
         )
+
+    # --- failures -----------------------------------------------------------------------
+
+    def _reverted(self, record: MessageRecord, data: bytes, code: str, where: str) -> None:
+        """A revert with `data`: waiting (a pause, a freeze) or a failed attempt."""
+        verdict = self.judge.judge(data)
+        if verdict.waiting:
+            self._wait(record, verdict)
+        else:
+            self._fail(record, code, f"{where} reverted: {verdict}")
+
+    def _wait(self, record: MessageRecord, verdict: RevertVerdict) -> None:
+        """Not an attempt: look again after a short wait, for as long as it lasts."""
+        self.metrics.count_wait(self.route, verdict.code)
+        delay = min(self.retry.max_delay, MAX_WAIT_SECONDS)
+        updated = self.store.record_wait(record.message_id, f"{verdict.code}: {verdict}", delay)
+        if record.condition is not Condition.WAITING and updated.condition is Condition.WAITING:
+            self.log.warning(
+                "waiting: %s (not a failed attempt; looking again every %g s)",
+                verdict,
+                delay,
+                extra=self.about(record) | {"reason": verdict.code},
+            )
 
     def _fail(
         self, record: MessageRecord, code: str, detail: str, *, recoverable: bool = True
     ) -> None:
-        """Count a failed attempt; retry later with backoff, or give up (dead)."""
+        """Count a failed attempt; retry later with backoff, or give up (dead) -- except
+        an outcome whose hold is still executable, kept alive until its expiry."""
         self.metrics.count_failure(self.route, code)
         reason = f"{code}: {detail}"
         if recoverable:
-            updated = self.store.record_failure(record.message_id, reason, self.backoff)
+            schedule: Backoff | KeptAlive = self.backoff
+            if (left := self._hold_time_left(record)) is not None and left > 0:
+                schedule = KeptAlive(self.backoff, min(self.retry.max_delay, left))
+            updated = self.store.record_failure(record.message_id, reason, schedule)
             if updated.condition is not Condition.DEAD:
-                self.log.warning(
-                    "failed, will retry: %s", reason, extra={"message_id": record.message_id}
-                )
+                self.log.warning("failed, will retry: %s", reason, extra=self.about(record))
                 return
         else:
             self.store.mark_dead(record.message_id, reason)
-        self.log.error("dead: %s", reason, extra={"message_id": record.message_id})
+        self.log.error("dead: %s", reason, extra=self.about(record))
+
+    def _hold_time_left(self, record: MessageRecord) -> float | None:
+        """For a TRADE_OUTCOME: seconds until its hold expires by the destination's
+        clock (its latest block); None for other kinds."""
+        body = _outcome(record)
+        if body is None:
+            return None
+        now = int(self.destination.chain.w3.eth.get_block("latest")["timestamp"])
+        return float(body.expiry - now)
+
+    def check_expiries(self, now: float | None = None) -> tuple[int, float | None]:
+        """Alert on Delivered outcomes not yet delivered (dead ones included) whose hold
+        expires within `expiry_alert_seconds` by the destination's clock: the gauge
+        pvd_relay_payouts_near_expiry and a log line per message (at most once a
+        minute each). Returns (how many, seconds until the soonest expiry or None)."""
+        waiting = [
+            (record, body)
+            for record in self.store.unconfirmed(self.route)
+            if (body := _outcome(record)) is not None and body.outcome is Outcome.DELIVERED
+        ]
+        if not waiting:
+            self.metrics.set_expiries(self.route, 0, None)
+            self._alerted.clear()
+            return 0, None
+        chain_now = int(self.destination.chain.w3.eth.get_block("latest")["timestamp"])
+        moment = time.monotonic() if now is None else now
+        near = 0
+        soonest: float | None = None
+        for record, body in waiting:
+            left = float(body.expiry - chain_now)
+            soonest = left if soonest is None else min(soonest, left)
+            if left > self.settings.expiry_alert_seconds:
+                continue
+            near += 1
+            last = self._alerted.get(record.message_id)
+            if last is None or moment - last >= 60.0:
+                self._alerted[record.message_id] = moment
+                self.log.error(
+                    "ALERT: Delivered outcome undelivered, its hold expires in %d s (status "
+                    "%s: %s); at expiry the buyer can take the money back",
+                    left,
+                    record.status,
+                    record.fail_reason or "no failure recorded",
+                    extra=self.about(record),
+                )
+        self.metrics.set_expiries(self.route, near, soonest)
+        return near, soonest
+
+    def about(self, record: MessageRecord) -> dict[str, object]:
+        """The log fields that tie a line to its message and trade."""
+        return message_fields(record.message_id, record.message)
 
     # --- all three ----------------------------------------------------------------------
 
     def tick(self) -> None:
-        if not self._swept:
+        if not self._swept or time.monotonic() - self._swept_at >= self.settings.sweep_interval:
             self.sweep()
         self.scan()
         self.attest()
         self.deliver()
+        if "PvdSettlement" in self.destination.apps:  # outcomes go to the payment chain
+            checked = self._expiries_checked_at
+            if checked is None or time.monotonic() - checked >= self.settings.expiry_check_interval:
+                self._expiries_checked_at = time.monotonic()
+                self.check_expiries()
+
+
+@dataclass(frozen=True)
+class KeptAlive:
+    """A retry schedule that never gives up: the backoff's delay while it has one, then
+    `ceiling` (the policy's longest delay, or less if the hold expires sooner)."""
+
+    backoff: Backoff
+    ceiling: float
+
+    def next_delay(self, attempts: int) -> float | None:
+        delay = self.backoff.next_delay(attempts)
+        return self.ceiling if delay is None else min(delay, self.ceiling)
+
+
+def replace_tx(inclusion: Inclusion, tx_hash: str | None) -> Inclusion:
+    return Inclusion(inclusion.block, inclusion.block_hash, inclusion.deliverer, tx_hash)
+
+
+def _outcome(record: MessageRecord) -> TradeOutcome | None:
+    """The TRADE_OUTCOME body of a record, or None for other kinds."""
+    try:
+        body = Message.decode(record.message).decoded_body()
+    except (MessageFormatError, ValueError):
+        return None
+    return body if isinstance(body, TradeOutcome) else None
 
 
 def _code(exc: BaseException) -> str:

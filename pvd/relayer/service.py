@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import requests
 from web3.exceptions import ProviderConnectionError
@@ -112,7 +112,11 @@ class Relayer:
                     quorum,
                     sender,
                     self.metrics,
-                    getattr(options, route.source),
+                    # read at the source chain's depth, confirmed at the destination's
+                    replace(
+                        getattr(options, route.source),
+                        destination_confirmations=getattr(options, route.destination).confirmations,
+                    ),
                     options.retry,
                     rng,
                 )

@@ -7,17 +7,26 @@ Owns three tables and the rules that guard them (docs/adr/0004-relayer-store.md)
   the messages table. It only moves up (refused in code and by a trigger). Scanning
   resumes at B + 1; a restart re-reads from B - margin.
 - messages: one row per message id, with the message bytes, where its log was seen,
-  and its status. Statuses only ever gain value:
+  where the destination inbox consumed it (block, block hash, deliverer) while that is
+  not yet at the destination's confirmation depth, and its status. Statuses only ever
+  gain value:
 
       stage:      seen < signed < submitted(tx hash, nonce) < confirmed
       condition:  open | failed(reason, attempts, next retry) | dead
+                  | waiting(reason, next look)
 
-  The stage never goes down; (round, attempts) never goes down (lexicographically);
-  confirmed is the top and absorbs everything (a fact read from the chain); dead ends
-  a round: only `reopen_dead` (the start sweep, `pvd retry`) leaves it, by starting the
-  next round with attempts 0, or confirmed. Dead is off-chain only: the chain never
-  knows. Every write checks this in code (StatusRegressionError) and a trigger checks
-  it again, so even a hand-written UPDATE cannot move a status backwards.
+  Within a round the stage never goes down and the attempts never go down; confirmed
+  (consumed on the destination, at its confirmation depth, the block hash re-checked)
+  absorbs everything; dead ends a round. A new round (`round` + 1, attempts 0) is the
+  only way out of dead (`reopen_dead`: the sweep, `pvd retry`) and out of confirmed
+  (`reopen_lost`: the sweep found the delivery gone from the destination chain, a reorg
+  deeper than the depth); it may start again from `seen`. So (round, stage, attempts)
+  only grows, lexicographically. Waiting is not a failed attempt: the destination is
+  paused or the payee frozen (a passing state someone else ends); attempts do not grow.
+  Dead is off-chain only: the chain never knows. Every write checks this in code
+  (StatusRegressionError) and a trigger checks it again, so even a hand-written UPDATE
+  cannot move a status backwards. The enums only ever gain values (their stored values
+  never change meaning); a schema change comes with a migration (`_MIGRATIONS`).
 - signatures: attester signatures per message (this attester's own and its peers'),
   from which a quorum is assembled.
 
@@ -45,7 +54,7 @@ from eth_utils.address import is_address, to_checksum_address
 from pvd.errors import UnrecoverableError, UserError
 from pvd.relayer.config import Route
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 
 
@@ -64,6 +73,8 @@ class Condition(StrEnum):
     OPEN = "open"
     FAILED = "failed"  # the last attempt failed; retried at next_retry_at
     DEAD = "dead"  # retries exhausted (or refused): off-chain only, reopened on demand
+    WAITING = "waiting"  # paused or frozen on the destination: looked at again at
+    #                      next_retry_at, no attempt counted
 
 
 class StatusRegressionError(UnrecoverableError):
@@ -108,6 +119,17 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """Where the destination inbox consumed a message, as first seen: re-checked (block
+    hash) once the block is at the destination's confirmation depth."""
+
+    block: int
+    block_hash: str
+    deliverer: str  # the address that delivered it (a gas key: this relayer's or not)
+    tx_hash: str | None  # the delivery transaction, when known
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     """One row of the messages table."""
 
@@ -121,6 +143,7 @@ class MessageRecord:
     nonce: int | None
     confirmed_tx_hash: str | None  # the transaction that delivered it (maybe another's)
     confirmed_block: int | None
+    included: Inclusion | None  # consumed on the destination, not yet at its depth
     fail_reason: str | None  # the last failure's reason (kept after a later success)
     attempts: int  # failed attempts in this round
     round: int  # 0, then +1 at every reopen of a dead message
@@ -159,7 +182,7 @@ def _address(value: str) -> str:
     return str(to_checksum_address(value))
 
 
-_SCHEMA = (
+_CHECKPOINTS = (
     """
 CREATE TABLE checkpoints (
     route       TEXT PRIMARY KEY,
@@ -174,49 +197,6 @@ WHEN NEW.block < OLD.block
 BEGIN SELECT RAISE(ABORT, 'checkpoint would move backwards'); END
 """,
     """
-CREATE TABLE messages (
-    id                 TEXT PRIMARY KEY,
-    route              TEXT NOT NULL,
-    message            BLOB NOT NULL,
-    source_block       INTEGER NOT NULL,
-    source_block_hash  TEXT NOT NULL,
-    source_tx_hash     TEXT NOT NULL,
-    source_log_index   INTEGER NOT NULL,
-    stage              INTEGER NOT NULL CHECK (stage BETWEEN 0 AND 3),
-    condition          TEXT NOT NULL CHECK (condition IN ('open', 'failed', 'dead')),
-    tx_hash            TEXT,
-    nonce              INTEGER,
-    confirmed_tx_hash  TEXT,
-    confirmed_block    INTEGER,
-    fail_reason        TEXT,
-    attempts           INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    round              INTEGER NOT NULL DEFAULT 0 CHECK (round >= 0),
-    next_retry_at      REAL,
-    first_seen         REAL NOT NULL,
-    updated_at         REAL NOT NULL,
-    CHECK (stage < 3 OR condition = 'open')
-)
-""",
-    """
-CREATE INDEX messages_by_route ON messages (route, stage, condition, first_seen)
-""",
-    """
-CREATE INDEX messages_by_retry ON messages (condition, next_retry_at)
-""",
-    """
-CREATE TRIGGER messages_status_only_gains BEFORE UPDATE ON messages
-WHEN NEW.stage < OLD.stage
-  OR NEW.round < OLD.round
-  OR (NEW.round = OLD.round AND NEW.attempts < OLD.attempts)
-  OR (OLD.stage = 3 AND (NEW.stage <> 3 OR NEW.condition <> 'open'
-                         OR NEW.round <> OLD.round OR NEW.attempts <> OLD.attempts))
-  OR (OLD.condition = 'dead' AND NEW.round = OLD.round AND NEW.stage < 3
-      AND (NEW.condition <> 'dead' OR NEW.stage <> OLD.stage OR NEW.attempts <> OLD.attempts))
-  OR NEW.id <> OLD.id OR NEW.route <> OLD.route OR NEW.message <> OLD.message
-  OR NEW.first_seen <> OLD.first_seen
-BEGIN SELECT RAISE(ABORT, 'message status would move backwards'); END
-""",
-    """
 CREATE TABLE signatures (
     message_id  TEXT NOT NULL,
     signer      TEXT NOT NULL,
@@ -227,11 +207,88 @@ CREATE TABLE signatures (
 """,
 )
 
-_COLUMNS = (
+_MESSAGES_TABLE = """
+CREATE TABLE {name} (
+    id                 TEXT PRIMARY KEY,
+    route              TEXT NOT NULL,
+    message            BLOB NOT NULL,
+    source_block       INTEGER NOT NULL,
+    source_block_hash  TEXT NOT NULL,
+    source_tx_hash     TEXT NOT NULL,
+    source_log_index   INTEGER NOT NULL,
+    stage              INTEGER NOT NULL CHECK (stage BETWEEN 0 AND 3),
+    condition          TEXT NOT NULL CHECK (condition IN ('open', 'failed', 'dead', 'waiting')),
+    tx_hash            TEXT,
+    nonce              INTEGER,
+    confirmed_tx_hash  TEXT,
+    confirmed_block    INTEGER,
+    fail_reason        TEXT,
+    attempts           INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    round              INTEGER NOT NULL DEFAULT 0 CHECK (round >= 0),
+    next_retry_at      REAL,
+    first_seen         REAL NOT NULL,
+    updated_at         REAL NOT NULL,
+    included_block      INTEGER,
+    included_block_hash TEXT,
+    included_by         TEXT,
+    included_tx_hash    TEXT,
+    CHECK (stage < 3 OR condition = 'open'),
+    CHECK ((included_block IS NULL) = (included_block_hash IS NULL))
+)
+"""
+
+_MESSAGES_RULES = (
+    """
+CREATE INDEX messages_by_route ON messages (route, stage, condition, first_seen)
+""",
+    """
+CREATE INDEX messages_by_retry ON messages (condition, next_retry_at)
+""",
+    # (round, stage, attempts) only grows; within a round confirmed absorbs and dead is
+    # left only for confirmed (see the module docstring and check_transition)
+    """
+CREATE TRIGGER messages_status_only_gains BEFORE UPDATE ON messages
+WHEN NEW.round < OLD.round
+  OR (NEW.round = OLD.round AND (
+        NEW.stage < OLD.stage
+     OR NEW.attempts < OLD.attempts
+     OR (OLD.stage = 3 AND (NEW.stage <> 3 OR NEW.condition <> 'open'
+                            OR NEW.attempts <> OLD.attempts))
+     OR (OLD.condition = 'dead' AND NEW.stage < 3
+         AND (NEW.condition <> 'dead' OR NEW.stage <> OLD.stage
+              OR NEW.attempts <> OLD.attempts))))
+  OR NEW.id <> OLD.id OR NEW.route <> OLD.route OR NEW.message <> OLD.message
+  OR NEW.first_seen <> OLD.first_seen
+BEGIN SELECT RAISE(ABORT, 'message status would move backwards'); END
+""",
+)
+
+_V1_COLUMNS = (
     "id, route, message, source_block, source_block_hash, source_tx_hash, source_log_index, "
     "stage, condition, tx_hash, nonce, confirmed_tx_hash, confirmed_block, fail_reason, "
     "attempts, round, next_retry_at, first_seen, updated_at"
 )
+
+#: From schema version N to N + 1, in one transaction (with the version bump).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: the waiting condition (a CHECK constraint: the table is rebuilt), where a
+    # delivery was included until it is at the destination's depth, and the rule that a
+    # new round may leave confirmed (a delivery lost to a reorg).
+    1: (
+        "DROP TRIGGER messages_status_only_gains",
+        "DROP INDEX messages_by_route",
+        "DROP INDEX messages_by_retry",
+        _MESSAGES_TABLE.format(name="messages_v2"),
+        f"INSERT INTO messages_v2 ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM messages",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v2 RENAME TO messages",
+        *_MESSAGES_RULES,
+    ),
+}
+
+_SCHEMA = (*_CHECKPOINTS, _MESSAGES_TABLE.format(name="messages"), *_MESSAGES_RULES)
+
+_COLUMNS = _V1_COLUMNS + ", included_block, included_block_hash, included_by, included_tx_hash"
 
 
 def _record(row: sqlite3.Row) -> MessageRecord:
@@ -251,6 +308,14 @@ def _record(row: sqlite3.Row) -> MessageRecord:
         nonce=row["nonce"],
         confirmed_tx_hash=row["confirmed_tx_hash"],
         confirmed_block=row["confirmed_block"],
+        included=None
+        if row["included_block"] is None
+        else Inclusion(
+            row["included_block"],
+            row["included_block_hash"],
+            row["included_by"],
+            row["included_tx_hash"],
+        ),
         fail_reason=row["fail_reason"],
         attempts=row["attempts"],
         round=row["round"],
@@ -268,13 +333,16 @@ def check_transition(
     The rules of the module docstring, in one place (the trigger mirrors them).
     """
     mid = old.message_id
+    if stage is Stage.CONFIRMED and condition is not Condition.OPEN:
+        raise StatusRegressionError(f"message {mid}: a confirmed message cannot be {condition}")
+    if round_ < old.round:
+        raise StatusRegressionError(
+            f"message {mid}: round {old.round} would go back to round {round_}"
+        )
+    if round_ > old.round:
+        return  # a new round (a reopen) starts afresh
     if old.stage is Stage.CONFIRMED:
-        if (stage, condition, round_, attempts) != (
-            old.stage,
-            old.condition,
-            old.round,
-            old.attempts,
-        ):
+        if (stage, condition, attempts) != (old.stage, old.condition, old.attempts):
             raise StatusRegressionError(f"message {mid} is confirmed: nothing can change it")
         return
     if stage < old.stage:
@@ -282,16 +350,13 @@ def check_transition(
             f"message {mid} is {old.stage.name.lower()}: refusing to move it back to "
             f"{stage.name.lower()}"
         )
-    if (round_, attempts) < (old.round, old.attempts):
+    if attempts < old.attempts:
         raise StatusRegressionError(
             f"message {mid}: attempts would go from round {old.round} attempt {old.attempts} "
             f"back to round {round_} attempt {attempts}"
         )
-    if stage is Stage.CONFIRMED and condition is not Condition.OPEN:
-        raise StatusRegressionError(f"message {mid}: a confirmed message cannot be {condition}")
     if (
         old.condition is Condition.DEAD
-        and round_ == old.round
         and stage is not Stage.CONFIRMED
         and (condition, stage, attempts) != (old.condition, old.stage, old.attempts)
     ):
@@ -341,16 +406,22 @@ class Store:
 
     def _migrate(self) -> None:
         with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version == 0:
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
+                version = SCHEMA_VERSION
+            elif version > SCHEMA_VERSION:
                 raise UserError(
-                    f"store {self.path} has schema version {version}, this pvd reads "
+                    f"store {self.path} has schema version {version}, this pvd reads up to "
                     f"{SCHEMA_VERSION}; use the pvd that wrote it or a new store path"
                 )
+            while version < SCHEMA_VERSION:  # older: migrate, one version at a time
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -451,7 +522,7 @@ class Store:
         now = self.clock()
         if row is None:
             conn.execute(
-                f"INSERT INTO messages ({_COLUMNS}) VALUES "
+                f"INSERT INTO messages ({_V1_COLUMNS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, 0, 'open', NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, ?, ?)",
                 (mid, route.value, bytes(seen.message), *location, now, now),
             )
@@ -603,6 +674,94 @@ class Store:
                     next_retry_at=None,
                 )
 
+    def mark_included(self, message_id: str, inclusion: Inclusion) -> None:
+        """The destination inbox consumed the message in a block not yet at the
+        destination's confirmation depth: remember where (and by whom), to re-check that
+        block's hash at the depth. The status is unchanged; a confirmed message is left
+        alone. Repeating it with a new place (the delivery moved) replaces the old."""
+        with self._write() as conn:
+            old = self._load(conn, message_id)
+            if old.stage is Stage.CONFIRMED:
+                return
+            conn.execute(
+                "UPDATE messages SET included_block = ?, included_block_hash = ?, "
+                "included_by = ?, included_tx_hash = ?, updated_at = ? WHERE id = ?",
+                (
+                    inclusion.block,
+                    hex32(inclusion.block_hash, "block hash"),
+                    _address(inclusion.deliverer),
+                    None if inclusion.tx_hash is None else hex32(inclusion.tx_hash, "tx hash"),
+                    self.clock(),
+                    old.message_id,
+                ),
+            )
+
+    def mark_lost(self, message_id: str, reason: str) -> None:
+        """A delivery seen on the destination (not yet at its depth) is gone from it (a
+        reorg, a dropped transaction): forget where it was; the message is open for a
+        new delivery (its status is unchanged, a failure reason says why)."""
+        with self._write() as conn:
+            old = self._load(conn, message_id)
+            if old.stage is Stage.CONFIRMED:
+                raise StatusRegressionError(
+                    f"message {old.message_id} is confirmed: reopen_lost starts a new round"
+                )
+            conn.execute(
+                "UPDATE messages SET included_block = NULL, included_block_hash = NULL, "
+                "included_by = NULL, included_tx_hash = NULL, fail_reason = ?, updated_at = ? "
+                "WHERE id = ?",
+                (reason, self.clock(), old.message_id),
+            )
+
+    def reopen_lost(self, message_ids: Iterable[str], reason: str) -> list[str]:
+        """Confirmed messages whose delivery the destination no longer has (a reorg
+        deeper than its confirmation depth): each starts a new round at `seen` (the
+        attest step re-checks its source and signs again), open. Returns the ids."""
+        with self._write() as conn:
+            reopened: list[str] = []
+            for mid in message_ids:
+                old = self._load(conn, mid)
+                if old.stage is not Stage.CONFIRMED:
+                    continue
+                self._set(
+                    conn,
+                    old,
+                    Stage.SEEN,
+                    Condition.OPEN,
+                    old.round + 1,
+                    0,
+                    fail_reason=reason,
+                    next_retry_at=None,
+                    confirmed_tx_hash=None,
+                    confirmed_block=None,
+                    included_block=None,
+                    included_block_hash=None,
+                    included_by=None,
+                    included_tx_hash=None,
+                )
+                reopened.append(old.message_id)
+            return reopened
+
+    def record_wait(self, message_id: str, reason: str, delay: float) -> MessageRecord:
+        """The destination is paused, or the payee frozen: not an attempt. The message
+        waits (attempts unchanged) and is looked at again in `delay` seconds. Returns the
+        new record; a confirmed or dead message is left as it is."""
+        with self._write() as conn:
+            old = self._load(conn, message_id)
+            if old.stage is Stage.CONFIRMED or old.condition is Condition.DEAD:
+                return old
+            self._set(
+                conn,
+                old,
+                old.stage,
+                Condition.WAITING,
+                old.round,
+                old.attempts,
+                fail_reason=reason,
+                next_retry_at=self.clock() + delay,
+            )
+            return self._load(conn, message_id)
+
     def record_failure(
         self, message_id: str, reason: str, schedule: RetrySchedule
     ) -> MessageRecord:
@@ -732,12 +891,22 @@ class Store:
     ) -> list[MessageRecord]:
         """Failed messages whose retry time has come, soonest first."""
         moment = self.clock() if now is None else now
-        where, params = self._where(route, "condition = 'failed'", "next_retry_at <= ?")
+        where, params = self._where(
+            route, "condition IN ('failed', 'waiting')", "next_retry_at <= ?"
+        )
         params.append(moment)
         sql = f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY next_retry_at, id"
         if limit is not None:
             sql, params = sql + " LIMIT ?", [*params, limit]
         return [_record(row) for row in self._query(sql, params)]
+
+    def unconfirmed(self, route: Route | None = None) -> list[MessageRecord]:
+        """Every message not yet confirmed, dead and waiting ones included, oldest first."""
+        where, params = self._where(route, "stage < 3")
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY first_seen, id", params
+        )
+        return [_record(row) for row in rows]
 
     def dead(self, route: Route | None = None) -> list[MessageRecord]:
         where, params = self._where(route, "condition = 'dead'", "stage < 3")

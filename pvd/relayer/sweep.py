@@ -1,6 +1,6 @@
-"""The start-up sweep of one route: make the store agree with both chains about every
-message still open, whatever the store remembers (DESIGN.md §6: "a sweep of open trades
-on start catches anything missed").
+"""The sweep of one route (at start, then periodically): make the store agree with both
+chains about every message still open, whatever the store remembers, so that anything
+missed, given up or lost to a reorg is caught.
 
 Why messages are enough. Every open trade or hold that waits on the relayer has exactly
 one message in flight:
@@ -22,10 +22,15 @@ the message is open. Then, per message:
     open         unknown                stores it as seen                     (added)
     open         dead                   re-opens it: a new round              (reopened)
     open         seen..submitted        nothing: the route is working on it
-    open         confirmed              warns: the destination lost a delivery (reorg?)
+    open         confirmed              re-opens it: a new round from seen;   (lost)
+                                        the destination lost a delivery deeper
+                                        than its confirmation depth (a reorg)
     delivered    unknown                nothing: done, the store needs no record
-    delivered    not confirmed (dead    marks it confirmed, a fact read from
-                 included)              the chain                             (confirmed)
+    delivered    not confirmed (dead    marks it confirmed if its block is at
+    at depth     included), not seen    the destination's depth (a fact read
+                 in a block before      from the chain)                       (confirmed)
+    delivered    dead                   re-opens it: the route confirms it    (reopened)
+    below depth                         at the depth
     not found    dead                   stays dead (its log left the chain)
 
 Every open message is also handed to `Store.record_scan` (a no-op for a known one,
@@ -71,10 +76,25 @@ class SweepReport:
     added: tuple[str, ...]  # open and unknown to the store: stored as seen
     reopened: tuple[str, ...]  # open and dead in the store: re-opened
     confirmed: tuple[str, ...]  # consumed on the destination: marked confirmed
+    lost: tuple[str, ...] = ()  # confirmed, open on the destination again: re-opened
 
     @classmethod
     def skipped(cls, route: Route) -> SweepReport:
         return cls(route, -1, (), (), (), ())
+
+
+def message_fields(message_id: str, encoded: bytes) -> dict[str, object]:
+    """The log fields that tie a line to a message and its trade: message id, kind
+    (PAYMENT_HELD, TRADE_OUTCOME, PAYMENT_SETTLED) and trade id (every body's first
+    word); only the id if the bytes do not decode."""
+    fields: dict[str, object] = {"message_id": message_id}
+    try:
+        body = Message.decode(encoded).decoded_body()
+    except (MessageFormatError, ValueError):
+        return fields
+    fields["kind"] = type(body).KIND.name
+    fields["trade_id"] = "0x" + body.trade_id.hex()
+    return fields
 
 
 def seen_message(
@@ -105,6 +125,7 @@ def sweep_route(
     logs: LogSource,
     confirmations: int,
     log: RelayLog,
+    destination_confirmations: int = 0,
 ) -> SweepReport:
     """Make the store agree with both chains about `route`'s open messages (see the
     module docstring); what was found and changed. Safe to repeat: a second run over
@@ -124,24 +145,49 @@ def sweep_route(
     stored: dict[str, MessageRecord | None] = {mid: store.get(mid) for mid in sent}
     stored.update(dead)
 
+    def about(mid: str) -> dict[str, object]:
+        record = stored.get(mid)
+        encoded = sent[mid].message if mid in sent else record.message if record else b""
+        return message_fields(mid, encoded)
+
     def is_open(mid: str) -> bool:
         return on_chain[mid][0] is not DeliveryStatus.DELIVERED
 
     open_ids = [mid for mid in sent if is_open(mid)]
-    reopened = store.reopen_dead([mid for mid in open_ids if mid in dead])
+    dest_head = destination.chain.w3.eth.block_number if destination_confirmations else 0
+
+    def at_depth(mid: str) -> bool:
+        return not destination_confirmations or dest_head - on_chain[mid][1] >= (
+            destination_confirmations
+        )
+
+    consumed_shallow = [mid for mid in dead if not is_open(mid) and not at_depth(mid)]
+    reopened = store.reopen_dead([mid for mid in open_ids if mid in dead] + consumed_shallow)
     added = store.record_scan(route, [sent[mid] for mid in open_ids])
-    for mid in open_ids:
-        record = stored[mid]
-        if record is not None and record.stage is Stage.CONFIRMED:
-            log.warning(
-                "the store holds it as confirmed, the destination inbox as not consumed "
-                "(a reorg of the destination chain?)",
-                extra={"message_id": mid, "chain": destination.name},
-            )
+    lost_ids = [
+        mid
+        for mid in open_ids
+        if (record := stored[mid]) is not None and record.stage is Stage.CONFIRMED
+    ]
+    lost = store.reopen_lost(
+        lost_ids,
+        "delivery_lost: confirmed, but the destination inbox no longer holds it consumed "
+        "(a reorg deeper than its confirmation depth)",
+    )
+    for mid in lost:
+        log.warning(
+            "confirmed, but the destination inbox holds it as not consumed (a reorg "
+            "deeper than its confirmation depth?): re-opened",
+            extra=about(mid) | {"chain": destination.name},
+        )
     done = [
         mid
         for mid in ids
-        if not is_open(mid) and (r := stored[mid]) is not None and r.stage is not Stage.CONFIRMED
+        if not is_open(mid)
+        and at_depth(mid)
+        and (r := stored[mid]) is not None
+        and r.stage is not Stage.CONFIRMED
+        and r.included is None  # seen in a block before: the route re-checks its hash
     ]
     by_block = sorted(done, key=lambda mid: on_chain[mid][1])
     for block, group in itertools.groupby(by_block, key=lambda mid: on_chain[mid][1]):
@@ -150,19 +196,28 @@ def sweep_route(
         if mid not in sent and is_open(mid):
             log.info(
                 "dead and no longer in the outbox's logs: left dead",
-                extra={"message_id": mid, "chain": source.name},
+                extra=about(mid) | {"chain": source.name},
             )
     for what, changed in (("added", added), ("re-opened", reopened), ("confirmed", done)):
         for mid in changed:
-            log.info(f"sweep: {what}", extra={"message_id": mid})
-    report = SweepReport(route, head, tuple(open_ids), tuple(added), tuple(reopened), tuple(done))
+            log.info(f"sweep: {what}", extra=about(mid))
+    report = SweepReport(
+        route,
+        head,
+        tuple(open_ids),
+        tuple(added),
+        tuple(reopened),
+        tuple(done),
+        tuple(lost),
+    )
     log.info(
-        "sweep through block %d: %d open on chain, %d added, %d re-opened, %d confirmed",
+        "sweep through block %d: %d open on chain, %d added, %d re-opened, %d confirmed%s",
         head,
         len(report.open),
         len(report.added),
         len(report.reopened),
         len(report.confirmed),
+        f", {len(report.lost)} lost deliveries re-opened" if report.lost else "",
         extra={"chain": source.name, "block": head},
     )
     return report

@@ -29,6 +29,7 @@ from pvd.protocol.messages import Message, Outcome, TradeOutcome
 PAYMENT_DOMAIN = 1
 BUSINESS_DOMAIN = 2
 SOURCE_APP = "0x7a7a7a7a7A7A7a7A7A7A7A7a7a7a7a7a7A7a7a7A"
+DEPLOYMENT_ID = keccak(text="pvd gas measurement")  # any 32 bytes: the inbox's deployment id
 
 # TEST KEYS ONLY: anvil's "test test ... junk" mnemonic, indices 10..14.
 _KEYS = (
@@ -58,6 +59,7 @@ def _outcome(recipient: str, nonce: int) -> Message:
 def _inbox(members: int, threshold: int, admin, recipient_cls=NoopRecipient):
     inbox = Inbox.deploy(
         PAYMENT_DOMAIN,
+        DEPLOYMENT_ID,
         admin,
         admin,
         [a.address for a in ATTESTERS[:members]],
@@ -82,7 +84,7 @@ def _require(tx: Any, event: str, count: int = 1) -> None:
 
 
 def _sign(inbox, message: Message, threshold: int) -> bytes:
-    where = attestation.InboxDomain(chain.id, inbox.address, PAYMENT_DOMAIN)
+    where = attestation.InboxDomain(chain.id, inbox.address, PAYMENT_DOMAIN, DEPLOYMENT_ID)
     return b"".join(attestation.sign(message, where, a) for a in ATTESTERS[:threshold])
 
 
@@ -101,9 +103,9 @@ def measure_bridge() -> dict[str, int]:
 
     # Outbox.send through a registered app (second send: the nonce slot is warm-ish, as in
     # steady use). Includes the app's own call overhead (MockApp.sendVia).
-    outbox = Outbox.deploy(BUSINESS_DOMAIN, admin, {"from": admin})
+    outbox = Outbox.deploy(BUSINESS_DOMAIN, admin, 3600, {"from": admin})
     app = MockApp.deploy(admin, {"from": admin})
-    outbox.registerApp(app, {"from": admin})
+    outbox.proposeApp(app, True, {"from": admin})
     body = _outcome(SOURCE_APP, 0).body
     app.sendVia(outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer})
     tx = app.sendVia(outbox, PAYMENT_DOMAIN, SOURCE_APP, 2, body, {"from": relayer})
@@ -226,9 +228,10 @@ def settlement_bench() -> SettlementBench | None:
     for wallet in (payer, seller):
         token.setWalletClass(wallet, 3, {"from": operator})  # class I: no caps
         token.issue(wallet, 10**12, {"from": operator})
-    outbox = Outbox.deploy(PAYMENT_DOMAIN, admin, {"from": admin})
+    outbox = Outbox.deploy(PAYMENT_DOMAIN, admin, 3600, {"from": admin})
     inbox = Inbox.deploy(
         PAYMENT_DOMAIN,
+        DEPLOYMENT_ID,
         admin,
         admin,
         [a.address for a in ATTESTERS[:3]],
@@ -240,7 +243,7 @@ def settlement_bench() -> SettlementBench | None:
     settlement = settlement_cls.deploy(
         token, outbox, inbox, BUSINESS_DOMAIN, _REGISTRY, {"from": admin}
     )
-    outbox.registerApp(settlement, {"from": admin})
+    outbox.proposeApp(settlement, True, {"from": admin})
     inbox.proposePeer(BUSINESS_DOMAIN, _REGISTRY, settlement, {"from": admin})
     inbox.closeSetup({"from": admin})
     return SettlementBench(token, outbox, inbox, settlement, payer, payer_key, seller, relayer)
@@ -277,7 +280,7 @@ def measure_settlement() -> dict[str, int]:
     for n in range(2):
         h = hold(f"direct {n}")
         token.placeHold(h[5], seller, settlement, _PRICE, h[4], {"from": payer})
-        tx = settlement.announce(h, {"from": relayer})
+        tx = settlement.announce(h, {"from": payer})  # only the payer announces
     _require(tx, "HoldAnnounced")
     gas["settlement_announce_direct_hold"] = tx.gas_used
 

@@ -1,5 +1,5 @@
 """Attesters that crash (SIGKILL) at each step of a delivery and come back, and two that
-race to submit the same message: the settlement happens exactly once (TESTPLAN.md R1,
+race to submit the same message: the settlement happens exactly once (R1,
 R2; "relayer killed before signing, after signing, after sending", "two relayers at
 once").
 

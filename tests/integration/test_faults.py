@@ -268,7 +268,12 @@ def test_a_forged_delivered_outcome_submitted_to_the_inbox_is_rejected(
             trade.hold.expiry,
         ).encode(),
     )
-    domain = InboxDomain(dep.payment.w3.eth.chain_id, pay.inbox.address, PAYMENT_DOMAIN)
+    domain = InboxDomain(
+        dep.payment.w3.eth.chain_id,
+        pay.inbox.address,
+        PAYMENT_DOMAIN,
+        pay.inbox.functions.deploymentId().call(),
+    )
     keys: dict[str, Any] = {
         "stranger": cast.stranger,
         "carrier": cast.carrier,

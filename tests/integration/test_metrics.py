@@ -1,5 +1,7 @@
 """The relayer's Prometheus endpoint, scraped over HTTP as a monitoring system would,
-shows a settlement: messages relayed, the latency histogram, the backlog back to zero."""
+shows a settlement: messages confirmed (each attester) and relayed (by whoever sent each:
+the fleet's sum is the number of deliveries), the latency histogram, the backlog back to
+zero."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ def test_metrics_scraped_before_and_after_a_settlement_show_it(
     before = scrape(watched.metrics_url)
     for route in (TO_BUSINESS, TO_PAYMENT):
         assert before[f"pvd_relay_messages_relayed_total{{{route}}}"] == 0
+        assert before[f"pvd_relay_messages_confirmed_total{{{route}}}"] == 0
         assert before[f"pvd_relay_latency_seconds_count{{{route}}}"] == 0
         assert before[f"pvd_relay_backlog_messages{{{route}}}"] == 0
 
@@ -29,20 +32,30 @@ def test_metrics_scraped_before_and_after_a_settlement_show_it(
     eventually(lambda: settlement(dep, trade) == "Paid", "settlement Paid")
 
     # PAYMENT_HELD and PAYMENT_SETTLED went to the business chain, the outcome to the
-    # payment chain; each attester counts every message it saw confirmed, whoever sent it.
+    # payment chain; each attester counts every message it saw confirmed, whoever sent it,
+    # and as relayed only those its own gas key delivered.
     expected = {TO_BUSINESS: 2, TO_PAYMENT: 1}
 
     def settled_in_metrics() -> dict[str, float] | None:
         # The backlog gauges are refreshed at the end of each tick, the counters as each
         # message is confirmed: wait for both (one scrape may fall between the two).
         after = scrape(watched.metrics_url)
-        relayed = {r: after[f"pvd_relay_messages_relayed_total{{{r}}}"] for r in expected}
+        confirmed = {r: after[f"pvd_relay_messages_confirmed_total{{{r}}}"] for r in expected}
         backlog = [after[f"pvd_relay_backlog_messages{{{r}}}"] for r in expected]
-        return after if relayed == expected and backlog == [0, 0] else None
+        return after if confirmed == expected and backlog == [0, 0] else None
 
     after = eventually(
-        settled_in_metrics, "the watched attester to count 3 relayed messages, backlog 0"
+        settled_in_metrics, "the watched attester to count 3 confirmed messages, backlog 0"
     )
+
+    def fleet_relayed() -> dict[str, float] | None:
+        scrapes = [scrape(a.metrics_url) for a in (watched, other)]
+        relayed = {
+            r: sum(s[f"pvd_relay_messages_relayed_total{{{r}}}"] for s in scrapes) for r in expected
+        }
+        return relayed if relayed == expected else None
+
+    eventually(fleet_relayed, "the two attesters' relayed counts to sum to 3 deliveries")
     for route, count in expected.items():
         assert after[f"pvd_relay_latency_seconds_count{{{route}}}"] == count
         assert after[f"pvd_relay_latency_seconds_sum{{{route}}}"] > 0

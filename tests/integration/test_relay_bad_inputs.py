@@ -2,7 +2,7 @@
 chain behind an RPC, a store whose checkpoint is ahead of a chain that was reset, a
 missing or corrupt deployment file, a malformed config, a missing key variable. Each is
 one line on stderr that names the problem and the fix, an exit code != 0, no traceback,
-and no store written (TESTPLAN.md, "Bad inputs: relayer and command line")."""
+and no store written (bad inputs of the relayer and command line)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A node in trouble: the business chain's RPC answers HTTP 500 for a while. The
 relayers keep running, retry, and settle the trade once the node answers again
-(TESTPLAN.md fault scenarios: "an RPC that ... answers 500")."""
+(fault scenario: "an RPC that ... answers 500")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """End-to-end settlements on two anvil chains with three `pvd relay` processes (2-of-3):
 paid by delivery, refunded at expiry, stalled without a quorum, and the buyer's own way
-out when every attester is down (DESIGN.md §4, TESTPLAN.md X1-X3, L1)."""
+out when every attester is down (docs/design.md: X1-X3, L1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The package's folders are layers: a module imports only from its own layer or below.
 
-errors/paths < chain < protocol < deploy < client < relayer, reconcile < cli, bench.
+errors/paths < chain < protocol < deploy < client, index < relayer, reconcile, explorer
+< cli, bench.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ LAYERS = {
     "protocol": 2,
     "deploy": 3,
     "client": 4,
+    "index": 4,
     "relayer": 5,
     "reconcile": 5,
+    "explorer": 5,
     "cli": 6,
     "bench": 6,
 }

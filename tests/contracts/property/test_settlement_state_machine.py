@@ -1,4 +1,4 @@
-"""Stateful test of the whole settlement on one chain (DESIGN.md §8; TESTPLAN X1, X2, X3, L1,
+"""Stateful test of the whole settlement on one chain (docs/design.md: X1, X2, X3, L1,
 C1, C2, C4, C5, C7, and "nothing is stuck forever").
 
 YuanToken and PvdSettlement stand on the payment domain (1), TradeRegistry and its bill of
@@ -36,8 +36,10 @@ id before the model's own comparison (`invariant_y`) and the liveness check (`in
        hold executed (on-chain status and HoldExecuted events) is the funding hold of a
        Delivered trade with payer = the trade's payer, payee = its payee, amount = price;
   X2   no Expired or Cancelled trade, and no rejected hold, has paid the seller;
-  X3   no hold was both executed and released (events, each at most once), and a trade whose
-       PAYMENT_SETTLED arrived is Paid iff its hold is Executed, Refunded iff Released.
+  X3   no placement of a hold was both executed and released (events: an id is executed at
+       most once and ends at most once per placement; only a released id is placed again),
+       and a trade whose PAYMENT_SETTLED arrived is Paid iff its hold is Executed, Refunded
+       iff Released.
 
 The mock mailbox delivers strictly in order and a recipient's revert bubbles (the message
 stays queued): a Delivered outcome refused by a paused token or a frozen party is stuck at
@@ -140,6 +142,7 @@ class ModelTrade:
     hold_expiry: int
     status: str = "Proposed"
     hold: bytes | None = None  # the funding hold's id, as the registry records it
+    funding: Hold | None = None  # the placement that funded it (its id may be placed again)
     settlement: str = "None"
 
     @property
@@ -219,7 +222,8 @@ class WholeSettlement:
         self.now = int(chain[-1].timestamp)
         self.trades: dict[str, ModelTrade] = {}
         self.order: list[str] = []
-        self.holds: dict[bytes, ModelHold] = {}
+        self.holds: dict[bytes, ModelHold] = {}  # the latest placement under each id
+        self.placements: Counter[bytes] = Counter()  # a released id can be placed again
         self.balances = dict(self.initial_balances)
         self.paused = False
         self.frozen: set[str] = set()
@@ -435,7 +439,7 @@ class WholeSettlement:
             return err("EnforcedPause")
         if hold.expiry <= t or hold.expiry > t + MAX_HOLD_DURATION:
             return err("HoldExpiryOutOfRange", hold.expiry, t + 1, t + MAX_HOLD_DURATION)
-        if existing is not None:
+        if existing is not None and existing.status != RELEASED:
             return err("HoldAlreadyExists", hold.id(), existing.status)
         if hold.payer in self.frozen:
             return err("AccountIsFrozen", hold.payer)
@@ -468,6 +472,19 @@ class WholeSettlement:
         )
         t = self._at(step)
         error = self._place_error(hold, t)
+        existing = self.holds.get(hold.id())
+        # The same hold already open and not announced (placed directly, or by a front-runner
+        # with the signature): hold-and-announce announces it instead of failing.
+        announces_existing = (
+            by_signature
+            and error is not None
+            and existing is not None
+            and existing.status == HELD
+            and not existing.announced
+            and existing.hold == hold
+        )
+        if announces_existing:
+            error = None
         messages = []
         if by_signature:
             valid_before = t + AUTHORIZATION_WINDOW
@@ -487,11 +504,20 @@ class WholeSettlement:
                 silent=True,
             )
         tx = self._send(f"place hold ({variant}, signed={by_signature})", error, call, messages)
-        if tx is not None:
+        if tx is not None and announces_existing:
+            assert existing is not None
+            self._check("HoldPlaced" not in tx.events, f"front-run: placed {hold} again")
+            self._check("HoldAnnounced" in tx.events, f"front-run: no HoldAnnounced for {hold}")
+            existing.announced = True
+            self.reached["hold-and-announce of an existing hold"] += 1
+        elif tx is not None:
             self._check("HoldPlaced" in tx.events, f"place hold: no HoldPlaced for {hold}")
             if by_signature:
                 self._check("HoldAnnounced" in tx.events, f"no HoldAnnounced for {hold}")
+            if existing is not None:
+                self.reached["released hold id placed again"] += 1
             self.holds[hold.id()] = ModelHold(hold, HELD, announced=by_signature)
+            self.placements[hold.id()] += 1
 
     def _held_message(self, hold: Hold) -> Message:
         body = PaymentHeld(
@@ -506,7 +532,8 @@ class WholeSettlement:
         return self._message(PAYMENT_DOMAIN, body)
 
     def _announce(self, held: ModelHold, step: int) -> None:
-        """Anyone (a stranger) announces a hold placed directly on the token."""
+        """The payer announces a hold it placed directly on the token (a stranger cannot:
+        tests/contracts/unit/security/test_announce.py)."""
         self._at(step)
         hold = held.hold
         error = None
@@ -515,7 +542,8 @@ class WholeSettlement:
         elif held.announced:
             error = err("SettlementAlreadyAnnounced", hold.id())
         messages = [self._held_message(hold)] if error is None else []
-        call = lambda: self.settlement.announce(hold.tuple(), {"from": self.stranger}, silent=True)  # noqa: E731
+        payer = self.buyer_accounts[hold.payer]
+        call = lambda: self.settlement.announce(hold.tuple(), {"from": payer}, silent=True)  # noqa: E731
         tx = self._send("announce", error, call, messages)
         if tx is not None:
             self._check("HoldAnnounced" in tx.events, f"announce: no HoldAnnounced for {hold}")
@@ -543,7 +571,7 @@ class WholeSettlement:
         if isinstance(body, PaymentHeld):
             held = self.holds[body.hold_id]
             reason = None
-            if trade is not None and trade.hold == body.hold_id:
+            if trade is not None and trade.hold == body.hold_id and trade.status != "Expired":
                 event = "PaymentHeldDuplicate"
             else:
                 if trade is None:
@@ -594,10 +622,16 @@ class WholeSettlement:
         self._check(seen is not None, f"{what}: expected {event}, got {list(tx.events.keys())}")
         if event == "PaymentHeldRejected":
             self._check(seen is None or seen["reason"] == REJECT_REASON[reason], f"{what}: {seen}")
-            held.rejected = True
+            # The placement the message announced (not a later one under the same id).
+            if (held.hold.amount, held.hold.payee, held.hold.expiry) == (
+                body.amount,
+                body.payee,
+                body.expiry,
+            ):
+                held.rejected = True
             self.reached[f"hold rejected: {reason}"] += 1
         elif event == "TradeFunded":
-            trade.status, trade.hold = "Funded", body.hold_id
+            trade.status, trade.hold, trade.funding = "Funded", body.hold_id, held.hold
         elif event == "PaymentSettledIgnored":
             self._check(seen is None or seen["reason"] == IGNORED_REASON[reason], f"{what}: {seen}")
         elif event == "TradeSettled":
@@ -617,10 +651,11 @@ class WholeSettlement:
         t = self._at(step)
         error, result, new_status, flag = None, SettlementResult.REFUNDED, held.status, False
         named = (body.payer, body.payee, body.amount, body.expiry, body.trade_id)
-        if named != (hold.payer, hold.payee, hold.amount, hold.expiry, hold.ref):
-            # Not the hold placed under that id (only if the registry funded a trade with a
-            # hold that does not match it): the token refuses it, whatever the outcome.
-            error = err("HoldMismatch", hold.id())
+        no_hold = named != (hold.payer, hold.payee, hold.amount, hold.expiry, hold.ref)
+        if no_hold:
+            # Not the hold placed under that id (a Rejected answer to an earlier placement
+            # whose id was placed again with other fields): a terminal, flagged no-op.
+            pass
         elif body.outcome == Outcome.DELIVERED:
             if held.status == HELD and t < hold.expiry:
                 if self.paused:
@@ -642,7 +677,7 @@ class WholeSettlement:
             elif held.status == EXECUTED:
                 result = SettlementResult.PAID
         reply = PaymentSettled(body.trade_id, body.hold_id, result, body.amount)
-        messages = [self._message(PAYMENT_DOMAIN, reply)] if error is None else []
+        messages = [self._message(PAYMENT_DOMAIN, reply)] if error is None and not no_hold else []
         call = lambda: self.pvd.payment_mailbox.deliverNext({"from": self.relayer}, silent=True)  # noqa: E731
         tx = self._send(
             f"relay {body.outcome.name} outcome to the settlement", error, call, messages
@@ -657,6 +692,11 @@ class WholeSettlement:
         what = f"relay {body.outcome.name} outcome to the settlement"
         delivered = _event(tx, "MessageDelivered")
         self._check(delivered is not None and h32(delivered["messageId"]) == head.id, what)
+        if no_hold:
+            flagged = _event(tx, "OutcomeWithoutHold")
+            self._check(flagged is not None and "TradeSettled" not in tx.events, f"{what}: no-op")
+            self.reached["outcome without a matching hold (flagged no-op)"] += 1
+            return
         settled = _event(tx, "TradeSettled")  # the settlement's (the registry is not called)
         self._check(settled is not None and int(settled["result"]) == result, f"{what}: {settled}")
         # Hold statuses, balances and flags are compared in the invariants.
@@ -670,6 +710,8 @@ class WholeSettlement:
             self.expected_flags.append(hexid(body.trade_id))
             self.reached["delivered after refund (flagged)"] += 1
         held.status = new_status
+        if result == SettlementResult.REFUNDED:
+            held.announced = False  # released: its payer may place and announce it again
 
     def _ship(self, trade: ModelTrade, caller: Any, step: int) -> None:
         t = self._at(step)
@@ -875,7 +917,7 @@ class WholeSettlement:
                 self.frozen.discard(account)
 
     def rule_the_deadline_passes_undelivered(self, index="st_index", step="st_step"):
-        """The other ending (DESIGN §4): a funded or shipped trade is not delivered in time;
+        """The other ending (docs/design.md): a funded or shipped trade is not delivered in time;
         time passes beyond its deadline, anyone expires it and the relayer delivers the next
         message for the payment chain (its Expired outcome, unless others wait before it)."""
         funded = [
@@ -914,7 +956,7 @@ class WholeSettlement:
         self._relay(True, step)
 
     def rule_relayer_outage_beyond_the_hold_expiry(self, by_stranger="st_flag", step="st_step"):
-        """The residual risk (DESIGN §4): the relayer is down longer than the liveness window.
+        """The residual risk (docs/design.md): the relayer is down longer than the liveness window.
         With an outcome next in the payment chain's queue, time passes beyond its hold's
         expiry; a stranger may release the hold first (L1, by_stranger); then the relayer
         delivers: a Delivered outcome is answered Refunded and flagged (DeliveredAfterRefund),
@@ -932,7 +974,7 @@ class WholeSettlement:
 
     def rule_everyone_recovers(self, index="st_index", step="st_step"):
         """(One call in four, so that examples also run long.) Nothing is stuck forever
-        (TESTPLAN pass criteria, L1): the token is unpaused, every account unfrozen, the
+        (pass criterion, L1): the token is unpaused, every account unfrozen, the
         relayer back, and it delivers everything queued. Then, trade by trade, time passes
         beyond its deadline, anyone expires it, and the relayer delivers its outcome (before
         the hold expiry). Last, time passes beyond every hold expiry and a stranger releases
@@ -1135,7 +1177,9 @@ class WholeSettlement:
                 continue
             held = self.holds.get(record["holdId"])
             assert held is not None, f"X1: {tid[:10]} funded by unknown hold"
-            hold = held.hold
+            # The placement that funded it: once released, its id may be placed again.
+            funding = self.trades[tid].funding if tid in self.trades else None
+            hold = funding or held.hold
             assert (hold.payer, hold.payee, hold.amount, hold.expiry, hexid(hold.ref)) == (
                 record["payer"],
                 record["payee"],
@@ -1186,9 +1230,12 @@ class WholeSettlement:
         chain_ = self._chain()
         executed, released = self.observed.executed, self.observed.released
         for hold_id in set(executed) | set(released):
-            assert executed[hold_id] + released[hold_id] == 1, (
-                f"X3: hold {hold_id.hex()} executed {executed[hold_id]}x, "
-                f"released {released[hold_id]}x"
+            # Each placement ends at most once; only a released id is placed again, so an
+            # executed one is its id's last placement.
+            assert executed[hold_id] <= 1, f"X3: hold {hold_id.hex()} executed twice"
+            assert executed[hold_id] + released[hold_id] <= self.placements[hold_id], (
+                f"X3: hold {hold_id.hex()} placed {self.placements[hold_id]}x, executed "
+                f"{executed[hold_id]}x, released {released[hold_id]}x"
             )
         for tid in self.order:
             record = chain_["trades"][tid]
@@ -1225,7 +1272,7 @@ class WholeSettlement:
         assert self.observed.flagged == self.expected_flags, "DeliveredAfterRefund flags"
 
     def invariant_z_nothing_is_stuck_after_recovery(self):
-        """After `rule_everyone_recovers` (TESTPLAN pass criteria: nothing is stuck forever;
+        """After `rule_everyone_recovers` (pass criterion: nothing is stuck forever;
         L1): no hold is open, nothing is held, no message is queued, and every funded trade
         is settled. Runs last, so that an invariant with an id reports a cause first."""
         if not self.recovered:

@@ -1,4 +1,4 @@
-"""Stateful test of the trade lifecycle (TESTPLAN C7, with C5 for every refused call).
+"""Stateful test of the trade lifecycle (C7, with C5 for every refused call).
 
 Random sequences of every registry action — propose, accept, cancel, PAYMENT_HELD (matching
 or not), ship, confirm (buyer or carrier), dispute, arbiter ruling, expire, PAYMENT_SETTLED,

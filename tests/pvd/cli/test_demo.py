@@ -1,5 +1,5 @@
 """`pvd demo` on the embedded chains: one trade paid by delivery, one refunded by expiry,
-read back from the chains (issue 6's --json summary)."""
+read back from the chains (the --json summary)."""
 
 import json
 

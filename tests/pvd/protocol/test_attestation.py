@@ -23,7 +23,8 @@ TEST_KEYS = (
 ATTESTERS: list[LocalAccount] = sorted(
     (Account.from_key(k) for k in TEST_KEYS), key=lambda a: int(a.address, 16)
 )
-INBOX = InboxDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 1)
+DEPLOYMENT = b"\xd1" * 32
+INBOX = InboxDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 1, DEPLOYMENT)
 MESSAGE = Message.of(
     2,
     "0x" + "22" * 20,
@@ -80,7 +81,7 @@ def test_too_few_signatures_are_refused() -> None:
 
 
 def test_a_signature_for_another_domain_recovers_a_stranger() -> None:
-    twin = InboxDomain(INBOX.chain_id, INBOX.inbox, 2)
+    twin = InboxDomain(INBOX.chain_id, INBOX.inbox, 2, DEPLOYMENT)
     signatures = _sig(ATTESTERS[0], inbox=twin) + _sig(ATTESTERS[1], inbox=twin)
     with pytest.raises((attestation.InboxSignerNotAttester, attestation.InboxSignerOutOfOrder)):
         attestation.verify_quorum(MESSAGE, INBOX, signatures, MEMBERS, 2)

@@ -69,7 +69,9 @@ def _message(vector: dict[str, Any]) -> Message:
 
 
 def _domain(data: dict[str, Any]) -> attestation.InboxDomain:
-    return attestation.InboxDomain(data["chainId"], data["inbox"], data["domain"])
+    return attestation.InboxDomain(
+        data["chainId"], data["inbox"], data["domain"], _hex(data["deploymentId"])
+    )
 
 
 VALID = {v["name"]: v for v in MESSAGES["valid"]}
@@ -120,6 +122,11 @@ def test_python_computes_the_golden_domain_separators() -> None:
     twin = _domain(ATTESTATIONS["twin_domain"])
     assert attestation.domain_separator(domain) == _hex(ATTESTATIONS["domain_separator"])
     assert attestation.domain_separator(twin) == _hex(ATTESTATIONS["twin_domain_separator"])
+    other = _domain(ATTESTATIONS["other_deployment"])
+    assert attestation.domain_separator(other) == _hex(
+        ATTESTATIONS["other_deployment_domain_separator"]
+    )
+    assert len({domain, twin, other}) == 3
 
 
 @pytest.mark.parametrize("name", SIGNED)
@@ -131,6 +138,8 @@ def test_python_computes_the_golden_struct_hash_and_digests(name: str) -> None:
     assert attestation.struct_hash(message, domain) == _hex(vector["struct_hash"])
     assert attestation.digest(message, domain) == _hex(vector["digest"])
     assert attestation.digest(message, twin) == _hex(vector["twin_digest"])
+    other = _domain(ATTESTATIONS["other_deployment"])
+    assert attestation.digest(message, other) == _hex(vector["other_deployment_digest"])
 
 
 @pytest.mark.parametrize("name", SIGNED)
@@ -154,6 +163,9 @@ def test_python_recovers_the_signer_the_contract_recovers(name: str) -> None:
         assert attestation.recover(message, domain, signature) == entry["signer"]
         assert attestation.recover(message, twin, signature) == entry["signer_under_twin_domain"]
         assert entry["signer_under_twin_domain"] != entry["signer"]
+        other = _domain(ATTESTATIONS["other_deployment"])
+        recovered = attestation.recover(message, other, signature)
+        assert recovered == entry["signer_under_other_deployment"] != entry["signer"]
 
 
 @pytest.mark.parametrize("name", SIGNED)

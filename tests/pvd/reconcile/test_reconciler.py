@@ -1,4 +1,4 @@
-"""`pvd reconcile` (issue 6 item 8): X1-X3, C1-C4, C6 and message accounting, read from
+"""`pvd reconcile`: X1-X3, C1-C4, C6 and message accounting, read from
 the chains only.
 
 Trades are driven to their ends with no relayer: `Pvd.relay` signs every message an
@@ -212,7 +212,12 @@ def relay(outbox: Contract, chain: Chain, inbox: Contract, domain: int) -> list[
 
 
 def deliver(message: Message, chain: Chain, inbox: Contract, domain: int) -> None:
-    where = InboxDomain(chain_id=chain.w3.eth.chain_id, inbox=inbox.address, domain=domain)
+    where = InboxDomain(
+        chain_id=chain.w3.eth.chain_id,
+        inbox=inbox.address,
+        domain=domain,
+        deployment_id=inbox.functions.deploymentId().call(),
+    )
     signatures = [sign(message, where, attester) for attester in ATTESTERS]
     packed = pack_signatures(message, where, signatures, THRESHOLD)
     chain.wait(inbox.functions.deliver(message.encode(), packed).transact({"from": GAS.address}))

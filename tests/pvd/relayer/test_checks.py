@@ -4,17 +4,24 @@ nodes do), never on another error."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from pvd.bench.relay import open_trades
-from pvd.cli.demo import Cast, issue_funds, two_chains
-from pvd.deploy.system import SystemConfig, deploy_system
-from pvd.protocol.messages import Message, PaymentHeld
+from pvd.bench.relay import deliver, funded, open_trades
+from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.protocol.messages import Message, PaymentHeld, TradeOutcome
 from pvd.relayer.checks import _state_pruned, oldest_kept_state, source_disagreements
+from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, ends_from_system
+from pvd.relayer.service import Relayer
+from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage
+
+B2P = Route.BUSINESS_TO_PAYMENT
 
 
 @pytest.mark.parametrize(
@@ -55,6 +62,7 @@ class Held:
 @dataclass(frozen=True)
 class PrunedChain:
     payment: ChainEnd
+    business: ChainEnd
     old: Held  # its block's state is gone from the node
     recent: Held  # its block's state is kept
 
@@ -73,7 +81,7 @@ def pruned() -> Iterator[PrunedChain]:
             Held(Message.decode(bytes(e["args"]["message"])), e["blockNumber"])
             for e in system.payment.outbox.events.MessageSent.get_logs(from_block=0)
         )
-        yield PrunedChain(ends_from_system(system)[0], old, recent)
+        yield PrunedChain(*ends_from_system(system), old, recent)
 
 
 def state_kept(w3: Web3, block: int) -> bool:
@@ -100,6 +108,7 @@ def test_a_message_is_checked_at_its_block_or_at_the_latest_once_its_state_is_go
 
     verdicts = source_disagreements(
         pruned.payment,
+        pruned.business,
         [
             (old.message, old.block),
             (recent.message, recent.block),
@@ -111,3 +120,122 @@ def test_a_message_is_checked_at_its_block_or_at_the_latest_once_its_state_is_go
     assert verdicts[:2] == [None, None]  # both holds are Held and announced
     assert verdicts[2] is not None and "is not Held at block latest" in verdicts[2]
     assert verdicts[3] is not None and f"is not Held at block {recent.block}" in verdicts[3]
+
+
+# --- every field of a message against the configuration and the source state --------------
+
+
+@dataclass(frozen=True)
+class DeliveredWorld:
+    """A trade Delivered on embedded chains; its outcome sent, not yet relayed."""
+
+    system: System
+    cast: Cast
+    relayer: Relayer
+    outcome: SeenMessage
+    folder: Path
+
+    @property
+    def ends(self) -> tuple[ChainEnd, ChainEnd]:
+        return ends_from_system(self.system)
+
+
+@pytest.fixture
+def delivered(tmp_path: Path) -> Iterator[DeliveredWorld]:
+    with two_chains("embedded") as (payment, business):
+        cast = Cast.from_accounts(payment.accounts)
+        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
+        system = deploy_system(payment, business, config)
+        issue_funds(system, cast)
+        relayer = in_process_relayer(system, cast, tmp_path / "relay.sqlite")
+        try:
+            (trade,) = open_trades(system, cast, 1)
+            assert relayer.run_until(lambda: funded(system, trade), timeout=60)
+            deliver(system, cast, trade)
+            (event,) = system.business.outbox.events.MessageSent.get_logs(from_block=0)
+            outcome = SeenMessage(
+                "0x" + bytes(event["args"]["messageId"]).hex(),
+                bytes(event["args"]["message"]),
+                SourceLocation(
+                    event["blockNumber"],
+                    event["blockHash"].to_0x_hex(),
+                    event["transactionHash"].to_0x_hex(),
+                    event["logIndex"],
+                ),
+            )
+            yield DeliveredWorld(system, cast, relayer, outcome, tmp_path)
+        finally:
+            relayer.close()
+            relayer.store.close()
+
+
+def _copy(world: DeliveredWorld, **changes: Any) -> Message:
+    """The Delivered outcome with some envelope fields (source_app, destination_app, ...)
+    or body fields (payee, amount, ...) changed."""
+    message = Message.decode(world.outcome.message)
+    body = message.decoded_body()
+    assert isinstance(body, TradeOutcome)
+    body_changes = {k: v for k, v in changes.items() if k in TradeOutcome.__dataclass_fields__}
+    envelope = {k: v for k, v in changes.items() if k not in body_changes}
+    return replace(message, body=replace(body, **body_changes).encode(), **envelope)
+
+
+def _forgeries(world: DeliveredWorld) -> dict[str, Message]:
+    body = Message.decode(world.outcome.message).decoded_body()
+    assert isinstance(body, TradeOutcome)
+    stranger = world.cast.dapp.address  # neither party of the trade
+    other_app = world.system.business.bill_of_lading.address  # any other business contract
+    return {
+        "copied by another app, other payee, ten times the amount": _copy(
+            world, source_app=other_app, payee=stranger, amount=body.amount * 10
+        ),
+        "copied by another app, same body": _copy(world, source_app=other_app),
+        "another payee": _copy(world, payee=stranger),
+        "ten times the amount": _copy(world, amount=body.amount * 10),
+        "a later expiry": _copy(world, expiry=body.expiry + 86_400),
+        "another payer": _copy(world, payer=stranger),
+        "another destination app": _copy(world, destination_app=world.system.payment.token.address),
+    }
+
+
+def test_the_genuine_delivered_outcome_is_backed_by_the_source_state(delivered):
+    payment, business = delivered.ends
+    message = Message.decode(delivered.outcome.message)
+
+    assert source_disagreements(business, payment, [(message, delivered.outcome.source.block)]) == [
+        None
+    ]
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        "copied by another app, other payee, ten times the amount",
+        "copied by another app, same body",
+        "another payee",
+        "ten times the amount",
+        "a later expiry",
+        "another payer",
+        "another destination app",
+    ],
+)
+def test_an_outcome_differing_from_the_source_state_in_any_field_gets_no_signature(
+    delivered, forgery
+):
+    """A copied Delivered outcome (another registered app sending it, another payee, ten
+    times the amount, ...), logged at the genuine outcome's place, is refused by the
+    attest step: dead with source_state_disagrees, no signature stored."""
+    world = delivered
+    forged = _forgeries(world)[forgery]
+    seen = SeenMessage("0x" + forged.id.hex(), forged.encode(), world.outcome.source)
+    store = world.relayer.store
+    store.record_scan(B2P, [seen])
+    route = next(r for r in world.relayer.routes if r.route is B2P)
+
+    route.attest()
+
+    record = store.get(seen.message_id)
+    assert record is not None
+    assert (record.stage, record.condition) == (Stage.SEEN, Condition.DEAD)
+    assert (record.fail_reason or "").startswith("source_state_disagrees")
+    assert store.signatures(seen.message_id) == {}

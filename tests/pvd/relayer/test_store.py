@@ -99,7 +99,7 @@ def test_a_store_from_another_schema_version_is_a_user_error(tmp_path: Path) -> 
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA user_version = 99")
     raw.close()
-    with pytest.raises(UserError, match="has schema version 99, this pvd reads 1"):
+    with pytest.raises(UserError, match="has schema version 99, this pvd reads up to 2"):
         Store(path)
 
 
@@ -576,3 +576,140 @@ def test_two_connections_writing_at_once_never_move_anything_back(tmp_path: Path
         signed = [n for n in range(len(messages)) if check.signatures(messages[n].message_id)]
     # every message was either signed before it was submitted, or its signing was refused
     assert sorted(signed + regressions) == list(range(len(messages)))
+
+
+# --- schema 2: waiting, inclusion at the destination, lost deliveries ----------------------
+
+# The version-1 schema as pvd wrote it before the migration (its messages table).
+V1_MESSAGES = """
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY, route TEXT NOT NULL, message BLOB NOT NULL,
+    source_block INTEGER NOT NULL, source_block_hash TEXT NOT NULL,
+    source_tx_hash TEXT NOT NULL, source_log_index INTEGER NOT NULL,
+    stage INTEGER NOT NULL CHECK (stage BETWEEN 0 AND 3),
+    condition TEXT NOT NULL CHECK (condition IN ('open', 'failed', 'dead')),
+    tx_hash TEXT, nonce INTEGER, confirmed_tx_hash TEXT, confirmed_block INTEGER,
+    fail_reason TEXT, attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    round INTEGER NOT NULL DEFAULT 0 CHECK (round >= 0), next_retry_at REAL,
+    first_seen REAL NOT NULL, updated_at REAL NOT NULL,
+    CHECK (stage < 3 OR condition = 'open')
+);
+CREATE INDEX messages_by_route ON messages (route, stage, condition, first_seen);
+CREATE INDEX messages_by_retry ON messages (condition, next_retry_at);
+CREATE TRIGGER messages_status_only_gains BEFORE UPDATE ON messages
+WHEN NEW.stage < OLD.stage BEGIN SELECT RAISE(ABORT, 'message status would move backwards'); END;
+CREATE TABLE checkpoints (route TEXT PRIMARY KEY, block INTEGER NOT NULL CHECK (block >= 0),
+    block_hash TEXT, updated_at REAL NOT NULL);
+CREATE TABLE signatures (message_id TEXT NOT NULL, signer TEXT NOT NULL,
+    signature BLOB NOT NULL, added_at REAL NOT NULL, PRIMARY KEY (message_id, signer));
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(path)
+    raw.executescript(V1_MESSAGES)
+    m = seen(1)
+    raw.execute(
+        "INSERT INTO messages (id, route, message, source_block, source_block_hash, "
+        "source_tx_hash, source_log_index, stage, condition, fail_reason, attempts, round, "
+        "first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 'failed', 'rpc_timeout', 3, 0, "
+        "5.0, 6.0)",
+        (m.message_id, B2P.value, m.message, 10, m.source.block_hash, m.source.tx_hash, 1),
+    )
+    raw.execute("INSERT INTO checkpoints VALUES (?, 10, NULL, 6.0)", (B2P.value,))
+    raw.commit()
+    raw.close()
+
+    with Store(path) as migrated:
+        record = migrated.get(m.message_id)
+        assert record is not None
+        assert (record.stage, record.condition, record.attempts, record.fail_reason) == (
+            Stage.SIGNED,
+            Condition.FAILED,
+            3,
+            "rpc_timeout",
+        )
+        assert record.included is None and record.first_seen == 5.0
+        checkpoint = migrated.checkpoint(B2P)
+        assert checkpoint is not None and checkpoint.block == 10
+        waited = migrated.record_wait(m.message_id, "token_paused: EnforcedPause()", 1.0)
+        assert waited.condition is Condition.WAITING  # the new value is accepted
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    with pytest.raises(sqlite3.IntegrityError, match="would move backwards"):
+        raw.execute("UPDATE messages SET attempts = 0")  # the new trigger is in place
+    raw.close()
+
+
+def test_waiting_counts_no_attempt_and_comes_back_at_its_time(
+    store: Store, clock: FakeClock
+) -> None:
+    store.observe(B2P, seen(1))
+    store.record_failure(seen(1).message_id, "rpc_timeout", RetryIn(0))
+
+    waited = store.record_wait(seen(1).message_id, "token_paused: EnforcedPause()", 5.0)
+
+    assert (waited.condition, waited.attempts, waited.status) == (Condition.WAITING, 1, "waiting")
+    assert waited.pending and store.backlog(B2P) == 1
+    assert store.actionable(B2P) == []
+    clock.advance(5.0)
+    assert [r.message_id for r in store.actionable(B2P)] == [seen(1).message_id]
+    assert [r.message_id for r in store.due_for_retry(B2P)] == [seen(1).message_id]
+    assert store.status_counts(B2P) == {"waiting": 1}
+    store.mark_dead(seen(1).message_id, "test")
+    assert store.record_wait(seen(1).message_id, "token_paused", 1.0).condition is Condition.DEAD
+
+
+def test_an_inclusion_is_remembered_until_confirmed_and_forgotten_when_lost(store: Store) -> None:
+    from pvd.relayer.store import Inclusion
+
+    store.observe(B2P, seen(1))
+    store.mark_submitted(seen(1).message_id, TX, 1)
+    here = Inclusion(20, "0x" + "cc" * 32, SIGNER, TX)
+    store.mark_included(seen(1).message_id, here)
+    record = stored(store, seen(1))
+    assert (record.stage, record.included) == (Stage.SUBMITTED, here)
+
+    store.mark_lost(seen(1).message_id, "delivery_lost: block 20 no longer holds it")
+
+    record = stored(store, seen(1))
+    assert (record.stage, record.condition, record.included) == (
+        Stage.SUBMITTED,
+        Condition.OPEN,
+        None,
+    )
+    assert (record.fail_reason or "").startswith("delivery_lost")
+    store.mark_confirmed(seen(1).message_id, TX2, 21)
+    with pytest.raises(StatusRegressionError, match="confirmed"):
+        store.mark_lost(seen(1).message_id, "too late")
+
+
+def test_a_confirmed_message_leaves_confirmed_only_by_a_new_round(
+    store: Store, tmp_path: Path
+) -> None:
+    store.observe(B2P, seen(1))
+    store.mark_confirmed(seen(1).message_id, TX, 20)
+    raw = sqlite3.connect(tmp_path / "relay.sqlite")
+    with pytest.raises(sqlite3.IntegrityError, match="would move backwards"):
+        raw.execute("UPDATE messages SET stage = 0")  # same round: refused
+    raw.close()
+
+    assert store.reopen_lost([seen(1).message_id], "delivery_lost: deep reorg") == [
+        seen(1).message_id
+    ]
+
+    record = stored(store, seen(1))
+    assert (record.stage, record.condition, record.round, record.attempts) == (
+        Stage.SEEN,
+        Condition.OPEN,
+        1,
+        0,
+    )
+    assert (record.confirmed_block, record.confirmed_tx_hash, record.included) == (None, None, None)
+    assert store.reopen_lost([seen(1).message_id], "again") == []  # not confirmed: untouched
+    raw = sqlite3.connect(tmp_path / "relay.sqlite")
+    with pytest.raises(sqlite3.IntegrityError, match="would move backwards"):
+        raw.execute("UPDATE messages SET round = 0")
+    raw.close()

@@ -367,7 +367,12 @@ def test_delivered_messages_and_messages_for_another_domain_are_not_added(
     )
     receipt = client.transact(pay.chain, factory.constructor(pay.inbox.address), cast.admin.address)
     app = pay.chain.w3.eth.contract(address=receipt["contractAddress"], abi=factory.abi)
-    client.transact(pay.chain, pay.outbox.functions.registerApp(app.address), cast.admin.address)
+    # App changes wait for the outbox's governance delay once its setup phase is over.
+    client.transact(
+        pay.chain, pay.outbox.functions.proposeApp(app.address, True), cast.admin.address
+    )
+    pay.chain.w3.testing.timeTravel(pay.outbox.functions.pendingApp(app.address).call()[1])
+    client.transact(pay.chain, pay.outbox.functions.applyApp(app.address), cast.admin.address)
     body = PaymentSettled(b"\x01" * 32, b"\x02" * 32, SettlementResult.PAID, 1).encode()
     client.transact(
         pay.chain,

@@ -73,19 +73,23 @@ def test_solidity_and_python_encode_random_messages_identically(codec, message):
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(message=messages, chain_id=st.integers(1, 2**64), inbox=addresses, domain=uint32)
+@given(
+    message=messages,
+    chain_id=st.integers(1, 2**64),
+    inbox=addresses,
+    domain=uint32,
+    deployment=st.binary(min_size=32, max_size=32),
+)
 def test_solidity_and_python_compute_the_same_attestation_digest(
-    codec, message, chain_id, inbox, domain
+    codec, message, chain_id, inbox, domain, deployment
 ):
-    where = attestation.InboxDomain(chain_id, inbox, domain)
+    where = attestation.InboxDomain(chain_id, inbox, domain, deployment)
     encoding = message.encode()
-    assert bytes(codec.domainSeparator(chain_id, inbox, domain)) == attestation.domain_separator(
-        where
-    )
+    separator = codec.domainSeparator(chain_id, inbox, domain, deployment)
+    assert bytes(separator) == attestation.domain_separator(where)
     assert bytes(codec.structHash(encoding)) == attestation.struct_hash(message, where)
-    assert bytes(codec.attestationDigest(chain_id, inbox, domain, encoding)) == attestation.digest(
-        message, where
-    )
+    digest = codec.attestationDigest(chain_id, inbox, domain, deployment, encoding)
+    assert bytes(digest) == attestation.digest(message, where)
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])

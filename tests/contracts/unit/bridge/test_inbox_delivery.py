@@ -1,12 +1,14 @@
-"""Inbox delivery: a valid m-of-n quorum delivers once; every bad input of TESTPLAN.md's
-message list reverts with the inbox's error and changes nothing (C5, C6); a replay is a
+"""Inbox delivery: a valid m-of-n quorum delivers once; every bad input of a
+message reverts with the inbox's error and changes nothing (C5, C6); a replay is a
 clean no-op."""
 
 import itertools
 
 import brownie
 import pytest
+from eth_abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from pvd.protocol import attestation
 from pvd.protocol.messages import Outcome
@@ -114,13 +116,17 @@ def test_the_inbox_digest_is_the_python_digest(wired_inbox, app):
     )
 
 
-def test_the_inbox_publishes_its_eip712_domain_with_the_domain_id_as_salt(wired_inbox, chain):
+def test_the_inbox_publishes_its_eip712_domain_with_domain_and_deployment_in_the_salt(
+    wired_inbox, chain
+):
     fields, name, version, chain_id, contract, salt, extensions = wired_inbox.eip712Domain()
     assert fields == "0x1f"
     assert (name, version) == ("pvd Inbox", "1")
     assert chain_id == chain.id
     assert contract == wired_inbox
-    assert int(salt.hex(), 16) == PAYMENT_DOMAIN
+    assert bytes(salt) == keccak(
+        abi_encode(["uint32", "bytes32"], [PAYMENT_DOMAIN, bytes(wired_inbox.deploymentId())])
+    )
     assert list(extensions) == []
 
 

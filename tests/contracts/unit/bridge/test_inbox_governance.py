@@ -11,6 +11,7 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     BUSINESS_APP,
     BUSINESS_DOMAIN,
+    DEPLOYMENT_ID,
     GOVERNANCE_DELAY,
     PAYMENT_DOMAIN,
     err,
@@ -30,8 +31,8 @@ def _addresses(accounts_):
 
 
 def _not_ready(ready_at):
-    """InboxProposalNotReady(readyAt, now) for any `now` (the block time of the call)."""
-    return rf"InboxProposalNotReady: {ready_at}, \d+"
+    """GovernanceProposalNotReady(readyAt, now) for any `now` (the block time of the call)."""
+    return rf"GovernanceProposalNotReady: {ready_at}, \d+"
 
 
 def _deliver(inbox, message, signers, caller):
@@ -78,7 +79,17 @@ def test_the_first_configuration_takes_effect_at_deployment(inbox, guardian, dep
 )
 def test_a_deployment_with_a_bad_attester_set_reverts(Inbox, deployer, members, threshold, error):
     with brownie.reverts(error):
-        Inbox.deploy(PAYMENT_DOMAIN, deployer, ZERO, members, threshold, 1, 1, {"from": deployer})
+        Inbox.deploy(
+            PAYMENT_DOMAIN,
+            DEPLOYMENT_ID,
+            deployer,
+            ZERO,
+            members,
+            threshold,
+            1,
+            1,
+            {"from": deployer},
+        )
 
 
 def test_a_deployment_with_a_delay_above_the_maximum_reverts(Inbox, deployer):
@@ -86,11 +97,27 @@ def test_a_deployment_with_a_delay_above_the_maximum_reverts(Inbox, deployer):
     with brownie.reverts(err("InboxDelayInvalid", too_long, 60 * 86400)):
         Inbox.deploy(
             PAYMENT_DOMAIN,
+            DEPLOYMENT_ID,
             deployer,
             ZERO,
             _addresses(ATTESTERS[:1]),
             1,
             too_long,
+            1,
+            {"from": deployer},
+        )
+
+
+def test_a_deployment_without_a_deployment_id_reverts(Inbox, deployer):
+    with brownie.reverts(err("InboxDeploymentIdZero")):
+        Inbox.deploy(
+            PAYMENT_DOMAIN,
+            b"\x00" * 32,
+            deployer,
+            ZERO,
+            _addresses(ATTESTERS[:1]),
+            1,
+            1,
             1,
             {"from": deployer},
         )
@@ -244,7 +271,7 @@ def test_the_admin_cancels_a_pending_attester_set(wired_inbox, deployer, relayer
     assert list(tx.events["AttesterSetProposalCancelled"]["attesters"]) == members
     assert wired_inbox.pendingAttesterSet()[2] == 0
     chain.sleep(GOVERNANCE_DELAY)
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyAttesterSet({"from": relayer})
     assert list(wired_inbox.attesters()) == _addresses(ATTESTERS[:3])
 
@@ -255,20 +282,20 @@ def test_cancelling_without_a_proposal_reverts(wired_inbox, deployer):
         wired_inbox.cancelAttesterSet,
         wired_inbox.cancelGovernanceDelay,
     ):
-        with brownie.reverts(err("InboxNoProposal")):
+        with brownie.reverts(err("GovernanceNoProposal")):
             cancel({"from": deployer})
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.cancelPeer(BUSINESS_DOMAIN, BUSINESS_APP, {"from": deployer})
     assert inbox_state(wired_inbox) == before
 
 
 def test_applying_without_a_proposal_reverts(wired_inbox, relayer):
     before = inbox_state(wired_inbox)
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyAttesterSet({"from": relayer})
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyGovernanceDelay({"from": relayer})
-    with brownie.reverts(err("InboxNoProposal")):
+    with brownie.reverts(err("GovernanceNoProposal")):
         wired_inbox.applyPeer(BUSINESS_DOMAIN, BUSINESS_APP, {"from": relayer})
     assert inbox_state(wired_inbox) == before
 

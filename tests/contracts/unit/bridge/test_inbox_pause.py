@@ -1,5 +1,5 @@
-"""The guardian pauses new deliveries; refunds (Expired or Rejected outcomes, Refunded
-settlements) still pass, so a pause can never trap money (ADR 0007)."""
+"""The guardian pauses every delivery and retry, refunds included (ADR 0007): a buyer's
+money still comes back, because anyone releases an expired hold on the token itself."""
 
 import brownie
 import pytest
@@ -40,17 +40,19 @@ def test_a_paused_inbox_refuses_a_delivered_outcome(paused, app, relayer):
 
 
 @pytest.mark.parametrize("outcome", [Outcome.EXPIRED, Outcome.REJECTED])
-def test_a_paused_inbox_still_delivers_a_refund_outcome(paused, app, relayer, outcome):
+def test_a_paused_inbox_refuses_a_refund_outcome_too(paused, app, relayer, outcome):
     message = outcome_message(app, outcome=outcome)
-    tx = paused.deliver(*_signed(paused, message), {"from": relayer})
-    assert "MessageDelivered" in tx.events
-    assert app.received() == 1
+    before = (inbox_state(paused, message.id), app.received())
+    with brownie.reverts(err("InboxPaused", message.id)):
+        paused.deliver(*_signed(paused, message), {"from": relayer})
+    assert (inbox_state(paused, message.id), app.received()) == before
 
 
-def test_a_paused_inbox_still_delivers_a_refunded_settlement(paused, app, relayer):
+def test_a_paused_inbox_refuses_a_refunded_settlement_too(paused, app, relayer):
     message = settled_message(app, result=SettlementResult.REFUNDED)
-    tx = paused.deliver(*_signed(paused, message), {"from": relayer})
-    assert "MessageDelivered" in tx.events
+    with brownie.reverts(err("InboxPaused", message.id)):
+        paused.deliver(*_signed(paused, message), {"from": relayer})
+    assert not paused.isConsumed(message.id)
 
 
 def test_a_paused_inbox_refuses_a_paid_settlement(paused, app, relayer):
@@ -72,15 +74,16 @@ def test_a_paused_inbox_refuses_to_retry_a_delivered_outcome(wired_inbox, app, g
     assert (inbox_state(wired_inbox, message.id), app.received()) == before
 
 
-def test_a_paused_inbox_still_retries_a_refund(wired_inbox, app, guardian, relayer):
+def test_a_paused_inbox_refuses_to_retry_a_refund_too(wired_inbox, app, guardian, relayer):
     app.setFailing(True, {"from": relayer})
     message = outcome_message(app, outcome=Outcome.EXPIRED)
     wired_inbox.deliver(*_signed(wired_inbox, message), {"from": relayer})
     app.setFailing(False, {"from": relayer})
     wired_inbox.pause({"from": guardian})
-    tx = wired_inbox.retry(message.encode(), {"from": relayer})
-    assert "MessageRetried" in tx.events
-    assert app.received() == 1
+    before = (inbox_state(wired_inbox, message.id), app.received())
+    with brownie.reverts(err("InboxPaused", message.id)):
+        wired_inbox.retry(message.encode(), {"from": relayer})
+    assert (inbox_state(wired_inbox, message.id), app.received()) == before
 
 
 def test_a_replay_while_paused_is_still_a_no_op(wired_inbox, app, guardian, relayer):
@@ -127,13 +130,16 @@ def test_unpausing_an_unpaused_inbox_reverts(wired_inbox, deployer):
     assert inbox_state(wired_inbox) == before
 
 
-def test_a_paused_batch_rejects_the_payout_and_delivers_the_refund(paused, app, relayer):
+def test_a_paused_batch_rejects_every_message(paused, app, relayer):
     payout = outcome_message(app, nonce=1, outcome=Outcome.DELIVERED)
     refund = outcome_message(app, nonce=2, outcome=Outcome.EXPIRED)
     encodings = [payout.encode(), refund.encode()]
     signatures = [sign(paused, m, ATTESTERS[:2]) for m in (payout, refund)]
     tx = paused.deliverBatch(encodings, signatures, {"from": relayer})
-    assert list(tx.return_value) == [3, 0]  # Rejected, Delivered
-    assert tx.events["MessageRejected"]["messageId"] == "0x" + payout.id.hex()
+    assert list(tx.return_value) == [3, 3]  # Rejected, Rejected
+    assert [e["messageId"] for e in tx.events["MessageRejected"]] == [
+        "0x" + payout.id.hex(),
+        "0x" + refund.id.hex(),
+    ]
     assert not paused.isConsumed(payout.id)
-    assert paused.isConsumed(refund.id)
+    assert not paused.isConsumed(refund.id)

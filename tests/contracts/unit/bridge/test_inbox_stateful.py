@@ -7,6 +7,8 @@ C6: the inbox accepts only a quorum of distinct current attesters; each message 
 effect at most once (replays are no-ops).
 C5: a refused call changes nothing.
 L2: a failed message stays retryable and blocks no other.
+A Failed message verified under an earlier attester set is never retried: it takes effect
+only when delivered again with a quorum of the current set; the admin may void it.
 """
 
 import itertools
@@ -24,7 +26,7 @@ from tests.contracts.fixtures.bridge import (
     sign,
 )
 
-STATUS_DELIVERED, STATUS_FAILED = 1, 2
+STATUS_DELIVERED, STATUS_FAILED, STATUS_VOIDED = 1, 2, 3
 OUTCOMES = (Outcome.DELIVERED, Outcome.EXPIRED, Outcome.REJECTED)
 SETS = [
     (tuple(ATTESTERS[i] for i in members), threshold)
@@ -57,6 +59,8 @@ class InboxMachine:
         self.threshold = 2
         self.failing = False
         self.status = {}  # message id -> expected status
+        self.epoch = 1  # the attester set's number
+        self.failed_epoch = {}  # message id -> the epoch it failed under
         self.messages = {}  # message id -> Message
         self.effects = 0  # successful receiveMessage calls
         self.nonce = itertools.count()
@@ -83,6 +87,7 @@ class InboxMachine:
         if self.failing:
             assert "MessageFailed" in tx.events
             self.status[message.id] = STATUS_FAILED
+            self.failed_epoch[message.id] = self.epoch
         else:
             assert "MessageDelivered" in tx.events
             self.status[message.id] = STATUS_DELIVERED
@@ -110,15 +115,28 @@ class InboxMachine:
         assert not self.inbox.isConsumed(message.id)
 
     def rule_replay_a_consumed_message(self, st_index, st_seed):
-        """C6: a consumed id never takes effect again."""
+        """C6: a consumed id never takes effect again, except a Failed message of an earlier
+        attester set delivered with a fresh quorum: it is verified and tried once more."""
         if not self.status:
             return
-        message = self.messages[sorted(self.status)[st_index % len(self.status)]]
+        message_id = sorted(self.status)[st_index % len(self.status)]
+        message = self.messages[message_id]
         before = self._state()
         signatures = sign(self.inbox, message, self._quorum(st_seed))
         tx = self.inbox.deliver(message.encode(), signatures, {"from": self.relayer})
-        assert "MessageAlreadyConsumed" in tx.events
-        assert self._state() == before
+        stale = (
+            self.status[message_id] == STATUS_FAILED and self.failed_epoch[message_id] != self.epoch
+        )
+        if not stale:
+            assert "MessageAlreadyConsumed" in tx.events
+            assert self._state() == before
+        elif self.failing:
+            assert "MessageFailed" in tx.events
+            self.failed_epoch[message_id] = self.epoch
+        else:
+            assert "MessageDelivered" in tx.events
+            self.status[message_id] = STATUS_DELIVERED
+            self.effects += 1
 
     def rule_rotate_the_attester_set(self, st_set):
         members, threshold = SETS[st_set]
@@ -127,6 +145,7 @@ class InboxMachine:
         brownie.chain.sleep(GOVERNANCE_DELAY)
         self.inbox.applyAttesterSet({"from": self.relayer})
         self.members, self.threshold = list(members), threshold
+        self.epoch += 1
 
     def rule_toggle_the_recipient(self):
         self.failing = not self.failing
@@ -139,7 +158,7 @@ class InboxMachine:
             return
         message_id = failed[st_index % len(failed)]
         encoding = self.messages[message_id].encode()
-        if self.failing:
+        if self.failed_epoch[message_id] != self.epoch or self.failing:
             before = self._state()
             with brownie.reverts():
                 self.inbox.retry(encoding, {"from": self.relayer})
@@ -149,6 +168,16 @@ class InboxMachine:
         assert "MessageRetried" in tx.events
         self.status[message_id] = STATUS_DELIVERED
         self.effects += 1
+
+    def rule_void_a_failed_message(self, st_index):
+        """The admin voids a Failed message: it never takes effect afterwards."""
+        failed = sorted(i for i, s in self.status.items() if s == STATUS_FAILED)
+        if not failed:
+            return
+        message_id = failed[st_index % len(failed)]
+        tx = self.inbox.voidMessage(message_id, {"from": self.deployer})
+        assert "MessageVoided" in tx.events
+        self.status[message_id] = STATUS_VOIDED
 
     def invariant_each_id_takes_effect_at_most_once(self):
         """C6: the recipient saw exactly the messages the model says took effect."""

@@ -1,25 +1,33 @@
 """Outbox: only registered apps send; the nonce only increases; MessageSent carries the
-full encoding and its id; only the fixed kinds with canonical bodies leave the chain."""
+full encoding and its id; only the fixed kinds with canonical bodies leave the chain; app
+registrations change under the inbox's propose / delay / apply governance (at once only
+during the setup phase, which ends at the first message or when the owner closes it)."""
 
 import brownie
 import pytest
 
 from pvd.protocol.messages import Message
-from tests.contracts.fixtures.bridge import BUSINESS_DOMAIN, PAYMENT_DOMAIN, err, outcome_message
+from tests.contracts.fixtures.bridge import (
+    BUSINESS_DOMAIN,
+    GOVERNANCE_DELAY,
+    PAYMENT_DOMAIN,
+    err,
+    outcome_message,
+)
 
 PEER = "0x2b2B2b2b2B2b2B2b2b2B2B2b2b2B2B2b2b2b2b2B"
 
 
 @pytest.fixture(scope="module")
 def outbox(Outbox, deployer):
-    return Outbox.deploy(BUSINESS_DOMAIN, deployer, {"from": deployer})
+    return Outbox.deploy(BUSINESS_DOMAIN, deployer, GOVERNANCE_DELAY, {"from": deployer})
 
 
 @pytest.fixture(scope="module")
 def sender(MockApp, outbox, deployer):
     """A registered business-chain app."""
     app = MockApp.deploy(deployer, {"from": deployer})
-    outbox.registerApp(app, {"from": deployer})
+    outbox.proposeApp(app, True, {"from": deployer})  # setup phase: at once
     return app
 
 
@@ -37,8 +45,19 @@ def _state(outbox, *apps):
         outbox.nextNonce(),
         outbox.owner(),
         outbox.pendingOwner(),
+        outbox.setupOpen(),
         *(outbox.isRegisteredApp(a) for a in apps),
+        *(tuple(outbox.pendingApp(a)) for a in apps),
     )
+
+
+@pytest.fixture
+def live(outbox, sender, deployer):
+    """The outbox after its setup phase: `sender` registered, every change delayed."""
+    tx = outbox.closeSetup({"from": deployer})
+    assert tx.events["SetupClosed"] == {"by": deployer}
+    assert not outbox.setupOpen()
+    return outbox
 
 
 def test_a_registered_app_sends_a_message(outbox, sender, stranger):
@@ -134,17 +153,104 @@ def test_a_bad_send_reverts_and_keeps_the_nonce(
     assert _state(outbox, sender) == before
 
 
-def test_the_owner_registers_and_unregisters_an_app(outbox, unregistered, deployer):
-    tx = outbox.registerApp(unregistered, {"from": deployer})
+def test_during_setup_the_owner_registers_and_unregisters_an_app_at_once(
+    outbox, unregistered, deployer
+):
+    assert outbox.setupOpen()
+    tx = outbox.proposeApp(unregistered, True, {"from": deployer})
     assert tx.events["AppRegistered"] == {"app": unregistered}
     assert outbox.isRegisteredApp(unregistered)
-    tx = outbox.unregisterApp(unregistered, {"from": deployer})
+    tx = outbox.proposeApp(unregistered, False, {"from": deployer})
     assert tx.events["AppUnregistered"] == {"app": unregistered}
     assert not outbox.isRegisteredApp(unregistered)
 
 
+def test_the_first_message_closes_the_setup_phase(outbox, sender, stranger):
+    tx = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert tx.events["SetupClosed"] == {"by": sender}
+    assert not outbox.setupOpen()
+    again = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert "SetupClosed" not in again.events
+
+
+def test_after_setup_unregistering_an_app_waits_for_the_delay(live, sender, deployer, stranger):
+    """The owner has no undelayed kill switch: a registered app keeps sending for the whole
+    governance delay after an unregistration is proposed, and everyone sees it coming."""
+    tx = live.proposeApp(sender, False, {"from": deployer})
+    ready_at = tx.events["AppChangeProposed"]["readyAt"]
+    assert tx.events["AppChangeProposed"] == {
+        "app": sender,
+        "registered": False,
+        "readyAt": ready_at,
+    }
+    assert ready_at == tx.timestamp + GOVERNANCE_DELAY
+    assert "AppUnregistered" not in tx.events
+    assert live.isRegisteredApp(sender)
+    assert tuple(live.pendingApp(sender)) == (False, ready_at)
+    sent = sender.sendVia(live, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert "MessageSent" in sent.events
+    before = _state(live, sender)
+    with brownie.reverts(rf"GovernanceProposalNotReady: {ready_at}, \d+"):
+        live.applyApp(sender, {"from": stranger})
+    assert _state(live, sender) == before
+    brownie.chain.sleep(GOVERNANCE_DELAY + 1)
+    applied = live.applyApp(sender, {"from": stranger})
+    assert applied.events["AppUnregistered"] == {"app": sender}
+    assert not live.isRegisteredApp(sender)
+    assert tuple(live.pendingApp(sender)) == (False, 0)
+    with brownie.reverts(err("OutboxAppNotRegistered", sender.address)):
+        sender.sendVia(live, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+
+
+def test_after_setup_registering_an_app_waits_for_the_delay(live, unregistered, deployer, stranger):
+    tx = live.proposeApp(unregistered, True, {"from": deployer})
+    assert not live.isRegisteredApp(unregistered)
+    brownie.chain.sleep(GOVERNANCE_DELAY + 1)
+    applied = live.applyApp(unregistered, {"from": stranger})
+    assert applied.events["AppRegistered"] == {"app": unregistered}
+    assert live.isRegisteredApp(unregistered)
+    assert tx.events["AppChangeProposed"]["registered"] is True
+
+
+def test_the_owner_cancels_a_pending_change(live, sender, deployer, stranger):
+    live.proposeApp(sender, False, {"from": deployer})
+    tx = live.cancelApp(sender, {"from": deployer})
+    assert tx.events["AppChangeCancelled"] == {"app": sender, "registered": False}
+    assert tuple(live.pendingApp(sender)) == (False, 0)
+    brownie.chain.sleep(GOVERNANCE_DELAY + 1)
+    before = _state(live, sender)
+    with brownie.reverts(err("GovernanceNoProposal")):
+        live.applyApp(sender, {"from": stranger})
+    assert _state(live, sender) == before
+    assert live.isRegisteredApp(sender)
+
+
+def test_cancelling_without_a_proposal_reverts(live, sender, deployer):
+    before = _state(live, sender)
+    with brownie.reverts(err("GovernanceNoProposal")):
+        live.cancelApp(sender, {"from": deployer})
+    assert _state(live, sender) == before
+
+
+def test_a_stranger_cannot_cancel_or_close(live, sender, deployer, stranger):
+    live.proposeApp(sender, False, {"from": deployer})
+    before = _state(live, sender)
+    with brownie.reverts(err("OwnableUnauthorizedAccount", stranger.address)):
+        live.cancelApp(sender, {"from": stranger})
+    with brownie.reverts(err("OwnableUnauthorizedAccount", stranger.address)):
+        live.closeSetup({"from": stranger})
+    assert _state(live, sender) == before
+
+
+def test_closing_the_setup_twice_reverts(live, deployer):
+    before = _state(live)
+    with brownie.reverts(err("OutboxSetupClosed")):
+        live.closeSetup({"from": deployer})
+    assert _state(live) == before
+
+
 def test_an_unregistered_app_can_no_longer_send(outbox, sender, deployer, stranger):
-    outbox.unregisterApp(sender, {"from": deployer})
+    outbox.proposeApp(sender, False, {"from": deployer})
     with brownie.reverts(err("OutboxAppNotRegistered", sender.address)):
         sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
     assert outbox.nextNonce() == 0
@@ -153,29 +259,35 @@ def test_an_unregistered_app_can_no_longer_send(outbox, sender, deployer, strang
 def test_registering_an_account_reverts(outbox, deployer, stranger):
     before = _state(outbox, stranger)
     with brownie.reverts(err("OutboxAppInvalid", stranger.address)):
-        outbox.registerApp(stranger, {"from": deployer})
+        outbox.proposeApp(stranger, True, {"from": deployer})
     assert _state(outbox, stranger) == before
 
 
-def test_registering_twice_reverts(outbox, sender, deployer):
-    before = _state(outbox, sender)
+def test_registering_twice_reverts(live, sender, deployer):
+    before = _state(live, sender)
     with brownie.reverts(err("OutboxAppUnchanged", sender.address, True)):
-        outbox.registerApp(sender, {"from": deployer})
-    assert _state(outbox, sender) == before
+        live.proposeApp(sender, True, {"from": deployer})
+    assert _state(live, sender) == before
 
 
-def test_unregistering_an_unknown_app_reverts(outbox, unregistered, deployer):
-    before = _state(outbox, unregistered)
+def test_unregistering_an_unknown_app_reverts(live, unregistered, deployer):
+    before = _state(live, unregistered)
     with brownie.reverts(err("OutboxAppUnchanged", unregistered.address, False)):
-        outbox.unregisterApp(unregistered, {"from": deployer})
-    assert _state(outbox, unregistered) == before
+        live.proposeApp(unregistered, False, {"from": deployer})
+    assert _state(live, unregistered) == before
 
 
-def test_a_stranger_cannot_register_an_app(outbox, unregistered, stranger):
+def test_a_stranger_cannot_propose_an_app(outbox, unregistered, stranger):
     before = _state(outbox, unregistered)
     with brownie.reverts(err("OwnableUnauthorizedAccount", stranger.address)):
-        outbox.registerApp(unregistered, {"from": stranger})
+        outbox.proposeApp(unregistered, True, {"from": stranger})
     assert _state(outbox, unregistered) == before
+
+
+def test_a_delay_above_the_maximum_cannot_be_deployed(Outbox, deployer):
+    too_long = 60 * 86400 + 1
+    with brownie.reverts(err("OutboxDelayInvalid", too_long, 60 * 86400)):
+        Outbox.deploy(BUSINESS_DOMAIN, deployer, too_long, {"from": deployer})
 
 
 def test_ownership_moves_in_two_steps(outbox, unregistered, deployer, arbiter):
@@ -186,7 +298,7 @@ def test_ownership_moves_in_two_steps(outbox, unregistered, deployer, arbiter):
     assert tx.events["OwnershipTransferred"]["newOwner"] == arbiter
     assert outbox.owner() == arbiter
     with brownie.reverts(err("OwnableUnauthorizedAccount", deployer.address)):
-        outbox.registerApp(unregistered, {"from": deployer})
+        outbox.proposeApp(unregistered, True, {"from": deployer})
 
 
 def test_only_the_pending_owner_accepts(outbox, deployer, arbiter, stranger):
@@ -199,3 +311,4 @@ def test_only_the_pending_owner_accepts(outbox, deployer, arbiter, stranger):
 
 def test_the_outbox_reports_its_domain(outbox):
     assert outbox.localDomain() == BUSINESS_DOMAIN
+    assert outbox.governanceDelay() == GOVERNANCE_DELAY

@@ -7,7 +7,6 @@ changed (C5). Invariants: X1 (executed => Delivered outcome for exactly that hol
 import brownie
 import pytest
 from brownie import chain
-from eth_utils.crypto import keccak
 
 from pvd.protocol.messages import Message, Outcome, PaymentHeld, PaymentSettled, SettlementResult
 from tests.contracts.fixtures.bridge import (
@@ -18,7 +17,7 @@ from tests.contracts.fixtures.bridge import (
     registry_outcome,
 )
 
-pytest.importorskip("tests.contracts.fixtures.token", reason="needs YuanToken (issue 3)")
+pytest.importorskip("tests.contracts.fixtures.token", reason="needs YuanToken (contracts/token)")
 
 from tests.contracts.fixtures.token import (
     EXECUTED,
@@ -154,10 +153,10 @@ def test_hold_and_announce_refuses_a_signature_by_someone_else(
 # ----------------------------------------------------------------------------- announce
 
 
-def test_anyone_announces_a_hold_placed_directly(side, buyer, seller, stranger):
+def test_the_payer_announces_a_hold_placed_directly(side, buyer, seller):
     hold = new_hold(buyer, seller, side.settlement, PRICE, now() + WEEK, "trade-direct")
     side.token.placeHold(hold.ref, seller, side.settlement, PRICE, hold.expiry, {"from": buyer})
-    tx = side.settlement.announce(hold.tuple(), {"from": stranger})
+    tx = side.settlement.announce(hold.tuple(), {"from": buyer})
     (sent,) = _sent(tx)
     body = sent.decoded_body()
     assert (body.trade_id, body.hold_id, body.amount, body.payee) == (
@@ -170,31 +169,31 @@ def test_anyone_announces_a_hold_placed_directly(side, buyer, seller, stranger):
     assert side.settlement.isAnnounced(hold.id())
 
 
-def test_a_hold_cannot_be_announced_twice(side, announced, stranger):
+def test_a_hold_cannot_be_announced_twice(side, announced, wallet_a):
     with (
         unchanged(side.token, holds=[announced.id()]),
         brownie.reverts(err("SettlementAlreadyAnnounced", announced.id())),
     ):
-        side.settlement.announce(announced.tuple(), {"from": stranger})
+        side.settlement.announce(announced.tuple(), {"from": wallet_a})
     assert side.outbox.nextNonce() == 1
 
 
-def test_announce_refuses_fields_the_payer_did_not_place(side, buyer, seller, stranger):
+def test_announce_refuses_fields_the_payer_did_not_place(side, buyer, seller):
     hold = new_hold(buyer, seller, side.settlement, PRICE, now() + WEEK, "trade-small")
     side.token.placeHold(hold.ref, seller, side.settlement, 1, hold.expiry, {"from": buyer})
     with (
         unchanged(side.token, [buyer], [hold.id()]),
         brownie.reverts(err("HoldMismatch", hold.id())),
     ):
-        side.settlement.announce(hold.tuple(), {"from": stranger})
+        side.settlement.announce(hold.tuple(), {"from": buyer})
     assert not side.settlement.isAnnounced(hold.id())
     assert side.outbox.nextNonce() == 0
 
 
-def test_announce_refuses_a_hold_that_was_never_placed(side, buyer, seller, stranger):
+def test_announce_refuses_a_hold_that_was_never_placed(side, buyer, seller):
     hold = new_hold(buyer, seller, side.settlement, PRICE, now() + WEEK, "trade-none")
     with brownie.reverts(err("SettlementHoldNotHeld", hold.id(), NONE)):
-        side.settlement.announce(hold.tuple(), {"from": stranger})
+        side.settlement.announce(hold.tuple(), {"from": buyer})
     assert side.outbox.nextNonce() == 0
 
 
@@ -204,15 +203,15 @@ def test_announce_refuses_a_released_hold(side, buyer, seller, stranger):
     chain.sleep(200)
     side.token.releaseHold(hold.tuple(), {"from": stranger})
     with brownie.reverts(err("SettlementHoldNotHeld", hold.id(), RELEASED)):
-        side.settlement.announce(hold.tuple(), {"from": stranger})
+        side.settlement.announce(hold.tuple(), {"from": buyer})
     assert side.outbox.nextNonce() == 0
 
 
-def test_announce_refuses_a_hold_for_another_notary(side, buyer, seller, arbiter, stranger):
+def test_announce_refuses_a_hold_for_another_notary(side, buyer, seller, arbiter):
     hold = new_hold(buyer, seller, arbiter, PRICE, now() + WEEK, "trade-other")
     side.token.placeHold(hold.ref, seller, arbiter, PRICE, hold.expiry, {"from": buyer})
     with brownie.reverts(err("SettlementNotNotary", arbiter)):
-        side.settlement.announce(hold.tuple(), {"from": stranger})
+        side.settlement.announce(hold.tuple(), {"from": buyer})
 
 
 # ------------------------------------------------------------------------------ endings
@@ -405,26 +404,29 @@ def test_a_failed_outcome_blocks_no_other_trade(
     assert side.token.holdStatus(other.id()) == EXECUTED
 
 
-def test_an_outcome_with_fields_the_payer_did_not_place_is_kept_as_failed(
+def test_an_outcome_with_fields_the_payer_did_not_place_is_a_flagged_no_op(
     side, announced, wallet_a, seller, relayer
 ):
+    """No matching hold: consumed, flagged, nothing moved, no reply (never retryable)."""
     before = _balances(side.token, wallet_a, seller)
     message = registry_outcome(side.settlement, announced, Outcome.DELIVERED, amount=PRICE + 1)
     tx = deliver_signed(side.inbox, message, relayer)
-    assert tx.return_value == FAILED
+    assert tx.return_value == DELIVERED
+    assert tx.events["OutcomeWithoutHold"]["outcomeId"] == "0x" + message.id.hex()
+    assert "MessageSent" not in tx.events
     assert _balances(side.token, wallet_a, seller) == before
     assert side.token.holdStatus(announced.id()) == HELD
 
 
-def test_an_outcome_for_a_hold_never_placed_is_kept_as_failed(side, wallet_a, seller, relayer):
+def test_an_outcome_for_a_hold_never_placed_is_a_flagged_no_op(side, wallet_a, seller, relayer):
+    """Not kept as Failed: a hold placed later must never satisfy it on retry."""
     ghost = new_hold(wallet_a, seller, side.settlement, PRICE, now() + WEEK, "trade-ghost")
     message = registry_outcome(side.settlement, ghost, Outcome.DELIVERED)
-    with unchanged(side.token, [wallet_a, seller], [ghost.id()]):
-        tx = deliver_signed(side.inbox, message, relayer)
-    assert tx.return_value == FAILED
-    assert (
-        bytes(tx.events["MessageFailed"]["reason"])[:4] == keccak(text="HoldNotFound(bytes32)")[:4]
-    )
+    before = (_balances(side.token, wallet_a, seller), side.token.holdStatus(ghost.id()))
+    tx = deliver_signed(side.inbox, message, relayer)
+    assert tx.return_value == DELIVERED
+    assert tx.events["OutcomeWithoutHold"]["holdId"] == "0x" + ghost.id().hex()
+    assert (_balances(side.token, wallet_a, seller), side.token.holdStatus(ghost.id())) == before
     assert side.outbox.nextNonce() == 0
 
 
@@ -446,7 +448,7 @@ def test_the_settlement_refuses_another_source_even_from_its_inbox(
     PvdSettlement, Outbox, yuan, deployer, stranger
 ):
     """A settlement whose "inbox" is the deployer, to call receiveMessage directly."""
-    outbox = Outbox.deploy(PAYMENT_DOMAIN, deployer, {"from": deployer})
+    outbox = Outbox.deploy(PAYMENT_DOMAIN, deployer, 3600, {"from": deployer})
     settlement = PvdSettlement.deploy(
         yuan, outbox, deployer, BUSINESS_DOMAIN, REGISTRY, {"from": deployer}
     )
@@ -468,7 +470,7 @@ def test_the_settlement_refuses_another_source_even_from_its_inbox(
 def test_a_settlement_with_a_zero_address_cannot_be_deployed(
     PvdSettlement, Outbox, yuan, deployer, argument
 ):
-    outbox = Outbox.deploy(PAYMENT_DOMAIN, deployer, {"from": deployer})
+    outbox = Outbox.deploy(PAYMENT_DOMAIN, deployer, 3600, {"from": deployer})
     args = [yuan, outbox, deployer, BUSINESS_DOMAIN, REGISTRY]
     args[argument] = "0x" + "00" * 20
     with brownie.reverts(err("SettlementZeroAddress", argument)):

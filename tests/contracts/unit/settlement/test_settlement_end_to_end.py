@@ -16,15 +16,16 @@ from pvd.protocol.messages import Message
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     BUSINESS_DOMAIN,
+    GOVERNANCE_DELAY,
     PAYMENT_DOMAIN,
     deploy_inbox,
     sign,
 )
 
 token_fixtures = pytest.importorskip(
-    "tests.contracts.fixtures.token", reason="needs YuanToken (issue 3)"
+    "tests.contracts.fixtures.token", reason="needs YuanToken (contracts/token)"
 )
-pytest.importorskip("tests.contracts.fixtures.trade", reason="needs TradeRegistry (issue 4)")
+pytest.importorskip("tests.contracts.fixtures.trade", reason="needs TradeRegistry")
 
 EXECUTED, RELEASED = token_fixtures.EXECUTED, token_fixtures.RELEASED
 YUAN = token_fixtures.YUAN
@@ -46,13 +47,17 @@ class Pvd:
     """Both sides, wired as deployment does (business chain first), and the relayer."""
 
     def __init__(self, Outbox, Inbox, PvdSettlement, TradeRegistry, yuan, deployer, guardian):
-        self.b_outbox = Outbox.deploy(BUSINESS_DOMAIN, deployer, {"from": deployer})
+        self.b_outbox = Outbox.deploy(
+            BUSINESS_DOMAIN, deployer, GOVERNANCE_DELAY, {"from": deployer}
+        )
         self.b_inbox = deploy_inbox(Inbox, deployer, guardian, BUSINESS_DOMAIN, ATTESTERS[:3], 2)
         self.registry = TradeRegistry.deploy(
             deployer, SAFETY_WINDOW, MAX_HORIZON, {"from": deployer}
         )
         self.token = yuan
-        self.p_outbox = Outbox.deploy(PAYMENT_DOMAIN, deployer, {"from": deployer})
+        self.p_outbox = Outbox.deploy(
+            PAYMENT_DOMAIN, deployer, GOVERNANCE_DELAY, {"from": deployer}
+        )
         self.p_inbox = deploy_inbox(Inbox, deployer, guardian, PAYMENT_DOMAIN, ATTESTERS[:3], 2)
         self.settlement = PvdSettlement.deploy(
             yuan, self.p_outbox, self.p_inbox, BUSINESS_DOMAIN, self.registry, {"from": deployer}
@@ -60,8 +65,8 @@ class Pvd:
         self.registry.wire(
             self.b_inbox, self.b_outbox, PAYMENT_DOMAIN, self.settlement, {"from": deployer}
         )
-        self.b_outbox.registerApp(self.registry, {"from": deployer})
-        self.p_outbox.registerApp(self.settlement, {"from": deployer})
+        self.b_outbox.proposeApp(self.registry, True, {"from": deployer})
+        self.p_outbox.proposeApp(self.settlement, True, {"from": deployer})
         self.p_inbox.proposePeer(
             BUSINESS_DOMAIN, self.registry, self.settlement, {"from": deployer}
         )

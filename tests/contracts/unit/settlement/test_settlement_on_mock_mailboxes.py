@@ -117,7 +117,7 @@ def test_a_hold_that_does_not_match_the_trade_is_rejected_and_released(
     trade_id, hold_expiry = _propose(pvd, buyer, seller, carrier)
     hold = _hold(pvd, buyer, seller, trade_id, hold_expiry, amount=PRICE - 1)
     pvd.token.placeHold(hold.ref, seller, pvd.settlement, hold.amount, hold_expiry, {"from": buyer})
-    pvd.settlement.announce(hold.tuple(), {"from": stranger})
+    pvd.settlement.announce(hold.tuple(), {"from": buyer})
 
     rejected, _ = _relay(pvd.business_mailbox, relayer)
     assert rejected.events["PaymentHeldRejected"]["reason"] == REJECT_TERMS_MISMATCH
@@ -227,16 +227,16 @@ def test_after_an_outage_beyond_the_hold_expiry_anyone_refunds_and_the_late_deli
     assert (trade["status"], trade["settlement"]) == (STATUS["Delivered"], SETTLEMENT["Refunded"])
 
 
-def test_a_hold_placed_directly_and_announced_by_a_stranger_pays_on_the_carriers_proof(
-    pvd, buyer, seller, carrier, relayer, stranger
+def test_a_hold_placed_and_announced_by_the_buyer_pays_on_the_carriers_proof(
+    pvd, buyer, seller, carrier, relayer
 ):
-    """X1, X3: the buyer places the hold itself, a stranger announces it, the carrier
-    records delivery with a proof; the seller is paid exactly the price."""
+    """X1, X3: the buyer places the hold itself and announces it, the carrier records
+    delivery with a proof; the seller is paid exactly the price."""
     before = _balances(pvd, buyer, seller)
     trade_id, hold_expiry = _propose(pvd, buyer, seller, carrier)
     hold = _hold(pvd, buyer, seller, trade_id, hold_expiry)
     pvd.token.placeHold(hold.ref, seller, pvd.settlement, PRICE, hold_expiry, {"from": buyer})
-    announce = pvd.settlement.announce(hold.tuple(), {"from": stranger})
+    announce = pvd.settlement.announce(hold.tuple(), {"from": buyer})
     assert announce.events["HoldAnnounced"]["holdId"] == "0x" + hold.id().hex()
     _relay(pvd.business_mailbox, relayer)
     assert pvd.registry.statusOf(trade_id) == STATUS["Funded"]

@@ -1,5 +1,5 @@
 """Freeze (COMPLIANCE_ROLE) and pause (PAUSER_ROLE): exactly what each blocks, and that
-neither ever blocks a hold's release back to its payer (DESIGN §4)."""
+neither ever blocks a hold's release back to its payer (L1)."""
 
 import brownie
 import pytest

@@ -1,4 +1,4 @@
-"""Maximal inputs (TESTPLAN "bad inputs"): each a clear custom error, nothing changed."""
+"""Maximal inputs (bad inputs): each a clear custom error, nothing changed."""
 
 import brownie
 

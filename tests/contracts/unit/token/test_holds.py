@@ -97,12 +97,10 @@ def test_another_payer_cannot_squat_a_reference(yuan, placed, buyer):
     assert yuan.holdStatus(placed.id()) == yuan.holdStatus(squatter.id()) == HELD
 
 
-@pytest.mark.parametrize("ending", [None, "execute", "release"])
-def test_a_hold_id_is_placed_once(yuan, placed, hold_notary, ending):
+@pytest.mark.parametrize("ending", [None, "execute"])
+def test_an_open_or_executed_hold_id_is_never_placed_again(yuan, placed, hold_notary, ending):
     if ending == "execute":
         yuan.executeHold(placed.tuple(), {"from": hold_notary})
-    elif ending == "release":
-        yuan.releaseHold(placed.tuple(), {"from": hold_notary})
     status = yuan.holdStatus(placed.id())
     again = placed.but(amount=YUAN)
     with (
@@ -110,6 +108,26 @@ def test_a_hold_id_is_placed_once(yuan, placed, hold_notary, ending):
         brownie.reverts(err("HoldAlreadyExists", placed.id(), status)),
     ):
         place(yuan, again)
+
+
+def test_a_released_hold_id_can_be_placed_again(yuan, placed, hold_notary):
+    """A payer whose first attempt was refused (released) funds the same reference again:
+    the id is the same, the new hold is open with its own fields and charged again."""
+    yuan.releaseHold(placed.tuple(), {"from": hold_notary})
+    again = placed.but(amount=YUAN)
+    tx = place(yuan, again)
+    assert tx.events["HoldPlaced"]["holdId"] == "0x" + placed.id().hex()
+    assert tx.events["HoldPlaced"]["amount"] == YUAN
+    assert yuan.holdStatus(placed.id()) == HELD
+    assert yuan.heldBalanceOf(placed.payer) == YUAN
+    # The old fields no longer match the id's commitment.
+    with (
+        unchanged(yuan, parties(placed), [placed.id()]),
+        brownie.reverts(err("HoldMismatch", placed.id())),
+    ):
+        yuan.releaseHold(placed.tuple(), {"from": hold_notary})
+    yuan.executeHold(again.tuple(), {"from": hold_notary})
+    assert yuan.holdStatus(placed.id()) == EXECUTED
 
 
 def test_a_hold_to_the_zero_address_reverts(yuan, hold):

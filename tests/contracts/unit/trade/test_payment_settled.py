@@ -50,7 +50,7 @@ def test_refunded_is_recorded_for_an_expired_trade(registry, trade_in, deliver, 
 
 
 def test_refunded_after_delivery_is_recorded_and_shows_the_status(registry, trade_in, deliver):
-    """The residual risk of DESIGN.md §4: the hold was released at its expiry before the
+    """The residual risk (docs/design.md): the hold was released at its expiry before the
     Delivered outcome arrived. The record shows Delivered with Refunded."""
     trade = trade_in("Delivered")
     tx = settle(deliver, trade, "Refunded")

@@ -1,4 +1,4 @@
-"""Proposal: the record, the trade id, and the timing rule checked on-chain (DESIGN.md §4)."""
+"""Proposal: the record, the trade id, and the timing rule checked on-chain (docs/design.md)."""
 
 import brownie
 import pytest

@@ -1,0 +1,361 @@
+"""`make bench`'s index figures, on two anvil processes that it starts and stops and a
+PostgreSQL cluster it starts in a temporary folder (Debian's postgresql; `make
+postgres-deps`) and stops:
+
+- history: trades proposed, accepted, held and announced, funded by an in-process
+  relayer (2-of-3), shipped, confirmed and paid; built up to each size in turn;
+- ingest: a fresh index of that history, on SQLite and on PostgreSQL: blocks/s, events/s,
+  and the database's size per trade;
+- reconcile: `pvd reconcile --full` (everything from the chains) once, and the
+  incremental reconcile per new block (one new trade proposal on the business chain and
+  one transfer on the payment chain, indexed, then reconciled): p50/p99 of the reconcile;
+- trades page: the explorer's first page (50 rows, with the total), filtered by status,
+  by party and a page deep by cursor, on the real index and on 10^6 synthetic rows
+  written straight into the trades table, on SQLite and PostgreSQL: p50/p99.
+
+Written as the `index` section of bench/report.json (pvd.bench.report). Figures are what
+this machine measured in this run; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, select, text
+
+from pvd.bench.relay import deliver, funded, make_relayer, open_trades, percentile
+from pvd.bench.report import write_section
+from pvd.chain.ports import free_port
+from pvd.cli.demo import Cast, DemoTrade, issue_funds, two_chains
+from pvd.client import trade as client
+from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.index.db import open_index, writer_lock
+from pvd.index.ingest import Indexer, sources_from_system
+from pvd.index.query import trades_page
+from pvd.index.schema import events, trades
+from pvd.reconcile.incremental import reconcile_incremental
+from pvd.reconcile.reconciler import reconcile, views_from_system
+
+SYNTHETIC_ROWS = 1_000_000
+PAGE_RUNS = 20
+INCREMENTAL_BLOCKS = 40
+
+
+# --------------------------------------------------------------------------- history
+
+
+def prepare(system: System, cast: Cast, trades_wanted: int) -> None:
+    """Funds for `trades_wanted` trades of 1 yuan, and no wallet cap in the way."""
+    chain, token = system.payment.chain, system.payment.token
+    issue_funds(system, cast)
+    for account in (cast.buyer.address, cast.seller.address):
+        client.transact(chain, token.functions.setCapExemption(account, True), cast.admin.address)
+    extra = max(trades_wanted * 100 - 500_000, 0)
+    if extra:
+        client.transact(
+            chain, token.functions.issue(cast.buyer.address, extra), cast.operator.address
+        )
+
+
+def build_history(system: System, cast: Cast, relayer: Any, count: int) -> list[DemoTrade]:
+    """`count` trades through to payment, in chunks (the relayer funds and pays them)."""
+    done: list[DemoTrade] = []
+    for start in range(0, count, 500):
+        opened = open_trades(system, cast, min(500, count - start))
+        if not relayer.run_until(lambda o=opened: funded(system, o[-1]), timeout=900):
+            raise RuntimeError("bench: the relayer did not fund the history's trades")
+        for trade in opened:
+            deliver(system, cast, trade)
+        if not relayer.run_until(lambda o=opened: settled(system, o[-1]), timeout=900):
+            raise RuntimeError("bench: the relayer did not settle the history's trades")
+        done += opened
+    return done
+
+
+def settled(system: System, trade: DemoTrade) -> bool:
+    return int(system.business.registry.functions.settlementOf(trade.trade_id).call()) == 1
+
+
+# ---------------------------------------------------------------------- databases
+
+
+@contextmanager
+def postgres() -> Iterator[str | None]:
+    """A throw-away cluster (None if PostgreSQL is not installed)."""
+    initdb = next(
+        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)), None
+    )
+    if initdb is None:
+        yield None
+        return
+    bin_dir = initdb.parent
+    folder = Path(tempfile.mkdtemp(prefix="pvd-bench-pg-"))
+    port = free_port()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: the package's postgres user runs it
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+
+    def run(*args: str) -> None:
+        subprocess.run([*prefix, *args], check=True, capture_output=True)
+
+    started = False
+    try:
+        run(str(bin_dir / "initdb"), "-D", str(folder / "data"), "-U", "pvd", "-A", "trust")
+        run(
+            str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"),
+            "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "-w", "start",
+        )  # fmt: skip
+        started = True
+        yield f"postgresql://pvd@127.0.0.1:{port}/postgres"
+    finally:
+        if started:
+            subprocess.run(
+                [*prefix, str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m", "fast",
+                 "-w", "stop"],
+                check=False, capture_output=True,
+            )  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_databases = iter(range(1_000_000))
+
+
+def fresh_url(kind: str, folder: Path, cluster: str | None) -> str:
+    number = next(_databases)
+    if kind == "sqlite":
+        return f"sqlite:///{folder / f'index-{number}.db'}"
+    assert cluster is not None
+    admin = create_engine(cluster.replace("postgresql://", "postgresql+psycopg://"),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE bench_{number}"))
+    admin.dispose()
+    return cluster.rsplit("/", 1)[0] + f"/bench_{number}"
+
+
+def size_bytes(engine: Engine) -> int:
+    if engine.dialect.name == "sqlite":
+        engine.dispose()
+        path = Path(str(engine.url.database))
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+    with engine.connect() as connection:
+        return int(
+            connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+        )
+
+
+# -------------------------------------------------------------------------- figures
+
+
+def timed(action: Callable[[], object], runs: int) -> dict[str, float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return {
+        "p50_ms": round(1000 * percentile(samples, 0.5), 2),
+        "p99_ms": round(1000 * percentile(samples, 0.99), 2),
+        "runs": runs,
+    }
+
+
+def page_figures(engine: Engine) -> dict[str, Any]:
+    first = trades_page(engine, limit=50)
+    party = first.rows[0].buyer if first.rows else None
+    deep = trades_page(engine, limit=500)
+    for _ in range(3):
+        if deep.next_cursor is None:
+            break
+        deep = trades_page(engine, limit=500, cursor=deep.next_cursor)
+    cursor = deep.next_cursor
+    return {
+        "rows": first.total,
+        "first_page": timed(lambda: trades_page(engine, limit=50), PAGE_RUNS),
+        "by_status": timed(lambda: trades_page(engine, status="delivered", limit=50), PAGE_RUNS),
+        "by_party": timed(lambda: trades_page(engine, party=party, limit=50), PAGE_RUNS)
+        if party
+        else None,
+        "deep_page": timed(lambda: trades_page(engine, limit=50, cursor=cursor), PAGE_RUNS)
+        if cursor
+        else None,
+    }
+
+
+def ingest(system: System, url: str, trades_count: int) -> tuple[Engine, dict[str, Any]]:
+    engine = open_index(url)
+    started = time.perf_counter()
+    with writer_lock(engine):
+        stats = Indexer(engine, sources_from_system(system)).run_once()
+    seconds = time.perf_counter() - started
+    blocks = sum(s.blocks for s in stats)
+    count = sum(s.events for s in stats)
+    return engine, {
+        "blocks": blocks,
+        "events": count,
+        "seconds": round(seconds, 3),
+        "blocks_per_second": round(blocks / seconds, 1),
+        "events_per_second": round(count / seconds, 1),
+        "bytes_per_trade": round(size_bytes(engine) / trades_count),
+    }
+
+
+def incremental(system: System, cast: Cast, engine: Engine) -> dict[str, Any]:
+    payment, business = views_from_system(system)
+    first_started = time.perf_counter()
+    first = reconcile_incremental(engine, payment, business)
+    first_seconds = time.perf_counter() - first_started
+    pay, biz = system.payment, system.business
+    terms = client.Terms(
+        seller=cast.seller.address, payer=cast.buyer.address, payee=cast.seller.address,
+        token=pay.token.address, price=100, deadline=biz.chain.now() + 24 * 3600,
+        hold_expiry=biz.chain.now() + 48 * 3600,
+    )  # fmt: skip
+    samples = []
+    indexer = Indexer(engine, sources_from_system(system))
+    with writer_lock(engine):
+        for _ in range(INCREMENTAL_BLOCKS):
+            client.propose(biz.chain, biz.registry, cast.buyer.address, terms)
+            client.transact(
+                pay.chain, pay.token.functions.transfer(cast.seller.address, 1), cast.buyer.address
+            )
+            indexer.run_once()
+            started = time.perf_counter()
+            report = reconcile_incremental(engine, payment, business)
+            samples.append(time.perf_counter() - started)
+            if not report.ok:
+                raise RuntimeError("bench: the incremental reconcile found a violation")
+    return {
+        "first_run_seconds": round(first_seconds, 3),
+        "first_run_ok": first.ok,
+        "new_blocks": INCREMENTAL_BLOCKS,
+        "p50_ms": round(1000 * percentile(samples, 0.5), 2),
+        "p99_ms": round(1000 * percentile(samples, 0.99), 2),
+        "note": "per step: one new business block (a proposal) and one payment block "
+        "(a transfer), indexed, then reconciled; the time of the reconcile",
+    }
+
+
+def synthetic(url: str, rows: int) -> dict[str, Any]:
+    """`rows` trades written straight into the trades table, then the page figures."""
+    engine = open_index(url)
+    rng = random.Random(7)
+    parties = [f"0x{rng.getrandbits(160):040x}" for _ in range(1_000)]
+    from eth_utils.address import to_checksum_address
+
+    parties = [to_checksum_address(p) for p in parties]
+    statuses = ("proposed", "accepted", "funded", "shipped", "delivered", "expired", "cancelled")
+    started = time.perf_counter()
+    chunk = 20_000
+    with engine.begin() as connection:
+        for base in range(0, rows, chunk):
+            batch = []
+            for i in range(base, min(base + chunk, rows)):
+                at = 1_700_000_000 + i * 3
+                batch.append(
+                    {
+                        "trade_id": f"0x{rng.getrandbits(256):064x}",
+                        "buyer": parties[i % 1_000], "seller": parties[(i * 7 + 3) % 1_000],
+                        "price": 100 + i % 10_000, "deadline": at + 86_400,
+                        "hold_expiry": at + 90_000, "status": statuses[i % len(statuses)],
+                        "settlement": "none", "hold_id": None, "proposed_block": i,
+                        "proposed_at": at, "updated_at": at,
+                    }
+                )  # fmt: skip
+            connection.execute(trades.insert(), batch)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE trades"))
+    written = time.perf_counter() - started
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(trades)).scalar_one() == rows
+    return {"write_seconds": round(written, 1), **page_figures(engine)}
+
+
+def run(sizes: list[int], synthetic_rows: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"sizes": {}}
+    with (
+        two_chains("anvil") as (payment, business),
+        tempfile.TemporaryDirectory() as tmp,
+        postgres() as cluster,
+    ):
+        folder = Path(tmp)
+        cast = Cast.from_accounts(payment.accounts)
+        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
+        system = deploy_system(payment, business, config)
+        prepare(system, cast, max(sizes))
+        relayer = make_relayer(system, cast, folder / "relayer.sqlite")
+        built = 0
+        for size in sorted(sizes):
+            started = time.perf_counter()
+            build_history(system, cast, relayer, size - built)
+            built = size
+            figures: dict[str, Any] = {
+                "history_build_seconds": round(time.perf_counter() - started, 1)
+            }
+            views = views_from_system(system)
+            started = time.perf_counter()
+            full = reconcile(*views)
+            figures["full_reconcile"] = {
+                "seconds": round(time.perf_counter() - started, 3), "ok": full.ok
+            }  # fmt: skip
+            for kind in ("sqlite", "postgresql"):
+                if kind == "postgresql" and cluster is None:
+                    figures[kind] = "skipped: PostgreSQL is not installed (make postgres-deps)"
+                    continue
+                engine, ingested = ingest(system, fresh_url(kind, folder, cluster), size)
+                with engine.connect() as connection:
+                    ingested["events_total"] = connection.execute(
+                        select(func.count()).select_from(events)
+                    ).scalar_one()
+                figures[kind] = {
+                    "ingest": ingested,
+                    "trades_page": page_figures(engine),
+                    "incremental_reconcile": incremental(system, cast, engine),
+                }
+                engine.dispose()
+            results["sizes"][str(size)] = figures
+            print(f"{size:>6} trades: {figures}", flush=True)
+        relayer.close()
+        results["synthetic"] = {
+            "rows": synthetic_rows,
+            "sqlite": synthetic(fresh_url("sqlite", folder, None), synthetic_rows),
+            "postgresql": synthetic(fresh_url("postgresql", folder, cluster), synthetic_rows)
+            if cluster
+            else "skipped: PostgreSQL is not installed",
+        }
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pvd.bench.index", description=__doc__)
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000",
+        help="trades of history, comma-separated (default: 1000,10000)",
+    )
+    parser.add_argument("--synthetic-rows", type=int, default=SYNTHETIC_ROWS)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    results = run(sizes, args.synthetic_rows)
+    path = write_section("index", results)
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,510 @@
+"""`pvd up`, `pvd down`, `pvd ps`: a whole local pvd stack in one command.
+
+`up` starts two anvil chains (payment, business), deploys and wires pvd (or reuses the
+deployment it made before, if the chains still hold it), gives the central bank the
+compliance and pauser roles and the relayers' gas keys ether, writes one relay config per
+attester (development keys, 2-of-3), starts three `pvd relay` processes in the
+background and waits until each serves its signatures. Everything lives under `--home`
+(default .pvd/): `stack.json` (what runs), `deployments/`, `relay/<attester>.toml` and
+stores, `logs/`. Re-running `up` keeps what still runs and starts what does not.
+
+`down` stops exactly the processes `up` recorded, each only while its PID is still that
+process. `ps` lists them, dead ones as dead.
+
+The managed processes are data: `SERVICES` lists what `up` starts after the chains and
+the deployment, each a `Service` with a command, a health check and an environment, so
+another service (an indexer, an explorer) is one more entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pvd.chain.anvil import start_anvil
+from pvd.chain.connection import Chain, rpc_chain
+from pvd.chain.local import (
+    LOCAL_CHAINS,
+    ManagedProcess,
+    StackState,
+    adopt,
+    read_stack,
+    spawn,
+    stack_file,
+    stop,
+    write_stack,
+)
+from pvd.chain.ports import free_port, port_free
+from pvd.cli.context import DEFAULT_HOME, HelpFormatter
+from pvd.client import money
+from pvd.client.roles import DEV_ACCOUNTS, dev_account
+from pvd.deploy.manifest import read_manifest
+from pvd.errors import UserError
+from pvd.paths import PROJECT_ROOT
+
+DOMAINS = {"payment": 1, "business": 2}
+ATTESTERS = ("attester-1", "attester-2", "attester-3")
+THRESHOLD = 2
+GAS_FUNDS = 1000 * 10**18  # wei for each relayer's gas key (local chains only)
+READY_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where `up` keeps each file under its home folder."""
+
+    home: Path
+
+    @property
+    def deployments(self) -> Path:
+        return self.home / "deployments"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    def relay_config(self, attester: str) -> Path:
+        return self.home / "relay" / f"{attester}.toml"
+
+    def relay_store(self, attester: str) -> Path:
+        return self.home / "relay" / f"{attester}.sqlite"
+
+    @property
+    def locks(self) -> Path:
+        return self.home / "relay" / "locks"
+
+
+@dataclass(frozen=True)
+class Service:
+    """One background process `up` manages after the chains and the deployment."""
+
+    name: str
+    kind: str
+    command: Callable[[Layout, StackState], list[str]]
+    env: Callable[[Layout, StackState], Mapping[str, str]]
+    ready: Callable[[Layout, StackState], bool]  # raises nothing; True once healthy
+    url: Callable[[Layout, StackState], str | None]
+    prepare: Callable[[Layout, StackState], None] = lambda layout, state: None
+
+
+# --------------------------------------------------------------------------- relayers
+
+
+def _relay_ports(state: StackState, attester: str) -> dict[str, int]:
+    ports: dict[str, int] = state.details["ports"][attester]
+    return ports
+
+
+def _relay_service(attester: str) -> Service:
+    def command(layout: Layout, state: StackState) -> list[str]:
+        config = str(layout.relay_config(attester))
+        return [sys.executable, "-m", "pvd.cli.main", "relay", "--config", config]
+
+    def env(layout: Layout, state: StackState) -> Mapping[str, str]:
+        index = ATTESTERS.index(attester) + 1
+        keys = {
+            # TEST KEYS: the public development mnemonic's, for local chains only
+            "PVD_ATTESTATION_KEY": "0x" + bytes(dev_account(attester).key).hex(),
+            "PVD_GAS_KEY": "0x" + bytes(dev_account(f"relayer-{index}").key).hex(),
+        }
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+        return {**inherited, **keys}
+
+    def ready(layout: Layout, state: StackState) -> bool:
+        url = f"http://127.0.0.1:{_relay_ports(state, attester)['quorum']}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                return bool(json.load(answer)["signer"] == dev_account(attester).address)
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def url(layout: Layout, state: StackState) -> str:
+        return f"http://127.0.0.1:{_relay_ports(state, attester)['metrics']}/metrics"
+
+    def prepare(layout: Layout, state: StackState) -> None:
+        _write_relay_config(layout, state, attester)
+
+    return Service(f"relay-{attester}", "relay", command, env, ready, url, prepare)
+
+
+SERVICES: list[Service] = [_relay_service(name) for name in ATTESTERS]
+
+
+def _write_relay_config(layout: Layout, state: StackState, me: str) -> Path:
+    ports = state.details["ports"]
+    peers = "".join(
+        f"\n[[quorum.peers]]\naddress = '{dev_account(other).address}'\n"
+        f"url = 'http://127.0.0.1:{ports[other]['quorum']}'\n"
+        for other in ATTESTERS
+        if other != me
+    )
+    chains = "".join(
+        f"""
+[chains.{role}]
+rpc_urls = ['{state.rpc[role]}']
+domain_id = {DOMAINS[role]}
+manifest = '{state.manifests[role]}'
+confirmations = 0
+poll_interval = 0.2
+"""
+        for role in ("payment", "business")
+    )
+    text = f"""\
+# {me}: written by `pvd up` for a local stack. Development keys (TEST KEYS, public) are
+# passed in the environment variables named below; never put a key in this file.
+[relay]
+name = '{me}'
+{chains}
+[keys.attestation]
+env = 'PVD_ATTESTATION_KEY'
+
+[keys.gas]
+env = 'PVD_GAS_KEY'
+
+[store]
+path = '{layout.relay_store(me)}'
+lock_dir = '{layout.locks}'
+
+[metrics]
+port = {ports[me]["metrics"]}
+
+[retry]
+base_delay = 0.2
+max_delay = 5.0
+max_attempts = 100
+
+[quorum]
+listen_port = {ports[me]["quorum"]}
+{peers}"""
+    path = layout.relay_config(me)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------------- up
+
+
+def up(home: Path, out: Callable[[str], None] = print) -> StackState:
+    """Start (or complete) the local stack under `home`; returns what runs."""
+    layout = Layout(home.resolve())
+    _check_writable(layout.home)
+    state = read_stack(layout.home) or StackState()
+    started = time.monotonic()
+
+    state = _chains(layout, state, out)
+    write_stack(layout.home, state)
+    state = _deployment(layout, state, out)
+    write_stack(layout.home, state)
+
+    ports = dict(state.details.get("ports", {}))
+    for attester in ATTESTERS:
+        # a restarted relayer keeps its ports while they are free: its peers' configs name them
+        if attester not in ports or (
+            not _running(state, f"relay-{attester}")
+            and not all(map(port_free, ports[attester].values()))
+        ):
+            ports[attester] = {"quorum": free_port(), "metrics": free_port()}
+    state = replace(state, details={**state.details, "ports": ports, "home": str(layout.home)})
+
+    waiting: list[Service] = []
+    for service in SERVICES:
+        if _running(state, service.name):
+            continue
+        service.prepare(layout, state)
+        process = spawn(
+            service.name,
+            service.kind,
+            service.command(layout, state),
+            layout.logs / f"{service.name}.log",
+            env=service.env(layout, state),
+            url=service.url(layout, state),
+            cwd=PROJECT_ROOT,
+        )
+        state = _with_process(state, process)
+        write_stack(layout.home, state)
+        waiting.append(service)
+    _wait_ready(layout, state, waiting)
+    out(f"local stack ready in {time.monotonic() - started:.1f}s (state: {stack_file(home)})")
+    return state
+
+
+def _chains(layout: Layout, state: StackState, out: Callable[[str], None]) -> StackState:
+    rpc = dict(state.rpc)
+    for role, chain_id in LOCAL_CHAINS:
+        name = f"anvil-{role}"
+        if _running(state, name) and _answers(rpc.get(role, "")):
+            continue
+        log = layout.logs / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        node = start_anvil(role, chain_id, log_path=log)
+        rpc[role] = node.url
+        state = _with_process(
+            replace(state, rpc=rpc), adopt(name, "anvil", node.pid, log, node.url)
+        )
+        out(f"started anvil for the {role} chain: {node.url} (pid {node.pid})")
+    return replace(state, rpc=rpc)
+
+
+def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -> StackState:
+    from pvd.deploy.system import SystemConfig, deploy_system
+
+    payment = _chain("payment", state)
+    business = _chain("business", state)
+    if _deployed_here(state, payment, business):
+        out("reusing the deployment on these chains")
+        return state
+    state = _forget_old_relayers(layout, state, out)
+    config = SystemConfig(
+        attesters=tuple(dev_account(a).address for a in ATTESTERS), threshold=THRESHOLD
+    )
+    system = deploy_system(payment, business, config, manifest_folder=layout.deployments)
+    manifests = {"payment": str(system.manifests[0]), "business": str(system.manifests[1])}
+    central = dev_account("central-bank").address
+    token = system.payment.token
+    for role in (money.COMPLIANCE_ROLE, money.PAUSER_ROLE):
+        money.grant_role(payment, token, central, role, central)
+    for chain in (payment, business):
+        for index in (1, 2, 3):
+            gas = dev_account(f"relayer-{index}").address
+            chain.w3.provider.make_request("anvil_setBalance", [gas, hex(GAS_FUNDS)])  # type: ignore[arg-type]
+    out(f"deployed pvd (2-of-3 attesters): {manifests['payment']}, {manifests['business']}")
+    return replace(state, manifests=manifests)
+
+
+def _forget_old_relayers(
+    layout: Layout, state: StackState, out: Callable[[str], None]
+) -> StackState:
+    """Before a new deployment: relayers of the old one are stopped and their stores
+    (checkpoints and messages of chains that are gone) removed."""
+    for process in state.processes:
+        if process.kind == "relay" and process.state() == "running":
+            stop(process)
+            out(f"stopped {process.name}: it served a deployment that is gone")
+    for attester in ATTESTERS:
+        store = layout.relay_store(attester)
+        for path in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm", ".lock"))):
+            path.unlink(missing_ok=True)
+    return replace(state, processes=tuple(p for p in state.processes if p.kind != "relay"))
+
+
+def _deployed_here(state: StackState, payment: Chain, business: Chain) -> bool:
+    """The recorded manifests are for these very chains and their contracts are there."""
+    if set(state.manifests) != {"payment", "business"}:
+        return False
+    for chain in (payment, business):
+        path = Path(state.manifests[chain.name])
+        if not path.exists():
+            return False
+        manifest = read_manifest(path)
+        identity = chain.identity()
+        if (identity.chain_id, identity.genesis_hash) != (
+            manifest.chain.chain_id,
+            manifest.chain.genesis_hash,
+        ):
+            return False
+        if any(not chain.w3.eth.get_code(c.address) for c in manifest.contracts.values()):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def _chain(role: str, state: StackState) -> Chain:
+    from pvd.chain.connection import dev_accounts
+
+    return rpc_chain(role, state.rpc[role], DOMAINS[role], dev_accounts(DEV_ACCOUNTS))
+
+
+def _wait_ready(layout: Layout, state: StackState, services: list[Service]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    pending = list(services)
+    while pending:
+        for service in list(pending):
+            process = _process(state, service.name)
+            if process is not None and process.state() != "running":
+                raise UserError(
+                    f"{service.name} exited at start: read {process.log} "
+                    "(then pvd down, fix, pvd up)"
+                )
+            if service.ready(layout, state):
+                pending.remove(service)
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(s.name for s in pending)
+            raise UserError(
+                f"{names} not healthy after {READY_TIMEOUT_SECONDS:.0f}s: read the logs in "
+                f"{layout.logs} (pvd ps shows what runs; pvd down stops it)"
+            )
+        if pending:
+            time.sleep(0.1)
+
+
+def _check_writable(home: Path) -> None:
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not _takes_files(existing):
+        raise UserError(
+            f"cannot write to {home} ({existing} is not a writable folder): pass a writable --home"
+        )
+
+
+def _answers(url: str) -> bool:
+    if not url:
+        return False
+    try:
+        request = urllib.request.Request(
+            url,
+            data=b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=1) as answer:
+            return "result" in json.load(answer)
+    except (OSError, ValueError):
+        return False
+
+
+def _process(state: StackState, name: str) -> ManagedProcess | None:
+    return next((p for p in state.processes if p.name == name), None)
+
+
+def _running(state: StackState, name: str) -> bool:
+    process = _process(state, name)
+    return process is not None and process.state() == "running"
+
+
+def _with_process(state: StackState, process: ManagedProcess) -> StackState:
+    others = tuple(p for p in state.processes if p.name != process.name)
+    return replace(state, processes=(*others, process))
+
+
+# ------------------------------------------------------------------------ down and ps
+
+
+def down(home: Path) -> list[tuple[ManagedProcess, str]]:
+    """Stop what `up` recorded (services first, chains last); forget the stack."""
+    state = read_stack(home.resolve())
+    if state is None:
+        return []
+    order = sorted(state.processes, key=lambda p: p.kind == "anvil")
+    results = [(process, stop(process)) for process in order]
+    stack_file(home.resolve()).unlink(missing_ok=True)
+    return results
+
+
+def describe(state: StackState | None) -> dict[str, Any]:
+    if state is None:
+        return {"processes": [], "rpc": {}, "manifests": {}}
+    return {
+        "rpc": dict(state.rpc),
+        "manifests": dict(state.manifests),
+        "processes": [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "pid": p.pid,
+                "state": p.state(),
+                "url": p.url,
+                "log": p.log,
+            }
+            for p in state.processes
+        ],
+        "relay_configs": {
+            a: str(Layout(Path(state.details["home"])).relay_config(a)) for a in ATTESTERS
+        }
+        if "home" in state.details
+        else {},
+    }
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    rows = [("NAME", "KIND", "PID", "STATE", "URL", "LOG")]
+    for p in report["processes"]:
+        rows.append((p["name"], p["kind"], str(p["pid"]), p["state"], p["url"] or "-", p["log"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[-1]
+        )
+    for role, path in report["manifests"].items():
+        print(f"{role} manifest: {path}")
+    for attester, path in report.get("relay_configs", {}).items():
+        print(f"{attester} config: {path}")
+
+
+# ------------------------------------------------------------------------ the commands
+
+
+def add_parser(sub: Any) -> None:
+    """Register `pvd up`, `pvd down` and `pvd ps`."""
+    for name, help_, handler in (
+        ("up", "start a local stack: two anvils, pvd deployed, three relayers", _cmd_up),
+        ("down", "stop exactly what pvd up started", _cmd_down),
+        ("ps", "what pvd up started, and whether it still runs", _cmd_ps),
+    ):
+        parser = sub.add_parser(name, help=help_, description=help_, formatter_class=HelpFormatter)
+        parser.add_argument(
+            "--home", type=Path, default=DEFAULT_HOME, help="the folder the stack lives in"
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.set_defaults(handler=handler)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    say: Callable[[str], None] = (lambda _: None) if args.json else print
+    state = up(Path(args.home), say)
+    report = describe(state)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_table(report)
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    results = down(Path(args.home))
+    if args.json:
+        print(json.dumps([{"name": p.name, "pid": p.pid, "found": r} for p, r in results]))
+    elif not results:
+        print("no local stack recorded: nothing to stop")
+    else:
+        for process, result in results:
+            note = {
+                "stopped": "stopped",
+                "dead": "was already dead",
+                "replaced": "left alone: its PID now belongs to another program",
+            }[result]
+            print(f"{process.name} (pid {process.pid}): {note}")
+    return 0
+
+
+def _cmd_ps(args: argparse.Namespace) -> int:
+    report = describe(read_stack(Path(args.home).resolve()))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif not report["processes"]:
+        print("no local stack recorded (pvd up starts one)")
+    else:
+        _print_table(report)
+    return 0
+
+
+def _takes_files(folder: Path) -> bool:
+    """A file can be created in `folder` (tried with a temporary file, removed at once:
+    permission bits say nothing for root or for file systems such as /proc)."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".pvd-write-test-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True

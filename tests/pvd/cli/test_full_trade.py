@@ -1,0 +1,107 @@
+"""One full trade with nothing but `pvd` commands, each a real process, against a stack
+that `pvd up` started: money issued, trade proposed, accepted, held by signature,
+funded by the relayers, shipped, confirmed, paid; then `pvd down` stops exactly it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pvd.chain.anvil import process_alive
+from pvd.paths import PROJECT_ROOT
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit waits for a reaper that a container's
+    init may never be)."""
+    if not process_alive(pid):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return not stat[stat.rindex(")") + 2 :].startswith("Z")
+
+
+def pvd(home: Path, *args: str) -> Any:
+    """Run `pvd ARGS --home HOME --json` as its own process; its JSON answer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pvd.cli.main", *args, "--home", str(home), "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return json.loads(done.stdout)
+
+
+def until(home: Path, trade: str, status: str, settlement: str = "None") -> dict[str, Any]:
+    """Poll `pvd trade show` until the relayers have moved the trade (no fixed sleep)."""
+    deadline = time.monotonic() + 60
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        shown = pvd(home, "trade", "show", trade)
+        if (shown["business"]["status"], shown["business"]["settlement"]) == (status, settlement):
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"trade never reached {status}/{settlement}: {shown}")
+
+
+def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
+    home = tmp_path / "stack"
+    up = pvd(home, "up")
+    pids = [p["pid"] for p in up["processes"]]
+    try:
+        assert [p["state"] for p in up["processes"]] == ["running"] * 5
+        assert pvd(home, "ps")["processes"] == up["processes"]
+
+        pvd(home, "bank", "appoint", "bank", "--allowance", "1000000", "--as", "central-bank")
+        issued = pvd(home, "issue", "buyer", "5000", "--as", "bank")
+        assert issued["wallet"]["balance"] == "5000.00"
+
+        proposed = pvd(
+            home, "trade", "propose", "--seller", "seller", "--price", "1500.25", "--as", "buyer"
+        )
+        trade = proposed["trade_id"]
+        assert pvd(home, "trade", "accept", trade, "--as", "seller")["business"]["status"] == (
+            "Accepted"
+        )
+        held = pvd(home, "trade", "hold", trade, "--as", "buyer")
+        assert held["sent"][0]["action"] == "placeHoldAndAnnounce"
+        assert held["payment"]["hold"] == "Held" and held["payment"]["announced"]
+
+        until(home, trade, "Funded")
+        document = tmp_path / "bill-of-lading.pdf"
+        document.write_bytes(b"container MSCU 1234567, 40 ft")
+        shipped = pvd(home, "trade", "ship", trade, "--document", str(document), "--as", "seller")
+        assert shipped["business"]["status"] == "Shipped"
+        confirmed = pvd(home, "trade", "confirm", trade, "--as", "buyer")
+        assert confirmed["business"]["status"] == "Delivered"
+
+        paid = until(home, trade, "Delivered", "Paid")
+        assert paid["payment"]["hold"] == "Executed"
+        assert pvd(home, "wallet", "show", "seller")["wallet"]["balance"] == "1500.25"
+        assert pvd(home, "wallet", "show", "buyer")["wallet"]["balance"] == "3499.75"
+    finally:
+        stopped = pvd(home, "down")
+    assert sorted(s["pid"] for s in stopped) == sorted(pids)
+    assert {s["found"] for s in stopped} == {"stopped"}
+    assert not any(running(pid) for pid in pids)
+    assert pvd(home, "ps")["processes"] == []
+
+    # a new stack in the same home: new chains, a new deployment, relayers with new stores
+    again = pvd(home, "up")
+    try:
+        assert [p["state"] for p in again["processes"]] == ["running"] * 5
+        assert not set(pids) & {p["pid"] for p in again["processes"]}
+    finally:
+        pvd(home, "down")

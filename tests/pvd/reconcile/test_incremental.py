@@ -1,0 +1,182 @@
+"""`pvd reconcile` on the index: only the new blocks, checked against the chains, so a
+corrupted index is caught; running totals; `--full` as before; `--follow` with metrics."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from pvd.chain.ports import free_port
+from pvd.index.db import open_index, writer_lock
+from pvd.index.ingest import Indexer, sources_from_system
+from pvd.reconcile.incremental import reconcile_incremental
+from pvd.reconcile.reconciler import views_from_system
+from tests.pvd.index.conftest import artifacts, settled  # noqa: F401 - fixtures
+from tests.pvd.index.test_reorg import anvil, manifest_args, on_anvil  # noqa: F401 - fixtures
+from tests.pvd.reconcile.test_reconciler import BUYER, PRICE, Pvd, config
+
+
+@pytest.fixture
+def fresh(artifacts: Any) -> Pvd:  # noqa: F811
+    from pvd.chain.connection import embedded_chain
+    from pvd.deploy.system import deploy_system
+
+    return Pvd(
+        deploy_system(
+            embedded_chain("payment", 1), embedded_chain("business", 2), config(),
+            artifacts=artifacts,
+        )
+    )  # fmt: skip
+
+
+def step(engine: Any, harness: Pvd) -> Any:
+    with writer_lock(engine):
+        Indexer(engine, sources_from_system(harness.system)).run_once()
+    return reconcile_incremental(engine, *views_from_system(harness.system))
+
+
+def test_the_first_run_checks_everything_and_the_next_only_what_is_new(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    fresh.paid_trade()
+
+    first = step(engine, fresh)
+    idle = step(engine, fresh)
+    fresh.funded_trade()
+    new = step(engine, fresh)
+
+    assert first.ok and first.findings == ()
+    assert first.touched["trades"] == 1 and first.touched["holds"] == 1
+    assert first.touched["messages"] == 3
+    assert first.totals["supply"] == first.totals["balances"] == 4 * PRICE
+    assert first.totals["routes"]["payment→business"] == {
+        "sent": 2, "delivered": 2, "failed": 0, "pending": 0,
+    }  # fmt: skip
+    assert idle.touched == {"holds": 0, "trades": 0, "messages": 0, "accounts": 0}
+    assert all(low == high for low, high in idle.blocks.values())
+    assert new.ok and new.touched["trades"] == 1 and new.touched["messages"] == 1
+    assert "OK: no violation" in new.to_text()
+
+
+def test_a_corrupted_index_is_caught_against_the_chain(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    fresh.funded_trade()
+    assert step(engine, fresh).ok
+    with engine.begin() as connection:  # the index now lies about the buyer's balance
+        connection.execute(
+            text("UPDATE accounts SET balance = balance + 1 WHERE address = :a"),
+            {"a": BUYER.address},
+        )
+    fresh.on_payment(fresh.payment.token.functions.transfer(BUYER.address, 0), BUYER)
+
+    report = step(engine, fresh)
+
+    assert not report.ok and report.exit_code == 1
+    kinds = {f.invariant for f in report.findings}
+    assert kinds == {"INDEX", "C1"}
+    (index_finding,) = [f for f in report.findings if f.invariant == "INDEX"]
+    assert dict(index_finding.ids) == {"account": BUYER.address}
+    assert "the index is wrong; rebuild it" in index_finding.detail
+
+
+def test_a_hold_the_index_misses_is_caught(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    trade = fresh.funded_trade()
+    with writer_lock(engine):
+        Indexer(engine, sources_from_system(fresh.system)).run_once()
+    with engine.begin() as connection:  # as if HoldExecuted had been indexed wrongly
+        connection.execute(
+            text("UPDATE holds SET status = 'executed' WHERE hold_id = :h"),
+            {"h": "0x" + trade.hold_id.hex()},
+        )
+
+    report = reconcile_incremental(engine, *views_from_system(fresh.system))
+
+    assert {f.invariant for f in report.findings} >= {"INDEX", "X1"}
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def pvd_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pvd.cli.main", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_pvd_reconcile_runs_on_the_index_and_full_as_before(anvil, tmp_path):  # noqa: F811
+    anvil.pvd.paid_trade()
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+
+    incremental = pvd_cli("reconcile", *manifest_args(anvil), "--db", url)
+    again = pvd_cli("reconcile", *manifest_args(anvil), "--db", url)
+    full = pvd_cli("reconcile", *manifest_args(anvil), "--full")
+
+    assert incremental.returncode == 0, incremental.stderr
+    assert "payment chain: blocks 1.." in incremental.stdout
+    assert "verdict   OK: no violation" in incremental.stdout
+    assert "payment chain: up to date" in again.stdout
+    assert full.returncode == 0 and "verdict   OK: no violation (0 failed" in full.stdout
+
+
+def test_pvd_reconcile_follow_serves_its_metrics(anvil, tmp_path):  # noqa: F811
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pvd.cli.main", "reconcile", *manifest_args(anvil), "--db", url,
+         "--follow", "--interval", "0.2", "--metrics-port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        head = anvil.pvd.payment.chain.w3.eth.block_number
+        body = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+            except OSError:
+                body = ""
+            if f'pvd_reconcile_last_block{{chain="payment"}} {float(head)}' in body:
+                break
+            time.sleep(0.2)
+        assert f'pvd_reconcile_last_block{{chain="payment"}} {float(head)}' in body
+        assert 'pvd_reconcile_lag_blocks{chain="business"} 0.0' in body
+        assert "pvd_reconcile_step_seconds_count" in body
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+
+
+def test_a_busy_metrics_port_is_one_line_exit_2(anvil, tmp_path):  # noqa: F811
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = pvd_cli(
+            "reconcile", *manifest_args(anvil), "--db", f"sqlite:///{tmp_path / 'i.db'}",
+            "--follow", "--metrics-port", str(port),
+        )  # fmt: skip
+
+    assert run.returncode == 2
+    assert "pick a free --metrics-port" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_the_alert_rules_name_the_metrics_the_reconciler_serves():
+    rules = Path(__file__).resolve().parents[3] / "dashboards/prometheus/reconcile-rules.yml"
+    import yaml
+
+    data = yaml.safe_load(rules.read_text())
+    expressions = " ".join(r["expr"] for g in data["groups"] for r in g["rules"])
+    for metric in ("pvd_reconcile_findings", "pvd_reconcile_lag_blocks",
+                   "pvd_reconcile_last_run_timestamp_seconds"):  # fmt: skip
+        assert metric in expressions
