@@ -91,8 +91,9 @@ bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits,
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up
 
-chains-down: ## stop exactly the anvil chains `make chains` started
+chains-down: ## stop exactly the anvil chains `make chains` started (and drop their default index)
 	$(BIN)/pvd chains down
+	rm -f .pvd/index.db .pvd/index.db-wal .pvd/index.db-shm .pvd/index.db.writer.lock
 
 up: setup ## a local stack: two anvils, pvd deployed, three relayers (state in .pvd/)
 	$(BIN)/pvd up
