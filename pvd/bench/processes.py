@@ -36,6 +36,7 @@ from web3 import Web3
 from websockets.sync.client import connect
 
 from pvd.bench.cluster import Cluster, CountingProxy, Endpoints, cpu_seconds
+from pvd.bench.report import percentile
 from pvd.cli.demo import DemoTrade
 from pvd.client import trade as client
 from pvd.relayer.route import INBOX_ALREADY_CONSUMED, INBOX_DELIVERED, MESSAGE_SENT
@@ -135,17 +136,12 @@ def sent_message(receipt: Any) -> str:
 
 
 def summary_ms(samples: list[float]) -> dict[str, Any]:
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
     return {
         "trades": len(samples),
-        "p50": round(1000 * at(0.50), 1),
-        "p99": round(1000 * at(0.99), 1),
+        "p50": round(1000 * percentile(samples, 0.50), 1),
+        "p99": round(1000 * percentile(samples, 0.99), 1),
         "mean": round(1000 * statistics.fmean(samples), 1),
-        "max": round(1000 * ordered[-1], 1),
+        "max": round(1000 * max(samples), 1),
     }
 
 
