@@ -56,44 +56,9 @@ def message_kind(kind: str, detail: str) -> str:
     return f"{name}({detail.title()})" if detail else name
 
 
-_DELIVERIES = ("MessageDelivered", "MessageFailed", "MessageRetried")
-
-
-def _needs(group: Sequence[query.EventRow]) -> set[str]:
-    """The messages a transaction delivers (it must come after their sending)."""
-    return {
-        e.message_id
-        for e in group
-        if e.contract == "Inbox" and e.name in _DELIVERIES and e.message_id
-    }
-
-
-def causal_order(found: Sequence[query.EventRow]) -> list[Step]:
-    """A trade's events as steps, each chain in its own block order, the two merged by
-    block time except that a transaction delivering a message comes after the one that
-    sent it: the chains' clocks are not one clock (skew, or a test chain moved forward),
-    so time alone can show a message arriving before it left."""
-    lanes: dict[str, list[list[query.EventRow]]] = {}
-    for e in sorted(found, key=lambda e: (e.chain, e.block, e.log_index)):
-        groups = lanes.setdefault(e.chain, [])
-        if groups and groups[-1][0].tx_hash == e.tx_hash:
-            groups[-1].append(e)
-        else:
-            groups.append([e])
-    sent: set[str] = set()
-    ordered: list[query.EventRow] = []
-    queues = [list(groups) for _, groups in sorted(lanes.items())]
-    while any(queues):
-        heads = [q for q in queues if q]
-
-        candidates = [q for q in heads if _needs(q[0]) <= sent] or heads
-        chosen = min(candidates, key=lambda q: q[0][0].block_time)
-        group = chosen.pop(0)
-        ordered.extend(group)
-        sent |= {
-            e.message_id for e in group if e.contract == "Outbox" and e.name == "MessageSent"
-            if e.message_id
-        }  # fmt: skip
+def steps(found: Sequence[query.EventRow]) -> list[Step]:
+    """A trade's events as the timeline's steps, in the order given (the index's trace
+    gives them in cause-and-effect order: `pvd.index.trace.causal_order`)."""
     return [
         Step(
             chain=Chain(e.chain),
@@ -104,7 +69,7 @@ def causal_order(found: Sequence[query.EventRow]) -> list[Step]:
             message_id=e.message_id if e.contract == "Outbox" and e.name == "MessageSent" else None,
             detail=e.contract,
         )
-        for e in ordered
+        for e in found
     ]
 
 
@@ -271,16 +236,10 @@ class IndexData:
             return None
         traced = trace(self.engine, trade_id)
         (row,) = self._rows([traced.trade])
-        steps = causal_order(traced.events)
-        position = {s.message_id: n for n, s in enumerate(steps) if s.message_id}
-        crossings = tuple(
-            sorted(
-                (self._crossing(leg) for leg in traced.legs),
-                key=lambda c: position.get(c.message_id, len(position)),
-            )
-        )
+        crossings = tuple(self._crossing(leg) for leg in traced.legs)  # in sending order
+        step_list = steps(traced.events)  # the trace's cause-and-effect order
         stuck = "; ".join(traced.stuck) or traced.next_move
-        return Timeline(row, tuple(steps), crossings, stuck)
+        return Timeline(row, tuple(step_list), crossings, stuck)
 
     def _crossing(self, leg: Leg) -> Crossing:
         delivered = leg.status == "delivered"

@@ -15,12 +15,17 @@ where the trade is stuck and why:
 
 "Now" is the time of the newest indexed block of each chain, so a trace says what the
 index knows, never more.
+
+The events are in cause-and-effect order (`causal_order`), not block-time order: the two
+chains' clocks are not one clock (skew, or a test chain moved forward), so time alone can
+show a message delivered before it was sent. `pvd trace` and the explorer's timeline both
+print this one order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,6 +47,7 @@ from pvd.index.query import (
 from pvd.index.schema import blocks
 
 _ID_ARGS = {"tradeId", "holdId", "messageId", "outcomeId", "message", "ref"}
+_DELIVERIES = ("MessageDelivered", "MessageFailed", "MessageRetried")
 _NEXT_MOVE = {
     "proposed": "waiting for the seller to accept",
     "accepted": "waiting for the buyer's hold on the payment chain (PAYMENT_HELD funds it)",
@@ -100,6 +106,48 @@ class Trace:
         return "\n".join(_text(self)) + "\n"
 
 
+def _delivers(group: Sequence[EventRow]) -> set[str]:
+    """The messages a transaction delivers (it must come after their sending)."""
+    return {
+        e.message_id
+        for e in group
+        if e.contract == "Inbox" and e.name in _DELIVERIES and e.message_id
+    }
+
+
+def _sends(group: Sequence[EventRow]) -> set[str]:
+    return {
+        e.message_id
+        for e in group
+        if e.contract == "Outbox" and e.name == "MessageSent" and e.message_id
+    }
+
+
+def causal_order(found: Sequence[EventRow]) -> tuple[EventRow, ...]:
+    """Events of both chains in cause-and-effect order: each chain in its own block and
+    log order, the two merged by block time, except that a transaction delivering a
+    message (an inbox's MessageDelivered/Failed/Retried) always comes after the
+    transaction that sent it, whatever the two clocks say."""
+    lanes: dict[str, list[list[EventRow]]] = {}
+    for e in sorted(found, key=lambda e: (e.chain, e.block, e.log_index)):
+        groups = lanes.setdefault(e.chain, [])
+        if groups and groups[-1][0].tx_hash == e.tx_hash and groups[-1][0].block == e.block:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    sent: set[str] = set()
+    ordered: list[EventRow] = []
+    queues = [groups for _, groups in sorted(lanes.items(), reverse=True)]
+    while any(queues):
+        heads = [q for q in queues if q]
+        ready = [q for q in heads if _delivers(q[0]) <= sent] or heads
+        chosen = min(ready, key=lambda q: q[0][0].block_time)  # first lane wins a tie
+        group = chosen.pop(0)
+        ordered.extend(group)
+        sent |= _sends(group)
+    return tuple(ordered)
+
+
 def trace(engine: Engine, trade_id: str) -> Trace:
     """The trace of one trade; UserError for a malformed id or a trade the index has not
     seen (with how far the index reaches)."""
@@ -114,12 +162,19 @@ def trace(engine: Engine, trade_id: str) -> Trace:
         )
     names = {c.domain_id: c.name for c in chain_checkpoints(engine)}
     hold_rows = holds_of_trade(engine, trade_id)
-    legs = tuple(_leg(m, names, now) for m in messages_of_trade(engine, trade_id))
+    found = causal_order(trade_events(engine, trade_id))
+    sending = {e.message_id: n for n, e in enumerate(found) if _sends([e])}
+    legs = tuple(
+        sorted(
+            (_leg(m, names, now) for m in messages_of_trade(engine, trade_id)),
+            key=lambda leg: sending.get(leg.message_id, len(sending)),
+        )
+    )  # in the order they were sent, as the events are
     stuck = tuple(_stuck(row, hold_rows, legs, now))
     next_move = None if stuck else _NEXT_MOVE.get(row.status)
     if next_move is None and not stuck and _settling(row):
         next_move = "the settlement is on its way back to the business chain"
-    return Trace(row, hold_rows, trade_events(engine, trade_id), legs, stuck, next_move, now)
+    return Trace(row, hold_rows, found, legs, stuck, next_move, now)
 
 
 def _now(engine: Engine) -> dict[str, tuple[int, int]]:
@@ -259,4 +314,4 @@ def _text(t: Trace) -> Iterator[str]:
     yield f"index: {reach}"
 
 
-__all__ = ["Leg", "Trace", "describe", "trace"]
+__all__ = ["Leg", "Trace", "causal_order", "describe", "trace"]

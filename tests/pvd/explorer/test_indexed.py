@@ -18,14 +18,15 @@ from pvd.client import trade as client
 from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.explorer.indexed import (
     IndexData,
-    causal_order,
     index_data_for_system,
     message_kind,
     step_label,
+    steps,
 )
 from pvd.explorer.view import Chain, TradeQuery
 from pvd.index import query
 from pvd.index.ingest import ChainIndexer
+from pvd.index.trace import causal_order
 from pvd.relayer.service import Relayer
 
 
@@ -100,7 +101,7 @@ def test_a_delivery_comes_after_its_sending_whatever_the_clocks_say() -> None:
         event("business", 2, 101, "0xc", "TradeFunded"),
         event("business", 3, 102, "0xd", "TradeShipped"),
     ]
-    order = [(s.chain.value, s.what) for s in causal_order(found)]
+    order = [(s.chain.value, s.what) for s in steps(causal_order(found))]
     assert order == [
         ("business", "Trade accepted"),
         ("payment", "Sent Message"),
