@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_REVISION = "0002"  # the newest Alembic revision this code reads and writes
+SCHEMA_REVISION = "0003"  # the newest Alembic revision this code reads and writes
 
 metadata = MetaData()
 
@@ -75,6 +75,7 @@ events = Table(
     Index("ix_events_trade", "trade_id"),
     Index("ix_events_hold", "hold_id"),
     Index("ix_events_message", "message_id"),
+    Index("ix_events_tx", "tx_hash"),  # 0003: search by transaction hash
 )
 
 trades = Table(
@@ -145,6 +146,7 @@ accounts = Table(
     Column("address", ADDRESS, primary_key=True),
     Column("balance", BigInteger, nullable=False),
     Column("held", BigInteger, nullable=False),
+    Index("ix_accounts_balance", "balance"),  # 0003: wallets near their caps
 )
 
 reconcile_state = Table(

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, func, select, text
 
 import pvd.index.store as store_module
@@ -16,7 +17,14 @@ from pvd.chain.connection import embedded_chain
 from pvd.chain.ports import free_port
 from pvd.errors import UserError
 from pvd.index import query
-from pvd.index.db import IndexBusy, engine_for, migrate, open_index, writer_lock
+from pvd.index.db import (
+    IndexBusy,
+    alembic_config,
+    engine_for,
+    migrate,
+    open_index,
+    writer_lock,
+)
 from pvd.index.ingest import ChainIndexer, Indexer, sources_from_system
 from pvd.index.schema import SCHEMA_REVISION, accounts, blocks, chains, events, messages, trades
 from pvd.index.trace import trace
@@ -253,9 +261,7 @@ def test_two_indexers_on_one_database_are_refused(db_url):
 
 def test_a_schema_of_another_revision_names_the_migration_command(db_url):
     engine = open_index(db_url)
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-        connection.execute(text("DROP TABLE reconcile_state"))
+    command.downgrade(alembic_config(engine), "0001")
 
     with pytest.raises(UserError, match="run `pvd index migrate") as caught:
         open_index(db_url)
