@@ -293,7 +293,11 @@ class ChainIndexer:
         w3 = self.source.w3
         for i in range(0, len(numbers), _HEADER_BATCH):
             chunk = numbers[i : i + _HEADER_BATCH]
-            answers = raw_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
+            asked = [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
+            # a batch of one is no batch to raw_batch: ask it twice rather than through
+            # web3's per-call formatting (the one-block step of a following indexer)
+            answers = raw_batch(w3, asked * 2 if len(asked) == 1 else asked)
+            answers = answers[: len(chunk)] if answers is not None else None
             if answers is None:
                 try:
                     answers = [w3.eth.get_block(n) for n in chunk]

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, or_, select, update
 
 from pvd.index.events import ChainEvent
 from pvd.index.schema import accounts, blocks, chains, events, holds, messages, trades
@@ -344,17 +344,22 @@ def _apply_deltas(connection: Connection, batch: Iterable[ChainEvent], sign: int
         query = select(accounts).where(accounts.c.address.in_(chunk))
         for row in connection.execute(query).mappings():
             existing[row["address"]] = (int(row["balance"]), int(row["held"]))
-    inserts = []
+    inserts, updates = [], []
     for address, (balance, held) in totals.items():
         if address in existing:
             old_balance, old_held = existing[address]
-            connection.execute(
-                update(accounts)
-                .where(accounts.c.address == address)
-                .values(balance=old_balance + balance, held=old_held + held)
+            updates.append(
+                {"key": address, "new_balance": old_balance + balance, "new_held": old_held + held}
             )
         else:
             inserts.append({"address": address, "balance": balance, "held": held})
+    if updates:  # one executemany, not a statement per account
+        connection.execute(
+            update(accounts)
+            .where(accounts.c.address == bindparam("key"))
+            .values(balance=bindparam("new_balance"), held=bindparam("new_held")),
+            updates,
+        )
     if inserts:
         connection.execute(accounts.insert(), inserts)
 

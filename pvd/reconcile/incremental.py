@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
-from pvd.chain.rpc import call_many
+from pvd.chain.rpc import call_many, struct_fields
 from pvd.errors import UserError
 from pvd.index.query import chain_checkpoints
 from pvd.index.schema import accounts, events, holds, messages, reconcile_state, trades
@@ -129,11 +129,23 @@ def reconcile_incremental(
             for name, c in pinned.items()
         }
         touched = _touched(db, window)
-        findings += _holds(db, payment, touched["holds"], window["payment"][1])
-        findings += _trades(db, business, touched["trades"], window["business"][1])
-        findings += _accounts(db, payment, touched["accounts"], window["payment"][1])
-        findings += _messages(db, payment, business, touched["messages"], window)
-        totals, total_findings = _totals(db, payment, window["payment"][1])
+        # every chain read of this run goes in one JSON-RPC batch per chain
+        reads = {
+            "payment": _Reads(payment, window["payment"][1]),
+            "business": _Reads(business, window["business"][1]),
+        }
+        checks = [
+            _holds(db, reads["payment"], touched["holds"]),
+            _trades(db, reads["business"], touched["trades"]),
+            _accounts(db, reads["payment"], touched["accounts"]),
+            _messages(db, reads, touched["messages"]),
+        ]
+        totals_check = _totals(db, reads["payment"])
+    for batch in reads.values():
+        batch.run()
+    for check in checks:
+        findings += check()
+    totals, total_findings = totals_check()
     findings += total_findings
     with engine.begin() as writer:
         for chain, (_, block) in window.items():
@@ -215,6 +227,31 @@ def _read(view: ChainView, calls: list[Any], block: int) -> list[Any]:
     return call_many(view.w3, calls, block)
 
 
+class _Reads:
+    """The view calls of one run on one chain at its pinned block, sent together: each
+    checker adds its calls and reads its slice of the answers after `run`."""
+
+    def __init__(self, view: ChainView, block: int) -> None:
+        self.view = view
+        self.block = block
+        self._calls: list[Any] = []
+        self._values: list[Any] = []
+
+    def add(self, calls: list[Any]) -> slice:
+        start = len(self._calls)
+        self._calls += calls
+        return slice(start, len(self._calls))
+
+    def run(self) -> None:
+        self._values = _read(self.view, self._calls, self.block)
+
+    def __getitem__(self, part: slice) -> list[Any]:
+        return self._values[part]
+
+
+Check = Callable[[], list[Finding]]
+
+
 def _index_differs(kind: str, key: str, what: str, ours: Any, theirs: Any, block: int) -> Finding:
     return Finding(
         "INDEX",
@@ -225,11 +262,17 @@ def _index_differs(kind: str, key: str, what: str, ours: Any, theirs: Any, block
     )
 
 
-def _holds(db: Connection, view: ChainView, keys: set[str], block: int) -> list[Finding]:
+def _holds(db: Connection, reads: _Reads, keys: set[str]) -> Check:
     rows = _rows(db, holds, holds.c.hold_id, keys)
-    token = view.contract("YuanToken")
+    token = reads.view.contract("YuanToken")
     ids = sorted(rows)
-    found = _read(view, [token.functions.holdStatus(bytes.fromhex(i[2:])) for i in ids], block)
+    part = reads.add([token.functions.holdStatus(bytes.fromhex(i[2:])) for i in ids])
+    return lambda: _check_holds(rows, ids, reads[part], reads.block)
+
+
+def _check_holds(
+    rows: Mapping[str, Any], ids: list[str], found: list[Any], block: int
+) -> list[Finding]:
     findings = []
     for hold_id, status in zip(ids, found, strict=True):
         chain = _HOLD_NAMES.get(HoldStatus(int(status)), HoldStatus(int(status)).name.lower())
@@ -240,17 +283,26 @@ def _holds(db: Connection, view: ChainView, keys: set[str], block: int) -> list[
     return findings
 
 
-def _trades(db: Connection, view: ChainView, keys: set[str], block: int) -> list[Finding]:
+def _trades(db: Connection, reads: _Reads, keys: set[str]) -> Check:
     rows = _rows(db, trades, trades.c.trade_id, keys)
-    registry = view.contract("TradeRegistry")
+    registry = reads.view.contract("TradeRegistry")
     ids = sorted(rows)
-    raw = _read(view, [registry.functions.getTrade(bytes.fromhex(i[2:])) for i in ids], block)
-    from pvd.chain.rpc import struct_fields
-
-    fields = struct_fields(registry, "getTrade")
+    part = reads.add([registry.functions.getTrade(bytes.fromhex(i[2:])) for i in ids])
     hold_rows = _rows(
         db, holds, holds.c.hold_id, {r["hold_id"] for r in rows.values() if r["hold_id"]}
     )
+    fields = struct_fields(registry, "getTrade")
+    return lambda: _check_trades(rows, hold_rows, ids, fields, reads[part], reads.block)
+
+
+def _check_trades(
+    rows: Mapping[str, Any],
+    hold_rows: Mapping[str, Any],
+    ids: list[str],
+    fields: tuple[str, ...],
+    raw: list[Any],
+    block: int,
+) -> list[Finding]:
     findings: list[Finding] = []
     for trade_id, values in zip(ids, raw, strict=True):
         t = dict(zip(fields, values, strict=True))
@@ -289,13 +341,20 @@ def _trades(db: Connection, view: ChainView, keys: set[str], block: int) -> list
     return findings
 
 
-def _accounts(db: Connection, view: ChainView, keys: set[str], block: int) -> list[Finding]:
+def _accounts(db: Connection, reads: _Reads, keys: set[str]) -> Check:
     rows = _rows(db, accounts, accounts.c.address, keys)
-    token = view.contract("YuanToken")
+    token = reads.view.contract("YuanToken")
     addresses = sorted(keys)
     calls = [token.functions.balanceOf(a) for a in addresses]
     calls += [token.functions.heldBalanceOf(a) for a in addresses]
-    values = [int(v) for v in _read(view, calls, block)]
+    part = reads.add(calls)
+    return lambda: _check_accounts(rows, addresses, reads[part], reads.block)
+
+
+def _check_accounts(
+    rows: Mapping[str, Any], addresses: list[str], found: list[Any], block: int
+) -> list[Finding]:
+    values = [int(v) for v in found]
     n = len(addresses)
     findings: list[Finding] = []
     for i, address in enumerate(addresses):
@@ -318,26 +377,29 @@ def _accounts(db: Connection, view: ChainView, keys: set[str], block: int) -> li
     return findings
 
 
-def _messages(
-    db: Connection,
-    payment: ChainView,
-    business: ChainView,
-    keys: set[str],
-    window: Mapping[str, tuple[int, int]],
-) -> list[Finding]:
+def _messages(db: Connection, reads: Mapping[str, _Reads], keys: set[str]) -> Check:
     rows = _rows(db, messages, messages.c.message_id, keys)
-    by_domain = {payment.domain_id: payment, business.domain_id: business}
-    findings: list[Finding] = []
-    for view in (payment, business):
+    by_domain = {r.view.domain_id: r for r in reads.values()}
+    asked: list[tuple[_Reads, list[str], slice]] = []
+    for batch in reads.values():
         ids = sorted(
-            i for i, r in rows.items() if by_domain.get(int(r["destination_domain"])) is view
+            i for i, r in rows.items() if by_domain.get(int(r["destination_domain"])) is batch
         )
         if not ids:
             continue
-        block = window[view.name][1]
-        inbox = view.contract("Inbox")
-        found = _read(view, [inbox.functions.deliveryOf(bytes.fromhex(i[2:])) for i in ids], block)
-        for message_id, record in zip(ids, found, strict=True):
+        inbox = batch.view.contract("Inbox")
+        part = batch.add([inbox.functions.deliveryOf(bytes.fromhex(i[2:])) for i in ids])
+        asked.append((batch, ids, part))
+    return lambda: _check_messages(rows, asked)
+
+
+def _check_messages(
+    rows: Mapping[str, Any], asked: list[tuple[_Reads, list[str], slice]]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for batch, ids, part in asked:
+        block = batch.block
+        for message_id, record in zip(ids, batch[part], strict=True):
             chain = _DELIVERY_NAMES[DeliveryStatus(int(record[0]))]
             if chain != rows[message_id]["status"]:
                 findings.append(
@@ -348,9 +410,9 @@ def _messages(
     return findings
 
 
-def _totals(db: Connection, payment: ChainView, block: int) -> tuple[dict[str, Any], list[Finding]]:
-    token = payment.contract("YuanToken")
-    (supply,) = (int(v) for v in _read(payment, [token.functions.totalSupply()], block))
+def _totals(db: Connection, reads: _Reads) -> Callable[[], tuple[dict[str, Any], list[Finding]]]:
+    token = reads.view.contract("YuanToken")
+    part = reads.add([token.functions.totalSupply()])
     balances = int(db.execute(select(func.coalesce(func.sum(accounts.c.balance), 0))).scalar_one())
     routes: dict[str, dict[str, int]] = {}
     for source, status, count in db.execute(
@@ -362,10 +424,16 @@ def _totals(db: Connection, payment: ChainView, block: int) -> tuple[dict[str, A
         entry = routes.setdefault(route, {"sent": 0, "delivered": 0, "failed": 0, "pending": 0})
         entry[str(status)] += int(count)
         entry["sent"] += int(count)
+    return lambda: _check_totals(int(reads[part][0]), balances, routes, token.address, reads.block)
+
+
+def _check_totals(
+    supply: int, balances: int, routes: dict[str, Any], token: str, block: int
+) -> tuple[dict[str, Any], list[Finding]]:
     findings = []
     if supply != balances:
         detail = f"totalSupply {supply} at block {block} != the index's sum of balances {balances}"
-        findings.append(Finding("C1", Severity.VIOLATION, named(token=token.address), detail))
+        findings.append(Finding("C1", Severity.VIOLATION, named(token=token), detail))
     return {"supply": supply, "balances": balances, "routes": routes}, findings
 
 
