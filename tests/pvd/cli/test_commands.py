@@ -667,6 +667,18 @@ def test_up_again_reuses_what_runs(world: World) -> None:
     assert "reusing the deployment on these chains" in lines
 
 
+def test_the_stack_explorer_reads_the_relayers_metrics(world: World) -> None:
+    """The explorer `up` started was given each relayer's metrics endpoint, and finds
+    all three up."""
+    report = stack.describe(read_stack(world.home))
+    metrics = sorted(p["url"] for p in report["processes"] if p["kind"] == "relay")
+    deadline = time.monotonic() + 30
+    while (shown := _page(f"{report['explorer']}messages")).count('<tr class="up">') != 3:
+        assert time.monotonic() < deadline, "the explorer never read three relayers as up"
+        time.sleep(0.5)
+    assert sorted(re.findall(r"http://127\.0\.0\.1:\d+/metrics", shown)) == metrics
+
+
 def test_up_again_restarts_only_what_died(world: World) -> None:
     """The explorer stopped behind `up`'s back: the next `up` starts it again (reading
     the index the running indexer writes) and keeps every other process."""
