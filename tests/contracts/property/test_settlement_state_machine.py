@@ -142,6 +142,7 @@ class ModelTrade:
     hold_expiry: int
     status: str = "Proposed"
     hold: bytes | None = None  # the funding hold's id, as the registry records it
+    funding: Hold | None = None  # the placement that funded it (its id may be placed again)
     settlement: str = "None"
 
     @property
@@ -630,7 +631,7 @@ class WholeSettlement:
                 held.rejected = True
             self.reached[f"hold rejected: {reason}"] += 1
         elif event == "TradeFunded":
-            trade.status, trade.hold = "Funded", body.hold_id
+            trade.status, trade.hold, trade.funding = "Funded", body.hold_id, held.hold
         elif event == "PaymentSettledIgnored":
             self._check(seen is None or seen["reason"] == IGNORED_REASON[reason], f"{what}: {seen}")
         elif event == "TradeSettled":
@@ -1176,7 +1177,9 @@ class WholeSettlement:
                 continue
             held = self.holds.get(record["holdId"])
             assert held is not None, f"X1: {tid[:10]} funded by unknown hold"
-            hold = held.hold
+            # The placement that funded it: once released, its id may be placed again.
+            funding = self.trades[tid].funding if tid in self.trades else None
+            hold = funding or held.hold
             assert (hold.payer, hold.payee, hold.amount, hold.expiry, hexid(hold.ref)) == (
                 record["payer"],
                 record["payee"],

@@ -5,7 +5,9 @@ outcome — the exact custom error of a failing call, or the exact effect of a p
 Invariants checked after every step (ids of docs/design.md):
   C1 supply = sum of balances (and equals the model's);
   C2 held <= balance and spendable = balance - held, for every account;
-  C3 per hold: the on-chain status is the model's; terminal states absorb; the payee is paid
+  C3 per hold: the on-chain status is the model's; Executed absorbs, and Released does until
+     the same id is placed again (a new hold: a refused payer funds the same reference); the
+     payee is paid
      exactly the amount only on execution (balances match the model), the notary executes
      only before expiry and others release only from expiry on (predicted errors);
   C4 per payer: the sum of its open holds, hold by hold, equals heldBalanceOf;
@@ -254,7 +256,7 @@ class TokenMachine:
             error = err("HoldPayeeInvalid", target)
         elif amount == 0:
             error = err("HoldAmountZero")
-        elif existing is not None:
+        elif existing is not None and existing[1] != RELEASED:
             error = err("HoldAlreadyExists", hold.id(), existing[1])
         elif source in m.frozen:
             error = err("AccountIsFrozen", source)
@@ -386,8 +388,8 @@ class TokenMachine:
             assert s == b - h
 
     def invariant_c3_c4_every_hold_is_where_the_model_says(self):
-        """C3: each hold's on-chain status is the model's (terminal states absorb: once
-        Executed or Released, the model never changes it). C4: per payer, the sum of its
+        """C3: each hold's on-chain status is the model's (Executed absorbs; a Released id
+        changes only by a new placement, which the model predicts). C4: per payer, the sum of its
         open holds, hold by hold, is its held total."""
         chain = self._chain()
         assert chain["statuses"] == {i: status for i, (_, status) in self.model.holds.items()}
