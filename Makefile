@@ -95,8 +95,9 @@ bench-quick: setup ## relay figures only, fewer trades (about 2 minutes): bench/
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up
 
-chains-down: ## stop exactly the anvil chains `make chains` started
+chains-down: ## stop exactly the anvil chains `make chains` started (and drop their default index)
 	$(BIN)/pvd chains down
+	rm -f .pvd/index.db .pvd/index.db-wal .pvd/index.db-shm .pvd/index.db.writer.lock
 
 up: setup ## a local stack: two anvils, pvd deployed, three relayers (state in .pvd/)
 	$(BIN)/pvd up

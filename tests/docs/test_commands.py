@@ -259,9 +259,11 @@ class Runner:
                 self.started.append(command)
                 self.stack_up = self.stack_up or command == "make chains"
             for start, stop in STARTS.items():
-                if command == stop and start in self.started:
-                    self.started.remove(start)
-                    self.stack_up = self.stack_up and start != "make chains"
+                if command == stop:
+                    if start in self.started:
+                        self.started.remove(start)
+                    if start == "make chains":
+                        self.stack_up = False  # a later `stack` block starts them again
 
     def start_background(self, block: Block, script: str) -> None:
         log = self.scratch / f".docs-test-background-{block.line}.log"
