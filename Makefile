@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-brownie test-integration test-docs test-explorer explorer-deps lint bench chains chains-down up down relayers relayers-down clean postgres-deps
+.PHONY: help setup demo test test-contracts test-pvd test-brownie test-integration test-docs test-explorer explorer-deps lint bench bench-quick chains chains-down up down relayers relayers-down clean postgres-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,7 +23,8 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements.lock \
 		| awk -v total=$$(grep -c '==' requirements.lock) \
-			'/^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush(); next} \
+			'/^Requirement already satisfied/{n++; next} \
+			 /^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush(); next} \
 			 /^(Installing|Successfully)/{print "  " substr($$0, 1, 160); fflush()}'
 	@$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $@
@@ -88,11 +89,15 @@ bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits,
 	$(BIN)/python -m pvd.bench.index
 	$(BIN)/python -m pvd.bench.explorer
 
+bench-quick: setup ## relay figures only, fewer trades (about 2 minutes): bench/report-quick.json
+	$(BIN)/python -m pvd.bench.relay --quick
+
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up
 
-chains-down: ## stop exactly the anvil chains `make chains` started
+chains-down: ## stop exactly the anvil chains `make chains` started (and drop their default index)
 	$(BIN)/pvd chains down
+	rm -f .pvd/index.db .pvd/index.db-wal .pvd/index.db-shm .pvd/index.db.writer.lock
 
 up: setup ## a local stack: two anvils, pvd deployed, three relayers (state in .pvd/)
 	$(BIN)/pvd up

@@ -4,6 +4,11 @@ brownie's network list, check everything before the first transaction, and deplo
 pvd.deploy.system.deploy_system, the same code `pvd deploy` runs, writing the same
 manifests. A matching deployment already on the chains is reported, not repeated.
 
+The checks before the first transaction are pvd deploy's (pvd.deploy.contracts: the
+plan, two distinct chains, the deployer's funds for an estimate of the gas) and this
+front end's (the config file, brownie's network, each RPC's chain id, the development
+key only on local chains).
+
 Both chains are needed to wire the system, so the script runs on either network of the
 pair (`--network payment-local` or `business-local`) and reaches the other through its
 entry in brownie's network list; the chain brownie is connected to must be the one that
@@ -25,6 +30,19 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from pvd.chain.connection import Chain, dev_accounts, rpc_chain
+from pvd.cli.context import LOCAL_CHAIN_IDS
+from pvd.deploy.compiler import compile_contracts
+from pvd.deploy.contracts import (
+    BUSINESS_CONTRACTS,
+    PAYMENT_CONTRACTS,
+    WIRING_TRANSACTIONS,
+    Plan,
+    check_chains,
+    check_funds,
+    check_plan,
+    created_since,
+    deployment_gas,
+)
 from pvd.deploy.existing import ExistingDeployment, find_deployment
 from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.errors import UserError
@@ -210,12 +228,15 @@ def check_active_network(plan: DeployPlan, active: str | None) -> None:
         )
 
 
-def check_funds(chains: Sequence[Chain], deployer: LocalAccount) -> None:
+def check_dev_key(plan: DeployPlan, chains: Sequence[Chain]) -> None:
+    if plan.deployer != DEV_KEY:
+        return
     for chain in chains:
-        if chain.w3.eth.get_balance(deployer.address) == 0:
+        if chain.w3.eth.chain_id not in LOCAL_CHAIN_IDS:
             raise UserError(
-                f"the deployer {deployer.address} has no ether on the {chain.name} chain "
-                "for gas: fund it, or choose another deployer"
+                f"deployer 'dev' is a public development key, for local chains only; the "
+                f"{chain.name} chain is chain id {chain.w3.eth.chain_id}: set deployer to "
+                "the name of a variable holding your key"
             )
 
 
@@ -235,12 +256,45 @@ def deploy(
     """Check the plan against both chains, then deploy (or find the matching deployment).
     Nothing is sent before every check has passed."""
     check_active_network(plan, active)
+    config = plan.system
+    check_plan(
+        Plan(
+            config.attesters,
+            config.threshold,
+            config.payment_domain,
+            config.business_domain,
+            plan.out,
+        )
+    )
     deployer = deployer_account(plan, environ)
     payment, business = connect(plan, networks, deployer)
-    existing = find_deployment(payment, business, plan.system, plan.out)
+    check_chains(payment, business)
+    check_dev_key(plan, (payment, business))
+    existing = find_deployment(payment, business, config, plan.out)
     if existing is not None:
         return DeployResult((existing.payment, existing.business), None, existing)
-    check_funds((payment, business), deployer)
-    system = deploy_system(payment, business, plan.system, manifest_folder=plan.out)
+    artifacts = compile_contracts()
+    for chain, names in ((payment, PAYMENT_CONTRACTS), (business, BUSINESS_CONTRACTS)):
+        check_funds(
+            chain,
+            deployer.address,
+            deployment_gas(artifacts, names, WIRING_TRANSACTIONS[chain.name]),
+        )
+    start = {c.name: c.w3.eth.get_transaction_count(deployer.address) for c in (payment, business)}
+    try:
+        system = deploy_system(
+            payment, business, config, manifest_folder=plan.out, artifacts=artifacts
+        )
+    except Exception as exc:
+        made = [
+            f"{chain.name} {address} (nonce {nonce})"
+            for chain in (business, payment)
+            for nonce, address in created_since(chain, deployer.address, start[chain.name])
+        ]
+        raise UserError(
+            f"deployment failed midway ({type(exc).__name__}: {exc}); created before the "
+            f"failure: {'; '.join(made) or 'nothing'}. No manifest was written and these "
+            "contracts are wired to nothing: fix the cause and run the script again"
+        ) from exc
     paths = system.manifests
     return DeployResult((paths[0], paths[1]), system, None)

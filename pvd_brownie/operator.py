@@ -24,6 +24,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from pvd.chain.connection import Chain, rpc_chain
+from pvd.cli.context import LOCAL_CHAIN_IDS
 from pvd.client.governance import pending_attesters
 from pvd.client.money import ROLES
 from pvd.client.roles import DEV_ROLES, dev_account
@@ -31,7 +32,6 @@ from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.errors import UserError
 from pvd_brownie.deploy import network_url
 
-LOCAL_CHAIN_IDS = frozenset({7001, 7002, 31337})
 DEPLOY_HINT = "brownie run scripts/deploy.py main config/deploy.local.toml --network payment-local"
 
 

@@ -68,6 +68,7 @@ def propose_many(
     proposals = {b.address: int(registry.functions.nonceOf(b.address).call()) for b in buyers}
     seller_account = next(a for a in chain.accounts if a.address == seller)
     seller_nonce = int(chain.w3.eth.get_transaction_count(seller_account.address))
+    propose = registry.encode_abi("propose", [terms.as_tuple()])  # the same terms each time
     _rpc(chain, "evm_setAutomine", False)
     sent = 0
     try:
@@ -75,8 +76,7 @@ def propose_many(
             raw: list[str] = []
             for _ in range(min(PER_BLOCK, count - sent)):
                 buyer = buyers[sent % len(buyers)]
-                data = registry.encode_abi("propose", [terms.as_tuple()])
-                raw.append(_signed(buyer, registry.address, data, nonces[buyer.address], gas,
+                raw.append(_signed(buyer, registry.address, propose, nonces[buyer.address], gas,
                                    fee, chain_id))  # fmt: skip
                 if sent % 5 == 0:
                     trade_id = registry.functions.tradeIdFor(

@@ -35,8 +35,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
-from pvd.bench.relay import deliver, funded, make_relayer, open_trades, percentile
-from pvd.bench.report import write_section
+from pvd.bench.relay import deliver, funded, make_relayer, open_trades
+from pvd.bench.report import percentile, write_section
 from pvd.chain.ports import free_port
 from pvd.cli.demo import Cast, DemoTrade, issue_funds, two_chains
 from pvd.client import trade as client

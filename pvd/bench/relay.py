@@ -1,13 +1,17 @@
-"""`make bench`'s relay figures, measured on two anvil processes that it starts and stops:
+"""`make bench`'s relay figures, measured on anvil processes that it starts and stops:
 
-- latency: from the Delivered transaction's receipt on the business chain to the
-  payout's receipt on the payment chain, per trade (p50, p99), relayer at depth 0;
-- throughput: a backlog of N Delivered outcomes built while the relayer is stopped, then
-  drained (with batching) — messages per second until the payment inbox consumed all;
-- catch-up: seconds for a restarted relayer to scan 10,000 new blocks;
+- with three real `pvd relay` processes configured as shipped (pvd.bench.processes):
+  latency both ways with the subscription (`shipped_config`) and with polling forced
+  (`polling_forced`), idle CPU and RPC calls per block (`idle`), and a backlog drained
+  (`backlog`: rate, first delivery, repeats, wasted gas);
+- catch-up: seconds for a restarted relayer's routes to scan 10,000 new blocks (the
+  scan alone, in this process);
 - demo: seconds for `pvd demo` on the embedded chains, after set-up;
 - node: milliseconds per state read at a past block (what the relayer's source checks
   do), on anvil as pvd starts it and with anvil's default history (ADR 0008).
+
+`open_trades`, `funded`, `deliver` and `executed` are the in-process trade steps that
+the catch-up figure and the relayer's tests share.
 
 Written as the `relay` section of bench/report.json (pvd.bench.report). Figures are what
 this machine measured in this run; nothing is asserted.
@@ -16,21 +20,18 @@ this machine measured in this run; nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from pvd.bench.report import write_section
+from pvd.bench.processes import measure
+from pvd.bench.report import QUICK_REPORT, REPORT, write_section
 from pvd.chain.anvil import NON_ARCHIVE, start_anvil, stop_anvil
 from pvd.chain.rpc import raw_batch
 from pvd.cli.demo import Cast, DemoTrade, issue_funds, two_chains
@@ -61,27 +62,6 @@ def make_relayer(system: System, cast: Cast, store: Path, batch_size: int = 200)
         {"payment": gas, "business": gas},
         RouteOptions(settings, settings, RetryPolicy(0.05, 1.0, 20)),
     )
-
-
-@contextmanager
-def relaying(relayer: Relayer) -> Iterator[None]:
-    """The relayer ticking in a background thread (as `pvd relay` would) until exit."""
-    stop = threading.Event()
-    thread = threading.Thread(target=relayer.run, args=(0.0, stop), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def eventually(done: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"bench: {what} did not happen within {timeout}s")
-        time.sleep(0.002)
 
 
 def open_trades(system: System, cast: Cast, count: int) -> list[DemoTrade]:
@@ -128,51 +108,6 @@ def deliver(system: System, cast: Cast, trade: DemoTrade) -> None:
     client.transact(
         biz.chain, biz.registry.functions.confirmDelivery(trade.trade_id), cast.buyer.address
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def measure_latency(system: System, cast: Cast, store: Path, trades: int) -> dict[str, Any]:
-    relayer = make_relayer(system, cast, store)
-    opened = open_trades(system, cast, trades)
-    samples = []
-    with relaying(relayer):
-        eventually(lambda: all(funded(system, t) for t in opened), 120, "funding")
-        for trade in opened:
-            deliver(system, cast, trade)
-            started = time.perf_counter()  # the Delivered receipt is in
-            eventually(lambda t=trade: executed(system, t), 30, "payout")  # type: ignore[misc]
-            samples.append(time.perf_counter() - started)
-    relayer.close()
-    return {
-        "trades": trades,
-        "p50_ms": round(1000 * percentile(samples, 0.50), 1),
-        "p99_ms": round(1000 * percentile(samples, 0.99), 1),
-        "mean_ms": round(1000 * statistics.fmean(samples), 1),
-        "note": "Delivered receipt -> payout observed (holdStatus Executed); includes the poll",
-    }
-
-
-def measure_backlog(system: System, cast: Cast, store: Path, count: int) -> dict[str, Any]:
-    relayer = make_relayer(system, cast, store)
-    opened = open_trades(system, cast, count)
-    relayer.run_until(lambda: all(funded(system, t) for t in opened), timeout=600)
-    for trade in opened:  # the relayer is stopped: outcomes pile up
-        deliver(system, cast, trade)
-    started = time.perf_counter()
-    relayer.run_until(lambda: all(executed(system, t) for t in opened[-1:]), timeout=600)
-    seconds = time.perf_counter() - started
-    consumed = sum(executed(system, t) for t in opened)
-    relayer.close()
-    return {
-        "messages": count,
-        "consumed": consumed,
-        "seconds": round(seconds, 3),
-        "messages_per_second": round(consumed / seconds, 1),
-    }
 
 
 def measure_catch_up(system: System, cast: Cast, store: Path, blocks: int) -> dict[str, Any]:
@@ -228,33 +163,75 @@ def measure_past_state_reads(blocks: int = NODE_BLOCKS, reads: int = 200) -> dic
     return results
 
 
-def run(latency_trades: int, backlog: int, catch_up_blocks: int) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with two_chains("anvil") as (payment, business), tempfile.TemporaryDirectory() as tmp:
+def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Every relay figure; the report is written after each phase (`complete` False
+    until the last), so a run stopped midway keeps what it measured."""
+    results: dict[str, Any] = {"mode": "quick" if args.quick else "full"}
+    report = QUICK_REPORT if args.quick else REPORT
+
+    def partial(figures: dict[str, Any]) -> None:
+        write_section("relay", {**results, **figures, "complete": False}, report)
+
+    results.update(
+        measure(
+            folder,
+            args.latency_trades,
+            args.polling_trades,
+            args.idle_seconds,
+            args.backlog,
+            partial,
+        )
+    )
+    partial({})
+    with two_chains("anvil") as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
         system = deploy_system(payment, business, config)
         issue_funds(system, cast)
         results["catch_up"] = measure_catch_up(
-            system, cast, Path(tmp) / "c.sqlite", catch_up_blocks
+            system, cast, folder / "catch-up.sqlite", args.catch_up_blocks
         )
-        results["latency"] = measure_latency(system, cast, Path(tmp) / "l.sqlite", latency_trades)
-        results["backlog"] = measure_backlog(system, cast, Path(tmp) / "b.sqlite", backlog)
-    results["demo"] = measure_demo()
-    results["node"] = measure_past_state_reads()
+    partial({})
+    if not args.quick:
+        results["demo"] = measure_demo()
+        partial({})
+        results["node"] = measure_past_state_reads()
+    results["complete"] = True
     return results
+
+
+QUICK = {
+    "latency_trades": 20,
+    "polling_trades": 5,
+    "idle_seconds": 10.0,
+    "backlog": 200,
+    "catch_up_blocks": 2_000,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pvd.bench.relay", description=__doc__)
-    parser.add_argument("--latency-trades", type=int, default=50)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer trades, a shorter idle window, a smaller backlog; no demo or node "
+        "figures; written to bench/report-quick.json",
+    )
+    parser.add_argument("--latency-trades", type=int, default=100)
+    parser.add_argument("--polling-trades", type=int, default=20)
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--catch-up-blocks", type=int, default=10_000)
     args = parser.parse_args(argv)
-    results = run(args.latency_trades, args.backlog, args.catch_up_blocks)
-    path = write_section("relay", results)
+    if args.quick:
+        for name, value in QUICK.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    with tempfile.TemporaryDirectory(prefix="pvd-bench-") as tmp:
+        results = run(args, Path(tmp))
+    path = write_section("relay", results, QUICK_REPORT if args.quick else REPORT)
     for name, figures in results.items():
-        print(f"{name:9} {figures}")
+        print(f"{name:15} {figures}")
     print(f"written to {path}")
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from pvd.paths import PROJECT_ROOT
 
 REPORT = PROJECT_ROOT / "bench" / "report.json"
+QUICK_REPORT = PROJECT_ROOT / "bench" / "report-quick.json"  # `make bench-quick`
 
 
 def write_section(name: str, data: object, report: Path = REPORT) -> Path:
@@ -27,3 +28,9 @@ def write_section(name: str, data: object, report: Path = REPORT) -> Path:
     report.parent.mkdir(exist_ok=True)
     report.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     return report
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank q-quantile (0 <= q <= 1) of a non-empty sample."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

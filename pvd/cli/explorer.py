@@ -10,12 +10,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pvd.cli.context import HelpFormatter
 from pvd.errors import UserError
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "explorer", help="a live web page of trades, messages and money on both chains"
+        "explorer",
+        help="a live web page of trades, messages and money on both chains",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--payment-manifest", type=Path, required=True, help="the payment chain's deployment file"
@@ -23,12 +26,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--business-manifest", type=Path, required=True, help="the business chain's deployment file"
     )
-    parser.add_argument("--payment-rpc", help="payment chain RPC URL (default: $PVD_PAYMENT_RPC)")
+    parser.add_argument("--payment-rpc", help="payment chain RPC URL; unset: $PVD_PAYMENT_RPC")
+    parser.add_argument("--business-rpc", help="business chain RPC URL; unset: $PVD_BUSINESS_RPC")
     parser.add_argument(
-        "--business-rpc", help="business chain RPC URL (default: $PVD_BUSINESS_RPC)"
-    )
-    parser.add_argument(
-        "--db", help="the chain index's database URL (default: the index's own default)"
+        "--db", help="the chain index's database URL; unset: the index's own (docs/index.md)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8700, help="port (0: any free port)")

@@ -154,6 +154,12 @@ def _observed(raw: Mapping[str, Any]) -> ObservedLog:
     )
 
 
+def _where(engine: Engine) -> str:
+    if engine.dialect.name == "sqlite":
+        return f"rm {engine.url.database}*"
+    return f"drop database {engine.url.database}"
+
+
 @dataclass(frozen=True)
 class Header:
     number: int
@@ -222,7 +228,8 @@ class ChainIndexer:
             raise UserError(
                 f"the {src.name} chain now has genesis {genesis[:10]}… (chain id {chain_id}) but "
                 f"the index was built on {row['genesis_hash'][:10]}… (chain id {row['chain_id']}): "
-                "the chain was reset; index it into a new database (--db) or delete the old index"
+                f"the chain was reset; delete that index ({_where(self.engine)}) or index into "
+                "a new database with --db"
             )
         if json.loads(row["contracts"]) != contracts or int(row["domain_id"]) != src.domain_id:
             raise UserError(

@@ -84,6 +84,9 @@ class ChainConfig:
     poll_interval: float  # seconds between polls for new blocks
     log_chunk_size: int  # blocks per eth_getLogs request
     rescan_margin: int  # blocks re-read below the checkpoint on start
+    # WebSocket endpoints (ws, wss) whose newHeads subscription wakes the relayer; empty:
+    # poll every poll_interval. Reads and sends still go to rpc_urls.
+    ws_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class RelayConfig:
     log: LogConfig
     retry: RetryConfig
     quorum: QuorumConfig
+    batch_size: int = 200  # most messages in one delivery transaction
+    submit_turn_seconds: float = 2.0  # how long each place in the submit order waits
 
     def chain(self, name: ChainName) -> ChainConfig:
         return self.payment if name == "payment" else self.business
@@ -154,6 +159,8 @@ _Kind = Literal["str", "int", "float", "path", "urls"]
 def _override_table() -> tuple[tuple[str, tuple[str, ...], _Kind], ...]:
     common: list[tuple[str, tuple[str, ...], _Kind]] = [
         ("PVD_RELAY_NAME", ("relay", "name"), "str"),
+        ("PVD_RELAY_BATCH_SIZE", ("relay", "batch_size"), "int"),
+        ("PVD_RELAY_SUBMIT_TURN_SECONDS", ("relay", "submit_turn_seconds"), "float"),
         ("PVD_STORE", ("store", "path"), "path"),
         ("PVD_LOCK_DIR", ("store", "lock_dir"), "path"),
         ("PVD_METRICS_HOST", ("metrics", "host"), "str"),
@@ -168,6 +175,7 @@ def _override_table() -> tuple[tuple[str, tuple[str, ...], _Kind], ...]:
     ]
     per_chain: list[tuple[str, _Kind]] = [
         ("rpc_urls", "urls"),
+        ("ws_urls", "urls"),
         ("domain_id", "int"),
         ("manifest", "path"),
         ("confirmations", "int"),
@@ -366,6 +374,11 @@ def _is_http_url(text: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
+def _is_ws_url(text: str) -> bool:
+    parsed = urlparse(text)
+    return parsed.scheme in ("ws", "wss") and bool(parsed.netloc)
+
+
 def _chain(t: _Table, name: ChainName) -> ChainConfig:
     urls = t._get("rpc_urls", True, '["http://127.0.0.1:8545"]')
     hint = 'a non-empty list of RPC URLs (http, https, ws or wss), e.g. ["http://127.0.0.1:8545"]'
@@ -375,6 +388,12 @@ def _chain(t: _Table, name: ChainName) -> ChainConfig:
         or not all(isinstance(u, str) and _is_rpc_url(u) for u in urls)
     ):
         raise t._wrong("rpc_urls", urls, hint)
+    ws = t._get("ws_urls", False, "")
+    ws_hint = 'a list of WebSocket URLs (ws or wss), e.g. ["ws://127.0.0.1:8545"], or []'
+    if ws is None:
+        ws = []
+    if not isinstance(ws, list) or not all(isinstance(u, str) and _is_ws_url(u) for u in ws):
+        raise t._wrong("ws_urls", ws, ws_hint)
     chain = ChainConfig(
         name=name,
         rpc_urls=tuple(urls),
@@ -384,6 +403,7 @@ def _chain(t: _Table, name: ChainName) -> ChainConfig:
         poll_interval=t.number("poll_interval", 0.01, 3600.0, 1.0),
         log_chunk_size=t.integer("log_chunk_size", 1, 1_000_000, 2_000),
         rescan_margin=t.integer("rescan_margin", 0, 1_000_000, 64),
+        ws_urls=tuple(ws),
     )
     t.done()
     return chain
@@ -472,6 +492,8 @@ def parse_config(
         default="pvd-relay",
         check=lambda s: bool(_NAME.match(s)),
     )
+    batch_size = relay.integer("batch_size", 1, 1_000, default=200)
+    submit_turn_seconds = relay.number("submit_turn_seconds", 0.0, 3600.0, 2.0)
     relay.done()
 
     chains = top.table("chains")
@@ -555,6 +577,8 @@ def parse_config(
         log=LogConfig(level=level, format="json" if fmt == "json" else "text"),
         retry=retry,
         quorum=quorum,
+        batch_size=batch_size,
+        submit_turn_seconds=submit_turn_seconds,
     )
 
 

@@ -2,18 +2,24 @@
 
 Owns the signature exchange of docs/adr/0005-signature-exchange.md:
 
-- SignatureServer: this attester's signatures, read-only over HTTP (stdlib http.server in
-  a daemon thread). `GET /signatures/<message id>` answers
-  `{"message_id", "signer", "signature"}` (0x-hex) with 200, or 404 while this attester
-  has not signed it; `GET /health` answers `{"status": "ok", "signer"}`. Nothing else
-  exists; no request changes anything.
-- QuorumClient: assembles a quorum for one message from the store's `signatures` table
-  and, for what is missing, from the configured peers (in parallel, short timeouts, a
-  bounded response size). Every signature is checked offline through an injected
-  Verifier against the attester set and threshold the caller gives (the destination
-  inbox's current ones); only verified signatures are stored. The result is m distinct
-  current attesters' signatures in ascending signer order (what the inbox requires), or
-  None while short.
+- SignatureServer: this attester's signatures over HTTP (stdlib http.server in a daemon
+  thread). `GET /signatures/<message id>` answers `{"message_id", "signer",
+  "signature"}` (0x-hex) with 200, or 404 while this attester has not signed it;
+  `POST /signatures/lookup` with `{"message_ids": [...]}` (at most MAX_BATCH) answers
+  `{"signer", "signatures": {id: signature}}` for those it has signed (the batched
+  pull); `GET /health` answers `{"status": "ok", "signer"}`. `POST /signatures/push`
+  with `{"signatures": [{"message_id", "signer", "signature"}, ...]}` is how peers push
+  what they have just signed: entries by a configured peer, in canonical form, are kept
+  in memory (PushedSignatures, bounded) until used, and the route workers are woken.
+  Nothing a request sends reaches the store unverified.
+- QuorumClient: assembles quorums from the store's `signatures` table and the pushed
+  ones; `push` sends this attester's new signatures to every peer in one request each;
+  `collect_many` pulls, in one request per peer, only what is still missing after
+  PULL_AFTER seconds (a peer restarted, a push was lost). Every signature is checked
+  offline through an injected Verifier against the attester set and threshold the
+  caller gives (the destination inbox's current ones). The result is m distinct current
+  attesters' signatures in ascending signer order (what the inbox requires), or None
+  while short.
 
 A peer is never trusted: a peer that is down, slow, answers garbage, or a signature by
 anyone but itself, by a non-attester, or for another message is skipped and counted
@@ -29,8 +35,8 @@ import json
 import re
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import StrEnum
@@ -53,8 +59,15 @@ SIGNATURE_BYTES = 65
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 DEFAULT_TIMEOUT = 0.5  # seconds per peer request, connect to last byte
 MAX_RESPONSE_BYTES = 4_096  # a signature answer is ~250 bytes; anything far larger is garbage
+MAX_BATCH = 1_000  # message ids or signatures in one lookup or push
+MAX_BATCH_BYTES = MAX_BATCH * 300  # a lookup answer or push body of MAX_BATCH entries fits
+PUSH_TIMEOUT = 2.0  # seconds for one push request to a peer
+PULL_AFTER = 1.0  # seconds a quorum may wait for pushes before peers are asked
+PUSHED_CAPACITY = 100_000  # messages whose pushed signatures are kept (oldest dropped)
+RECOVERED_CACHE = 200_000  # remembered (message id, signature) -> signer recoveries
 _HEX_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _SIGNATURE_PATH = re.compile(r"^/signatures/(0x[0-9a-fA-F]{64})$")
+_MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 _log = relay_logger("pvd.relayer.quorum")
 
@@ -118,6 +131,7 @@ class PeerFailure(StrEnum):
     BAD_SIGNATURE = "peer_bad_signature"  # malformed, malleated, unrecoverable, or misnamed
     NOT_ATTESTER = "peer_not_attester"  # signed by someone outside the attester set
     WRONG_SIGNER = "peer_wrong_signer"  # a current attester's, but not the peer's own
+    PUSH_FAILED = "peer_push_failed"  # a push of our signatures did not reach the peer
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,98 @@ class PeerAnswer:
     signature: bytes | None = None
     failure: PeerFailure | None = None
     detail: str = ""
+
+
+class PushedSignatures:
+    """Signatures peers pushed, in memory until a quorum uses them (thread-safe).
+
+    Only entries claiming a configured peer as signer, in canonical form, are kept; they
+    are verified (recovered against the message) only when a quorum is assembled, since
+    the message may not be seen here yet. At most `capacity` messages are held: the
+    oldest are dropped first (a dropped signature is pulled again if still needed).
+    Listeners (the route workers' Wake.notify) are called after every accepted push.
+    """
+
+    def __init__(self, signers: Iterable[str], capacity: int = PUSHED_CAPACITY) -> None:
+        self.signers = frozenset(str(to_checksum_address(a)) for a in signers)
+        self.capacity = capacity
+        self._items: OrderedDict[str, dict[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        self.accepted = 0  # signatures accepted since start
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def add(self, entries: Iterable[tuple[str, str, bytes]]) -> int:
+        """Keep (message id, signer, signature) entries that may be good; how many."""
+        kept = 0
+        with self._lock:
+            for message_id, signer, signature in entries:
+                if signer not in self.signers or not is_canonical(signature):
+                    continue
+                mid = hex32(message_id, "message id")
+                self._items.setdefault(mid, {})[signer] = signature
+                self._items.move_to_end(mid)
+                kept += 1
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+            self.accepted += kept
+            listeners = list(self._listeners) if kept else []
+        for listener in listeners:
+            listener()
+        return kept
+
+    def get(self, message_id: str) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._items.get(message_id, {}))
+
+    def discard(self, message_id: str, signer: str) -> None:
+        with self._lock:
+            held = self._items.get(message_id)
+            if held is not None:
+                held.pop(signer, None)
+                if not held:
+                    del self._items[message_id]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def _parse_ids(value: object) -> list[str] | None:
+    if not isinstance(value, list) or len(value) > MAX_BATCH:
+        return None
+    ids: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not _MESSAGE_ID.match(item):
+            return None
+        ids.append(item.lower())
+    return ids
+
+
+def _parse_pushed(value: object) -> list[tuple[str, str, bytes]] | None:
+    if not isinstance(value, list) or len(value) > MAX_BATCH:
+        return None
+    entries: list[tuple[str, str, bytes]] = []
+    for item in value:
+        if not isinstance(item, dict):
+            return None
+        mid, signer, signature = item.get("message_id"), item.get("signer"), item.get("signature")
+        if not (
+            isinstance(mid, str)
+            and _MESSAGE_ID.match(mid)
+            and isinstance(signer, str)
+            and is_address(signer)
+            and isinstance(signature, str)
+            and _HEX_SIGNATURE.match(signature)
+        ):
+            return None
+        entries.append(
+            (mid.lower(), str(to_checksum_address(signer)), bytes.fromhex(signature[2:]))
+        )
+    return entries
 
 
 # --- server ---------------------------------------------------------------------------
@@ -163,6 +269,49 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._json(200, body)
 
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path not in ("/signatures/lookup", "/signatures/push"):
+            self._json(404, {"error": "no such resource"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self._json(411, {"error": "Content-Length required"})
+            return
+        if not 0 < length <= MAX_BATCH_BYTES:
+            self._json(413, {"error": f"body must be 1..{MAX_BATCH_BYTES} bytes"})
+            return
+        try:
+            body = json.loads(self.rfile.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            self._json(400, {"error": "body is not JSON"})
+            return
+        if not isinstance(body, dict):
+            self._json(400, {"error": "body must be a JSON object"})
+            return
+        if path == "/signatures/lookup":
+            ids = _parse_ids(body.get("message_ids"))
+            if ids is None:
+                self._json(400, {"error": f"message_ids: up to {MAX_BATCH} 0x-hex32 ids"})
+                return
+            found: dict[str, str] = {}
+            for message_id in ids:
+                signature = self.server.store.signatures(message_id).get(self.server.signer)
+                if signature is not None:
+                    found[message_id] = "0x" + signature.hex()
+            self._json(200, {"signer": self.server.signer, "signatures": found})
+            return
+        pushed = self.server.pushed
+        if pushed is None:
+            self._json(404, {"error": "this attester takes no pushed signatures"})
+            return
+        entries = _parse_pushed(body.get("signatures"))
+        if entries is None:
+            self._json(400, {"error": f"signatures: up to {MAX_BATCH} entries"})
+            return
+        self._json(200, {"accepted": pushed.add(entries)})
+
     def _json(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -180,9 +329,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], store: Store, signer: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        store: Store,
+        signer: str,
+        pushed: PushedSignatures | None = None,
+    ) -> None:
         self.store = store
         self.signer = signer
+        self.pushed = pushed
         super().__init__(address, _Handler)
 
 
@@ -193,10 +349,17 @@ class SignatureServer:
     ever served: the peers' signatures in the same table stay private to this store.
     """
 
-    def __init__(self, store: Store, signer: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        signer: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        pushed: PushedSignatures | None = None,
+    ) -> None:
         if not is_address(signer):
             raise ValueError(f"signer must be an address, got {signer!r}")
-        self._httpd = _Server((host, port), store, str(to_checksum_address(signer)))
+        self._httpd = _Server((host, port), store, str(to_checksum_address(signer)), pushed)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},  # how soon close() returns
@@ -238,11 +401,14 @@ class SignatureServer:
         self.close()
 
 
-def serve_signatures(config: QuorumConfig, store: Store, signer: str) -> SignatureServer | None:
-    """Start serving per `[quorum]` (listen_host, listen_port); port 0 means do not serve."""
+def serve_signatures(
+    config: QuorumConfig, store: Store, signer: str, pushed: PushedSignatures | None = None
+) -> SignatureServer | None:
+    """Start serving per `[quorum]` (listen_host, listen_port); port 0 means do not serve.
+    With `pushed`, peers' pushes are taken into it."""
     if config.listen_port == 0:
         return None
-    return SignatureServer(store, signer, config.listen_host, config.listen_port)
+    return SignatureServer(store, signer, config.listen_host, config.listen_port, pushed)
 
 
 # --- client ---------------------------------------------------------------------------
@@ -251,6 +417,14 @@ def serve_signatures(config: QuorumConfig, store: Store, signer: str) -> Signatu
 def _fetch(peer: Peer, message_id: str, timeout: float, limit: int) -> tuple[int, bytes]:
     """GET <peer>/signatures/<id>: (status, body). The whole exchange, connect to last
     byte, is bounded by `timeout`; a body over `limit` bytes is cut (and so garbage)."""
+    return _request(peer, "GET", f"/signatures/{message_id}", None, timeout, limit)
+
+
+def _request(
+    peer: Peer, method: str, path: str, payload: object, timeout: float, limit: int
+) -> tuple[int, bytes]:
+    """One request to a peer (a JSON body unless `payload` is None): (status, body),
+    bounded in time and size as _fetch."""
     url = urlsplit(peer.url)
     deadline = time.monotonic() + timeout
     connection_class = (
@@ -258,11 +432,12 @@ def _fetch(peer: Peer, message_id: str, timeout: float, limit: int) -> tuple[int
     )
     conn = connection_class(url.hostname or "127.0.0.1", url.port, timeout=timeout)
     try:
-        conn.request(
-            "GET",
-            f"{url.path.rstrip('/')}/signatures/{message_id}",
-            headers={"Accept": "application/json", "Connection": "close"},
-        )
+        headers = {"Accept": "application/json", "Connection": "close"}
+        data = None
+        if payload is not None:
+            data = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, f"{url.path.rstrip('/')}{path}", body=data, headers=headers)
         sock = conn.sock  # kept: getresponse() hands it to the response and forgets it
 
         def remaining() -> float:
@@ -316,10 +491,18 @@ class QuorumClient:
         metrics: RelayerMetrics | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        pushed: PushedSignatures | None = None,
+        pull_after: float = PULL_AFTER,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0 seconds")
         self.peers = tuple(peers)
+        self.pushed = pushed
+        self.pull_after = pull_after
+        self._short_since: dict[str, float] = {}
+        self._recovered: dict[tuple[str, bytes], str] = {}
+        self.pushes_sent = 0  # push requests that a peer accepted
+        self.lookups_sent = 0  # batched pull requests sent
         self.verifier = verifier
         self.store = store
         self.metrics = metrics
@@ -345,7 +528,19 @@ class QuorumClient:
     # --- verification -------------------------------------------------------------------
 
     def _recover(self, message_id: str, signature: bytes) -> str | None:
-        """The signer, if the signature is one the inbox accepts; None otherwise."""
+        """The signer, if the signature is one the inbox accepts; None otherwise. A
+        recovery is remembered (a waiting message is counted again at every tick)."""
+        key = (message_id, bytes(signature))
+        if (known := self._recovered.get(key)) is not None:
+            return known
+        if len(self._recovered) >= RECOVERED_CACHE:
+            self._recovered.clear()
+        recovered = self._recover_once(message_id, signature)
+        if recovered is not None:  # a failure may be "not seen yet": try again later
+            self._recovered[key] = recovered
+        return recovered
+
+    def _recover_once(self, message_id: str, signature: bytes) -> str | None:
         if not is_canonical(signature):
             return None
         try:
@@ -455,6 +650,16 @@ class QuorumClient:
             recovered = self._recover(mid, signature)
             if recovered == stored_signer and recovered in attesters.members:
                 valid[recovered] = signature
+        if self.pushed is not None:
+            for signer, signature in self.pushed.get(mid).items():
+                if signer in valid:
+                    continue
+                recovered = self._recover(mid, signature)
+                if recovered == signer and recovered in attesters.members:
+                    valid[recovered] = signature
+                else:  # a bad push (or the message is not seen here yet): keep trying later
+                    if self.store.get(mid) is not None:
+                        self.pushed.discard(mid, signer)
         return valid
 
     def collect(
@@ -493,6 +698,183 @@ class QuorumClient:
             return None
         chosen = sorted(have, key=lambda address: int(address, 16))[: attesters.threshold]
         return Quorum(mid, tuple(chosen), tuple(have[a] for a in chosen))
+
+    @staticmethod
+    def _quorum(mid: str, have: Mapping[str, bytes], attesters: AttesterSet) -> Quorum | None:
+        if len(have) < attesters.threshold:
+            return None
+        chosen = sorted(have, key=lambda address: int(address, 16))[: attesters.threshold]
+        return Quorum(mid, tuple(chosen), tuple(have[a] for a in chosen))
+
+    def collect_many(
+        self,
+        message_ids: Sequence[str],
+        attesters: AttesterSet,
+        route: Route,
+        now: float | None = None,
+    ) -> dict[str, Quorum]:
+        """The quorums of those of `message_ids` that have one now, from the store and the
+        pushed signatures. A message short for PULL_AFTER seconds or more is asked for
+        from the peers, in one lookup request per peer (in parallel, bounded by the
+        timeout), and counted again."""
+        moment = time.monotonic() if now is None else now
+        quorums: dict[str, Quorum] = {}
+        short: dict[str, dict[str, bytes]] = {}
+        for message_id in message_ids:
+            mid = hex32(message_id, "message id")
+            have = self.verified_signatures(mid, attesters)
+            if (quorum := self._quorum(mid, have, attesters)) is not None:
+                quorums[mid] = quorum
+                self._short_since.pop(mid, None)
+            else:
+                short[mid] = have
+        due = [
+            mid
+            for mid in short
+            if moment - self._short_since.setdefault(mid, moment) >= self.pull_after
+        ]
+        if due:
+            self._pull(due, short, attesters, route)
+            for mid in due:
+                self._short_since[mid] = moment  # the next pull waits as long again
+                if (quorum := self._quorum(mid, short[mid], attesters)) is not None:
+                    quorums[mid] = quorum
+                    self._short_since.pop(mid, None)
+        if len(self._short_since) > 4 * PUSHED_CAPACITY:  # forget long-gone messages
+            self._short_since.clear()
+        return quorums
+
+    def _pull(
+        self,
+        due: list[str],
+        have: dict[str, dict[str, bytes]],
+        attesters: AttesterSet,
+        route: Route,
+    ) -> None:
+        """Ask each peer that is in the set for its signatures of `due` (batched)."""
+        futures: list[Future[None]] = []
+        for peer in self.peers:
+            if peer.address not in attesters.members:
+                continue
+            wanted = [mid for mid in due if peer.address not in have[mid]]
+            for start in range(0, len(wanted), MAX_BATCH):
+                chunk = wanted[start : start + MAX_BATCH]
+                futures.append(self._pool.submit(self._lookup, peer, chunk, have, attesters, route))
+        wait(futures, timeout=self.timeout + 0.25)
+
+    def _lookup(
+        self,
+        peer: Peer,
+        ids: list[str],
+        have: dict[str, dict[str, bytes]],
+        attesters: AttesterSet,
+        route: Route,
+    ) -> None:
+        self.lookups_sent += 1
+        failure: tuple[PeerFailure, str] | None = None
+        try:
+            status, body = _request(
+                peer,
+                "POST",
+                "/signatures/lookup",
+                {"message_ids": ids},
+                self.timeout,
+                MAX_BATCH_BYTES,
+            )
+        except TimeoutError:
+            failure = (PeerFailure.TIMEOUT, f"> {self.timeout:g}s")
+        except (http.client.HTTPException, UnicodeError, ValueError) as exc:
+            failure = (PeerFailure.GARBAGE, type(exc).__name__)
+        except OSError as exc:
+            failure = (PeerFailure.UNREACHABLE, type(exc).__name__)
+        else:
+            failure = self._take_lookup(peer, ids, status, body, have, attesters)
+        if failure is not None:
+            self._count(route, peer, failure[0], failure[1])
+
+    def _take_lookup(
+        self,
+        peer: Peer,
+        ids: list[str],
+        status: int,
+        body: bytes,
+        have: dict[str, dict[str, bytes]],
+        attesters: AttesterSet,
+    ) -> tuple[PeerFailure, str] | None:
+        """Keep the verified signatures of a lookup answer; the failure, if any."""
+        if status != 200:
+            return (PeerFailure.HTTP_ERROR, f"HTTP {status}")
+        if len(body) > MAX_BATCH_BYTES:
+            return (PeerFailure.GARBAGE, "answer too large")
+        try:
+            answer = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return (PeerFailure.GARBAGE, "not JSON")
+        found = answer.get("signatures") if isinstance(answer, dict) else None
+        if not isinstance(found, dict):
+            return (PeerFailure.GARBAGE, "no signatures object")
+        asked = set(ids)
+        for mid, hex_signature in found.items():
+            if not isinstance(mid, str) or mid.lower() not in asked:
+                return (PeerFailure.WRONG_MESSAGE, f"answered {str(mid)[:66]}")
+            if not isinstance(hex_signature, str) or not _HEX_SIGNATURE.match(hex_signature):
+                return (PeerFailure.GARBAGE, "signature not 0x-hex of 65 bytes")
+            signature = bytes.fromhex(hex_signature[2:])
+            recovered = self._recover(mid.lower(), signature)
+            if recovered is None:
+                return (PeerFailure.BAD_SIGNATURE, "unrecoverable")
+            if recovered not in attesters.members:
+                return (PeerFailure.NOT_ATTESTER, f"signed by {recovered}")
+            if recovered != peer.address:
+                return (PeerFailure.WRONG_SIGNER, f"signed by {recovered}")
+            self.store.add_signature(mid.lower(), recovered, signature)
+            have[mid.lower()][recovered] = signature
+        return None
+
+    def _count(self, route: Route, peer: Peer, failure: PeerFailure, detail: str) -> None:
+        with self._counts_lock:
+            self._counts[failure.value] += 1
+        if self.metrics is not None:
+            self.metrics.count_failure(route, failure.value)
+        _log.warning(
+            "peer answer skipped: %s",
+            detail,
+            extra={"route": route.value, "address": peer.address, "reason": failure.value},
+        )
+
+    def push(self, signer: str, signatures: Mapping[str, bytes], route: Route) -> None:
+        """Send this attester's new signatures (message id -> signature by `signer`) to
+        every peer, MAX_BATCH per request, in the background: a peer whose turn it is
+        has its quorum as soon as it has one more. A failed push is counted and left:
+        the peer pulls what it still misses."""
+        if not signatures or not self.peers:
+            return
+        entries = [
+            {"message_id": mid, "signer": signer, "signature": "0x" + sig.hex()}
+            for mid, sig in signatures.items()
+        ]
+        for peer in self.peers:
+            for start in range(0, len(entries), MAX_BATCH):
+                chunk = entries[start : start + MAX_BATCH]
+                self._pool.submit(self._push_one, peer, chunk, route)
+
+    def _push_one(self, peer: Peer, entries: list[dict[str, str]], route: Route) -> None:
+        try:
+            status, _ = _request(
+                peer,
+                "POST",
+                "/signatures/push",
+                {"signatures": entries},
+                PUSH_TIMEOUT,
+                MAX_RESPONSE_BYTES,
+            )
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self._count(route, peer, PeerFailure.PUSH_FAILED, type(exc).__name__)
+            return
+        if status != 200:
+            self._count(route, peer, PeerFailure.PUSH_FAILED, f"HTTP {status}")
+            return
+        self.pushes_sent += 1
 
     def failure_counts(self) -> dict[str, int]:
         """Skipped peer answers by reason, since this client started."""

@@ -121,9 +121,11 @@ class RouteSettings:
     chunk_blocks: int = 2_000
     rescan_margin: int = 0  # blocks re-read below the checkpoint at start
     batch_size: int = 50  # most messages in one deliverBatch
+    attest_batch: int = 100  # most messages checked and signed in one attest step
     # Attesters take turns to submit a message (the first in turn is picked by the
-    # message id); the others wait this many seconds per place in the queue before they
-    # submit too, so one delivery is usually paid for, not one per attester.
+    # message id); the others wait this many seconds per place in the queue (counted
+    # from when they held a quorum, and from the first one's last landed delivery)
+    # before they submit too, so one delivery is paid for, not one per attester.
     submit_turn_seconds: float = 2.0
     # The destination chain's confirmation depth (its own chain's `confirmations`): a
     # delivery is confirmed once its block is this deep and its hash re-checked.
@@ -181,6 +183,9 @@ class RelayRoute:
         self.retry = retry
         self._first_scan = True
         self._swept = False
+        self.more_to_attest = False  # the last attest step left seen messages for the next
+        self._ready_at: dict[str, float] = {}  # when this relayer first held a quorum
+        self._progress_at: dict[str, float] = {}  # first-in-turn attester -> last landed
         self._swept_at = 0.0  # time.monotonic() of the last sweep
         self._expiries_checked_at: float | None = None
         self._alerted: dict[str, float] = {}  # message id -> when its expiry was last logged
@@ -255,6 +260,10 @@ class RelayRoute:
         """Sign every message seen, not yet consumed on the destination and backed by its
         source's state; how many were signed. Signatures are stored in one transaction."""
         seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
+        # at most attest_batch per step, so that a backlog's first deliveries need not
+        # wait for every message to be checked and signed (the worker ticks again at once)
+        self.more_to_attest = len(seen) > self.settings.attest_batch
+        seen = seen[: self.settings.attest_batch]
         if not seen:
             return 0
         # a message the destination already consumed (another relayer was faster, or this
@@ -287,12 +296,23 @@ class RelayRoute:
         for record, _message in canonical:
             if record.message_id in signed:
                 self.log.info("signed", extra=self.about(record))
+        for attester in self.attesters:  # to the peers: the one whose turn it is waits
+            mine = {mid: by[attester.address] for mid, by in signed.items()}
+            self.quorum.push(attester.address, mine, self.route)
         return len(signed)
 
     # --- 3. deliver ---------------------------------------------------------------------
 
     def deliver(self) -> int:
-        """Deliver (or retry on the inbox) every signed message that can go now."""
+        """Deliver (or retry on the inbox) every signed message that can go now.
+
+        The submit order of a message is a property of the message: its id picks the
+        first attester of the set (sorted by address), the others follow in order
+        (`_place_in_turn`), so every relayer agrees without talking. The first submits
+        as soon as it holds a quorum; the one at place k only when the message is still
+        not consumed k x submit_turn_seconds after both the moment it held a quorum and
+        the last delivery it saw of a message that attester was first for (while the
+        first keeps landing messages, the others hold back)."""
         signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
         if not signed:
             return 0
@@ -300,8 +320,14 @@ class RelayRoute:
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, before anything is sent
         on_inbox = inbox_records(self.destination, [r.message_id for r in signed])
+        now = time.monotonic()
+        for record in signed:
+            delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
+            if delivered and self._ready_at.pop(record.message_id, None) is not None:
+                # landed while this relayer waited: its first in turn makes progress
+                self._progress_at[self._first_in_turn(record, attesters)] = now
         self._observe_deliveries(signed, on_inbox)
-        ready: list[tuple[MessageRecord, Message, Quorum]] = []
+        waiting: list[MessageRecord] = []
         for record in signed:
             found = on_inbox[record.message_id]
             if found.status is DeliveryStatus.DELIVERED:
@@ -311,15 +337,51 @@ class RelayRoute:
             if found.status is DeliveryStatus.FAILED:
                 self._retry_on_inbox(record)
                 continue
+            waiting.append(record)
+        quorums = self.quorum.collect_many([r.message_id for r in waiting], attesters, self.route)
+        ready: list[tuple[MessageRecord, Message, Quorum]] = []
+        turns = 0  # how many of `ready` are not this relayer's first turn
+        for record in waiting:
+            quorum = quorums.get(record.message_id)
+            if quorum is None:
+                continue
+            ready_at = self._ready_at.setdefault(record.message_id, now)
             place = self._place_in_turn(record, attesters)
-            if self.store.clock() - record.first_seen < place * self.settings.submit_turn_seconds:
-                continue  # not this relayer's turn yet
-            quorum = self.quorum.collect(record.message_id, attesters, self.route)
-            if quorum is not None:
-                ready.append((record, Message.decode(record.message), quorum))
-        for start in range(0, len(ready), self.settings.batch_size):
-            self._send(ready[start : start + self.settings.batch_size])
+            if place:
+                since = max(
+                    ready_at, self._progress_at.get(self._first_in_turn(record, attesters), 0)
+                )
+                if now - since < place * self.settings.submit_turn_seconds:
+                    continue  # not this relayer's turn yet
+                turns += 1
+            ready.append((record, Message.decode(record.message), quorum))
+        size = self.settings.batch_size
+        # Until a delivery has taught this route its gas per message, a batch would need
+        # eth_estimateGas, which runs the whole batch once per step of a binary search:
+        # the first delivery goes alone (quick to estimate), the rest at the learned limit.
+        cuts = [0, 1] if self._gas_per_message is None and len(ready) > 1 else [0]
+        cuts += list(range(cuts[-1] + size, len(ready), size))
+        for start, end in zip(cuts, [*cuts[1:], len(ready)], strict=True):
+            batch = ready[start:end]
+            if start and turns:  # the first in turn may have landed some meanwhile
+                batch = self._still_open(batch)
+            if batch:
+                self._send(batch)
         return len(ready)
+
+    def _still_open(
+        self, batch: list[tuple[MessageRecord, Message, Quorum]]
+    ) -> list[tuple[MessageRecord, Message, Quorum]]:
+        """The messages of `batch` the destination inbox has not consumed (re-read now);
+        the next deliver step confirms the others as usual."""
+        on_inbox = inbox_records(self.destination, [r.message_id for r, _, _ in batch])
+        return [
+            item for item in batch if on_inbox[item[0].message_id].status is DeliveryStatus.NONE
+        ]
+
+    def _first_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> str:
+        members = sorted(attesters.members, key=lambda a: int(a, 16))
+        return members[int(record.message_id, 16) % len(members)]
 
     def _place_in_turn(self, record: MessageRecord, attesters: AttesterSet) -> int:
         """This relayer's place in the queue of attesters for submitting a message: 0 if
@@ -468,8 +530,12 @@ class RelayRoute:
         if not delivered:
             return
         depth = self.settings.destination_confirmations
+        if depth == 0:  # final at inclusion: nothing to re-check later
+            for record, found in delivered:
+                self._confirmed(record, Inclusion(found.block, "", found.deliverer, None))
+            return
         w3 = self.destination.chain.w3
-        head = int(w3.eth.block_number) if depth else 0
+        head = int(w3.eth.block_number)
         hashes = block_hashes(w3, sorted({found.block for _, found in delivered}))
         for record, found in delivered:
             seen_at = Inclusion(found.block, hashes[found.block].to_0x_hex(), found.deliverer, None)
@@ -478,7 +544,7 @@ class RelayRoute:
                 seen_at.block,
                 seen_at.block_hash,
             )
-            if depth and head - found.block < depth:
+            if head - found.block < depth:
                 if not same:
                     self.store.mark_included(record.message_id, seen_at)
                 continue
@@ -516,6 +582,7 @@ class RelayRoute:
         self.sender.sync_nonce()
 
     def _confirmed(self, record: MessageRecord, inclusion: Inclusion) -> None:
+        self._ready_at.pop(record.message_id, None)
         self.store.mark_confirmed(
             record.message_id, tx_hash=inclusion.tx_hash, block=inclusion.block
         )

@@ -1,6 +1,14 @@
 """A relayer: both routes of one attester (or, in the embedded demo, of several attesters
 in one process), one store, one metrics registry, and the loop that ticks them.
 
+`Relayer.run` gives each direction its own worker thread, so a long deliver step on one
+never delays the other (docs/adr/0009-relayer-loop.md). A worker ticks its route, then
+sleeps on its Wake (pvd.relayer.wake) until something may have changed: a new head on
+either of its chains (WebSocket subscription), a peer's pushed signature, or a timer.
+The timer is the chain's poll_interval while the route has work waiting or a chain is
+not subscribed (HTTP only, or its subscription is down); an idle route on subscribed
+chains sleeps until woken, checking at most every IDLE_CHECK_SECONDS.
+
 `relayer_from_config` builds the `pvd relay` process: RPC chains checked against their
 manifests, keys from the environment or a keystore, instance locks, the signature server
 for the other attesters and the metrics endpoint. `Relayer` itself is also built
@@ -12,7 +20,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
@@ -34,14 +42,17 @@ from pvd.relayer.keys import Signer, load_keys
 from pvd.relayer.lock import RelayerLocks
 from pvd.relayer.log import relay_logger
 from pvd.relayer.metrics import RelayerMetrics
-from pvd.relayer.quorum import QuorumClient, serve_signatures
+from pvd.relayer.quorum import PushedSignatures, QuorumClient, serve_signatures
 from pvd.relayer.retry import RetryPolicy
 from pvd.relayer.route import RelayRoute, RouteSettings, StoreVerifier
 from pvd.relayer.sender import Sender, SenderSettings
 from pvd.relayer.store import Store
+from pvd.relayer.wake import HeadSubscription, Wake
 
 _log = relay_logger("pvd.relayer.service")
 IDENTITY_CHECK_SECONDS = 60.0  # how often a running relayer re-checks each RPC's chain
+IDLE_CHECK_SECONDS = 10.0  # longest sleep of an idle route whose chains are subscribed
+METRICS_REFRESH_SECONDS = 1.0  # the store-derived gauges are refreshed at most this often
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,15 @@ class Relayer:
         peers: Sequence[Peer] = (),
         sender_settings: SenderSettings | None = None,
         rng: random.Random | None = None,
+        pushed: PushedSignatures | None = None,
+        heads: Mapping[str, HeadSubscription] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or RelayerMetrics()
         self.routes: list[RelayRoute] = []
         self._clients: list[QuorumClient] = []
+        self.heads = dict(heads or {})
+        self.wakes: dict[Route, Wake] = {}
         rng = rng or random.Random()
         ends = {"payment": payment, "business": business}
         for route in (Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT):
@@ -83,7 +98,7 @@ class Relayer:
             )
 
             def quorum(verifier: StoreVerifier) -> QuorumClient:
-                client = QuorumClient(peers, verifier, store, self.metrics)
+                client = QuorumClient(peers, verifier, store, self.metrics, pushed=pushed)
                 self._clients.append(client)
                 return client
 
@@ -106,6 +121,12 @@ class Relayer:
                     rng,
                 )
             )
+            wake = self.wakes[route] = Wake()
+            for chain in (route.source, route.destination):
+                if (subscription := self.heads.get(chain)) is not None:
+                    subscription.add_listener(wake.notify)
+            if pushed is not None:
+                pushed.add_listener(wake.notify)
 
     def tick(self) -> None:
         """One pass over both routes; a passing fault is logged and retried next tick."""
@@ -115,23 +136,77 @@ class Relayer:
 
     def run(
         self,
-        poll_interval: float,
+        poll_interval: float | Mapping[str, float],
         stop: threading.Event,
         *,
         check_chains: Callable[[], None] | None = None,
         check_every: float = IDENTITY_CHECK_SECONDS,
     ) -> None:
-        """Tick until `stop` is set; every `check_every` seconds run `check_chains` (it
-        raises if an RPC now serves another chain). An UnrecoverableError stops the
-        relayer loudly."""
+        """Run one worker thread per route until `stop` is set; every `check_every`
+        seconds run `check_chains` (it raises if an RPC now serves another chain). An
+        UnrecoverableError in a worker (or the check) stops the relayer loudly: it is
+        raised here. `poll_interval` is seconds, or seconds per chain name."""
+        polls: Mapping[str, float] = (
+            {"payment": poll_interval, "business": poll_interval}
+            if isinstance(poll_interval, int | float)
+            else poll_interval
+        )
+        failures: list[BaseException] = []
+        halt = threading.Event()
+
+        def work(route: RelayRoute) -> None:
+            try:
+                self._work(route, polls, stop, halt)
+            except BaseException as exc:  # handed to the main thread, raised there
+                failures.append(exc)
+                halt.set()
+
+        workers = [
+            threading.Thread(target=work, args=(r,), name=f"pvd-route:{r.route.value}")
+            for r in self.routes
+        ]
+        for worker in workers:
+            worker.start()
         checked = time.monotonic()
-        while not stop.is_set():
-            started = time.monotonic()
-            if check_chains is not None and started - checked >= check_every:
-                check_chains()
-                checked = started
-            self.tick()
-            stop.wait(max(0.0, poll_interval - (time.monotonic() - started)))
+        try:
+            while not stop.is_set() and not halt.is_set():
+                if check_chains is not None and time.monotonic() - checked >= check_every:
+                    check_chains()
+                    checked = time.monotonic()
+                halt.wait(min(1.0, check_every))
+        finally:
+            halt.set()
+            for wake in self.wakes.values():
+                wake.notify()
+            for worker in workers:
+                worker.join()
+        if failures:
+            raise failures[0]
+
+    def _work(
+        self,
+        route: RelayRoute,
+        polls: Mapping[str, float],
+        stop: threading.Event,
+        halt: threading.Event,
+    ) -> None:
+        """One route's worker: tick, then sleep until woken or the timer is due."""
+        wake = self.wakes[route.route]
+        chains = (route.route.source, route.route.destination)
+        poll = min(polls[chain] for chain in chains)
+        refreshed = 0.0
+        while not stop.is_set() and not halt.is_set():
+            tick_route(route, self.metrics)
+            if time.monotonic() - refreshed >= METRICS_REFRESH_SECONDS:
+                self.metrics.refresh_from_store(self.store)
+                refreshed = time.monotonic()
+            if route.more_to_attest:
+                continue  # a backlog: attest the next part at once
+            subscribed = all(
+                (h := self.heads.get(chain)) is not None and h.live for chain in chains
+            )
+            busy = self.store.backlog(route.route) > 0
+            wake.wait(poll if busy or not subscribed else max(poll, IDLE_CHECK_SECONDS))
 
     def run_until(self, done: Callable[[], bool], timeout: float, poll: float = 0.0) -> bool:
         """Tick until `done()` (True) or `timeout` seconds pass (False)."""
@@ -144,6 +219,8 @@ class Relayer:
         return done()
 
     def close(self) -> None:
+        for subscription in self.heads.values():
+            subscription.close()
         for client in self._clients:
             client.close()
 
@@ -189,11 +266,13 @@ def _connect(config: ChainConfig) -> Chain:
     raise UserError("; ".join(failures))
 
 
-def _settings(config: ChainConfig) -> RouteSettings:
+def _settings(config: ChainConfig, relay: RelayConfig) -> RouteSettings:
     return RouteSettings(
         confirmations=config.confirmations,
         chunk_blocks=config.log_chunk_size,
         rescan_margin=config.rescan_margin,
+        batch_size=relay.batch_size,
+        submit_turn_seconds=relay.submit_turn_seconds,
     )
 
 
@@ -235,13 +314,20 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
         metrics = RelayerMetrics()
         if server := metrics.serve(config.metrics.port, config.metrics.host):
             cleanup.callback(server.close)
-        if signatures := serve_signatures(config.quorum, store, keys.attestation.address):
+        pushed = PushedSignatures(peer.address for peer in config.quorum.peers)
+        signatures = serve_signatures(config.quorum, store, keys.attestation.address, pushed)
+        if signatures is not None:
             cleanup.callback(signatures.close)
         options = RouteOptions(
-            _settings(config.payment),
-            _settings(config.business),
+            _settings(config.payment, config),
+            _settings(config.business, config),
             RetryPolicy.from_config(config.retry),
         )
+        heads: dict[str, HeadSubscription] = {
+            chain.name: HeadSubscription(chain.name, chain.ws_urls)
+            for chain in (config.payment, config.business)
+            if chain.ws_urls
+        }
         relayer = Relayer(
             payment,
             business,
@@ -251,14 +337,20 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
             options,
             metrics=metrics,
             peers=config.quorum.peers,
+            pushed=pushed,
+            heads=heads,
         )
         cleanup.callback(relayer.close)
+        for subscription in heads.values():
+            subscription.start()
         _log.info(
             "relaying as attester %s (gas key %s)", keys.attestation.address, keys.gas.address
         )
-        poll = min(config.payment.poll_interval, config.business.poll_interval)
+        polls: dict[str, float] = {
+            c.name: c.poll_interval for c in (config.payment, config.business)
+        }
         try:
-            relayer.run(poll, stop, check_chains=lambda: check_chains(config, payment, business))
+            relayer.run(polls, stop, check_chains=lambda: check_chains(config, payment, business))
         except UnrecoverableError:
             _log.exception("stopping: unrecoverable")
             raise

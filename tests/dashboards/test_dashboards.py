@@ -26,8 +26,9 @@ PROMETHEUS_OWN = {"up"}
 PROMQL_WORDS = {
     "sum", "max", "min", "avg", "count", "by", "without", "and", "or", "unless", "rate",
     "increase", "deriv", "delta", "histogram_quantile", "le", "absent", "bool", "on",
+    "label_values", "ignoring", "group_left", "group_right", "offset", "e", "inf", "nan",
 }  # fmt: skip
-SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=\{|\[)")
+IDENTIFIER = re.compile(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)")
 
 
 def promtool() -> str:
@@ -58,12 +59,22 @@ def dashboard() -> dict[str, Any]:
 
 def dashboard_expressions() -> list[str]:
     exprs = [t["expr"] for panel in dashboard()["panels"] for t in panel["targets"]]
-    exprs += [v["definition"] for v in dashboard()["templating"]["list"] if "definition" in v]
+    # label_values(SERIES, LABEL): the series names a metric, the label does not
+    exprs += [
+        re.sub(r",\s*\w+\)$", ")", v["definition"])
+        for v in dashboard()["templating"]["list"]
+        if "definition" in v
+    ]
     return exprs
 
 
 def metrics_named(expr: str) -> set[str]:
-    return {name for name in SELECTOR.findall(expr) if name not in PROMQL_WORDS}
+    """The metric names in a PromQL expression: what is left once quoted strings, label
+    matchers `{...}`, ranges `[...]`, grouping `by (...)` and PromQL's own words go."""
+    bare = re.sub(r'"[^"]*"', "", expr)
+    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", bare)
+    bare = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", bare)
+    return {name for name in IDENTIFIER.findall(bare) if name not in PROMQL_WORDS}
 
 
 def test_the_rules_are_valid_for_promtool() -> None:
@@ -71,7 +82,7 @@ def test_the_rules_are_valid_for_promtool() -> None:
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 9 rules found" in result.stdout
 
 
 def test_each_alert_fires_when_its_condition_holds_and_not_before() -> None:
@@ -123,9 +134,9 @@ def test_the_dashboard_panels_have_unique_ids_and_fit_the_grid() -> None:
         assert panel["targets"], panel["title"]
 
 
-def test_a_hold_expiry_metric_once_exported_has_an_alert() -> None:
-    # The relayer exports no "time left before a pending outcome's hold expires" metric
-    # yet (docs/operations.md says so); once it does, the rules must alert on it.
+def test_a_payout_near_its_hold_expiry_has_an_alert() -> None:
+    # the relayer's metrics for an undelivered Delivered outcome whose hold expires soon
     expiry_metrics = {name for name in exported_series() if "expir" in name}
+    assert "pvd_relay_payouts_near_expiry" in expiry_metrics
     alerted = set().union(*(metrics_named(expr) for expr in rule_expressions()))
-    assert expiry_metrics <= alerted
+    assert "pvd_relay_payouts_near_expiry" in alerted

@@ -9,9 +9,12 @@ The convention (docs/README.md, "Docs that cannot rot"):
   `<!-- docs-test: stack -->` starts two local anvil chains first (`make chains`, stopped
   with `make chains-down` after the file's last block), so `.pvd/chains.env` exists,
   unless an earlier block of the file ran `make chains` itself;
+  A block may start processes itself (`make chains`, `make up`, `make relayers`, `pvd up`):
+  whatever a file's blocks started and did not stop is stopped after its last block with
+  the matching stop command (`make chains-down`, `make down`, ...).
   `<!-- docs-test: background -->` starts a long-running command (a relayer) which must
   still be running a few seconds later, and is stopped after the file's last block;
-  `<!-- docs-test: timeout=N -->` allows N seconds (default 120);
+  `<!-- docs-test: timeout=N -->` allows N seconds (default 300);
   `<!-- docs-test: make-dry-run: REASON -->` for a block of `make` targets that cannot run
   inside the test suite (the suite itself): each target must exist and its recipe expand
   (`make -n`). Options combine with commas. There is no option to skip a block.
@@ -35,7 +38,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TIMEOUT = 120
+DEFAULT_TIMEOUT = 300
 BACKGROUND_GRACE = 5.0
 HOW_TO_FIX = (
     "fix the command in the doc (or the code it documents). To run it against two local "
@@ -44,6 +47,15 @@ HOW_TO_FIX = (
 )
 OPTION = re.compile(r"^(stack|background|timeout=\d+|make-dry-run:\s*\S.*)$")
 COMMAND_START = re.compile(r"^\s*(\$ |make |pvd |\.venv/bin/|brownie |source |python|npm )")
+# Commands that leave processes running, and what stops them (run after a file's last block
+# if no block did).
+STARTS = {
+    "make chains": "make chains-down",
+    "make up": "make down",
+    "make relayers": "make relayers-down",
+    "pvd up": "pvd down",
+    "pvd chains up": "pvd chains down",
+}
 SYNOPSIS = re.compile(r"[\[\]<>|…]|\.\.\.|\b[A-Z][A-Z_]{2,}\b")
 
 
@@ -193,6 +205,7 @@ class Runner:
         self.scratch = scratch
         self.env = environment(scratch)
         self.stack_up = False
+        self.started: list[str] = []  # start commands (STARTS) run by blocks, not yet stopped
         self.background: list[tuple[Block, subprocess.Popen[bytes], Path]] = []
 
     def shell(self, script: str, timeout: int) -> subprocess.CompletedProcess[str]:
@@ -237,13 +250,20 @@ class Runner:
             f"{block.where} failed (exit {done.returncode}):\n{block.text}\n"
             f"--- output (tail) ---\n{tail(done.stdout + done.stderr)}\nFix: {HOW_TO_FIX}"
         )
-        # A block that starts or stops the chains itself: later `stack` blocks use them, and
-        # they are stopped after the file's last block all the same.
-        commands = [line.split("#")[0].split() for line in block.text.splitlines()]
-        if ["make", "chains"] in commands:
-            self.stack_up = True
-        if ["make", "chains-down"] in commands:
-            self.stack_up = False
+        # A block that starts the chains (or a stack, or relayers) itself: later `stack`
+        # blocks use them, and whatever is still running after the file's last block is
+        # stopped with its own stop command.
+        for line in block.text.splitlines():
+            command = " ".join(line.split("#")[0].split())
+            if command in STARTS:
+                self.started.append(command)
+                self.stack_up = self.stack_up or command == "make chains"
+            for start, stop in STARTS.items():
+                if command == stop:
+                    if start in self.started:
+                        self.started.remove(start)
+                    if start == "make chains":
+                        self.stack_up = False  # a later `stack` block starts them again
 
     def start_background(self, block: Block, script: str) -> None:
         log = self.scratch / f".docs-test-background-{block.line}.log"
@@ -282,10 +302,13 @@ class Runner:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if self.stack_up:
-            stopped = self.shell("make chains-down", 60)
+        stops = [STARTS[start] for start in reversed(self.started)]
+        if self.stack_up and "make chains-down" not in stops:
+            stops.append("make chains-down")
+        for stop in stops:
+            stopped = self.shell(stop, 60)
             if stopped.returncode != 0:
-                problems.append(f"`make chains-down` failed:\n{tail(stopped.stderr)}")
+                problems.append(f"`{stop}` failed:\n{tail(stopped.stdout + stopped.stderr)}")
         return problems
 
 

@@ -128,7 +128,8 @@ def test_a_figures_marker_names_a_real_command_commit_and_date(doc, line, text):
     if command[0] == "make":
         assert command[1] in make_targets(), f"{where}: no `make {command[1]}` target"
     else:
-        paths = [word for word in command if "/" in word or word.endswith(".py")]
+        words = [word.strip("()[],;'\"`") for word in command]
+        paths = [word for word in words if "/" in word or word.endswith(".py")]
         assert paths and all((ROOT / p.split("::")[0]).exists() for p in paths), (
             f"{where}: the command names no file of the repository that exists"
         )

@@ -303,9 +303,13 @@ def write_config(
     payment_confirmations: int = 0,
     business_confirmations: int = 0,
     payment_manifest: Path | None = None,
+    ws_urls: dict[str, str] | None = None,
+    poll_interval: float = POLL,
 ) -> Path:
     """Write `me`'s relay config: both chains, its keys by variable name, its own store,
-    lock directory, ports, and the other attesters as peers."""
+    lock directory, ports, and the other attesters as peers. `ws_urls` (chain name ->
+    ws:// URL) subscribes the relayer to that chain's new heads."""
+    ws = ws_urls or {}
     peers = "".join(
         f"\n[[quorum.peers]]\naddress = '{p.key.address}'\nurl = '{p.signatures_url}'\n"
         for p in everyone
@@ -321,16 +325,18 @@ rpc_urls = ['{payment_rpc or dep.payment_node.url}']
 domain_id = {PAYMENT_DOMAIN}
 manifest = '{payment_manifest or dep.payment_manifest}'
 confirmations = {payment_confirmations}
-poll_interval = {POLL}
+poll_interval = {poll_interval}
 rescan_margin = 8
+ws_urls = {[ws["payment"]] if "payment" in ws else []}
 
 [chains.business]
 rpc_urls = ['{business_rpc or dep.business_node.url}']
 domain_id = {BUSINESS_DOMAIN}
 manifest = '{dep.business_manifest}'
 confirmations = {business_confirmations}
-poll_interval = {POLL}
+poll_interval = {poll_interval}
 rescan_margin = 8
+ws_urls = {[ws["business"]] if "business" in ws else []}
 
 [keys.attestation]
 env = 'PVD_ATTESTATION_KEY'
@@ -636,3 +642,93 @@ class RpcProxy:
         self.release()
         self._server.shutdown()
         self._server.server_close()
+
+
+# --- a TCP proxy whose connections a test can cut -------------------------------------
+
+
+class TcpCutter:
+    """Forwards TCP connections to `upstream_port` (a node's WebSocket endpoint) byte for
+    byte. `cut()` closes every open connection and refuses new ones until `restore()`:
+    how a test drops the relayers' subscriptions mid-burst."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+
+        self.upstream_port = upstream_port
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._refusing = False
+        self.accepted = 0  # connections forwarded since start
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                refusing = self._refusing
+            if refusing:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), 2)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+                self.accepted += 1
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def cut(self) -> None:
+        import socket
+
+        with self._lock:
+            self._refusing = True
+            sockets, self._open = self._open, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def restore(self) -> None:
+        with self._lock:
+            self._refusing = False
+
+    def close(self) -> None:
+        self._stop.set()
+        self.cut()
+        self._listener.close()
+        self._thread.join(timeout=2)

@@ -7,6 +7,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import pytest
+
 from pvd.chain.anvil import process_alive
 from pvd.chain.local import ManagedProcess, StackState, read_stack, spawn, stop, write_stack
 
@@ -39,3 +41,28 @@ def test_the_stack_file_round_trips(tmp_path: Path) -> None:
     write_stack(tmp_path, state)
     assert read_stack(tmp_path) == state
     assert read_stack(tmp_path / "none") is None
+
+
+def test_chains_status_tells_a_dead_anvil_from_a_live_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from pvd.chain import local as localchains
+    from pvd.cli.main import main
+
+    state = tmp_path / "chains.json"
+    nodes = localchains.up(state)
+    try:
+        stop(adopt_node(nodes[0]))
+        assert main(["chains", "status", "--state", str(state), "--json"]) == 0
+        report = {n["name"]: n["state"] for n in json.loads(capsys.readouterr().out)}
+        assert report == {"payment": "dead (process gone)", "business": "live"}
+    finally:
+        localchains.down(state)
+
+
+def adopt_node(node: object) -> ManagedProcess:
+    from pvd.chain.local import adopt
+
+    return adopt("anvil", "anvil", node.pid, Path("/dev/null"))  # type: ignore[attr-defined]

@@ -712,3 +712,79 @@ def _wait_status(
             return
         time.sleep(0.2)
     raise AssertionError(f"trade {trade} never reached {status}/{settlement}: {last}")
+
+
+def test_a_keystore_signs(
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eth_account import Account
+
+    keystore = tmp_path / "buyer.json"
+    keystore.write_text(json.dumps(Account.encrypt(dev_account("buyer").key, "test password")))
+    monkeypatch.setenv("PVD_TEST_PASSWORD", "test password")
+    code, out, err = run(
+        world,
+        [
+            "transfer",
+            "seller",
+            "0.01",
+            "--keystore",
+            str(keystore),
+            "--password-env",
+            "PVD_TEST_PASSWORD",
+            "--json",
+            *H,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert json.loads(out)["from"]["address"] == ACCOUNTS[2]
+    monkeypatch.setenv("PVD_TEST_PASSWORD", "wrong")
+    code, _, err = run(
+        world,
+        [
+            "transfer",
+            "seller",
+            "0.01",
+            "--keystore",
+            str(keystore),
+            "--password-env",
+            "PVD_TEST_PASSWORD",
+            *H,
+        ],
+        capsys,
+    )
+    assert code == 2 and "does not open with the password in PVD_TEST_PASSWORD" in err
+
+
+def test_deploy_with_good_input_writes_both_manifests(
+    world: World, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_folder = tmp_path / "deployments"
+    argv = [
+        "deploy",
+        "--payment-rpc",
+        "{payment_rpc}",
+        "--business-rpc",
+        "{business_rpc}",
+        "--attesters",
+        "{a1},{a2},{a3}",
+        "--threshold",
+        "2",
+        "--dev-key",
+        "--out",
+        str(out_folder),
+    ]
+    world.ids.update(a1=ACCOUNTS[5], a2=ACCOUNTS[6], a3=ACCOUNTS[7])
+    code, out, err = run(world, argv, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out_folder.glob("*.json")) == [
+        "business-2.json",
+        "payment-1.json",
+    ]
+    business = json.loads((out_folder / "business-2.json").read_text())
+    assert {"TradeRegistry", "BillOfLading", "Inbox", "Outbox"} <= set(business["contracts"])
+    assert f"wrote {out_folder / 'payment-1.json'}" in out

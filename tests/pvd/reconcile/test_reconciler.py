@@ -131,7 +131,7 @@ class Pvd:
             BUYER,
         )
         hold = (BUYER.address, SELLER.address, settlement, PRICE, hold_expiry, trade_id)
-        self.on_payment(self.payment.settlement.functions.announce(hold), STRANGER)
+        self.on_payment(self.payment.settlement.functions.announce(hold), BUYER)  # only the payer
         self.relay_to_business()
         assert registry.functions.statusOf(trade_id).call() == 3  # Funded
         hold_id = token.functions.holdId(BUYER.address, settlement, trade_id).call()

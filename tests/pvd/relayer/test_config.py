@@ -45,6 +45,33 @@ def test_the_example_config_in_the_repo_loads() -> None:
     assert config.gas_key == KeystoreKey(REPO / "config/keys/gas-1.json", "PVD_GAS_KEY_PASSWORD")
     assert config.store.path == REPO / ".pvd/attester-1.sqlite"
     assert len(config.quorum.peers) == 2
+    assert config.payment.ws_urls == ("ws://127.0.0.1:8545",)
+    assert config.business.ws_urls == ("ws://127.0.0.1:8546",)
+    assert (config.batch_size, config.submit_turn_seconds) == (200, 2.0)
+
+
+def test_the_relay_loop_keys_load_and_have_defaults(write_config: WriteConfig) -> None:
+    document = valid_document()
+    config = load_config(write_config(document), environ=KEY_ENV)
+    assert (config.payment.ws_urls, config.batch_size, config.submit_turn_seconds) == (
+        (),
+        200,
+        2.0,
+    )
+    document["chains"]["payment"]["ws_urls"] = ["ws://127.0.0.1:8545", "wss://node.example"]
+    document["relay"].update(batch_size=50, submit_turn_seconds=0.5)
+    config = load_config(write_config(document), environ=KEY_ENV)
+    assert config.payment.ws_urls == ("ws://127.0.0.1:8545", "wss://node.example")
+    assert (config.batch_size, config.submit_turn_seconds) == (50, 0.5)
+    environ = {
+        **KEY_ENV,
+        "PVD_BUSINESS_WS_URLS": "ws://10.0.0.1:8546",
+        "PVD_RELAY_BATCH_SIZE": "7",
+        "PVD_RELAY_SUBMIT_TURN_SECONDS": "3",
+    }
+    config = load_config(write_config(document), environ=environ)
+    assert config.business.ws_urls == ("ws://10.0.0.1:8546",)
+    assert (config.batch_size, config.submit_turn_seconds) == (7, 3.0)
 
 
 def test_a_valid_config_loads_every_field(write_config: WriteConfig, tmp_path: Path) -> None:
@@ -224,6 +251,10 @@ def test_a_missing_field_is_named_with_what_to_write(write_config: WriteConfig) 
         (("chains", "payment"), "rpc_urls", [], "rpc_urls must be a non-empty list"),
         (("chains", "payment"), "rpc_urls", ["ftp://a:1"], "(http, https, ws or wss)"),
         (("chains", "payment"), "poll_interval", "1s", "poll_interval must be a number of seconds"),
+        (("chains", "payment"), "ws_urls", ["http://a:1"], "ws_urls must be a list of WebSocket"),
+        (("chains", "payment"), "ws_urls", "ws://a:1", "ws_urls must be a list of WebSocket"),
+        (("relay",), "batch_size", 0, "[relay] batch_size must be an integer 1..1000"),
+        (("relay",), "submit_turn_seconds", -1, "submit_turn_seconds must be a number"),
         (("chains", "payment"), "log_chunk_size", 0, "log_chunk_size must be an integer 1.."),
         (("chains", "payment"), "manifest", 3, "manifest must be"),
         (("metrics",), "port", 70000, "[metrics] port must be a TCP port 0..65535 (0 = off)"),

@@ -33,6 +33,7 @@ from pvd.relayer.quorum import (
     SECP256K1_N,
     AttesterSet,
     PeerFailure,
+    PushedSignatures,
     QuorumClient,
     SignatureServer,
     serve_signatures,
@@ -179,6 +180,8 @@ class CannedPeer:
                 self.end_headers()
                 self.wfile.write(canned[1])
 
+            do_POST = do_GET
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -279,17 +282,96 @@ def test_the_server_reports_health_and_its_signer(attesters: list[Attester]) -> 
     assert (status, body) == (200, {"status": "ok", "signer": attesters[0].address})
 
 
-def test_the_server_is_read_only(attesters: list[Attester]) -> None:
+def post(url: str, body: object) -> tuple[int, Any]:
     import urllib.error
     import urllib.request
 
     request = urllib.request.Request(
-        f"{attesters[0].server.url}/signatures/{message_id(4)}", data=b"{}", method="POST"
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "x"}
     )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=2)
-    assert refused.value.code == 501
-    assert attesters[0].store.signatures(message_id(4)) == {}
+    try:
+        with urllib.request.urlopen(request, timeout=2) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_no_request_writes_the_servers_store(attesters: list[Attester]) -> None:
+    a, b, _ = attesters
+    mid = message_id(4)
+    entry = {"message_id": mid, "signer": b.address, "signature": "0x" + sign(b.signer, mid).hex()}
+    assert post(f"{a.server.url}/signatures/{mid}", {})[0] == 404
+    # the fixture's servers take no pushes; a server given a pool keeps them in memory
+    assert post(f"{a.server.url}/signatures/push", {"signatures": [entry]})[0] == 404
+    assert a.store.signatures(mid) == {}
+
+
+def test_the_batched_lookup_answers_the_signed_ones_only(attesters: list[Attester]) -> None:
+    a = attesters[0]
+    signed, unsigned = message_id(5), message_id(6)
+    signature = a.sign(signed)
+    status, body = post(f"{a.server.url}/signatures/lookup", {"message_ids": [signed, unsigned]})
+    assert status == 200
+    assert body == {"signer": a.address, "signatures": {signed: "0x" + signature.hex()}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message_ids": ["0x1234"]},
+        {"message_ids": "0x" + "00" * 32},
+        {"message_ids": ["0x" + "00" * 32] * 1001},
+        ["not", "an", "object"],
+    ],
+)
+def test_the_batched_lookup_refuses_bad_requests(attesters: list[Attester], body: Any) -> None:
+    assert post(f"{attesters[0].server.url}/signatures/lookup", body)[0] in (400, 413)
+
+
+def test_a_push_keeps_only_canonical_signatures_by_configured_peers(tmp_path: Path) -> None:
+    a, b = Signer(ATTESTER_KEYS[0]), Signer(ATTESTER_KEYS[1])
+    outsider = Signer(OUTSIDER_KEY)
+    woken: list[int] = []
+    pushed = PushedSignatures([b.address])
+    pushed.add_listener(lambda: woken.append(1))
+    mid = message_id(7)
+    good = sign(b, mid)
+    malleated = (
+        good[:32]
+        + (SECP256K1_N - int.from_bytes(good[32:64], "big")).to_bytes(32, "big")
+        + bytes([good[64] ^ 1])
+    )
+    with (
+        Store(tmp_path / "a.sqlite") as store,
+        SignatureServer(store, a.address, "127.0.0.1", free_port(), pushed) as server,
+    ):
+
+        def entry(signer: Signer, signature: bytes) -> dict[str, str]:
+            return {
+                "message_id": mid,
+                "signer": signer.address,
+                "signature": "0x" + signature.hex(),
+            }
+
+        status, body = post(
+            f"{server.url}/signatures/push",
+            {"signatures": [entry(outsider, sign(outsider, mid)), entry(b, malleated)]},
+        )
+        assert (status, body, pushed.get(mid), woken) == (200, {"accepted": 0}, {}, [])
+        status, body = post(f"{server.url}/signatures/push", {"signatures": [entry(b, good)]})
+        assert (status, body) == (200, {"accepted": 1})
+        assert pushed.get(mid) == {b.address: good}
+        assert woken == [1]
+        assert store.signatures(mid) == {}  # memory only, until verified and used
+        assert post(f"{server.url}/signatures/push", {"signatures": "x"})[0] == 400
+
+
+def test_pushed_signatures_hold_at_most_their_capacity_oldest_dropped() -> None:
+    b = Signer(ATTESTER_KEYS[1])
+    pushed = PushedSignatures([b.address], capacity=2)
+    ids = [message_id(n) for n in (40, 41, 42)]
+    pushed.add((mid, b.address, sign(b, mid)) for mid in ids)
+    assert len(pushed) == 2 and pushed.get(ids[0]) == {} and b.address in pushed.get(ids[2])
 
 
 def test_serve_signatures_does_not_serve_on_port_zero(attesters: list[Attester]) -> None:
@@ -636,6 +718,87 @@ def test_a_silent_peer_does_not_delay_a_quorum_the_others_complete(
     assert quorum is not None and set(quorum.signers) == {a.address, c.address}
     # the silent peer is still counted, once its request times out
     eventually(lambda: failures(metrics, "peer_timeout") == 1)
+
+
+# --- pushes and the batched pull -----------------------------------------------------
+
+
+@pytest.fixture
+def pushing(tmp_path: Path) -> Iterator[list[tuple[Attester, PushedSignatures]]]:
+    """Three attesters whose servers take pushes (as `pvd relay` runs them)."""
+    made: list[tuple[Attester, PushedSignatures]] = []
+    signers = [Signer(key) for key in ATTESTER_KEYS]
+    try:
+        for index, signer in enumerate(signers, start=1):
+            store = Store(tmp_path / f"push-{index}.sqlite")
+            pool = PushedSignatures(s.address for s in signers if s is not signer)
+            server = SignatureServer(store, signer.address, "127.0.0.1", free_port(), pool)
+            made.append((Attester(f"attester-{index}", signer, store, server), pool))
+        yield made
+    finally:
+        for attester, _ in made:
+            attester.server.close()
+            attester.store.close()
+
+
+def test_a_pushed_signature_completes_a_quorum_without_asking_any_peer(
+    pushing: list[tuple[Attester, PushedSignatures]], metrics: RelayerMetrics
+) -> None:
+    (a, pool_a), (b, _), (c, _) = pushing
+    every = [x for x, _ in pushing]
+    mids = [message_id(n) for n in range(50, 60)]
+    with (
+        QuorumClient(peers_of(a, every), DigestVerifier(), a.store, metrics, pushed=pool_a) as ca,
+        QuorumClient(peers_of(b, every), DigestVerifier(), b.store, metrics) as cb,
+    ):
+        attesters = AttesterSet.of([x.address for x in every], 2)
+        for mid in mids:
+            a.sign(mid)
+        assert ca.collect_many(mids, attesters, ROUTE) == {}  # short, not pulled yet
+        cb.push(b.address, {mid: b.sign(mid) for mid in mids}, ROUTE)  # one request per peer
+        eventually(lambda: len(pool_a) == len(mids))
+        quorums = ca.collect_many(mids, attesters, ROUTE)
+        assert sorted(quorums) == sorted(mids)
+        assert all(set(q.signers) == {a.address, b.address} for q in quorums.values())
+        assert ca.lookups_sent == 0
+        eventually(lambda: cb.pushes_sent == 2)  # to a, and to c (which keeps it too)
+        assert c.store.signatures(mids[0]) == {}
+
+
+def test_a_quorum_short_for_a_while_is_pulled_in_one_request_per_peer(
+    attesters: list[Attester], attester_set: AttesterSet, metrics: RelayerMetrics
+) -> None:
+    a, b, _ = attesters
+    mids = [message_id(n) for n in range(60, 70)]
+    for mid in mids:
+        a.sign(mid)
+        b.sign(mid)  # b never pushes (a push was lost): a pulls
+    with QuorumClient(
+        peers_of(a, attesters), DigestVerifier(), a.store, metrics, pull_after=1.0
+    ) as client:
+        assert client.collect_many(mids, attester_set, ROUTE, now=100.0) == {}
+        assert client.lookups_sent == 0
+        quorums = client.collect_many(mids, attester_set, ROUTE, now=101.0)
+        assert sorted(quorums) == sorted(mids)
+        assert client.lookups_sent == 2  # b and c, each asked for all ten at once
+        assert a.store.signatures(mids[0])[b.address] == sign(b.signer, mids[0])
+        assert client.failure_counts() == {}
+
+
+def test_a_pulled_signature_by_someone_else_is_refused_and_counted(
+    attesters: list[Attester], attester_set: AttesterSet, metrics: RelayerMetrics, canned: Any
+) -> None:
+    a, b, c = attesters
+    mid = message_id(70)
+    a.sign(mid)
+    forged = {"signer": b.address, "signatures": {mid: "0x" + sign(c.signer, mid).hex()}}
+    liar = canned(200, json.dumps(forged).encode())
+    with QuorumClient(
+        [Peer(b.address, liar.url)], DigestVerifier(), a.store, metrics, pull_after=0.0
+    ) as client:
+        assert client.collect_many([mid], attester_set, ROUTE) == {}
+        assert client.failure_counts() == {"peer_wrong_signer": 1}
+        assert list(a.store.signatures(mid)) == [a.address]
 
 
 def test_peers_outside_the_attester_set_are_not_asked(

@@ -1,0 +1,365 @@
+"""`make bench`'s relayer figures from real processes: three `pvd relay` (2-of-3) on two
+anvils, configured from config/relay.example.toml as shipped (pvd.bench.cluster), at
+confirmations 0. Each figure is timed by what a WebSocket subscription of the bench's
+own sees on the chains, as an operator would:
+
+- latency (`shipped_config`, and `polling_forced` with `ws_urls = []`): per trade, from
+  the moment the bench sees the block of the hold transaction to the moment it sees the
+  business inbox's MessageDelivered for PAYMENT_HELD (`hold_to_funded`), and from the
+  block of confirmDelivery to the payment inbox's MessageDelivered for the Delivered
+  outcome, which carries the payout (`delivered_to_payout`); p50, p99, mean in ms;
+- idle: CPU per relayer process (/proc) over a window with one empty block per second
+  on each chain, and the JSON-RPC calls the relayers make per new block (counted by a
+  forwarding proxy in front of each node's HTTP endpoint; the subscription goes to the
+  node directly);
+- backlog: PAYMENT_HELD messages made while every relayer is stopped, then the relayers
+  started: seconds from all three serving to the last message consumed, messages per
+  second, the first delivery's delay, repeat deliveries (MessageAlreadyConsumed) and
+  the gas they wasted, and delivery transactions.
+
+Nothing is asserted: these are the figures this machine measured in this run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hexbytes import HexBytes
+from web3 import Web3
+from websockets.sync.client import connect
+
+from pvd.bench.cluster import Cluster, CountingProxy, Endpoints, cpu_seconds
+from pvd.bench.report import percentile
+from pvd.cli.demo import DemoTrade
+from pvd.client import trade as client
+from pvd.relayer.route import INBOX_ALREADY_CONSUMED, INBOX_DELIVERED, MESSAGE_SENT
+
+HOUR = 3600
+PRICE = 100  # one yuan: every trade of a full run stays under the buyer's funds
+
+
+class ChainWatch:
+    """One chain seen over WebSocket: when each new head arrived, and what its inbox did
+    with each message (first MessageDelivered's arrival; repeats; transactions)."""
+
+    def __init__(self, ws_url: str, inbox: str) -> None:
+        self.heads: dict[int, float] = {}
+        self.delivered: dict[str, float] = {}
+        self.repeats = 0
+        self.transactions: dict[str, Counter[str]] = {}
+        self._condition = threading.Condition()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(ws_url, inbox), name="bench-watch", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"bench: no WebSocket subscription at {ws_url}")
+
+    def _run(self, url: str, inbox: str) -> None:
+        with connect(url, max_size=None) as ws:
+            subscriptions: list[list[object]] = [["newHeads"], ["logs", {"address": inbox}]]
+            for number, what in enumerate(subscriptions, start=1):
+                request = {"jsonrpc": "2.0", "id": number, "method": "eth_subscribe"}
+                ws.send(json.dumps({**request, "params": what}))
+            kinds: dict[str, str] = {}
+            while not self._stop.is_set():
+                try:
+                    message = json.loads(ws.recv(timeout=0.2))
+                except TimeoutError:
+                    continue
+                now = time.monotonic()
+                if message.get("id") in (1, 2):
+                    kinds[message["result"]] = "heads" if message["id"] == 1 else "logs"
+                    if len(kinds) == 2:
+                        self._ready.set()
+                    continue
+                params = message.get("params") or {}
+                result = params.get("result") or {}
+                with self._condition:
+                    if kinds.get(str(params.get("subscription"))) == "heads":
+                        self.heads.setdefault(int(result["number"], 16), now)
+                    else:
+                        self._log(result, now)
+                    self._condition.notify_all()
+
+    def _log(self, log: dict[str, Any], now: float) -> None:
+        topics = [HexBytes(t) for t in log.get("topics", [])]
+        if len(topics) < 2:
+            return
+        mid = topics[1].to_0x_hex()
+        kind = {INBOX_DELIVERED: "delivered", INBOX_ALREADY_CONSUMED: "repeat"}.get(
+            topics[0], "other"
+        )
+        self.transactions.setdefault(log["transactionHash"], Counter())[kind] += 1
+        if kind == "delivered":
+            self.delivered.setdefault(mid, now)
+        elif kind == "repeat":
+            self.repeats += 1
+
+    def head_seen(self, block: int, timeout: float = 10) -> float:
+        """When the bench saw block `block` arrive."""
+        return self._wait(lambda: self.heads.get(block), timeout, f"block {block}")
+
+    def delivered_at(self, message_id: str, timeout: float = 60) -> float:
+        return self._wait(lambda: self.delivered.get(message_id), timeout, message_id)
+
+    def _wait(self, value: Any, timeout: float, what: str) -> float:
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while (found := value()) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(f"bench: {what} not seen within {timeout}s")
+                self._condition.wait(left)
+            return float(found)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def sent_message(receipt: Any) -> str:
+    """The id of the one message a transaction sent (its outbox MessageSent log)."""
+    for log in receipt["logs"]:
+        if log["topics"] and HexBytes(log["topics"][0]) == HexBytes(MESSAGE_SENT):
+            return HexBytes(log["topics"][1]).to_0x_hex()
+    raise RuntimeError("bench: the transaction sent no message")
+
+
+def summary_ms(samples: list[float]) -> dict[str, Any]:
+    return {
+        "trades": len(samples),
+        "p50": round(1000 * percentile(samples, 0.50), 1),
+        "p99": round(1000 * percentile(samples, 0.99), 1),
+        "mean": round(1000 * statistics.fmean(samples), 1),
+        "max": round(1000 * max(samples), 1),
+    }
+
+
+class Bench:
+    """The cluster, and a watch on each chain."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        system = cluster.system
+        self.payment = ChainWatch(
+            f"ws://127.0.0.1:{cluster.node_port('payment')}", system.payment.inbox.address
+        )
+        self.business = ChainWatch(
+            f"ws://127.0.0.1:{cluster.node_port('business')}", system.business.inbox.address
+        )
+
+    def close(self) -> None:
+        self.payment.close()
+        self.business.close()
+
+    # --- the parties' steps ------------------------------------------------------------
+
+    def _terms(self) -> client.Terms:
+        system, cast = self.cluster.system, self.cluster.cast
+        deadline = system.business.chain.now() + 24 * HOUR
+        return client.Terms(
+            seller=cast.seller.address,
+            payer=cast.buyer.address,
+            payee=cast.seller.address,
+            token=system.payment.token.address,
+            price=PRICE,
+            deadline=deadline,
+            hold_expiry=deadline + system.config.safety_window + HOUR,
+        )
+
+    def agree(self) -> tuple[bytes, client.Terms]:
+        biz, cast = self.cluster.system.business, self.cluster.cast
+        terms = self._terms()
+        trade_id = client.propose(biz.chain, biz.registry, cast.buyer.address, terms)
+        client.transact(biz.chain, biz.registry.functions.accept(trade_id), cast.seller.address)
+        return trade_id, terms
+
+    def hold(self, trade_id: bytes, terms: client.Terms) -> tuple[DemoTrade, Any]:
+        pay, cast = self.cluster.system.payment, self.cluster.cast
+        hold = client.hold_for(trade_id, terms, pay.settlement)
+        valid_before = pay.chain.now() + HOUR
+        signature = client.sign_hold(pay.token, cast.buyer, hold, valid_before)
+        receipt = client.place_hold_and_announce(
+            pay.chain, pay.settlement, hold, valid_before, signature, cast.dapp.address
+        )
+        return DemoTrade("bench", trade_id, hold), receipt
+
+    def deliver(self, trade: DemoTrade) -> Any:
+        biz, cast = self.cluster.system.business, self.cluster.cast
+        registry = biz.registry
+        client.transact(
+            biz.chain, registry.functions.ship(trade.trade_id, b"\x01" * 32), cast.seller.address
+        )
+        return client.transact(
+            biz.chain, registry.functions.confirmDelivery(trade.trade_id), cast.buyer.address
+        )
+
+    # --- figures -----------------------------------------------------------------------
+
+    def latency(self, trades: int, endpoints: Endpoints) -> dict[str, Any]:
+        """`trades` trades one after another, each step timed from the bench seeing its
+        block to the bench seeing the other chain's inbox consume the message."""
+        self.cluster.configure(endpoints)
+        self.cluster.start()
+        held: list[float] = []
+        paid: list[float] = []
+        try:
+            time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
+            for _ in range(trades):
+                trade_id, terms = self.agree()
+                trade, receipt = self.hold(trade_id, terms)
+                seen = self.payment.head_seen(receipt["blockNumber"])
+                held.append(self.business.delivered_at(sent_message(receipt)) - seen)
+                receipt = self.deliver(trade)
+                seen = self.business.head_seen(receipt["blockNumber"])
+                paid.append(self.payment.delivered_at(sent_message(receipt)) - seen)
+        finally:
+            self.cluster.stop()
+        return {
+            "latency_ms": {
+                "hold_to_funded": summary_ms(held),
+                "delivered_to_payout": summary_ms(paid),
+            },
+            "subscribed": endpoints.payment_ws is not None,
+        }
+
+    def idle(self, seconds: float, block_seconds: float = 1.0) -> dict[str, Any]:
+        """CPU per relayer and RPC calls per new block while nothing is relayed."""
+        cluster = self.cluster
+        proxies = {
+            name: CountingProxy(cluster.nodes[i].url)
+            for i, name in enumerate(("payment", "business"))
+        }
+        try:
+            direct = cluster.direct()
+            cluster.configure(
+                Endpoints(
+                    proxies["payment"].url,
+                    proxies["business"].url,
+                    direct.payment_ws,
+                    direct.business_ws,
+                )
+            )
+            cluster.start()
+            try:
+                time.sleep(3.0)  # start-up sweeps and first scans are over
+                for proxy in proxies.values():
+                    proxy.reset()
+                running = cluster.running()
+                before = {p.popen.pid: cpu_seconds(p.popen.pid) for p in running}
+                started = time.monotonic()
+                blocks = 0
+                while time.monotonic() - started < seconds:
+                    for name in ("payment", "business"):
+                        w3: Web3 = cluster.chain(name).w3
+                        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+                    blocks += 1
+                    time.sleep(block_seconds)
+                elapsed = time.monotonic() - started
+                time.sleep(0.5)  # the last block's reads are in
+                cpu = [100 * (cpu_seconds(pid) - used) / elapsed for pid, used in before.items()]
+                calls = {name: proxy.calls for name, proxy in proxies.items()}
+            finally:
+                cluster.stop()
+        finally:
+            for proxy in proxies.values():
+                proxy.close()
+        relayers = len(before)
+        return {
+            "seconds": round(elapsed, 1),
+            "blocks_per_chain": blocks,
+            "block_seconds": block_seconds,
+            "cpu_percent_per_relayer": round(max(cpu), 2),
+            "cpu_percent_each": [round(c, 2) for c in cpu],
+            "rpc_requests_per_block": round(
+                sum(calls.values()) / (relayers * 2 * max(blocks, 1)), 2
+            ),
+            "rpc_calls_per_chain": calls,
+        }
+
+    def backlog(self, count: int) -> dict[str, Any]:
+        """`count` PAYMENT_HELD messages made with every relayer stopped, then drained."""
+        cluster = self.cluster
+        cluster.configure(cluster.direct())
+        ids: list[str] = []
+        for _ in range(count):
+            trade_id, terms = self.agree()
+            _, receipt = self.hold(trade_id, terms)
+            ids.append(sent_message(receipt))
+        repeats_before = self.business.repeats
+        transactions_before = set(self.business.transactions)
+        ready = cluster.start()
+        try:
+            last = max(self.business.delivered_at(mid, timeout=900) for mid in ids)
+            time.sleep(3.0)  # late repeats, if any, land now
+        finally:
+            cluster.stop()
+        first = min(self.business.delivered[mid] for mid in ids)
+        drained = last - ready
+        new_transactions = {
+            tx: kinds
+            for tx, kinds in self.business.transactions.items()
+            if tx not in transactions_before
+        }
+        w3 = cluster.business.w3
+        wasted = 0
+        for tx, kinds in new_transactions.items():
+            if kinds["repeat"]:
+                used = int(w3.eth.get_transaction_receipt(HexBytes(tx))["gasUsed"])
+                wasted += used * kinds["repeat"] // (kinds["repeat"] + kinds["delivered"])
+        return {
+            "messages": count,
+            "direction": "payment->business (PAYMENT_HELD)",
+            "seconds": round(drained, 3),
+            "messages_per_second": round(count / drained, 1),
+            "messages_per_second_after_first_delivery": round(count / max(last - first, 1e-3), 1),
+            "first_delivery_seconds": round(first - ready, 3),
+            "repeats": self.business.repeats - repeats_before,
+            "wasted_gas": wasted,
+            "delivery_transactions": len(new_transactions),
+            "all_repeat_transactions": sum(
+                1 for k in new_transactions.values() if k["repeat"] and not k["delivered"]
+            ),
+        }
+
+
+def measure(
+    folder: Path,
+    latency_trades: int,
+    polling_trades: int,
+    idle_seconds: float,
+    backlog: int,
+    done: Callable[[dict[str, Any]], None] = lambda results: None,
+) -> dict[str, Any]:
+    """Every figure above, in one cluster, one phase after another; `done(results so
+    far)` after each phase (the report keeps what was measured if a later phase fails)."""
+    from pvd.bench.cluster import cluster as make_cluster
+
+    results: dict[str, Any] = {
+        "processes": "three `pvd relay` subprocesses, 2-of-3, config/relay.example.toml as "
+        "shipped with URLs, keys, ports and paths filled in and confirmations = 0",
+    }
+    with make_cluster(folder) as cluster:
+        bench = Bench(cluster)
+        try:
+            results["shipped_config"] = bench.latency(latency_trades, cluster.direct())
+            done(results)
+            results["polling_forced"] = bench.latency(polling_trades, cluster.direct(polling=True))
+            done(results)
+            results["idle"] = bench.idle(idle_seconds)
+            done(results)
+            results["backlog"] = bench.backlog(backlog)
+            done(results)
+        finally:
+            bench.close()
+    return results
