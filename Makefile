@@ -89,7 +89,7 @@ bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits,
 	$(BIN)/python -m pvd.bench.index
 	$(BIN)/python -m pvd.bench.explorer
 
-bench-quick: setup ## relay figures only, fewer trades (about 2 minutes): bench/report-quick.json
+bench-quick: setup ## relay figures only: fewer trades, 10 s idle, a backlog of 200: bench/report-quick.json
 	$(BIN)/python -m pvd.bench.relay --quick
 
 chains: setup ## start two anvil chains (payment, business) on free ports

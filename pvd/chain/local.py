@@ -241,6 +241,29 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])  # field 22 counted from 1; fields here start at field 3
 
 
+def holds_lock(pid: int, path: Path) -> bool | None:
+    """Whether process `pid` holds an flock on the file `path` (its open files in
+    /proc/<pid>/fd and their locks in /proc/<pid>/fdinfo); None where /proc is not there."""
+    folder = Path(f"/proc/{pid}/fd")
+    if not Path("/proc/self/fdinfo").is_dir():
+        return None
+    target = os.path.realpath(path)
+    try:
+        descriptors = list(folder.iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) != target:
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{descriptor.name}").read_text()
+        except OSError:
+            continue
+        if any(line.startswith("lock:") and "FLOCK" in line for line in info.splitlines()):
+            return True
+    return False
+
+
 def _zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

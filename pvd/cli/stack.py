@@ -3,17 +3,20 @@
 `up` starts two anvil chains (payment, business), deploys and wires pvd (or reuses the
 deployment it made before, if the chains still hold it), gives the central bank the
 compliance and pauser roles and the relayers' gas keys ether, writes one relay config per
-attester (development keys, 2-of-3), starts three `pvd relay` processes in the
-background and waits until each serves its signatures. Everything lives under `--home`
-(default .pvd/): `stack.json` (what runs), `deployments/`, `relay/<attester>.toml` and
-stores, `logs/`. Re-running `up` keeps what still runs and starts what does not.
+attester (development keys, 2-of-3), starts three `pvd relay` processes, the chain index
+(`pvd index --follow` into `<home>/index.db`) and the explorer (`pvd explorer` on a free
+port, reading that index and the relayers' metrics) in the background, and waits until
+each answers. Everything lives under `--home` (default .pvd/): `stack.json` (what runs),
+`deployments/`, `relay/<attester>.toml` and stores, `index.db`, `logs/`. Re-running `up`
+keeps what still runs and starts what does not; a new deployment starts with new relayer
+stores and a new index (the old ones name chains that are gone).
 
 `down` stops exactly the processes `up` recorded, each only while its PID is still that
 process. `ps` lists them, dead ones as dead.
 
 The managed processes are data: `SERVICES` lists what `up` starts after the chains and
-the deployment, each a `Service` with a command, a health check and an environment, so
-another service (an indexer, an explorer) is one more entry.
+the deployment, in order, each a `Service` with a command, a health check, an
+environment and the services that must answer before it starts.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pvd.chain.local import (
     ManagedProcess,
     StackState,
     adopt,
+    holds_lock,
     read_stack,
     spawn,
     stack_file,
@@ -82,6 +86,14 @@ class Layout:
     def locks(self) -> Path:
         return self.home / "relay" / "locks"
 
+    @property
+    def index_db(self) -> Path:
+        return self.home / "index.db"
+
+    @property
+    def index_url(self) -> str:
+        return f"sqlite:///{self.index_db}"
+
 
 @dataclass(frozen=True)
 class Service:
@@ -94,6 +106,25 @@ class Service:
     ready: Callable[[Layout, StackState], bool]  # raises nothing; True once healthy
     url: Callable[[Layout, StackState], str | None]
     prepare: Callable[[Layout, StackState], None] = lambda layout, state: None
+    after: tuple[str, ...] = ()  # services that must answer before this one starts
+
+
+def _own_environment(layout: Layout, state: StackState) -> Mapping[str, str]:
+    """The caller's environment without its PVD_ variables (the stack passes its own)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+
+
+def _pvd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pvd.cli.main", *args]
+
+
+def _deployment_args(state: StackState) -> list[str]:
+    return [
+        *("--payment-manifest", state.manifests["payment"]),
+        *("--business-manifest", state.manifests["business"]),
+        *("--payment-rpc", state.rpc["payment"]),
+        *("--business-rpc", state.rpc["business"]),
+    ]
 
 
 # --------------------------------------------------------------------------- relayers
@@ -116,8 +147,7 @@ def _relay_service(attester: str) -> Service:
             "PVD_ATTESTATION_KEY": "0x" + bytes(dev_account(attester).key).hex(),
             "PVD_GAS_KEY": "0x" + bytes(dev_account(f"relayer-{index}").key).hex(),
         }
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
-        return {**inherited, **keys}
+        return {**_own_environment(layout, state), **keys}
 
     def ready(layout: Layout, state: StackState) -> bool:
         url = f"http://127.0.0.1:{_relay_ports(state, attester)['quorum']}/health"
@@ -136,7 +166,112 @@ def _relay_service(attester: str) -> Service:
     return Service(f"relay-{attester}", "relay", command, env, ready, url, prepare)
 
 
-SERVICES: list[Service] = [_relay_service(name) for name in ATTESTERS]
+# ------------------------------------------------------------------- index and explorer
+
+INDEX_POLL_SECONDS = 0.25  # the explorer's own step: a new block shows within a second
+
+
+def _index_service() -> Service:
+    """`pvd index --follow` into the stack's own index. It answers once it holds the
+    index's writer lock (so the explorer, started after it, only reads) and the index
+    holds both chains of this deployment up to their deployment blocks."""
+
+    def command(layout: Layout, state: StackState) -> list[str]:
+        return _pvd(
+            "index",
+            "--follow",
+            *("--poll", str(INDEX_POLL_SECONDS)),
+            *("--db", layout.index_url),
+            *_deployment_args(state),
+        )
+
+    def ready(layout: Layout, state: StackState) -> bool:
+        process = _process(state, "index")
+        lock = layout.index_db.with_name(layout.index_db.name + ".writer.lock")
+        if process is None or holds_lock(process.pid, lock) is False:
+            return False
+        return _index_holds_deployment(layout, state)
+
+    def url(layout: Layout, state: StackState) -> str:
+        return layout.index_url
+
+    return Service("index", "index", command, _own_environment, ready, url)
+
+
+def _index_holds_deployment(layout: Layout, state: StackState) -> bool:
+    """The index's checkpoints name this deployment's chains, each indexed at least to
+    the block of its last deployed contract."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pvd.index.db import open_index
+    from pvd.index.query import chain_checkpoints
+
+    if not layout.index_db.exists():
+        return False
+    try:
+        engine = open_index(layout.index_url, create=False)
+    except UserError:
+        return False
+    try:
+        found = {c.name: c for c in chain_checkpoints(engine)}
+    except SQLAlchemyError:  # the schema still being created: not ready yet
+        return False
+    finally:
+        engine.dispose()
+    for role, path in state.manifests.items():
+        manifest = read_manifest(Path(path))
+        checkpoint = found.get(role)
+        if checkpoint is None or (checkpoint.chain_id, checkpoint.genesis_hash) != (
+            manifest.chain.chain_id,
+            manifest.chain.genesis_hash,
+        ):
+            return False
+        if checkpoint.indexed_block < max(c.block for c in manifest.contracts.values()):
+            return False
+    return True
+
+
+def _explorer_port(state: StackState) -> int:
+    port: int = state.details["ports"]["explorer"]
+    return port
+
+
+def _explorer_service() -> Service:
+    """`pvd explorer` on the stack's index (read as the indexer writes it) and the
+    relayers' metrics. It answers once its trades page does."""
+
+    def command(layout: Layout, state: StackState) -> list[str]:
+        metrics = [
+            arg
+            for attester in ATTESTERS
+            for arg in ("--relayer-metrics", _relay_service(attester).url(layout, state) or "")
+        ]
+        return _pvd(
+            "explorer",
+            *_deployment_args(state),
+            *("--db", layout.index_url),
+            *("--port", str(_explorer_port(state))),
+            *metrics,
+        )
+
+    def ready(layout: Layout, state: StackState) -> bool:
+        try:
+            with urllib.request.urlopen(f"{url(layout, state)}trades", timeout=2) as answer:
+                return bool(answer.status == 200 and b"<h1>Trades" in answer.read())
+        except (OSError, ValueError):
+            return False
+
+    def url(layout: Layout, state: StackState) -> str:
+        return f"http://127.0.0.1:{_explorer_port(state)}/"
+
+    return Service("explorer", "explorer", command, _own_environment, ready, url, after=("index",))
+
+
+SERVICES: list[Service] = [
+    *(_relay_service(name) for name in ATTESTERS),
+    _index_service(),
+    _explorer_service(),
+]
 
 
 def _write_relay_config(layout: Layout, state: StackState, me: str) -> Path:
@@ -214,12 +349,19 @@ def up(home: Path, out: Callable[[str], None] = print) -> StackState:
             and not all(map(port_free, ports[attester].values()))
         ):
             ports[attester] = {"quorum": free_port(), "metrics": free_port()}
+    if "explorer" not in ports or (
+        not _running(state, "explorer") and not port_free(ports["explorer"])
+    ):
+        ports["explorer"] = free_port()
     state = replace(state, details={**state.details, "ports": ports, "home": str(layout.home)})
 
     waiting: list[Service] = []
     for service in SERVICES:
         if _running(state, service.name):
             continue
+        if before := [s for s in waiting if s.name in service.after]:
+            _wait_ready(layout, state, before)
+            waiting = [s for s in waiting if s not in before]
         service.prepare(layout, state)
         process = spawn(
             service.name,
@@ -234,6 +376,7 @@ def up(home: Path, out: Callable[[str], None] = print) -> StackState:
         write_stack(layout.home, state)
         waiting.append(service)
     _wait_ready(layout, state, waiting)
+    out(f"explorer: {_explorer_service().url(layout, state)}; index: {layout.index_url}")
     out(f"local stack ready in {time.monotonic() - started:.1f}s (state: {stack_file(home)})")
     return state
 
@@ -263,7 +406,7 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
     if _deployed_here(state, payment, business):
         out("reusing the deployment on these chains")
         return state
-    state = _forget_old_relayers(layout, state, out)
+    state = _forget_old_services(layout, state, out)
     config = SystemConfig(
         attesters=tuple(dev_account(a).address for a in ATTESTERS), threshold=THRESHOLD
     )
@@ -281,20 +424,25 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
     return replace(state, manifests=manifests)
 
 
-def _forget_old_relayers(
+def _forget_old_services(
     layout: Layout, state: StackState, out: Callable[[str], None]
 ) -> StackState:
-    """Before a new deployment: relayers of the old one are stopped and their stores
-    (checkpoints and messages of chains that are gone) removed."""
+    """Before a new deployment: the services of the old one (relayers, index, explorer)
+    are stopped, and the relayers' stores and the index (checkpoints, messages and
+    history of chains that are gone) removed."""
     for process in state.processes:
-        if process.kind == "relay" and process.state() == "running":
+        if process.kind != "anvil" and process.state() == "running":
             stop(process)
             out(f"stopped {process.name}: it served a deployment that is gone")
+    suffixes = ("-wal", "-shm", ".lock")
     for attester in ATTESTERS:
         store = layout.relay_store(attester)
-        for path in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm", ".lock"))):
+        for path in (store, *(store.with_name(store.name + s) for s in suffixes)):
             path.unlink(missing_ok=True)
-    return replace(state, processes=tuple(p for p in state.processes if p.kind != "relay"))
+    index = layout.index_db
+    for path in (index, *(index.with_name(index.name + s) for s in (*suffixes, ".writer.lock"))):
+        path.unlink(missing_ok=True)
+    return replace(state, processes=tuple(p for p in state.processes if p.kind == "anvil"))
 
 
 def _deployed_here(state: StackState, payment: Chain, business: Chain) -> bool:
@@ -421,6 +569,10 @@ def describe(state: StackState | None) -> dict[str, Any]:
         }
         if "home" in state.details
         else {},
+        "index_db": Layout(Path(state.details["home"])).index_url
+        if "home" in state.details
+        else None,
+        "explorer": next((p.url for p in state.processes if p.kind == "explorer"), None),
     }
 
 
@@ -439,6 +591,10 @@ def _print_table(report: dict[str, Any]) -> None:
         print(f"{role} manifest: {path}")
     for attester, path in report.get("relay_configs", {}).items():
         print(f"{attester} config: {path}")
+    if report.get("index_db"):
+        print(f"index database: {report['index_db']} (pvd trace --db {report['index_db']} ID)")
+    if report.get("explorer"):
+        print(f"explorer: {report['explorer']}")
 
 
 # ------------------------------------------------------------------------ the commands
@@ -447,7 +603,12 @@ def _print_table(report: dict[str, Any]) -> None:
 def add_parser(sub: Any) -> None:
     """Register `pvd up`, `pvd down` and `pvd ps`."""
     for name, help_, handler in (
-        ("up", "start a local stack: two anvils, pvd deployed, three relayers", _cmd_up),
+        (
+            "up",
+            "start a local stack: two anvils, pvd deployed, three relayers, the chain index "
+            "and the explorer",
+            _cmd_up,
+        ),
         ("down", "stop exactly what pvd up started", _cmd_down),
         ("ps", "what pvd up started, and whether it still runs", _cmd_ps),
     ):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from web3 import Web3
 
 from pvd.chain.connection import dev_accounts
-from pvd.chain.local import read_stack
+from pvd.chain.local import read_stack, stop
 from pvd.cli import stack
 from pvd.cli.main import main
 from pvd.client.roles import DEV_ACCOUNTS, dev_account
@@ -608,7 +610,51 @@ def test_ps_lists_what_up_started(world: World, capsys: pytest.CaptureFixture[st
         ("relay-attester-1", "running"),
         ("relay-attester-2", "running"),
         ("relay-attester-3", "running"),
+        ("index", "running"),
+        ("explorer", "running"),
     ]
+    assert report["index_db"] == f"sqlite:///{world.home.resolve() / 'index.db'}"
+    explorer = next(p for p in report["processes"] if p["kind"] == "explorer")
+    assert report["explorer"] == explorer["url"]
+
+
+def test_a_trade_on_the_stack_shows_on_its_explorer_and_in_trace(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the stack's indexer reads from the chains reaches the explorer's trades page
+    and `pvd trace`, with no command run but the proposal."""
+    for argv in (
+        ["bank", "appoint", "bank", "--allowance", "1000", "--as", "central-bank"],
+        ["issue", "buyer", "100", "--as", "bank"],
+    ):
+        code, _, err = run(world, [*argv, *H], capsys)
+        assert code == 0, err
+    code, out, err = run(
+        world,
+        ["trade", "propose", "--seller", "seller", "--price", "12.5", "--as", "buyer", *J, *H],
+        capsys,
+    )
+    assert code == 0, err
+    trade = json.loads(out)["trade_id"]
+    report = stack.describe(read_stack(world.home))
+    deadline = time.monotonic() + 30
+    while f'data-trade="{trade}"' not in _page(f"{report['explorer']}trades"):
+        assert time.monotonic() < deadline, "the explorer never showed the proposed trade"
+        time.sleep(0.2)
+    assert main(["trace", trade, "--db", report["index_db"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["trade"]["status"], shown["trade"]["price"]) == ("proposed", 1250)
+    assert [e["name"] for e in shown["events"]] == ["TradeProposed"]
+    assert main(["trace", trade, "--db", report["index_db"]]) == 0
+    assert trade in capsys.readouterr().out
+
+
+J = ["--json"]
+
+
+def _page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return str(answer.read().decode())
 
 
 def test_up_again_reuses_what_runs(world: World) -> None:
@@ -619,6 +665,36 @@ def test_up_again_reuses_what_runs(world: World) -> None:
     assert [p.pid for p in after.processes] == [p.pid for p in before.processes]
     assert after.manifests == before.manifests
     assert "reusing the deployment on these chains" in lines
+
+
+def test_the_stack_explorer_reads_the_relayers_metrics(world: World) -> None:
+    """The explorer `up` started was given each relayer's metrics endpoint, and finds
+    all three up."""
+    report = stack.describe(read_stack(world.home))
+    metrics = sorted(p["url"] for p in report["processes"] if p["kind"] == "relay")
+    deadline = time.monotonic() + 30
+    while (shown := _page(f"{report['explorer']}messages")).count('<tr class="up">') != 3:
+        assert time.monotonic() < deadline, "the explorer never read three relayers as up"
+        time.sleep(0.5)
+    assert sorted(re.findall(r"http://127\.0\.0\.1:\d+/metrics", shown)) == metrics
+
+
+def test_up_again_restarts_only_what_died(world: World) -> None:
+    """The explorer stopped behind `up`'s back: the next `up` starts it again (reading
+    the index the running indexer writes) and keeps every other process."""
+    before = read_stack(world.home)
+    assert before is not None
+    explorer = next(p for p in before.processes if p.kind == "explorer")
+    assert stop(explorer) == "stopped"
+    after = stack.up(world.home, out=lambda _: None)
+    pids = {p.name: p.pid for p in after.processes}
+    assert {n: p for n, p in pids.items() if n != "explorer"} == {
+        p.name: p.pid for p in before.processes if p.name != "explorer"
+    }
+    assert pids["explorer"] != explorer.pid
+    restarted = next(p for p in after.processes if p.kind == "explorer")
+    assert restarted.state() == "running" and restarted.url is not None
+    assert "<h1>Trades" in _page(f"{restarted.url}trades")
 
 
 def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:

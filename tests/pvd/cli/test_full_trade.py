@@ -1,6 +1,8 @@
 """One full trade with nothing but `pvd` commands, each a real process, against a stack
 that `pvd up` started: money issued, trade proposed, accepted, held by signature,
-funded by the relayers, shipped, confirmed, paid; then `pvd down` stops exactly it."""
+funded by the relayers, shipped, confirmed, paid, and seen so by the stack's own chain
+index (`pvd trace`) and explorer (its trades and trade pages); then `pvd down` stops
+exactly it, and a new stack in the same home starts a new index."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +31,46 @@ def running(pid: int) -> bool:
     return not stat[stat.rindex(")") + 2 :].startswith("Z")
 
 
-def pvd(home: Path, *args: str) -> Any:
-    """Run `pvd ARGS --home HOME --json` as its own process; its JSON answer."""
+def pvd_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `pvd ARGS` as its own process, without the caller's PVD_ variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "pvd.cli.main", *args, "--home", str(home), "--json"],
+    return subprocess.run(
+        [sys.executable, "-m", "pvd.cli.main", *args],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def pvd(home: Path, *args: str) -> Any:
+    """Run `pvd ARGS --home HOME --json` as its own process; its JSON answer."""
+    done = pvd_process(*args, "--home", str(home), "--json")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     return json.loads(done.stdout)
+
+
+def page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200
+        return str(answer.read().decode())
+
+
+def traced(db: str, trade: str, status: str, settlement: str) -> dict[str, Any]:
+    """Poll `pvd trace` on the stack's index until its indexer has seen the trade there."""
+    deadline = time.monotonic() + 60
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        done = pvd_process("trace", trade, "--db", db, "--json")
+        assert "Traceback" not in done.stderr
+        if done.returncode == 0:
+            shown = json.loads(done.stdout)
+            if (shown["trade"]["status"], shown["trade"]["settlement"]) == (status, settlement):
+                return shown
+        time.sleep(0.2)
+    raise AssertionError(f"the index never showed {status}/{settlement}: {shown}")
 
 
 def until(home: Path, trade: str, status: str, settlement: str = "None") -> dict[str, Any]:
@@ -61,8 +90,17 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
     up = pvd(home, "up")
     pids = [p["pid"] for p in up["processes"]]
     try:
-        assert [p["state"] for p in up["processes"]] == ["running"] * 5
+        assert [(p["kind"], p["state"]) for p in up["processes"]] == [
+            *[("anvil", "running")] * 2,
+            *[("relay", "running")] * 3,
+            ("index", "running"),
+            ("explorer", "running"),
+        ]
         assert pvd(home, "ps")["processes"] == up["processes"]
+        db, explorer = up["index_db"], up["explorer"]
+        assert db == f"sqlite:///{home.resolve() / 'index.db'}"
+        assert explorer.startswith("http://127.0.0.1:")
+        assert "<h1>Trades" in page(explorer)
 
         pvd(home, "bank", "appoint", "bank", "--allowance", "1000000", "--as", "central-bank")
         issued = pvd(home, "issue", "buyer", "5000", "--as", "bank")
@@ -91,6 +129,14 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
         assert paid["payment"]["hold"] == "Executed"
         assert pvd(home, "wallet", "show", "seller")["wallet"]["balance"] == "1500.25"
         assert pvd(home, "wallet", "show", "buyer")["wallet"]["balance"] == "3499.75"
+
+        # the stack's index and explorer saw the same trade, from the chains alone
+        journey = traced(db, trade, "delivered", "paid")
+        assert journey["trade"]["price"] == 150025
+        assert [h["status"] for h in journey["holds"]] == ["executed"]
+        assert {m["status"] for m in journey["messages"]} == {"delivered"}
+        assert f'data-trade="{trade}"' in page(f"{explorer}trades")
+        assert 'id="trade-settlement" class="status s-paid"' in page(f"{explorer}trade/{trade}")
     finally:
         stopped = pvd(home, "down")
     assert sorted(s["pid"] for s in stopped) == sorted(pids)
@@ -99,9 +145,13 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
     assert pvd(home, "ps")["processes"] == []
 
     # a new stack in the same home: new chains, a new deployment, relayers with new stores
+    # and a new index (the old trade's chains are gone)
     again = pvd(home, "up")
     try:
-        assert [p["state"] for p in again["processes"]] == ["running"] * 5
+        assert [p["state"] for p in again["processes"]] == ["running"] * 7
         assert not set(pids) & {p["pid"] for p in again["processes"]}
+        gone = pvd_process("trace", trade, "--db", db)
+        assert gone.returncode == 2 and f"no trade {trade} in the index" in gone.stderr
+        assert f'data-trade="{trade}"' not in page(f"{again['explorer']}trades")
     finally:
         pvd(home, "down")
