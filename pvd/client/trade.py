@@ -12,7 +12,7 @@ ContractRevert (the error decoded, pvd.deploy.reverts) before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -71,6 +71,10 @@ class Terms:
             self.hold_expiry,
             self.arbitration_deadline,
         )
+
+    def but(self, **changes: Any) -> Terms:
+        """The same terms with some fields changed."""
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
