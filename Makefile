@@ -90,7 +90,7 @@ bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits,
 	$(BIN)/python -m pvd.bench.explorer
 	$(BIN)/python -m pvd.bench.render bench/report.json
 
-bench-quick: setup ## relay figures only, fewer trades (about 2 minutes): bench/report-quick.json and .md
+bench-quick: setup ## relay figures only: fewer trades, 10 s idle, a backlog of 200: bench/report-quick.json and .md
 	$(BIN)/python -m pvd.bench.relay --quick
 	$(BIN)/python -m pvd.bench.render bench/report-quick.json
 

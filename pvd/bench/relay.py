@@ -110,6 +110,11 @@ def deliver(system: System, cast: Cast, trade: DemoTrade) -> None:
     )
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def measure_catch_up(system: System, cast: Cast, store: Path, blocks: int) -> dict[str, Any]:
     relayer = make_relayer(system, cast, store)
     relayer.tick()  # checkpoint at the head

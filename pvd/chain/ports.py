@@ -16,6 +16,10 @@ def free_port() -> int:
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     """Whether `port` can be bound on `host` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the servers that will bind it do (http.server, prometheus_client): a port
+        # whose last listener left only TIME_WAIT connections behind (a relayer killed
+        # and restarted) is free; one something listens on is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

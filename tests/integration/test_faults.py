@@ -54,8 +54,9 @@ from tests.integration.trades import (
 def test_a_payout_while_the_token_is_paused_fails_verified_and_is_paid_after_unpause(
     deployment: Deployment, attesters: tuple[Attester, ...], relays: Relays
 ) -> None:
-    """L2: the Delivered outcome is consumed as verified-but-failed, stays retryable,
-    blocks no other trade (a refund goes through meanwhile), and pays once unpaused."""
+    """L2: the Delivered outcome is consumed as verified-but-failed, stays retryable (the
+    relayers wait on the pause, counting no failed attempt), blocks no other trade (a
+    refund goes through meanwhile), and pays once unpaused."""
     dep, cast = deployment, deployment.cast
     token, inbox = dep.system.payment.token, dep.system.payment.inbox
     first, second, _ = attesters
@@ -71,8 +72,12 @@ def test_a_payout_while_the_token_is_paused_fails_verified_and_is_paid_after_unp
     (failed,) = events(inbox.events.MessageFailed, messageId=HexBytes(outcome))
     assert failed["args"]["reason"][:4] == Web3.keccak(text="EnforcedPause()")[:4]
     eventually(
-        lambda: "inbox_retry" in ((store_row(first.store, outcome) or _NONE).fail_reason or ""),
-        "the relayer retrying the failed message on the inbox",
+        lambda: (
+            (row := store_row(first.store, outcome)) is not None
+            and row.condition == "waiting"
+            and (row.fail_reason or "").startswith("token_paused")
+        ),
+        "the relayer waiting on the paused token (not a failed attempt)",
     )
     assert hold_state(dep, paused_trade) == "Held"
     assert (status(dep, paused_trade), settlement(dep, paused_trade)) == ("Delivered", "None")

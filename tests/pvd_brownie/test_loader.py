@@ -25,7 +25,7 @@ network.connect("payment-local")
 me = accounts.add(dev_accounts()[0].key.to_0x_hex())  # well-known development key
 """
 DEPLOY_AND_AT = """
-box = p.Outbox.deploy(7, me.address, {"from": me}, publish_source=False)
+box = p.Outbox.deploy(7, me.address, 3600, {"from": me}, publish_source=False)
 print("deployed", box.address, p.Outbox[-1].address)
 again = p.Outbox.at(box.address)
 print("at", again.localDomain())
