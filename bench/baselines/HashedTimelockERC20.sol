@@ -95,25 +95,25 @@ contract HashedTimelockERC20 {
 
     /// @notice Pay lock `lockId` to its receiver, revealing `preimage`.
     function claim(bytes32 lockId, bytes32 preimage) external {
-        Lock storage l = locks[lockId];
-        if (l.sender == address(0)) revert HtlcUnknown(lockId);
-        if (l.hashlock != sha256(abi.encodePacked(preimage))) revert HtlcWrongPreimage(lockId);
-        if (l.claimed || l.refunded) revert HtlcClosed(lockId);
-        if (msg.sender != l.receiver) revert HtlcNotReceiver(msg.sender);
-        l.preimage = preimage;
-        l.claimed = true;
+        Lock storage escrow = locks[lockId];
+        if (escrow.sender == address(0)) revert HtlcUnknown(lockId);
+        if (escrow.hashlock != sha256(abi.encodePacked(preimage))) revert HtlcWrongPreimage(lockId);
+        if (escrow.claimed || escrow.refunded) revert HtlcClosed(lockId);
+        if (msg.sender != escrow.receiver) revert HtlcNotReceiver(msg.sender);
+        escrow.preimage = preimage;
+        escrow.claimed = true;
         emit Claimed(lockId, preimage);
-        if (!IERC20Minimal(l.token).transfer(l.receiver, l.amount)) revert HtlcTransferFailed();
+        if (!IERC20Minimal(escrow.token).transfer(escrow.receiver, escrow.amount)) revert HtlcTransferFailed();
     }
 
     /// @notice Return lock `lockId` to its sender after its timelock.
     function refund(bytes32 lockId) external {
-        Lock storage l = locks[lockId];
-        if (l.sender == address(0)) revert HtlcUnknown(lockId);
-        if (msg.sender != l.sender || block.timestamp < l.timelock) revert HtlcNotRefundable(lockId);
-        if (l.claimed || l.refunded) revert HtlcClosed(lockId);
-        l.refunded = true;
+        Lock storage escrow = locks[lockId];
+        if (escrow.sender == address(0)) revert HtlcUnknown(lockId);
+        if (msg.sender != escrow.sender || block.timestamp < escrow.timelock) revert HtlcNotRefundable(lockId);
+        if (escrow.claimed || escrow.refunded) revert HtlcClosed(lockId);
+        escrow.refunded = true;
         emit Refunded(lockId);
-        if (!IERC20Minimal(l.token).transfer(l.sender, l.amount)) revert HtlcTransferFailed();
+        if (!IERC20Minimal(escrow.token).transfer(escrow.sender, escrow.amount)) revert HtlcTransferFailed();
     }
 }
