@@ -165,8 +165,8 @@ def render(report_path: Path = REPORT) -> Page:
     lines = [
         "# pvd benchmark report",
         "",
-        f"Written by `python -m pvd.bench.render` from `{report_path.name}` (what `make bench` "
-        "measured); do not edit by hand.",
+        f"Written by `python -m pvd.bench.render` from `{report_path.name}` (what `make bench` or "
+        "`make bench-quick` measured); do not edit by hand.",
         "",
         LOADED_MACHINE_NOTE,
         "",
