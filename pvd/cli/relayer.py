@@ -68,14 +68,14 @@ def _cmd_relay(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for name in STOP_SIGNALS:
         signal.signal(getattr(signal, name), lambda *_: stop.set())
-    if config.metrics.port:
-        log.info("metrics at http://%s:%d/metrics", config.metrics.host, config.metrics.port)
-    else:
-        log.info("no metrics endpoint ([metrics] port = 0)")
     try:
         run_from_config(config, stop)
-    finally:
-        log.info("stopped" if stop.is_set() else "stopped on an error")
+    except UserError:
+        raise  # refused at start (or a chain changed): main prints it as the one line
+    except BaseException:
+        log.info("stopped on an error")
+        raise
+    log.info("stopped")
     return 0
 
 

@@ -314,6 +314,9 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
         metrics = RelayerMetrics()
         if server := metrics.serve(config.metrics.port, config.metrics.host):
             cleanup.callback(server.close)
+            _log.info("metrics at http://%s:%d/metrics", config.metrics.host, config.metrics.port)
+        else:
+            _log.info("no metrics endpoint ([metrics] port = 0)")
         pushed = PushedSignatures(peer.address for peer in config.quorum.peers)
         signatures = serve_signatures(config.quorum, store, keys.attestation.address, pushed)
         if signatures is not None:
