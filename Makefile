@@ -88,9 +88,11 @@ bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits,
 	$(BIN)/python -m pvd.bench.cli
 	$(BIN)/python -m pvd.bench.index
 	$(BIN)/python -m pvd.bench.explorer
+	$(BIN)/python -m pvd.bench.render bench/report.json
 
-bench-quick: setup ## relay figures only: fewer trades, 10 s idle, a backlog of 200: bench/report-quick.json
+bench-quick: setup ## relay figures only: fewer trades, 10 s idle, a backlog of 200: bench/report-quick.json and .md
 	$(BIN)/python -m pvd.bench.relay --quick
+	$(BIN)/python -m pvd.bench.render bench/report-quick.json
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

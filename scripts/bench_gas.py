@@ -28,12 +28,58 @@ def measure_all() -> dict[str, dict[str, int]]:
     return results
 
 
+# Each pvd figure against its baseline, measured in the same run:
+# name -> ((area, pvd operations summed), (area, baseline operation)).
+COMPARISONS: dict[str, tuple[tuple[str, tuple[str, ...]], tuple[str, str]]] = {
+    "settlement_vs_htlc_lock_plus_claim": (
+        (
+            "bridge",
+            (
+                "settlement_hold_and_announce_by_signature",
+                "settlement_deliver_delivered_outcome_2_of_3",
+            ),
+        ),
+        ("baselines", "htlc_lock_plus_claim"),
+    ),
+    "hold_and_announce_vs_htlc_lock": (
+        ("bridge", ("settlement_hold_and_announce_by_signature",)),
+        ("baselines", "htlc_lock"),
+    ),
+    "delivered_outcome_vs_htlc_claim": (
+        ("bridge", ("settlement_deliver_delivered_outcome_2_of_3",)),
+        ("baselines", "htlc_claim"),
+    ),
+    "yuan_transfer_vs_erc20_transfer": (
+        ("token", ("transfer_uncapped",)),
+        ("token", "plain_erc20_transfer"),
+    ),
+}
+
+
+def compare(results: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
+    """Each comparison whose figures were all measured: pvd's gas, the baseline's, and
+    pvd / baseline rounded to 3 decimals (a comparison missing a figure is left out)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, ((area, ops), (base_area, base_op)) in COMPARISONS.items():
+        measured = results.get(area, {})
+        baseline = results.get(base_area, {}).get(base_op)
+        if baseline is None or not all(op in measured for op in ops):
+            continue
+        pvd = sum(measured[op] for op in ops)
+        out[name] = {"pvd": pvd, "baseline": baseline, "ratio": round(pvd / baseline, 3)}
+    return out
+
+
 def main() -> None:
     results = measure_all()
     report = write_section("gas", results)
+    comparison = compare(results)
+    write_section("gas_comparison", comparison)
     for area, ops in results.items():
         for op, gas in ops.items():
             print(f"{area:10} {op:45} {gas:>9,}")
+    for name, row in comparison.items():
+        print(f"{name:56} {row['pvd']:>9,} / {row['baseline']:>9,} = {row['ratio']:.3f}")
     print(f"written to {report.relative_to(ROOT)}")
 
 

@@ -142,7 +142,19 @@ def summary_ms(samples: list[float]) -> dict[str, Any]:
         "p99": round(1000 * percentile(samples, 0.99), 1),
         "mean": round(1000 * statistics.fmean(samples), 1),
         "max": round(1000 * max(samples), 1),
+        "samples": [round(1000 * s, 1) for s in samples],  # each trade, for the report's plot
     }
+
+
+def drain_curve(delivered: list[float], ready: float, points: int = 200) -> list[list[float]]:
+    """[seconds since `ready`, messages delivered by then], at most `points` steps (the
+    report's drain plot)."""
+    ordered = sorted(delivered)
+    step = max(1, len(ordered) // points)
+    curve = [[round(t - ready, 3), n + 1] for n, t in enumerate(ordered) if (n + 1) % step == 0]
+    if ordered and (not curve or curve[-1][1] != len(ordered)):
+        curve.append([round(ordered[-1] - ready, 3), len(ordered)])
+    return curve
 
 
 class Bench:
@@ -330,6 +342,7 @@ class Bench:
             "all_repeat_transactions": sum(
                 1 for k in new_transactions.values() if k["repeat"] and not k["delivered"]
             ),
+            "curve": drain_curve([self.business.delivered[mid] for mid in ids], ready),
         }
 
 
