@@ -14,6 +14,7 @@ from tests.contracts.fixtures.bridge import (
     err,
     outcome_message,
 )
+from tests.contracts.fixtures.trade import set_next_block_time
 
 PEER = "0x2b2B2b2b2B2b2B2b2b2B2B2b2b2B2B2b2b2b2b2B"
 
@@ -190,10 +191,10 @@ def test_after_setup_unregistering_an_app_waits_for_the_delay(live, sender, depl
     sent = sender.sendVia(live, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
     assert "MessageSent" in sent.events
     before = _state(live, sender)
-    with brownie.reverts(rf"GovernanceProposalNotReady: {ready_at}, \d+"):
+    with brownie.reverts(revert_pattern=rf"GovernanceProposalNotReady: {ready_at}, \d+"):
         live.applyApp(sender, {"from": stranger})
     assert _state(live, sender) == before
-    brownie.chain.sleep(GOVERNANCE_DELAY + 1)
+    set_next_block_time(ready_at)  # exactly when the delay has passed
     applied = live.applyApp(sender, {"from": stranger})
     assert applied.events["AppUnregistered"] == {"app": sender}
     assert not live.isRegisteredApp(sender)
