@@ -594,6 +594,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     ///         Failed); `retry` needs it to be the current `attesterEpoch()`.
     function failedEpochOf(bytes32 messageId) external view returns (uint32) {
         Delivery memory d = _deliveries[messageId];
+        // slither-disable-next-line incorrect-equality
         return d.status == DeliveryStatus.Failed ? d.epoch : 0;
     }
 
@@ -655,8 +656,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         bytes32 id = keccak256(message);
         Delivery memory delivery = _deliveries[id];
         // Consumed: a no-op, unless Failed under an earlier attester set (then it needs, and
-        // may get here, a fresh quorum of the current set).
+        // may get here, a fresh quorum of the current set). An epoch is a counter, not a
+        // balance: equality is the intended test.
         if (
+            // slither-disable-next-line incorrect-equality
             delivery.status != DeliveryStatus.None
                 && (delivery.status != DeliveryStatus.Failed || delivery.epoch == _config.epoch)
         ) {

@@ -341,7 +341,7 @@ contract PvdSettlement is IMessageRecipient {
         bytes calldata signature,
         bytes memory reason
     ) private view returns (bytes32 holdId) {
-        IHoldableToken.HoldStatus status;
+        IHoldableToken.HoldStatus status = IHoldableToken.HoldStatus.None; // until checkHold answers
         // A hold with other fields under the id (HoldMismatch) is no front-run of this one.
         try _token.checkHold(hold) returns (bytes32 id, IHoldableToken.HoldStatus found) {
             (holdId, status) = (id, found);
