@@ -152,28 +152,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class CountingProxy:
-    """Forwards JSON-RPC over HTTP to `upstream`, counting HTTP requests and calls."""
+class JsonRpcForwarder:
+    """Forwards JSON-RPC over HTTP to `upstream` on a free loopback port. A subclass sees each
+    request body first (`admit`): True forwards it, False answers HTTP 500 instead."""
+
+    keep_alive = False  # HTTP/1.1 connections kept open between requests
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.requests = 0
-        self.calls = 0
-        self._lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1" if proxy.keep_alive else "HTTP/1.0"
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    payload = None
-                with proxy._lock:
-                    proxy.requests += 1
-                    proxy.calls += len(payload) if isinstance(payload, list) else 1
+                if not proxy.admit(body):
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 request = urllib.request.Request(
                     proxy.upstream, body, {"Content-Type": "application/json"}
                 )
@@ -196,17 +194,42 @@ class CountingProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
+    def admit(self, body: bytes) -> bool:
+        return True
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def reset(self) -> None:
-        with self._lock:
-            self.requests = self.calls = 0
-
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class CountingProxy(JsonRpcForwarder):
+    """Forwards JSON-RPC over HTTP to `upstream`, counting HTTP requests and calls."""
+
+    keep_alive = True
+
+    def __init__(self, upstream: str) -> None:
+        self.requests = 0
+        self.calls = 0
+        self._lock = threading.Lock()
+        super().__init__(upstream)
+
+    def admit(self, body: bytes) -> bool:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        with self._lock:
+            self.requests += 1
+            self.calls += len(payload) if isinstance(payload, list) else 1
+        return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = self.calls = 0
 
 
 @dataclass

@@ -23,7 +23,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +30,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from pvd.bench.cluster import JsonRpcForwarder
 from pvd.chain.anvil import AnvilNode, anvil_binary, start_anvil, stop_anvil
 from pvd.chain.connection import DEV_MNEMONIC, Chain, dev_accounts, rpc_chain
 from pvd.chain.local import LOCAL_CHAINS
@@ -553,55 +553,25 @@ def scrape(url: str) -> dict[str, float]:
 # --- an RPC proxy that can hold chosen requests ---------------------------------------
 
 
-class RpcProxy:
+class RpcProxy(JsonRpcForwarder):
     """A JSON-RPC forwarder between one relayer and a node. While a hold rule is set,
     requests it matches wait (the relayer is frozen at that step) until `release()`;
     everything else passes at once. How tests stop a relayer between two steps."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
         self._rule: Callable[[str, list[Any]], bool] | None = None
         self._failing = False
         self.failed = 0  # requests answered with HTTP 500
         self._released = threading.Event()
         self._lock = threading.Lock()
         self.held: list[tuple[str, list[Any]]] = []
-        proxy = self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if proxy._fail_now():
-                    self.send_response(500)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                proxy._maybe_hold(json.loads(body))
-                request = urllib.request.Request(
-                    proxy.upstream, body, {"Content-Type": "application/json"}
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as answer:
-                        status, data = answer.status, answer.read()
-                except urllib.error.HTTPError as exc:
-                    status, data = exc.code, exc.read()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def admit(self, body: bytes) -> bool:
+        if self._fail_now():
+            return False
+        self._maybe_hold(json.loads(body))
+        return True
 
     def hold(self, rule: Callable[[str, list[Any]], bool]) -> None:
         """From now on, requests for which rule(method, params) is true wait."""
@@ -640,8 +610,7 @@ class RpcProxy:
 
     def close(self) -> None:
         self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        super().close()
 
 
 # --- a TCP proxy whose connections a test can cut -------------------------------------
