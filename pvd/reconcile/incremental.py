@@ -146,7 +146,8 @@ def _start(db: Connection, pinned: Mapping[str, Any]) -> _Start:
     problem = None
     for name, checkpoint in pinned.items():
         row = rows.get(name)
-        if row is None or row["block_hash"] is None:
+        started = row is not None and int(row["block"]) >= int(checkpoint.start_block)
+        if row is None or (started and row["block_hash"] is None):
             problem = "no running totals of this pvd yet"
             break
         block = int(row["block"])

@@ -261,3 +261,21 @@ def test_the_alert_rules_name_the_metrics_the_reconciler_serves():
     for metric in ("pvd_reconcile_findings", "pvd_reconcile_lag_blocks",
                    "pvd_reconcile_last_run_timestamp_seconds"):  # fmt: skip
         assert metric in expressions
+
+
+def test_totals_of_an_older_pvd_are_started_again_once(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    fresh.paid_trade()
+    first = step(engine, fresh)
+    with engine.begin() as connection:  # as schema 0003 left them: no hash, no held total
+        connection.execute(
+            text("UPDATE reconcile_state SET block_hash = NULL, totals = :t"),
+            {"t": '{"supply": 0, "balances": 0, "routes": {}}'},
+        )
+
+    again = step(engine, fresh)
+    then = step(engine, fresh)
+
+    assert again.ok and again.restarted == "no running totals of this pvd yet"
+    assert again.totals == first.totals
+    assert then.restarted is None and then.totals == first.totals
