@@ -36,8 +36,6 @@ from pvd.client.send import Sent
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.errors import UserError
 from pvd.paths import PROJECT_ROOT
-from pvd.relayer.config import EnvKey, KeystoreKey
-from pvd.relayer.keys import load_account
 
 DEFAULT_HOME = PROJECT_ROOT / ".pvd"
 # Chain ids that only development chains use: pvd up's anvils, anvil's and hardhat's defaults.
@@ -125,6 +123,7 @@ class Session:
     args: argparse.Namespace
     stack: StackState | None
     _chains: dict[str, tuple[Chain, Manifest, Path]] = field(default_factory=dict)
+    _contracts: dict[tuple[str, str], Contract] = field(default_factory=dict)
     _signer: LocalAccount | None = None
 
     @classmethod
@@ -140,11 +139,14 @@ class Session:
         return self._connect(role)[1]
 
     def contract(self, role: str, name: str) -> Contract:
-        chain, manifest, path = self._connect(role)
-        deployed = manifest.contract(name)
-        return chain.w3.eth.contract(
-            address=Web3.to_checksum_address(deployed.address), abi=load_abi(path, deployed)
-        )
+        """The deployed contract `name` on the `role` chain (its ABI read once)."""
+        if (role, name) not in self._contracts:
+            chain, manifest, path = self._connect(role)
+            deployed = manifest.contract(name)
+            self._contracts[role, name] = chain.w3.eth.contract(
+                address=Web3.to_checksum_address(deployed.address), abi=load_abi(path, deployed)
+            )
+        return self._contracts[role, name]
 
     def is_local(self, role: str) -> bool:
         chain = self.chain(role)
@@ -220,6 +222,9 @@ class Session:
 
     def _load_signer(self, role: str) -> LocalAccount:
         if self._signer is None:
+            from pvd.relayer.config import EnvKey, KeystoreKey
+            from pvd.relayer.keys import load_account
+
             args = self.args
             if args.role is not None:
                 self._signer = dev_account(args.role)
