@@ -31,6 +31,7 @@ from web3.contract import Contract
 
 from pvd.chain.connection import Chain, rpc_chain
 from pvd.chain.local import LOCAL_CHAINS, StackState, read_stack
+from pvd.cli.help import HelpFormatter as HelpFormatter  # re-exported: the commands' formatter
 from pvd.client.roles import DEV_ROLES, dev_account
 from pvd.client.send import Sent
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
@@ -45,25 +46,6 @@ _HASH = _TRADE_ID
 
 PAYMENT_CONTRACTS = ("YuanToken", "Outbox", "Inbox", "PvdSettlement")
 BUSINESS_CONTRACTS = ("TradeRegistry", "Outbox", "Inbox")
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Every option's help ends with its default: `(default: 24h)`, `(default: off)` for
-    a flag, `(default: unset)` where the help says what unset means, `(required)`."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "%(default)" in text or action.default is argparse.SUPPRESS:
-            return text
-        if not action.option_strings:  # a positional argument: always given
-            return text
-        if action.required:
-            return f"{text} (required)"
-        if action.nargs == 0 and action.default is False:
-            return f"{text} (default: off)"
-        if action.default is None:
-            return f"{text} (default: unset)"
-        return f"{text} (default: %(default)s)"
 
 
 def add_chain_options(parser: argparse.ArgumentParser) -> None:

@@ -118,7 +118,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     the module that registers it."""
     from importlib import import_module
 
-    from pvd.cli.context import HelpFormatter
+    from pvd.cli.help import HelpFormatter
 
     parser = Parser(
         prog="pvd",
@@ -140,7 +140,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _add_own_parsers(sub: Any) -> None:
-    from pvd.cli.context import HelpFormatter
+    from pvd.cli.help import HelpFormatter
 
     demo = sub.add_parser(
         "demo",
