@@ -85,7 +85,7 @@ def _submit(chain: Chain, call: Any, sender: str) -> HexBytes:
     """Estimate (a refusal raises here, before anything is sent), complete, sign and send
     `call` from `sender`; web3 fills in the fields for a sender that is not a local
     account, or on a chain without EIP-1559 fees."""
-    account = next((a for a in chain.accounts if a.address == sender), None)
+    account = next((a for a in chain.accounts if a.address.lower() == sender.lower()), None)
     if account is None:
         return HexBytes(call.transact({"from": sender}))
     eth = chain.w3.eth
