@@ -89,15 +89,15 @@ def _submit(chain: Chain, call: Any, sender: str) -> HexBytes:
     if account is None:
         return HexBytes(call.transact({"from": sender}))
     eth = chain.w3.eth
-    gas = int(call.estimate_gas({"from": sender}))
+    gas = int(call.estimate_gas({"from": account.address}))
     latest = eth.get_block("latest")
     gas = min(int(latest["gasLimit"]), gas + GAS_BUFFER)
     if "baseFeePerGas" not in latest:
-        return HexBytes(call.transact({"from": sender, "gas": gas}))
+        return HexBytes(call.transact({"from": account.address, "gas": gas}))
     tip = int(eth.max_priority_fee)
     transaction = call.build_transaction(
         {
-            "from": sender,
+            "from": account.address,
             "chainId": chain.chain_id,
             "nonce": eth.get_transaction_count(account.address, "pending"),
             "gas": gas,
