@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from pvd.errors import UserError
 from pvd.paths import PROJECT_ROOT
 
