@@ -14,6 +14,7 @@ same way on every kind of node.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +38,24 @@ Account.enable_unaudited_hdwallet_features()
 
 def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> tuple[LocalAccount, ...]:
     """The well-known development accounts m/44'/60'/0'/0/i (test keys only)."""
-    return tuple(
-        Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
-        for i in range(count)
-    )
+    return tuple(dev_account_at(i) for i in range(count))
+
+
+@functools.cache
+def dev_account_at(index: int) -> LocalAccount:
+    """The development account m/44'/60'/0'/0/`index` (test key only), derived once per
+    process: the mnemonic's seed is stretched once, not once per account."""
+    from eth_account.hdaccount import key_from_seed
+
+    account: LocalAccount = Account.from_key(key_from_seed(_dev_seed(), f"m/44'/60'/0'/0/{index}"))
+    return account
+
+
+@functools.cache
+def _dev_seed() -> bytes:
+    from eth_account.hdaccount import seed_from_mnemonic
+
+    return bytes(seed_from_mnemonic(DEV_MNEMONIC, passphrase=""))
 
 
 @dataclass(frozen=True)
@@ -55,12 +70,18 @@ class Chain:
     local signing accounts."""
 
     def __init__(
-        self, name: str, domain_id: int, w3: Web3, accounts: Sequence[LocalAccount]
+        self,
+        name: str,
+        domain_id: int,
+        w3: Web3,
+        accounts: Sequence[LocalAccount],
+        chain_id: int | None = None,
     ) -> None:
         self.name = name
         self.domain_id = domain_id
         self.w3 = w3
         self.accounts = tuple(accounts)
+        self._chain_id = chain_id
         # web3's validation middleware asks the node for its chain id before every
         # eth_call and gas estimate (a round trip each, half the relayer's requests) to
         # compare it with a `chainId` field pvd's calls never carry; pvd signs its
@@ -74,10 +95,17 @@ class Chain:
     def __repr__(self) -> str:
         return f"Chain({self.name!r}, domain={self.domain_id})"
 
+    @property
+    def chain_id(self) -> int:
+        """The node's EVM chain id, asked once (a node never changes it)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
     def identity(self) -> ChainIdentity:
         genesis = self.w3.eth.get_block(0)
         return ChainIdentity(
-            chain_id=self.w3.eth.chain_id,
+            chain_id=self.chain_id,
             genesis_hash=genesis["hash"].to_0x_hex(),
             domain_id=self.domain_id,
         )
@@ -127,10 +155,10 @@ def rpc_chain(name: str, url: str, domain_id: int, accounts: Sequence[LocalAccou
     """A chain behind a JSON-RPC endpoint; UserError if it does not answer."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
     try:
-        w3.eth.chain_id  # noqa: B018 - the first request proves the endpoint answers
+        chain_id = int(w3.eth.chain_id)  # the first request proves the endpoint answers
     except Exception as exc:
         raise UserError(
             f"{name} chain: no answer from {url} ({type(exc).__name__}): "
             "start the node (`make chains`) or fix the RPC URL"
         ) from exc
-    return Chain(name, domain_id, w3, accounts)
+    return Chain(name, domain_id, w3, accounts, chain_id)

@@ -31,13 +31,12 @@ from web3.contract import Contract
 
 from pvd.chain.connection import Chain, rpc_chain
 from pvd.chain.local import LOCAL_CHAINS, StackState, read_stack
+from pvd.cli.help import HelpFormatter as HelpFormatter  # re-exported: the commands' formatter
 from pvd.client.roles import DEV_ROLES, dev_account
 from pvd.client.send import Sent
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.errors import UserError
 from pvd.paths import PROJECT_ROOT
-from pvd.relayer.config import EnvKey, KeystoreKey
-from pvd.relayer.keys import load_account
 
 DEFAULT_HOME = PROJECT_ROOT / ".pvd"
 # Chain ids that only development chains use: pvd up's anvils, anvil's and hardhat's defaults.
@@ -47,25 +46,6 @@ _HASH = _TRADE_ID
 
 PAYMENT_CONTRACTS = ("YuanToken", "Outbox", "Inbox", "PvdSettlement")
 BUSINESS_CONTRACTS = ("TradeRegistry", "Outbox", "Inbox")
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Every option's help ends with its default: `(default: 24h)`, `(default: off)` for
-    a flag, `(default: unset)` where the help says what unset means, `(required)`."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "%(default)" in text or action.default is argparse.SUPPRESS:
-            return text
-        if not action.option_strings:  # a positional argument: always given
-            return text
-        if action.required:
-            return f"{text} (required)"
-        if action.nargs == 0 and action.default is False:
-            return f"{text} (default: off)"
-        if action.default is None:
-            return f"{text} (default: unset)"
-        return f"{text} (default: %(default)s)"
 
 
 def add_chain_options(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +105,7 @@ class Session:
     args: argparse.Namespace
     stack: StackState | None
     _chains: dict[str, tuple[Chain, Manifest, Path]] = field(default_factory=dict)
+    _contracts: dict[tuple[str, str], Contract] = field(default_factory=dict)
     _signer: LocalAccount | None = None
 
     @classmethod
@@ -140,11 +121,14 @@ class Session:
         return self._connect(role)[1]
 
     def contract(self, role: str, name: str) -> Contract:
-        chain, manifest, path = self._connect(role)
-        deployed = manifest.contract(name)
-        return chain.w3.eth.contract(
-            address=Web3.to_checksum_address(deployed.address), abi=load_abi(path, deployed)
-        )
+        """The deployed contract `name` on the `role` chain (its ABI read once)."""
+        if (role, name) not in self._contracts:
+            chain, manifest, path = self._connect(role)
+            deployed = manifest.contract(name)
+            self._contracts[role, name] = chain.w3.eth.contract(
+                address=Web3.to_checksum_address(deployed.address), abi=load_abi(path, deployed)
+            )
+        return self._contracts[role, name]
 
     def is_local(self, role: str) -> bool:
         chain = self.chain(role)
@@ -220,6 +204,9 @@ class Session:
 
     def _load_signer(self, role: str) -> LocalAccount:
         if self._signer is None:
+            from pvd.relayer.config import EnvKey, KeystoreKey
+            from pvd.relayer.keys import load_account
+
             args = self.args
             if args.role is not None:
                 self._signer = dev_account(args.role)

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pvd.cli.context import HelpFormatter
+from pvd.cli.help import HelpFormatter
 from pvd.errors import UserError
 
 

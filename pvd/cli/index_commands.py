@@ -41,7 +41,7 @@ _CONFIG_KEYS = {
 
 def add_parser(subparsers: Any) -> None:
     """Register `index`, `trace` and `reconcile` on pvd's subcommand parser."""
-    from pvd.cli.context import HelpFormatter
+    from pvd.cli.help import HelpFormatter
 
     index = subparsers.add_parser(
         "index",

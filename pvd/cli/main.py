@@ -4,7 +4,10 @@ stderr and exit code 2, never a traceback (`-v` shows one). A wrong option is on
 too, naming `--help`.
 
 Command groups live in their own modules under pvd/cli/, each with an
-`add_parser(subparsers)` function registered in `build_parser` below.
+`add_parser(subparsers)` function; `COMMANDS` says which module registers which
+command. A run imports only the module of the command it runs (a trade step never loads
+the index, the explorer or the deployer), so `pvd` starts fast; `pvd --help` and a
+mistyped command load them all.
 """
 
 from __future__ import annotations
@@ -15,17 +18,28 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-import requests
-
-from pvd.chain import local as localchains
-from pvd.cli import explorer, index_commands
-from pvd.deploy.compiler import compile_contracts
 from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
 
 EXIT_USER_ERROR = 2
+_HERE = "pvd.cli.main"  # the commands registered by this module itself
+
+# Each top-level command and the module whose add_parser registers it.
+COMMANDS: dict[str, str] = {
+    **dict.fromkeys(("up", "down", "ps"), "pvd.cli.stack"),
+    "trade": "pvd.cli.trade",
+    **dict.fromkeys(
+        ("bank", "issue", "redeem", "transfer", "wallet", "token", "role", "attesters"),
+        "pvd.cli.money",
+    ),
+    **dict.fromkeys(("relay", "status", "retry"), "pvd.cli.relayer"),
+    "deploy": "pvd.cli.deploy",
+    **dict.fromkeys(("demo", "chains", "compile"), _HERE),
+    **dict.fromkeys(("index", "trace", "reconcile"), "pvd.cli.index_commands"),
+    "explorer": "pvd.cli.explorer",
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,12 +59,16 @@ def _version() -> str:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
+    from pvd.deploy.compiler import compile_contracts
+
     artifacts = compile_contracts()
     print(f"compiled {len(artifacts)} contracts: {', '.join(sorted(artifacts))}")
     return 0
 
 
 def _cmd_chains(args: argparse.Namespace) -> int:
+    from pvd.chain import local as localchains
+
     state = Path(args.state)
     if args.action == "up":
         nodes = localchains.up(state)
@@ -95,9 +113,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(chains=args.chains, as_json=args.json, explorer=args.explorer))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from pvd.cli import deploy, money, relayer, stack, trade
-    from pvd.cli.context import HelpFormatter
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `pvd` parser: every command, or (given a known `command`) only the commands of
+    the module that registers it."""
+    from importlib import import_module
+
+    from pvd.cli.help import HelpFormatter
 
     parser = Parser(
         prog="pvd",
@@ -109,11 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pvd {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    stack.add_parser(sub)
-    trade.add_parser(sub)
-    money.add_parser(sub)
-    relayer.add_parser(sub)
-    deploy.add_parser(sub)
+    wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module in wanted:
+        if module == _HERE:
+            _add_own_parsers(sub)
+        else:
+            import_module(module).add_parser(sub)
+    return parser
+
+
+def _add_own_parsers(sub: Any) -> None:
+    from pvd.cli.help import HelpFormatter
 
     demo = sub.add_parser(
         "demo",
@@ -139,18 +166,30 @@ def build_parser() -> argparse.ArgumentParser:
     chains.add_argument("--json", action="store_true", help="status as one JSON object")
     chains.set_defaults(handler=_cmd_chains)
 
-    index_commands.add_parser(sub)  # index, trace, reconcile
-    explorer.add_parser(sub)
-
     compile_ = sub.add_parser(
         "compile", help="compile contracts/ with the pinned settings", formatter_class=HelpFormatter
     )
     compile_.set_defaults(handler=_cmd_compile)
-    return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word of a command line: its first argument that is not an option
+    (pvd's own options take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A connection failure or timeout of the HTTP library web3 uses (only loaded if
+    something talked to a node)."""
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(
+        exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_of(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -163,15 +202,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("pvd").exception("user error")
         print(f"pvd: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        if args.verbose:
-            logging.getLogger("pvd").exception("node unreachable")
-        print(
-            f"pvd: error: a chain stopped answering ({type(exc).__name__}): check the node "
-            "(pvd ps, pvd chains status) and run the command again",
-            file=sys.stderr,
-        )
-        return EXIT_USER_ERROR
     except PvdError as exc:
         print(f"pvd: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -180,6 +210,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`pvd ... | head`): nothing to say
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a node gone mid-command: one line too; anything else is a bug
+        if not _unreachable(exc):
+            raise
+        if args.verbose:
+            logging.getLogger("pvd").exception("node unreachable")
+        print(
+            f"pvd: error: a chain stopped answering ({type(exc).__name__}): check the node "
+            "(pvd ps, pvd chains status) and run the command again",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

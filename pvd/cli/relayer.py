@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from pvd.chain.ports import port_free
-from pvd.cli.context import HelpFormatter
+from pvd.cli.help import HelpFormatter
 from pvd.errors import UserError
 
 STOP_SIGNALS = ("SIGTERM", "SIGINT")

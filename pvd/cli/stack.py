@@ -17,6 +17,10 @@ process. `ps` lists them, dead ones as dead.
 The managed processes are data: `SERVICES` lists what `up` starts after the chains and
 the deployment, in order, each a `Service` with a command, a health check, an
 environment and the services that must answer before it starts.
+
+`start_relayers` starts the same three relayers (`RELAYERS`: same configs, keys, ports
+and health checks, through the same code) for chains and a deployment made elsewhere:
+`make relayers` (pvd_brownie.relayers) after `make chains` and a brownie deployment.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -267,11 +271,8 @@ def _explorer_service() -> Service:
     return Service("explorer", "explorer", command, _own_environment, ready, url, after=("index",))
 
 
-SERVICES: list[Service] = [
-    *(_relay_service(name) for name in ATTESTERS),
-    _index_service(),
-    _explorer_service(),
-]
+RELAYERS: list[Service] = [_relay_service(name) for name in ATTESTERS]
+SERVICES: list[Service] = [*RELAYERS, _index_service(), _explorer_service()]
 
 
 def _write_relay_config(layout: Layout, state: StackState, me: str) -> Path:
@@ -341,9 +342,42 @@ def up(home: Path, out: Callable[[str], None] = print) -> StackState:
     state = _deployment(layout, state, out)
     write_stack(layout.home, state)
 
+    state = _start_services(layout, _with_ports(layout, state), SERVICES)
+    out(f"explorer: {_explorer_service().url(layout, state)}; index: {layout.index_url}")
+    out(f"local stack ready in {time.monotonic() - started:.1f}s (state: {stack_file(home)})")
+    return state
+
+
+def start_relayers(home: Path, rpc: Mapping[str, str], manifests: Mapping[str, str]) -> StackState:
+    """The stack's three relayers (RELAYERS) alone, for chains (`rpc`, by role) and a
+    deployment (`manifests`) made elsewhere: their gas keys funded, configs, stores, logs
+    and the record of what runs under `home` (`down(home)` stops them). UserError if
+    relayers recorded there still run; a relayer that does not start stops the others."""
+    layout = Layout(home.resolve())
+    _check_writable(layout.home)
+    recorded = read_stack(layout.home)
+    if live := [p for p in (recorded.processes if recorded else ()) if p.state() == "running"]:
+        pids = ", ".join(str(p.pid) for p in live)
+        raise UserError(
+            f"local relayers already run from {layout.home} (pids {pids}): stop them first"
+        )
+    state = StackState(rpc=dict(rpc), manifests=dict(manifests))
+    fund_gas_keys(_chain(role, state) for role in ("payment", "business"))
+    state = _with_ports(layout, state)
+    write_stack(layout.home, state)
+    try:
+        return _start_services(layout, state, RELAYERS)
+    except BaseException:
+        down(layout.home)
+        raise
+
+
+def _with_ports(layout: Layout, state: StackState) -> StackState:
+    """Each relayer's quorum and metrics ports and the explorer's: a restarted relayer
+    keeps its ports while they are free (its peers' configs name them), else new free
+    ones."""
     ports = dict(state.details.get("ports", {}))
     for attester in ATTESTERS:
-        # a restarted relayer keeps its ports while they are free: its peers' configs name them
         if attester not in ports or (
             not _running(state, f"relay-{attester}")
             and not all(map(port_free, ports[attester].values()))
@@ -353,10 +387,14 @@ def up(home: Path, out: Callable[[str], None] = print) -> StackState:
         not _running(state, "explorer") and not port_free(ports["explorer"])
     ):
         ports["explorer"] = free_port()
-    state = replace(state, details={**state.details, "ports": ports, "home": str(layout.home)})
+    return replace(state, details={**state.details, "ports": ports, "home": str(layout.home)})
 
+
+def _start_services(layout: Layout, state: StackState, services: list[Service]) -> StackState:
+    """Start those of `services` that do not run, in order (each after those it waits
+    for answer), recording each in the stack file; return once all answer."""
     waiting: list[Service] = []
-    for service in SERVICES:
+    for service in services:
         if _running(state, service.name):
             continue
         if before := [s for s in waiting if s.name in service.after]:
@@ -376,8 +414,6 @@ def up(home: Path, out: Callable[[str], None] = print) -> StackState:
         write_stack(layout.home, state)
         waiting.append(service)
     _wait_ready(layout, state, waiting)
-    out(f"explorer: {_explorer_service().url(layout, state)}; index: {layout.index_url}")
-    out(f"local stack ready in {time.monotonic() - started:.1f}s (state: {stack_file(home)})")
     return state
 
 
@@ -416,12 +452,18 @@ def _deployment(layout: Layout, state: StackState, out: Callable[[str], None]) -
     token = system.payment.token
     for role in (money.COMPLIANCE_ROLE, money.PAUSER_ROLE):
         money.grant_role(payment, token, central, role, central)
-    for chain in (payment, business):
-        for index in (1, 2, 3):
-            gas = dev_account(f"relayer-{index}").address
-            chain.w3.provider.make_request("anvil_setBalance", [gas, hex(GAS_FUNDS)])  # type: ignore[arg-type]
+    fund_gas_keys((payment, business))
     out(f"deployed pvd (2-of-3 attesters): {manifests['payment']}, {manifests['business']}")
     return replace(state, manifests=manifests)
+
+
+def fund_gas_keys(chains: Iterable[Chain]) -> None:
+    """Give each relayer's gas key (development keys) GAS_FUNDS wei on each chain, with
+    anvil's anvil_setBalance: local development chains only."""
+    for chain in chains:
+        for index in range(1, len(ATTESTERS) + 1):
+            gas = dev_account(f"relayer-{index}").address
+            chain.w3.provider.make_request("anvil_setBalance", [gas, hex(GAS_FUNDS)])  # type: ignore[arg-type]
 
 
 def _forget_old_services(

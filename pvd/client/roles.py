@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
 
-from pvd.chain.connection import dev_accounts
+from pvd.chain.connection import dev_account_at, dev_accounts
 from pvd.errors import UserError
 
 DEV_ROLES: dict[str, int] = {
@@ -40,7 +40,7 @@ def dev_account(role: str) -> LocalAccount:
         raise UserError(
             f"no development account plays {role!r}: use one of {', '.join(DEV_ROLES)}"
         ) from None
-    return dev_accounts(DEV_ACCOUNTS)[index]
+    return dev_account_at(index)
 
 
 def dev_role_of(address: str) -> str | None:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pvd.errors import UserError
 from pvd.paths import PROJECT_ROOT
 
@@ -39,6 +37,8 @@ class Artifact:
 
 
 def load_compiler_settings(root: Path = PROJECT_ROOT) -> CompilerSettings:
+    import yaml  # here, not at the top: reading a manifest (every pvd command) needs no YAML
+
     config = yaml.safe_load((root / "brownie-config.yaml").read_text())["compiler"]
     solc = config["solc"]
     optimizer = solc.get("optimizer", {})

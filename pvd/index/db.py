@@ -18,12 +18,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -31,11 +28,15 @@ from pvd.errors import UserError
 from pvd.index.schema import SCHEMA_REVISION
 from pvd.paths import PROJECT_ROOT
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DB_PATH = PROJECT_ROOT / ".pvd" / "index.db"
 DB_ENV = "PVD_INDEX_DB"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version"  # where Alembic records the schema's revision (its default)
 _LOCK_KEY = 0x707664_1D  # PostgreSQL advisory lock id of the index writer ("pvd" + index)
 
 
@@ -104,6 +105,8 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -111,12 +114,28 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision Alembic recorded (None: no schema yet), read with a plain query: a
+    reader such as `pvd trace` does not load Alembic (a quarter of a second) to open the
+    index; migrations do."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        heads = [
+            str(row[0])
+            for row in connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        ]
+    if len(heads) > 1:
+        raise UserError(
+            f"the index records more than one schema revision ({', '.join(sorted(heads))}): "
+            "it was not written by pvd; point --db at a pvd index"
+        )
+    return heads[0] if heads else None
 
 
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the newest revision; (before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     command.upgrade(alembic_config(engine), "head")
     return before, SCHEMA_REVISION
@@ -154,8 +173,6 @@ def open_index(url: str | None = None, *, create: bool = True) -> Engine:
 
 
 def _has_tables(engine: Engine) -> bool:
-    from sqlalchemy import inspect
-
     return bool(inspect(engine).get_table_names())
 
 
