@@ -1,8 +1,8 @@
-"""`pvd index`, `pvd trace` and `pvd reconcile`: the commands built on the chain index.
+"""`pvd index` and `pvd trace`: the commands built on the chain index (`pvd reconcile`,
+which reads it too, is registered by pvd.cli.reconcile so that neither loads the other).
 
-`add_parser(subparsers)` registers all three (pvd.cli.main calls it). The work is in
-pvd.index (ingest, query, trace) and pvd.reconcile; this module reads options and a
-config file and prints.
+`add_parser(subparsers)` registers both (pvd.cli.main calls it). The work is in
+pvd.index (ingest, query, trace); this module reads options and a config file and prints.
 
 Options may come from a TOML file (`--config`, section `[index]`, keys as the long
 options with `_`: db, payment_manifest, business_manifest, payment_rpc, business_rpc,
@@ -40,7 +40,7 @@ _CONFIG_KEYS = {
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register `index`, `trace` and `reconcile` on pvd's subcommand parser."""
+    """Register `index` and `trace` on pvd's subcommand parser."""
     from pvd.cli.help import HelpFormatter
 
     index = subparsers.add_parser(
@@ -80,16 +80,6 @@ def add_parser(subparsers: Any) -> None:
     _db_options(trace)
     trace.add_argument("--json", action="store_true", help="machine-readable output")
     trace.set_defaults(handler=run_trace)
-
-    from pvd.reconcile import reconciler
-
-    checker = subparsers.add_parser(
-        "reconcile",
-        help="check both chains' invariants (reads no relayer store)",
-        formatter_class=HelpFormatter,
-    )
-    reconciler.add_arguments(checker)
-    checker.set_defaults(handler=reconciler.run)
 
 
 def _db_options(parser: argparse.ArgumentParser) -> None:

@@ -37,7 +37,8 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("relay", "status", "retry"), "pvd.cli.relayer"),
     "deploy": "pvd.cli.deploy",
     **dict.fromkeys(("demo", "chains", "compile"), _HERE),
-    **dict.fromkeys(("index", "trace", "reconcile"), "pvd.cli.index_commands"),
+    **dict.fromkeys(("index", "trace"), "pvd.cli.index_commands"),
+    "reconcile": "pvd.cli.reconcile",
     "explorer": "pvd.cli.explorer",
 }
 

@@ -11,7 +11,6 @@ trace, explorer and reconciler never decode a log themselves.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from web3 import Web3
 from pvd.chain.logs import ObservedLog
 from pvd.deploy.reverts import RevertDecoder
 from pvd.errors import UnrecoverableError
+from pvd.index.records import ChainEvent
 from pvd.protocol.messages import (
     Kind,
     Message,
@@ -37,26 +37,6 @@ from pvd.protocol.messages import (
 INT64_MAX = 2**63 - 1
 # amounts the index keeps in 64-bit columns (schema.py)
 _AMOUNT_ARGS = ("amount", "price", "value")
-
-
-@dataclass(frozen=True)
-class ChainEvent:
-    """One pvd event on one chain, decoded."""
-
-    chain: str
-    block: int
-    log_index: int
-    tx_hash: str
-    block_hash: str
-    contract: str  # manifest name: YuanToken, Outbox, Inbox, PvdSettlement, TradeRegistry...
-    name: str  # the event's name
-    args: Mapping[str, Any]
-    trade_id: str | None = None
-    hold_id: str | None = None
-    message_id: str | None = None
-
-    def args_json(self) -> str:
-        return json.dumps(dict(self.args), sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

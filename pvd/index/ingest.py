@@ -41,7 +41,8 @@ from pvd.chain.logs import ObservedLog, rpc_int
 from pvd.chain.rpc import raw_batch
 from pvd.deploy.manifest import load_abi, read_manifest
 from pvd.errors import RecoverableError, UserError
-from pvd.index.events import ChainEvent, EventDecoder, checksummed
+from pvd.index.events import EventDecoder, checksummed
+from pvd.index.records import ChainEvent
 from pvd.index.schema import blocks, chains
 from pvd.index.store import BlockRecord, rollback_to, write_batch
 

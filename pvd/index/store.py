@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, or_, select, update
 
-from pvd.index.events import ChainEvent
+from pvd.index.records import ChainEvent
 from pvd.index.schema import accounts, blocks, chains, events, holds, messages, trades
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
