@@ -103,7 +103,8 @@ async function main() {
     async function send() {
         const tx = await sender.send(business.name, receiver.address, { value: FEE });
         const receipt = await tx.wait();
-        return { number: (await sender.sent()).toNumber(), receipt };
+        const sent = receipt.events.find((event) => event.event === 'Sent');
+        return { number: sent.args.number.toNumber(), receipt };
     }
 
     async function waitFor(numbers) {
