@@ -13,7 +13,8 @@ chains (in-process ganache) and drives the package's own EVM relayer:
   Received log (p50, p99, mean, max in ms);
 - bursts (200 and 1,000): messages sent with the relayer stopped, then the relayer
   started: delivered, lost (not executed before the relayer made no progress for
-  `--stall` seconds), wall time from start to the last execution, the first delivery.
+  `--stall` seconds), wall time from start to the last execution, the first delivery,
+  and the gas of each of the relayer's approval transactions on the destination gateway.
 
 Written as the `peers` section of bench/report.json (pvd.bench.report):
 `axelar_local_dev` (what the peer measured, or why it could not run: the command and its
@@ -151,20 +152,28 @@ def comparison(report: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pvd.bench.peers", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="20 messages, a burst of 200; report-quick.json"
+        "--quick",
+        action="store_true",
+        help="20 messages, one burst of 100 (the quick growth step's backlog), 15 s stall; "
+        "report-quick.json",
     )
     parser.add_argument("--latency-messages", type=int, default=None)
     parser.add_argument("--bursts", default=None, help="comma-separated (default 200,1000)")
     parser.add_argument(
-        "--stall", type=float, default=60.0, help="seconds without progress: the rest is lost"
+        "--stall",
+        type=float,
+        default=None,
+        help="seconds without progress after which the rest of a burst counts as lost "
+        "(default 30; 15 with --quick)",
     )
-    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args(argv)
     latency = args.latency_messages or (20 if args.quick else 100)
-    bursts_text = args.bursts or ("200" if args.quick else "200,1000")
+    bursts_text = args.bursts or ("100" if args.quick else "200,1000")
+    stall = args.stall or (15.0 if args.quick else 30.0)
     bursts = [int(b) for b in bursts_text.split(",") if b.strip()]
     report_path = QUICK_REPORT if args.quick else REPORT
-    peer = run_peer(latency, bursts, args.stall, args.timeout)
+    peer = run_peer(latency, bursts, stall, args.timeout)
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     data = {"axelar_local_dev": peer, "comparison": comparison(report, peer) if peer["ran"] else {}}
     path = write_section("peers", data, report_path)

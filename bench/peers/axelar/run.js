@@ -43,6 +43,25 @@ async function deploy(artifact, wallet, args) {
     return contract;
 }
 
+async function gatewayTransactions(network, fromBlock) {
+    const found = [];
+    const head = await network.provider.getBlockNumber();
+    for (let number = fromBlock; number <= head; number++) {
+        const block = await network.provider.getBlockWithTransactions(number);
+        for (const tx of block.transactions) {
+            if (!tx.to || tx.to.toLowerCase() !== network.gateway.address.toLowerCase()) continue;
+            const receipt = await network.provider.getTransactionReceipt(tx.hash);
+            found.push({
+                block: number,
+                status: receipt.status,
+                gas_used: receipt.gasUsed.toNumber(),
+                gas_limit: tx.gasLimit.toNumber(),
+            });
+        }
+    }
+    return found;
+}
+
 async function main() {
     const [artifactsPath, latencyArg, burstsArg, stallArg] = process.argv.slice(2);
     const artifacts = JSON.parse(fs.readFileSync(artifactsPath, 'utf8'));
@@ -152,6 +171,7 @@ async function main() {
         const errorsBefore = errors.length;
         const callsBefore = relayCalls;
         const numbers = [];
+        const fromBlock = (await business.provider.getBlockNumber()) + 1;
         for (let i = 0; i < size; i++) numbers.push((await send()).number);
         const ready = performance.now();
         relaying = true;
@@ -159,6 +179,7 @@ async function main() {
         relaying = false;
         await sleep(20);
         const done = numbers.filter((n) => executedAt.has(n)).map((n) => executedAt.get(n));
+        const approvals = await gatewayTransactions(business, fromBlock);
         const wall = done.length ? (Math.max(...done) - ready) / 1000 : null;
         result.bursts[String(size)] = {
             messages: size,
@@ -173,6 +194,9 @@ async function main() {
             relay_calls: relayCalls - callsBefore,
             relay_errors: errors.slice(errorsBefore, errorsBefore + 3),
             relay_error_count: errors.length - errorsBefore,
+            // the relayer's approval transactions on the destination gateway (all of a
+            // relay() call's approvals go in one, at the package's fixed gas limit)
+            gateway_transactions: approvals,
         };
     }
     stopped = true;
