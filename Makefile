@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SLITHER_TARGETS := contracts/token/YuanToken.sol contracts/settlement/PvdSettlement.sol \
 	contracts/trade/TradeRegistry.sol contracts/bridge/Inbox.sol contracts/bridge/Outbox.sol
 
-.PHONY: help setup demo test test-contracts test-pvd test-brownie test-integration test-docs test-explorer explorer-deps lint bench bench-quick chains chains-down up down relayers relayers-down clean postgres-deps
+.PHONY: help setup demo test test-contracts test-pvd test-brownie test-integration test-docs test-explorer explorer-deps lint bench bench-quick bench-peers chains chains-down up down relayers relayers-down clean postgres-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,17 +82,30 @@ lint: setup ## ruff, mypy, solhint, slither
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: setup postgres-deps ## gas, relay latency/throughput/catch-up, CLI waits, index, reconcile and explorer pages: bench/report.json
+bench: setup postgres-deps bench-peers ## gas, relay latency/throughput/catch-up, growth, the peer, CLI waits, index, reconcile and explorer pages: bench/report.json
 	$(BIN)/python scripts/bench_gas.py
 	$(BIN)/python -m pvd.bench.relay
+	$(BIN)/python -m pvd.bench.growth
+	$(BIN)/python -m pvd.bench.peers
 	$(BIN)/python -m pvd.bench.cli
 	$(BIN)/python -m pvd.bench.index
 	$(BIN)/python -m pvd.bench.explorer
 	$(BIN)/python -m pvd.bench.render bench/report.json
 
-bench-quick: setup ## relay figures only: fewer trades, 10 s idle, a backlog of 200: bench/report-quick.json and .md
+bench-quick: setup bench-peers ## relay, growth and peer figures, small: bench/report-quick.json and .md
 	$(BIN)/python -m pvd.bench.relay --quick
+	$(BIN)/python -m pvd.bench.growth --quick
+	$(BIN)/python -m pvd.bench.peers --quick
 	$(BIN)/python -m pvd.bench.render bench/report-quick.json
+
+# The bench's peer relayer, installed into its own folder from its own lockfile (never a
+# pvd dependency; bench/peers/axelar/node_modules is not tracked).
+bench/peers/axelar/node_modules/.installed: bench/peers/axelar/package.json bench/peers/axelar/package-lock.json
+	@echo "== bench peer: @axelar-network/axelar-local-dev in bench/peers/axelar/ (npm ci) =="
+	@cd bench/peers/axelar && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bench-peers: bench/peers/axelar/node_modules/.installed ## install the bench's peer relayer (axelar-local-dev) into bench/peers/axelar/ only
 
 chains: setup ## start two anvil chains (payment, business) on free ports
 	$(BIN)/pvd chains up

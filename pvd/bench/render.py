@@ -1,9 +1,11 @@
 """bench/report.md and its PNG plots, written from bench/report.json (never by hand).
 
 `make bench` runs it last: `python -m pvd.bench.render [REPORT_JSON]`. It reads the
-sections other bench modules wrote (gas, gas_comparison, relay, ...) and draws what they
-measured: gas per operation against the baselines, the latency distribution of each
-direction, and the drain of a backlog over time. A plot whose figures are not in the
+sections other bench modules wrote (gas, gas_comparison, relay, growth, peers, ...) and
+draws what they measured: gas per operation against the baselines, the latency
+distribution of each direction, the drain of a backlog over time, and how cost grows
+(drain rate and peak memory against the backlog, the sweep against chain length); the
+growth and peer figures (with pvd / peer ratios) are tabled. A plot whose figures are not in the
 report is left out and the page says so. Nothing here measures anything.
 """
 
@@ -99,6 +101,151 @@ def plot_drain(backlog: dict[str, Any], out: Path) -> Path | None:
     return out
 
 
+def plot_growth(growth: dict[str, Any], out: Path) -> Path | None:
+    """Drain rate and peak memory against the backlog; the sweep's and a full read's
+    seconds against the chain's length (pvd.bench.growth)."""
+    backlogs = growth.get("backlogs") or {}
+    sweeps = growth.get("sweep") or []
+    if not backlogs and not sweeps:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    sizes = sorted(int(size) for size in backlogs)
+    if sizes:
+        left.plot(sizes, [backlogs[str(n)]["messages_per_second"] for n in sizes], "o-")
+        left.set_xscale("log")
+        left.set_xlabel("backlog (messages)")
+        left.set_ylabel("messages per second", color="C0")
+        memory = left.twinx()
+        peaks = [backlogs[str(n)].get("peak_rss_mib_max") or 0 for n in sizes]
+        memory.plot(sizes, peaks, "s--", color="C1")
+        memory.set_ylabel("peak RSS per relayer (MiB)", color="C1")
+        left.set_title("Backlog drain, three pvd relay processes")
+    route = "payment->business"
+    points = [p for p in sweeps if route in p]
+    if points:
+        blocks = [p["chain_blocks"]["payment"] for p in points]
+        right.plot(blocks, [p[route]["sweep_seconds"] for p in points], "o-", label="sweep")
+        right.plot(
+            blocks, [p[route]["full_read_seconds"] for p in points], "s--", label="every log"
+        )
+        right.set_xscale("symlog")
+        right.set_xlabel("payment chain length (blocks)")
+        right.set_ylabel("seconds")
+        right.set_title(f"Sweep of {route} against chain length")
+        right.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def _growth_tables(growth: dict[str, Any]) -> list[str]:
+    data = growth["data"]
+    lines = ["## How cost grows", "", f"`python -m pvd.bench.growth`, {_stamp(growth)}.", ""]
+    backlogs = data.get("backlogs") or {}
+    if backlogs:
+        lines += [
+            "| backlog | messages/s | seconds | first delivery (s) | repeats | peak RSS MiB "
+            "(max of 3) |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for size in sorted(backlogs, key=int):
+            b = backlogs[size]
+            cells = [
+                size,
+                b["messages_per_second"],
+                b["seconds"],
+                b["first_delivery_seconds"],
+                b["repeats"],
+                b.get("peak_rss_mib_max"),
+            ]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("")
+    catch_up = data.get("catch_up") or {}
+    if catch_up:
+        lines += ["| catch-up (blocks per chain) | seconds | blocks/s |", "|---:|---:|---:|"]
+        for blocks in sorted(catch_up, key=int):
+            c = catch_up[blocks]
+            lines.append(f"| {int(blocks):,} | {c['seconds']} | {c['blocks_per_second']:,} |")
+        lines.append("")
+    sweeps = data.get("sweep") or []
+    if sweeps:
+        lines += [
+            "| chain length (payment blocks) | route | sweep s | blocks read | every log s |",
+            "|---:|---|---:|---:|---:|",
+        ]
+        for point in sweeps:
+            for route in ("payment->business", "business->payment"):
+                if route in point:
+                    r = point[route]
+                    lines.append(
+                        f"| {point['chain_blocks']['payment']:,} | {route} | "
+                        f"{r['sweep_seconds']} | {r['sweep_blocks_read']:,} | "
+                        f"{r['full_read_seconds']} |"
+                    )
+        lines.append("")
+    return lines
+
+
+def _peer_tables(peers: dict[str, Any]) -> list[str]:
+    data = peers["data"]
+    peer = data.get("axelar_local_dev") or {}
+    lines = [
+        "## The peer: axelar-local-dev",
+        "",
+        f"`python -m pvd.bench.peers`, {_stamp(peers)}.",
+        "",
+    ]
+    if not peer.get("ran"):
+        lines += [
+            f"Could not run: `{peer.get('command', '?')}` failed with: {peer.get('error', '?')}",
+            "",
+        ]
+        return lines
+    lines += [
+        f"{peer.get('package')} {peer.get('version')} on node {peer.get('node')}; chains: "
+        f"{peer.get('chains')}; relayer: {peer.get('relayer')}.",
+        "",
+    ]
+    latency = peer.get("latency_ms")
+    if latency:
+        lines += [
+            "| peer latency (ms) | messages | p50 | p99 | mean | max |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| send receipt -> executed | {latency['messages']} | {latency['p50']} | "
+            f"{latency['p99']} | {latency['mean']} | {latency['max']} |",
+            "",
+        ]
+    bursts = peer.get("bursts") or {}
+    if bursts:
+        lines += [
+            "| peer burst | delivered | lost | wall s | messages/s | relayer errors |",
+            "|---:|---:|---:|---:|---:|---|",
+        ]
+        for size in sorted(bursts, key=int):
+            b = bursts[size]
+            errors = "; ".join(b.get("relay_errors") or []) or "none"
+            lines.append(
+                f"| {size} | {b['delivered']} | {b['lost']} | {b['wall_seconds']} | "
+                f"{b['messages_per_second']} | {errors} |"
+            )
+        lines.append("")
+    comparison = data.get("comparison") or {}
+    if comparison:
+        lines += [
+            "pvd / peer (latency: below 1 is pvd faster; rate: above 1 is pvd faster):",
+            "",
+            "| figure | pvd | peer | pvd / peer |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, row in comparison.items():
+            mine = row.get("pvd_ms", row.get("pvd"))
+            theirs = row.get("peer_ms", row.get("peer"))
+            lines.append(f"| {name} | {mine} | {theirs} | {row['ratio']} |")
+        lines.append("")
+    return lines
+
+
 def _gas_tables(report: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     comparison = report.get("gas_comparison")
@@ -178,10 +325,13 @@ def render(report_path: Path = REPORT) -> Page:
     latency = relay.get("shipped_config", {}).get("latency_ms", {})
     latency_png = plot_latency(latency, folder / f"{stem}-latency.png")
     drain_png = plot_drain(relay.get("backlog", {}), folder / f"{stem}-drain.png")
+    growth = report.get("growth", {}).get("data", {})
+    growth_png = plot_growth(growth, folder / f"{stem}-growth.png")
     for title, png in (
         ("Gas per operation against the baselines", gas_png),
         ("Latency distribution", latency_png),
         ("Drain of a backlog over time", drain_png),
+        ("How cost grows", growth_png),
     ):
         if png is None:
             missing.append(title)
@@ -193,7 +343,11 @@ def render(report_path: Path = REPORT) -> Page:
     lines += _gas_tables(report)
     if "relay" in report:
         lines += _relay_tables(report["relay"])
-    others = sorted(set(report) - {"gas", "gas_comparison", "relay"})
+    if "growth" in report:
+        lines += _growth_tables(report["growth"])
+    if "peers" in report:
+        lines += _peer_tables(report["peers"])
+    others = sorted(set(report) - {"gas", "gas_comparison", "relay", "growth", "peers"})
     if others:
         lines += [
             "## Other sections",

@@ -67,7 +67,13 @@ from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
 from pvd.relayer.sender import Call, Mined, PreflightReverted, Sender, SendFailed, SentTx
 from pvd.relayer.store import Condition, Inclusion, MessageRecord, Stage, Store
-from pvd.relayer.sweep import SweepReport, message_fields, seen_message, sweep_route
+from pvd.relayer.sweep import (
+    SWEEP_WINDOW_BLOCKS,
+    SweepReport,
+    message_fields,
+    seen_message,
+    sweep_route,
+)
 
 MESSAGE_SENT = Web3.keccak(text="MessageSent(bytes32,uint32,address,bytes)")
 
@@ -133,6 +139,9 @@ class RouteSettings:
     # Seconds between two sweeps while running (the first tick always sweeps): dead
     # messages still open on chain, and confirmed ones whose delivery left the chain.
     sweep_interval: float = 300.0
+    # Blocks of outbox logs a sweep reads, ending at the checkpoint (pvd.relayer.sweep):
+    # what it costs does not grow with the chain.
+    sweep_window: int = SWEEP_WINDOW_BLOCKS
     # Alert on a Delivered outcome still undelivered this many seconds before its hold
     # expires (the seller is refunded at expiry); looked at every expiry_check_interval.
     expiry_alert_seconds: float = 3_600.0
@@ -206,6 +215,7 @@ class RelayRoute:
             self.settings.confirmations,
             self.log,
             self.settings.destination_confirmations,
+            self.settings.sweep_window,
         )
         for _mid in report.lost:
             self.metrics.count_lost(self.route)

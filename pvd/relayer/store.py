@@ -915,6 +915,16 @@ class Store:
         )
         return [_record(row) for row in rows]
 
+    def confirmed_since(self, route: Route, block: int) -> list[MessageRecord]:
+        """Confirmed messages of `route` whose delivery is in destination block `block`
+        or later (the sweep looks at these for a delivery a deep reorg removed)."""
+        where, params = self._where(route, "stage = 3", "confirmed_block >= ?")
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY confirmed_block, id",
+            [*params, block],
+        )
+        return [_record(row) for row in rows]
+
     def backlog(self, route: Route | None = None) -> int:
         """How many messages are pending (not confirmed, not dead)."""
         where, params = self._where(route, self._PENDING)

@@ -11,9 +11,17 @@ one message in flight:
 - a hold executed or released whose report the business inbox has not consumed: its
   PAYMENT_SETTLED.
 
-So, per route (source outbox -> destination inbox), the sweep reads every MessageSent
-log the source outbox emitted for the destination's domain, from the outbox's deployment
-block up to the confirmed head (head - confirmations), in chunks (pvd.chain.logs.LogSource),
+So, per route (source outbox -> destination inbox), the sweep takes as candidates:
+
+- every MessageSent log the source outbox emitted for the destination's domain in a
+  bounded window of blocks ending at the route's stored checkpoint (the scan's: every
+  block above it is the scan's to read next): [checkpoint + 1 - window, checkpoint],
+  never below the outbox's deployment block, read in chunks (pvd.chain.logs.LogSource);
+- every message the store holds for the route that is not confirmed (pending, failed,
+  waiting, dead), and every confirmed one whose delivery is in the destination's last
+  `window` blocks, wherever its log lies: one whose log lies below the window is taken
+  from the store if its source block is still canonical (one batched block-hash read);
+
 and asks the destination inbox `deliveryOf(id)` for each, in JSON-RPC batches
 (pvd.relayer.ends.inbox_deliveries; one by one on eth-tester). Status None or Failed:
 the message is open. Then, per message:
@@ -39,15 +47,22 @@ and sends nothing: a message it adds or re-opens goes through the route's attest
 which re-checks its block hash and its source contract's state before signing, as for
 any scanned message.
 
-What it catches that the re-scan from checkpoint - margin does not: a message below the
-margin that the store never held (a node that returned incomplete logs, a store copied
-or restored with its checkpoint past the message), and a dead message still open on
-chain. It also keeps dead messages that are done or gone from being re-opened for
-nothing. It runs once per route, on the route's first tick, before the first scan
-(RelayRoute.sweep); a route the store knows nothing about (no checkpoint, no message)
-is skipped: its first scan reads every log from the outbox's deployment block anyway.
-Its cost: one pass over the outbox's logs and one `deliveryOf` per message sent to the
-destination's domain, batched.
+What it catches that the re-scan from checkpoint - margin does not: a message in the
+window below the margin that the store never held (a node that returned incomplete logs,
+a store copied or restored with its checkpoint past the message), and a dead message
+still open on chain, however old. It also keeps dead messages that are done or gone from
+being re-opened for nothing. A message the store never held and whose log lies below the
+window is not found by the sweep: the window (`RouteSettings.sweep_window`, 2,000 blocks)
+bounds how far back a store may have been restored.
+
+It runs once per route, on the route's first tick, before the first scan
+(RelayRoute.sweep), and again every `sweep_interval`; a route the store knows nothing
+about (no checkpoint, no message) is skipped: its first scan reads every log from the
+outbox's deployment block anyway.
+Its cost is bounded, whatever the chain's length: `window` blocks of outbox logs, one
+`deliveryOf` per candidate (the window's messages and the store's unconfirmed ones), and
+one block-hash read per distinct source block of a stored candidate below the window,
+batched.
 """
 
 from __future__ import annotations
@@ -56,14 +71,25 @@ import itertools
 from dataclasses import dataclass
 
 from eth_abi.abi import decode as abi_decode
+from hexbytes import HexBytes
 
 from pvd.chain.logs import LogSource, ObservedLog
+from pvd.chain.rpc import block_hashes
 from pvd.protocol.messages import Message, MessageFormatError
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, inbox_deliveries
 from pvd.relayer.log import RelayLog
-from pvd.relayer.store import MessageRecord, SeenMessage, SourceLocation, Stage, Store
+from pvd.relayer.store import (
+    Condition,
+    MessageRecord,
+    SeenMessage,
+    SourceLocation,
+    Stage,
+    Store,
+)
+
+SWEEP_WINDOW_BLOCKS = 2_000  # blocks of outbox logs a sweep reads, ending at the checkpoint
 
 
 @dataclass(frozen=True)
@@ -71,16 +97,23 @@ class SweepReport:
     """What one route's sweep found (message ids, 0x-hex) and changed in the store."""
 
     route: Route
-    through_block: int  # the confirmed source head swept up to; -1 if skipped
+    through_block: int  # the last source block whose logs were read; -1 if skipped
     open: tuple[str, ...]  # sent to the destination's domain, not yet consumed there
     added: tuple[str, ...]  # open and unknown to the store: stored as seen
     reopened: tuple[str, ...]  # open and dead in the store: re-opened
     confirmed: tuple[str, ...]  # consumed on the destination: marked confirmed
     lost: tuple[str, ...] = ()  # confirmed, open on the destination again: re-opened
+    from_block: int = -1  # the first source block whose logs were read; -1 if skipped
+    stored_below: int = 0  # candidates taken from the store, their logs below the window
 
     @classmethod
     def skipped(cls, route: Route) -> SweepReport:
         return cls(route, -1, (), (), (), ())
+
+    @property
+    def blocks_read(self) -> int:
+        """How many source blocks of logs the sweep read."""
+        return max(0, self.through_block - self.from_block + 1) if self.from_block >= 0 else 0
 
 
 def message_fields(message_id: str, encoded: bytes) -> dict[str, object]:
@@ -126,23 +159,40 @@ def sweep_route(
     confirmations: int,
     log: RelayLog,
     destination_confirmations: int = 0,
+    window: int = SWEEP_WINDOW_BLOCKS,
 ) -> SweepReport:
     """Make the store agree with both chains about `route`'s open messages (see the
     module docstring); what was found and changed. Safe to repeat: a second run over
-    unchanged chains changes nothing."""
-    if store.checkpoint(route) is None and not store.status_counts(route):
+    unchanged chains changes nothing. Reads `window` blocks of logs at most."""
+    if window < 1:
+        raise ValueError("the sweep's window is at least one block")
+    checkpoint = store.checkpoint(route)
+    if checkpoint is None and not store.status_counts(route):
         log.info("sweep skipped: nothing stored yet, the first scan reads from the start")
         return SweepReport.skipped(route)
     head = logs.confirmed_head(confirmations)
-    sent: dict[str, SeenMessage] = {}
-    for entry in logs.logs(source.outbox_block, head):
+    top = head if checkpoint is None else min(head, checkpoint.block)
+    start = max(source.outbox_block, top + 1 - window)
+    in_window: dict[str, SeenMessage] = {}
+    for entry in logs.logs(start, top):
         seen = seen_message(entry, destination.domain, log)
         if seen is not None:
-            sent[seen.message_id] = seen
-    dead = {r.message_id: r for r in store.dead(route)}
+            in_window[seen.message_id] = seen
+    dest_head = destination.chain.w3.eth.block_number
+    known = store.unconfirmed(route) + store.confirmed_since(route, dest_head + 1 - window)
+    below = [r for r in known if r.message_id not in in_window and r.source.block < start]
+    canonical = block_hashes(source.chain.w3, sorted({r.source.block for r in below}))
+    older = {
+        r.message_id: SeenMessage(r.message_id, r.message, r.source)
+        for r in below
+        if canonical.get(r.source.block) == HexBytes(r.source.block_hash)
+    }
+    sent = older | in_window  # chain order: the stored ones lie below the window
+    dead = {r.message_id: r for r in known if r.condition is Condition.DEAD}
     ids = list(sent) + [mid for mid in dead if mid not in sent]
     on_chain = inbox_deliveries(destination, ids)
-    stored: dict[str, MessageRecord | None] = {mid: store.get(mid) for mid in sent}
+    stored: dict[str, MessageRecord | None] = {r.message_id: r for r in below}
+    stored.update((mid, store.get(mid)) for mid in in_window)
     stored.update(dead)
 
     def about(mid: str) -> dict[str, object]:
@@ -154,7 +204,6 @@ def sweep_route(
         return on_chain[mid][0] is not DeliveryStatus.DELIVERED
 
     open_ids = [mid for mid in sent if is_open(mid)]
-    dest_head = destination.chain.w3.eth.block_number if destination_confirmations else 0
 
     def at_depth(mid: str) -> bool:
         return not destination_confirmations or dest_head - on_chain[mid][1] >= (
@@ -203,21 +252,23 @@ def sweep_route(
             log.info(f"sweep: {what}", extra=about(mid))
     report = SweepReport(
         route,
-        head,
+        top,
         tuple(open_ids),
         tuple(added),
         tuple(reopened),
         tuple(done),
         tuple(lost),
+        start,
+        len(older),
     )
     log.info(
         "sweep through block %d: %d open on chain, %d added, %d re-opened, %d confirmed%s",
-        head,
+        top,
         len(report.open),
         len(report.added),
         len(report.reopened),
         len(report.confirmed),
         f", {len(report.lost)} lost deliveries re-opened" if report.lost else "",
-        extra={"chain": source.name, "block": head},
+        extra={"chain": source.name, "block": top},
     )
     return report

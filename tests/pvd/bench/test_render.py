@@ -35,6 +35,7 @@ def test_every_plot_and_table_is_written_from_the_report(tmp_path: Path):
                 "shipped_config": {"latency_ms": {"delivered_to_payout": latency}},
                 "backlog": backlog,
             },
+            "growth": GROWTH,
             "index": {"x": 1},
         },
     )
@@ -42,6 +43,7 @@ def test_every_plot_and_table_is_written_from_the_report(tmp_path: Path):
     assert sorted(p.name for p in page.plots) == [
         "report-drain.png",
         "report-gas.png",
+        "report-growth.png",
         "report-latency.png",
     ]
     for png in page.plots:
@@ -71,3 +73,59 @@ def test_the_drain_curve_counts_deliveries_in_time_order_and_ends_at_the_total()
     counts = [n for _, n in curve]
     assert counts == sorted(counts)
     assert drain_curve([0.3, 0.2, 0.1], ready=0.0, points=2) == [[0.1, 1], [0.2, 2], [0.3, 3]]
+
+
+GROWTH = {
+    "backlogs": {
+        "100": {"messages_per_second": 80.0, "seconds": 1.25, "first_delivery_seconds": 0.4,
+                "repeats": 0, "peak_rss_mib_max": 77.5},
+        "1000": {"messages_per_second": 120.5, "seconds": 8.3, "first_delivery_seconds": 0.9,
+                 "repeats": 2, "peak_rss_mib_max": 81.0},
+    },
+    "catch_up": {"10000": {"seconds": 0.25, "blocks_per_second": 40000}},
+    "sweep": [
+        {"chain_blocks": {"payment": 12, "business": 9},
+         "payment->business": {"sweep_seconds": 0.01, "sweep_blocks_read": 12,
+                               "full_read_seconds": 0.01}},
+        {"chain_blocks": {"payment": 10012, "business": 10009},
+         "payment->business": {"sweep_seconds": 0.02, "sweep_blocks_read": 2000,
+                               "full_read_seconds": 0.09}},
+    ],
+}  # fmt: skip
+
+PEER = {
+    "ran": True,
+    "package": "@axelar-network/axelar-local-dev",
+    "version": "2.3.3",
+    "latency_ms": {"messages": 5, "p50": 116.3, "p99": 155.0, "mean": 116.1, "max": 155.0},
+    "bursts": {
+        "200": {"delivered": 0, "lost": 200, "wall_seconds": None, "messages_per_second": 0,
+                "relay_errors": ["RuntimeError: revert"]},
+    },
+}  # fmt: skip
+
+
+def test_growth_and_peer_figures_are_drawn_and_tabled(tmp_path: Path):
+    comparison = {"latency_hold_to_funded_p50": {"pvd_ms": 70.9, "peer_ms": 116.3, "ratio": 0.61}}
+    path = _report(
+        tmp_path,
+        {"growth": GROWTH, "peers": {"axelar_local_dev": PEER, "comparison": comparison}},
+    )
+    page = render(path)
+    assert [p.name for p in page.plots] == ["report-growth.png"]
+    assert page.plots[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = page.markdown.read_text()
+    assert "| 1000 | 120.5 | 8.3 | 0.9 | 2 | 81.0 |" in text
+    assert "| 10,000 | 0.25 | 40,000 |" in text
+    assert "| 10,012 | payment->business | 0.02 | 2,000 | 0.09 |" in text
+    assert "| send receipt -> executed | 5 | 116.3 | 155.0 | 116.1 | 155.0 |" in text
+    assert "| 200 | 0 | 200 | None | 0 | RuntimeError: revert |" in text
+    assert "| latency_hold_to_funded_p50 | 70.9 | 116.3 | 0.61 |" in text
+    assert "`growth`" not in text and "`peers`" not in text  # drawn, not "other sections"
+
+
+def test_a_peer_that_could_not_run_is_named_with_its_command_and_error(tmp_path: Path):
+    peer = {"ran": False, "command": "make bench-peers", "error": "node is not on PATH"}
+    page = render(_report(tmp_path, {"peers": {"axelar_local_dev": peer, "comparison": {}}}))
+    text = page.markdown.read_text()
+    assert "Could not run: `make bench-peers` failed with: node is not on PATH" in text

@@ -410,7 +410,7 @@ def test_a_second_sweep_changes_nothing(world: World) -> None:
 
     again = route.sweep()
 
-    assert again == SweepReport(P2B, once.through_block, once.open, (), (), ())
+    assert again == replace(once, added=(), reopened=())
     assert snapshot(relayer.store, ids) == before
     relay_until(relayer, lambda: all(funded(system, t) for t in trades), "both Funded")
     done = route.sweep()
@@ -481,13 +481,12 @@ def test_the_first_tick_sweeps_once_and_logs_what_it_did(world: World) -> None:
     held = only(sent(system.payment.outbox))
     relayer = world.relayer("restored")
     checkpoints_at_heads(relayer.store, system)
+    # each sweep reads up to its route's checkpoint: the blocks above are the scan's
+    payment_head = system.payment.chain.w3.eth.block_number
+    business_head = system.business.chain.w3.eth.block_number
     with Lines("pvd.relayer.route") as logged:
         relayer.tick()
     summaries = [line for line in logged.lines if line.startswith("sweep through block")]
-    # payment->business runs first: its delivery (Funded) is in the business head the
-    # business->payment sweep reads
-    payment_head = system.payment.chain.w3.eth.block_number
-    business_head = system.business.chain.w3.eth.block_number
     assert summaries == [  # one per route
         f"sweep through block {payment_head}: 1 open on chain, 1 added, 0 re-opened, 0 confirmed",
         f"sweep through block {business_head}: 0 open on chain, 0 added, 0 re-opened, 0 confirmed",
@@ -565,3 +564,122 @@ def test_on_anvil_the_sweep_adds_every_missed_message_and_the_relayer_delivers_t
                 assert delivery(system.business.inbox, mid)[0] is DeliveryStatus.DELIVERED
         finally:
             world.close()
+
+
+# --- the window: what a sweep reads does not grow with the chain --------------------------------
+
+WINDOW = 5  # blocks of outbox logs per sweep in these tests (RouteSettings.sweep_window)
+
+
+def windowed(relayer: Relayer, route: Route, window: int = WINDOW) -> RelayRoute:
+    made = route_of(relayer, route)
+    made.settings = replace(made.settings, sweep_window=window)
+    return made
+
+
+def log_reads(monkeypatch: pytest.MonkeyPatch, chain: Chain) -> list[tuple[int, int]]:
+    """The (fromBlock, toBlock) of every eth_getLogs the code makes on `chain` from now."""
+    reads: list[tuple[int, int]] = []
+    get_logs = chain.w3.eth.get_logs
+
+    def counted(params: Any) -> Any:
+        reads.append((int(params["fromBlock"]), int(params["toBlock"])))
+        return get_logs(params)
+
+    monkeypatch.setattr(chain.w3.eth, "get_logs", counted)
+    return reads
+
+
+def test_messages_the_store_holds_below_the_window_are_still_found_reopened_and_delivered(
+    world: World,
+) -> None:
+    system = world.system
+    trades = open_trades(system, world.cast, 2)
+    pending, dead = sent(system.payment.outbox)
+    relayer = world.relayer("long-running")
+    relayer.store.record_scan(P2B, [pending, dead])
+    relayer.store.mark_dead(dead.message_id, "test: retries exhausted")
+    system.payment.chain.w3.testing.mine(3 * WINDOW)  # both logs now lie below the window
+    checkpoints_at_heads(relayer.store, system)
+
+    report = windowed(relayer, P2B).sweep()
+
+    head = system.payment.chain.w3.eth.block_number
+    assert (report.from_block, report.through_block) == (head + 1 - WINDOW, head)
+    assert report.from_block > max(pending.source.block, dead.source.block)
+    assert report.blocks_read == WINDOW
+    assert report.stored_below == 2
+    assert (report.open, report.added, report.reopened) == (
+        (pending.message_id, dead.message_id),
+        (),
+        (dead.message_id,),
+    )
+    relay_until(relayer, lambda: all(funded(system, t) for t in trades), "both Funded")
+    for message in (pending, dead):
+        record = relayer.store.get(message.message_id)
+        assert record is not None and record.stage is Stage.CONFIRMED
+
+
+def test_a_stored_dead_message_whose_source_block_below_the_window_was_replaced_stays_dead(
+    world: World,
+) -> None:
+    system = world.system
+    (_trade,) = open_trades(system, world.cast, 1)
+    real = only(sent(system.payment.outbox))
+    moved = SourceLocation(
+        real.source.block, "0x" + "11" * 32, real.source.tx_hash, real.source.log_index
+    )
+    relayer = world.relayer("restarted")
+    relayer.store.record_scan(P2B, [SeenMessage(real.message_id, real.message, moved)])
+    relayer.store.mark_dead(real.message_id, "source_reorged: the log's block left the chain")
+    system.payment.chain.w3.testing.mine(3 * WINDOW)
+    checkpoints_at_heads(relayer.store, system)
+    before = relayer.store.get(real.message_id)
+
+    report = windowed(relayer, P2B).sweep()
+
+    assert (report.open, report.added, report.reopened, report.stored_below) == ((), (), (), 0)
+    assert relayer.store.get(real.message_id) == before
+    assert delivery(system.business.inbox, real.message_id)[0] is DeliveryStatus.NONE
+
+
+def test_a_message_the_store_never_held_is_found_only_inside_the_window(world: World) -> None:
+    """The bound the window sets (docs/relayer.md): a store restored with its checkpoint
+    past a message it never held is caught only if the message lies in the window."""
+    system = world.system
+    (trade,) = open_trades(system, world.cast, 1)
+    held = only(sent(system.payment.outbox))
+    relayer = world.relayer("restored")
+    system.payment.chain.w3.testing.mine(3 * WINDOW)
+    checkpoints_at_heads(relayer.store, system)
+
+    narrow = windowed(relayer, P2B).sweep()
+    assert (narrow.open, narrow.added) == ((), ())
+    assert relayer.store.get(held.message_id) is None
+
+    wide = windowed(relayer, P2B, window=4 * WINDOW).sweep()
+    assert (wide.open, wide.added) == ((held.message_id,), (held.message_id,))
+    relay_until(relayer, lambda: funded(system, trade), "Funded")
+
+
+def test_the_sweeps_log_reads_do_not_grow_with_the_chain(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = world.system
+    trades = open_trades(system, world.cast, 2)
+    relayer = world.relayer("long-running")
+    relayer.store.record_scan(P2B, sent(system.payment.outbox))
+    checkpoints_at_heads(relayer.store, system)
+    route = windowed(relayer, P2B)
+    reads = log_reads(monkeypatch, system.payment.chain)
+    spans: list[int] = []
+    for _length in range(3):
+        reads.clear()
+        route.sweep()
+        spans.append(sum(end - start + 1 for start, end in reads))
+        system.payment.chain.w3.testing.mine(10 * WINDOW)  # the chain grows ...
+        checkpoints_at_heads(relayer.store, system)  # ... and the scan keeps up
+
+    assert spans == [WINDOW] * 3
+    assert len({len(reads)}) == 1
+    relay_until(relayer, lambda: all(funded(system, t) for t in trades), "both Funded")
