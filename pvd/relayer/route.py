@@ -73,7 +73,14 @@ from pvd.relayer.log import relay_logger
 from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
-from pvd.relayer.sender import Call, Mined, PreflightReverted, Sender, SendFailed, SentTx
+from pvd.relayer.sender import (
+    Call,
+    Mined,
+    PreflightReverted,
+    RpcRejected,
+    Sender,
+    SentTx,
+)
 from pvd.relayer.store import Condition, Inclusion, MessageRecord, Stage, Store
 from pvd.relayer.sweep import SweepReport, message_fields, seen_message, sweep_route
 
@@ -201,6 +208,7 @@ class RelayRoute:
         # the source chain's latest head as its subscription announced it (None: ask the
         # node); set by the Relayer for a subscribed chain
         self.head_hint: Callable[[], int | None] | None = None
+        self._scanned: dict[int, HexBytes] = {}  # block -> hash, as this tick's scan read them
         self._block_gas_limit: int | None = None
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
@@ -234,6 +242,7 @@ class RelayRoute:
         if found is None:
             return []
         seen_logs, head, block_hash = found
+        self._scanned = {log.block_number: log.block_hash for log in seen_logs}
         domain = self.destination.domain
         seen = [s for log in seen_logs if (s := seen_message(log, domain, self.log)) is not None]
         new = self.store.record_scan(self.route, seen, head, block_hash)
@@ -337,7 +346,11 @@ class RelayRoute:
         on_inbox = inbox_records(self.destination, [r.message_id for r in seen])
         self._observe_deliveries(seen, on_inbox)
         seen = [r for r in seen if on_inbox[r.message_id].status is not DeliveryStatus.DELIVERED]
-        hashes = self._block_hashes(sorted({r.source.block for r in seen}))
+        # blocks this tick's scan has just read are canonical as of that read, moments
+        # ago; the others (seen in an earlier tick) are read again now
+        blocks = sorted({r.source.block for r in seen})
+        hashes = {n: self._scanned[n] for n in blocks if n in self._scanned}
+        hashes |= self._block_hashes([n for n in blocks if n not in hashes])
         canonical: list[tuple[MessageRecord, Message]] = []
         for record in seen:
             if hashes[record.source.block].to_0x_hex() != record.source.block_hash:
@@ -358,13 +371,16 @@ class RelayRoute:
                 continue
             typed = self.verifier.signed(message)
             signed[record.message_id] = {a.address: a.sign_hash(typed) for a in self.attesters}
+        # to the peers first (the one whose turn it is waits for them; the push runs in
+        # the background), then into the store: a signature is deterministic (RFC 6979),
+        # so an attester that stops in between signs the very same bytes again
+        for attester in self.attesters:
+            mine = {mid: by[attester.address] for mid, by in signed.items()}
+            self.quorum.push(attester.address, mine, self.route)
         self.store.mark_all_signed(signed)
         for record, _message in canonical:
             if record.message_id in signed:
                 self.log.info("signed", extra=self.about(record))
-        for attester in self.attesters:  # to the peers: the one whose turn it is waits
-            mine = {mid: by[attester.address] for mid, by in signed.items()}
-            self.quorum.push(attester.address, mine, self.route)
         return len(signed)
 
     def _block_hashes(self, numbers: list[int]) -> dict[int, HexBytes]:
@@ -515,13 +531,10 @@ class RelayRoute:
         address = self.destination.inbox.address
         learned = self._learned_gas_limit(count)
         if learned is not None:
-            call = Call(address, data, gas=learned)
-            try:
-                self.sender.preflight(call)
-            except SendFailed as exc:
+            try:  # the pre-flight at the learned limit goes with the fee reads (one batch)
+                return self.sender.send(Call(address, data, gas=learned))
+            except (PreflightReverted, RpcRejected) as exc:  # nothing was sent
                 self.log.debug("pre-flight at the learned gas limit %d failed: %s", learned, exc)
-            else:
-                return self.sender.send(call, preflight=False)
         return self.sender.send(Call(address, data))
 
     def _learned_gas_limit(self, count: int) -> int | None:
@@ -770,6 +783,7 @@ class RelayRoute:
     # --- all three ----------------------------------------------------------------------
 
     def tick(self) -> None:
+        self._scanned = {}
         if not self._swept or time.monotonic() - self._swept_at >= self.settings.sweep_interval:
             self.sweep()
         self.scan()

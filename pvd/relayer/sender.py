@@ -47,11 +47,11 @@ from web3.exceptions import (
     Web3Exception,
     Web3RPCError,
 )
-from web3.providers import JSONBaseProvider
-from web3.types import BlockIdentifier, RPCEndpoint, TxParams, Wei
+from web3.types import BlockIdentifier, TxParams, Wei
 
 from pvd.chain.logs import ObservedLog, rpc_int
 from pvd.errors import RecoverableError, UnrecoverableError
+from pvd.relayer.ends import json_rpc
 from pvd.relayer.keys import Signer
 from pvd.relayer.log import relay_logger
 
@@ -287,7 +287,7 @@ class Sender:
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
         # raw JSON-RPC (HTTP nodes) on the hot path, web3's methods elsewhere (eth-tester)
-        self._raw = isinstance(w3.provider, JSONBaseProvider)
+        self._raw = json_rpc(w3)
         self._log = relay_logger("pvd.relayer.sender", chain=chain, address=signer.address)
 
     @property
@@ -475,13 +475,13 @@ class Sender:
         tx_hash = "0x" + bytes(signed.hash).hex()
         try:
             with self._rpc("eth_sendRawTransaction"):
-                if self._raw:
+                if self._raw is not None:
                     raw = "0x" + bytes(signed.raw_transaction).hex()
-                    method = RPCEndpoint("eth_sendRawTransaction")
-                    response = self.w3.provider.make_request(method, [raw])
+                    response = self._raw.request("eth_sendRawTransaction", [raw])
                     if response.get("error") is not None:
                         raise Web3RPCError(
-                            f"eth_sendRawTransaction: {response['error']}", rpc_response=response
+                            f"eth_sendRawTransaction: {response['error']}",
+                            rpc_response=response,  # type: ignore[arg-type]
                         )
                 else:
                     self.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -495,7 +495,7 @@ class Sender:
 
         Where the node speaks JSON-RPC, the pre-flight and the fee reads go out as one
         batch (one round trip) and the signed transaction as one raw request."""
-        if self._raw:
+        if self._raw is not None:
             fees = self._preflight_and_fees(call, preflight)
             gas = call.gas if call.gas is not None else self.estimate_gas(call)
         else:
@@ -538,9 +538,10 @@ class Sender:
     def _preflight_and_fees(self, call: Call, preflight: bool) -> Fees:
         """The pre-flight eth_call (PreflightReverted if it would revert) and the fees of
         suggest_fees, in one JSON-RPC batch."""
-        requests: list[tuple[RPCEndpoint, list[Any]]] = [
-            (RPCEndpoint("eth_feeHistory"), [1, "latest", []]),
-            (RPCEndpoint("eth_maxPriorityFeePerGas"), []),
+        assert self._raw is not None
+        batch: list[tuple[str, list[Any]]] = [
+            ("eth_feeHistory", [1, "latest", []]),
+            ("eth_maxPriorityFeePerGas", []),
         ]
         if preflight:
             params: dict[str, Any] = {
@@ -551,20 +552,16 @@ class Sender:
             }
             if call.gas is not None:
                 params["gas"] = hex(call.gas)
-            requests.append((RPCEndpoint("eth_call"), [params, "latest"]))
-        provider: Any = self.w3.provider
+            batch.append(("eth_call", [params, "latest"]))
         with self._rpc("pre-flight and fees"):
-            responses = provider.make_batch_request(requests)
-            if not isinstance(responses, list) or len(responses) != len(requests):
-                raise Web3RPCError(f"a batch of {len(requests)} answered {responses!r:.200}")
-            history, tip_answer, *called = sorted(responses, key=lambda r: int(r.get("id", 0)))
+            history, tip_answer, *called = self._raw.batch(batch)
             if called and (error := called[0].get("error")) is not None:
                 if "revert" in str(error.get("message", "")).lower():
                     raise self._reverted(
                         ContractLogicError(str(error.get("message")), data=error.get("data")),
                         "pre-flight eth_call",
                     )
-                raise Web3RPCError(f"eth_call: {error}", rpc_response=called[0])
+                raise Web3RPCError(f"eth_call: {error}", rpc_response=called[0])  # type: ignore[arg-type]
             base_fees = (history.get("result") or {}).get("baseFeePerGas") or []
             base = rpc_int(base_fees[-1]) if base_fees else self._next_base_fee()
             tip_result = tip_answer.get("result")
@@ -613,13 +610,12 @@ class Sender:
         """The receipt as the node sent it (numbers as 0x-hex) where the provider speaks
         JSON-RPC: web3 formats every log, and a batch delivery's receipt has thousands.
         Through web3 elsewhere (eth-tester). None: not mined."""
-        if not isinstance(self.w3.provider, JSONBaseProvider):
+        if self._raw is None:
             try:
                 return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return None
-        method = RPCEndpoint("eth_getTransactionReceipt")
-        response = self.w3.provider.make_request(method, [tx_hash])
+        response = self._raw.request("eth_getTransactionReceipt", [tx_hash])
         if response.get("error") is not None:
             raise Web3RPCError(f"eth_getTransactionReceipt: {response['error']}")
         return response.get("result")
