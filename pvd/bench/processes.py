@@ -15,7 +15,11 @@ own sees on the chains, as an operator would:
 - backlog: PAYMENT_HELD messages made while every relayer is stopped, then the relayers
   started: seconds from all three serving to the last message consumed, messages per
   second, the first delivery's delay, repeat deliveries (MessageAlreadyConsumed) and
-  the gas they wasted, and delivery transactions.
+  the gas they wasted, and delivery transactions;
+- depth: latency as above at confirmations = 2 with a block every second on both chains
+  (anvil's interval mining), timed from the message's block and from the block that
+  makes it 2 deep; the delivery then waits for the destination's next block too (up to
+  one block time), so the floor is 2 s plus that wait.
 
 Nothing is asserted: these are the figures this machine measured in this run.
 """
@@ -218,31 +222,61 @@ class Bench:
 
     # --- figures -----------------------------------------------------------------------
 
-    def latency(self, trades: int, endpoints: Endpoints) -> dict[str, Any]:
+    def latency(self, trades: int, endpoints: Endpoints, confirmations: int = 0) -> dict[str, Any]:
         """`trades` trades one after another, each step timed from the bench seeing its
-        block to the bench seeing the other chain's inbox consume the message."""
-        self.cluster.configure(endpoints)
+        block to the bench seeing the other chain's inbox consume the message. At a depth
+        (`confirmations` > 0) each step is also timed from the block that makes it that
+        deep (`..._from_confirming_block`)."""
+        self.cluster.configure(endpoints, confirmations)
         self.cluster.start()
         held: list[float] = []
         paid: list[float] = []
+        held_deep: list[float] = []
+        paid_deep: list[float] = []
         try:
             time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
             for _ in range(trades):
                 trade_id, terms = self.agree()
                 trade, receipt = self.hold(trade_id, terms)
-                seen = self.payment.head_seen(receipt["blockNumber"])
-                held.append(self.business.delivered_at(sent_message(receipt)) - seen)
+                block = receipt["blockNumber"]
+                seen = self.payment.head_seen(block)
+                delivered = self.business.delivered_at(sent_message(receipt))
+                held.append(delivered - seen)
+                if confirmations:
+                    held_deep.append(delivered - self.payment.head_seen(block + confirmations))
                 receipt = self.deliver(trade)
-                seen = self.business.head_seen(receipt["blockNumber"])
-                paid.append(self.payment.delivered_at(sent_message(receipt)) - seen)
+                block = receipt["blockNumber"]
+                seen = self.business.head_seen(block)
+                delivered = self.payment.delivered_at(sent_message(receipt))
+                paid.append(delivered - seen)
+                if confirmations:
+                    paid_deep.append(delivered - self.business.head_seen(block + confirmations))
         finally:
             self.cluster.stop()
+        latency = {"hold_to_funded": summary_ms(held), "delivered_to_payout": summary_ms(paid)}
+        if confirmations:
+            latency["hold_to_funded_from_confirming_block"] = summary_ms(held_deep)
+            latency["delivered_to_payout_from_confirming_block"] = summary_ms(paid_deep)
+        return {"latency_ms": latency, "subscribed": endpoints.payment_ws is not None}
+
+    def depth(self, trades: int, confirmations: int = 2, block_seconds: int = 1) -> dict[str, Any]:
+        """Latency at a confirmation depth with blocks every `block_seconds` on both
+        chains (anvil's interval mining; automine again afterwards)."""
+        chains = [self.cluster.chain(name).w3 for name in ("payment", "business")]
+        for w3 in chains:
+            w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_setIntervalMining", [block_seconds])  # type: ignore[arg-type]
+        try:
+            figures = self.latency(trades, self.cluster.direct(), confirmations)
+        finally:
+            for w3 in chains:
+                w3.provider.make_request("evm_setIntervalMining", [0])  # type: ignore[arg-type]
+                w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
         return {
-            "latency_ms": {
-                "hold_to_funded": summary_ms(held),
-                "delivered_to_payout": summary_ms(paid),
-            },
-            "subscribed": endpoints.payment_ws is not None,
+            "confirmations": confirmations,
+            "block_seconds": block_seconds,
+            "floor_ms": confirmations * block_seconds * 1000,
+            **figures,
         }
 
     def idle(self, seconds: float, block_seconds: float = 1.0) -> dict[str, Any]:
@@ -353,6 +387,7 @@ def measure(
     idle_seconds: float,
     backlog: int,
     done: Callable[[dict[str, Any]], None] = lambda results: None,
+    depth_trades: int = 10,
 ) -> dict[str, Any]:
     """Every figure above, in one cluster, one phase after another; `done(results so
     far)` after each phase (the report keeps what was measured if a later phase fails)."""
@@ -373,6 +408,9 @@ def measure(
             done(results)
             results["backlog"] = bench.backlog(backlog)
             done(results)
+            if depth_trades:
+                results["depth"] = bench.depth(depth_trades)
+                done(results)
         finally:
             bench.close()
     return results
