@@ -12,6 +12,8 @@ own sees on the chains, as an operator would:
   on each chain, and the JSON-RPC calls the relayers make per new block (counted by a
   forwarding proxy in front of each node's HTTP endpoint; the subscription goes to the
   node directly);
+- round trips: JSON-RPC requests (a batch counts once) and calls per relayer per trade,
+  counted by the same proxies while trades run (not timed);
 - backlog: PAYMENT_HELD messages made while every relayer is stopped, then the relayers
   started: seconds from all three serving to the last message consumed, messages per
   second, the first delivery's delay, repeat deliveries (MessageAlreadyConsumed) and
@@ -333,6 +335,59 @@ class Bench:
             "rpc_calls_per_chain": calls,
         }
 
+    def round_trips(self, trades: int) -> dict[str, Any]:
+        """JSON-RPC requests (round trips; a batch is one) and calls the relayers make per
+        trade, counted by a proxy in front of each node's HTTP endpoint (the proxy's own
+        delay makes these trades slower: they are not timed). A trade is three messages
+        (PAYMENT_HELD, its Delivered outcome, PAYMENT_SETTLED) and the blocks of the
+        parties' own transactions, which every relayer scans too."""
+        cluster = self.cluster
+        proxies = {
+            name: CountingProxy(cluster.nodes[i].url)
+            for i, name in enumerate(("payment", "business"))
+        }
+        try:
+            direct = cluster.direct()
+            cluster.configure(
+                Endpoints(
+                    proxies["payment"].url,
+                    proxies["business"].url,
+                    direct.payment_ws,
+                    direct.business_ws,
+                )
+            )
+            cluster.start()
+            try:
+                time.sleep(3.0)  # start-up sweeps and first scans are over
+                for proxy in proxies.values():
+                    proxy.reset()
+                for _ in range(trades):
+                    trade_id, terms = self.agree()
+                    trade, receipt = self.hold(trade_id, terms)
+                    self.business.delivered_at(sent_message(receipt))
+                    receipt = self.deliver(trade)
+                    self.payment.delivered_at(sent_message(receipt))
+                time.sleep(1.0)  # the last PAYMENT_SETTLED is delivered and confirmed
+                requests = {name: proxy.requests for name, proxy in proxies.items()}
+                calls = {name: proxy.calls for name, proxy in proxies.items()}
+            finally:
+                cluster.stop()
+        finally:
+            for proxy in proxies.values():
+                proxy.close()
+        relayers = len(cluster.members)
+        return {
+            "trades": trades,
+            "requests_per_trade_per_relayer": round(
+                sum(requests.values()) / (relayers * max(trades, 1)), 1
+            ),
+            "calls_per_trade_per_relayer": round(
+                sum(calls.values()) / (relayers * max(trades, 1)), 1
+            ),
+            "requests_per_chain": requests,
+            "calls_per_chain": calls,
+        }
+
     def backlog(self, count: int) -> dict[str, Any]:
         """`count` PAYMENT_HELD messages made with every relayer stopped, then drained."""
         cluster = self.cluster
@@ -405,6 +460,8 @@ def measure(
             results["polling_forced"] = bench.latency(polling_trades, cluster.direct(polling=True))
             done(results)
             results["idle"] = bench.idle(idle_seconds)
+            done(results)
+            results["round_trips"] = bench.round_trips(max(1, polling_trades))
             done(results)
             results["backlog"] = bench.backlog(backlog)
             done(results)

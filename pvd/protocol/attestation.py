@@ -29,10 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import coincurve
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_keys.datatypes import Signature
-from eth_keys.exceptions import BadSignature
 from eth_typing import Hash32
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -243,11 +242,18 @@ def recover_digest(signed_digest: bytes, signature: bytes, index: int = 0) -> st
         raise InboxSignatureInvalid(index, RECOVER_INVALID_S)
     if v not in (27, 28) or not (0 < r < SECP256K1_N) or s == 0:
         raise InboxSignatureInvalid(index, RECOVER_INVALID_SIGNATURE)
-    try:
-        public_key = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(signed_digest)
-    except (BadSignature, ValueError):
+    try:  # libsecp256k1 (coincurve), as eth-keys would with its coincurve backend
+        point = coincurve.PublicKey.from_signature_and_message(
+            signature[:64] + bytes([v - 27]), bytes(signed_digest), hasher=None
+        )
+    except (ValueError, TypeError):
         raise InboxSignatureInvalid(index, RECOVER_INVALID_SIGNATURE) from None
-    return to_checksum_address(public_key.to_canonical_address())
+    return _checksummed(bytes(keccak(point.format(compressed=False)[1:]))[-20:])
+
+
+@functools.lru_cache(maxsize=4096)  # the same few attesters sign every message
+def _checksummed(address: bytes) -> str:
+    return str(to_checksum_address(address))
 
 
 def pack_signatures(

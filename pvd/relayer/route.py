@@ -208,7 +208,6 @@ class RelayRoute:
         # the source chain's latest head as its subscription announced it (None: ask the
         # node); set by the Relayer for a subscribed chain
         self.head_hint: Callable[[], int | None] | None = None
-        self._scanned: dict[int, HexBytes] = {}  # block -> hash, as this tick's scan read them
         self._block_gas_limit: int | None = None
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
@@ -242,7 +241,6 @@ class RelayRoute:
         if found is None:
             return []
         seen_logs, head, block_hash = found
-        self._scanned = {log.block_number: log.block_hash for log in seen_logs}
         domain = self.destination.domain
         seen = [s for log in seen_logs if (s := seen_message(log, domain, self.log)) is not None]
         new = self.store.record_scan(self.route, seen, head, block_hash)
@@ -346,11 +344,7 @@ class RelayRoute:
         on_inbox = inbox_records(self.destination, [r.message_id for r in seen])
         self._observe_deliveries(seen, on_inbox)
         seen = [r for r in seen if on_inbox[r.message_id].status is not DeliveryStatus.DELIVERED]
-        # blocks this tick's scan has just read are canonical as of that read, moments
-        # ago; the others (seen in an earlier tick) are read again now
-        blocks = sorted({r.source.block for r in seen})
-        hashes = {n: self._scanned[n] for n in blocks if n in self._scanned}
-        hashes |= self._block_hashes([n for n in blocks if n not in hashes])
+        hashes = self._block_hashes(sorted({r.source.block for r in seen}))
         canonical: list[tuple[MessageRecord, Message]] = []
         for record in seen:
             if hashes[record.source.block].to_0x_hex() != record.source.block_hash:
@@ -783,7 +777,6 @@ class RelayRoute:
     # --- all three ----------------------------------------------------------------------
 
     def tick(self) -> None:
-        self._scanned = {}
         if not self._swept or time.monotonic() - self._swept_at >= self.settings.sweep_interval:
             self.sweep()
         self.scan()
