@@ -262,11 +262,11 @@ class RelayRoute:
         depth = self.settings.confirmations
         hinted = self.head_hint() if self.head_hint is not None else None
         checkpoint = self.store.checkpoint(self.route)
-        if hinted is not None and checkpoint is not None and not self._first_scan:
-            if hinted - depth == checkpoint.block:
-                return None  # the latest head announced is scanned already
+        if hinted is not None and checkpoint is not None:
             if hinted - depth < checkpoint.block:
-                hinted = None  # the announcement lags: ask the node
+                hinted = None  # the announcement lags the checkpoint: ask the node
+            elif hinted - depth == checkpoint.block and not self._first_scan:
+                return None  # the latest head announced is scanned already
         w3 = self.source.chain.w3
         fast = speaks_json_rpc(w3)
         if hinted is not None:
