@@ -243,7 +243,13 @@ class RelayRoute:
         seen_logs, head, block_hash = found
         domain = self.destination.domain
         seen = [s for log in seen_logs if (s := seen_message(log, domain, self.log)) is not None]
-        new = self.store.record_scan(self.route, seen, head, block_hash)
+        checkpoint = self.store.checkpoint(self.route)
+        if checkpoint is not None and head < checkpoint.block:
+            # a first scan after `confirmations` was raised (re-reading below the
+            # checkpoint): keep what it found, leave the checkpoint where it is
+            new = self.store.record_scan(self.route, seen)
+        else:
+            new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
         by_id = {m.message_id: m for m in seen}
         for message_id in new:

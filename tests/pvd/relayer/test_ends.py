@@ -23,7 +23,7 @@ from pvd.bench.relay import open_trades
 from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
 from pvd.relayer.config import Route
 from pvd.relayer.ends import JsonRpc, inbox_records, inbox_view, json_rpc, rpc_batch
-from pvd.relayer.route import RelayRoute
+from pvd.relayer.route import RelayRoute, RouteSettings
 from pvd.relayer.store import Stage
 from tests.pvd.relayer.test_confirmation import anvil_world as anvil_world  # the fixture
 from tests.pvd.relayer.test_failures import World
@@ -229,3 +229,23 @@ def test_the_scan_takes_the_announced_head_and_asks_the_node_only_when_it_lags(
     asked.clear()
     announced[0] = head - 5  # behind the checkpoint (a late announcement): ask the node
     assert route.scan() == [] and asked == ["eth_blockNumber"]
+
+
+def test_a_relayer_restarted_with_more_confirmations_keeps_its_checkpoint(
+    anvil_world: World,
+) -> None:
+    """At depth 0 the checkpoint is the head; restarted at depth 2 the confirmed head is
+    below it: the first scan re-reads below the checkpoint and leaves it where it is."""
+    world = anvil_world
+    b2p = Route.BUSINESS_TO_PAYMENT
+    first = world.relayer("attester")
+    first.tick()
+    checkpoint = first.store.checkpoint(b2p)
+    assert checkpoint is not None
+    again = world.relayer("attester", business_settings=RouteSettings(confirmations=2))
+    again.tick()
+    assert again.store.checkpoint(b2p) == checkpoint
+    open_trades(world.system, world.cast, 1)  # business blocks: the depth is reached
+    again.tick()
+    moved = again.store.checkpoint(b2p)
+    assert moved is not None and moved.block == world.system.business.chain.w3.eth.block_number - 2
