@@ -315,7 +315,11 @@ class Cluster:
         started = []
         for me in self.members:
             log = self.folder / f"{me.name}.{len(self.processes)}.log"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("PVD_") or k == "PVD_PROFILE_DIR"
+            }
             env["PVD_ATTESTATION_KEY"] = "0x" + bytes(me.attestation.key).hex()
             env["PVD_GAS_KEY"] = "0x" + bytes(me.gas.key).hex()
             env["PYTHONPATH"] = str(PROJECT_ROOT)

@@ -12,10 +12,16 @@ own sees on the chains, as an operator would:
   on each chain, and the JSON-RPC calls the relayers make per new block (counted by a
   forwarding proxy in front of each node's HTTP endpoint; the subscription goes to the
   node directly);
+- round trips: JSON-RPC requests (a batch counts once) and calls per relayer per trade,
+  counted by the same proxies while trades run (not timed);
 - backlog: PAYMENT_HELD messages made while every relayer is stopped, then the relayers
   started: seconds from all three serving to the last message consumed, messages per
   second, the first delivery's delay, repeat deliveries (MessageAlreadyConsumed) and
-  the gas they wasted, and delivery transactions.
+  the gas they wasted, and delivery transactions;
+- depth: latency as above at confirmations = 2 with a block every second on both chains
+  (anvil's interval mining), timed from the message's block and from the block that
+  makes it 2 deep; the delivery then waits for the destination's next block too (up to
+  one block time), so the floor is 2 s plus that wait.
 
 Nothing is asserted: these are the figures this machine measured in this run.
 """
@@ -218,31 +224,61 @@ class Bench:
 
     # --- figures -----------------------------------------------------------------------
 
-    def latency(self, trades: int, endpoints: Endpoints) -> dict[str, Any]:
+    def latency(self, trades: int, endpoints: Endpoints, confirmations: int = 0) -> dict[str, Any]:
         """`trades` trades one after another, each step timed from the bench seeing its
-        block to the bench seeing the other chain's inbox consume the message."""
-        self.cluster.configure(endpoints)
+        block to the bench seeing the other chain's inbox consume the message. At a depth
+        (`confirmations` > 0) each step is also timed from the block that makes it that
+        deep (`..._from_confirming_block`)."""
+        self.cluster.configure(endpoints, confirmations)
         self.cluster.start()
         held: list[float] = []
         paid: list[float] = []
+        held_deep: list[float] = []
+        paid_deep: list[float] = []
         try:
             time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
             for _ in range(trades):
                 trade_id, terms = self.agree()
                 trade, receipt = self.hold(trade_id, terms)
-                seen = self.payment.head_seen(receipt["blockNumber"])
-                held.append(self.business.delivered_at(sent_message(receipt)) - seen)
+                block = receipt["blockNumber"]
+                seen = self.payment.head_seen(block)
+                delivered = self.business.delivered_at(sent_message(receipt))
+                held.append(delivered - seen)
+                if confirmations:
+                    held_deep.append(delivered - self.payment.head_seen(block + confirmations))
                 receipt = self.deliver(trade)
-                seen = self.business.head_seen(receipt["blockNumber"])
-                paid.append(self.payment.delivered_at(sent_message(receipt)) - seen)
+                block = receipt["blockNumber"]
+                seen = self.business.head_seen(block)
+                delivered = self.payment.delivered_at(sent_message(receipt))
+                paid.append(delivered - seen)
+                if confirmations:
+                    paid_deep.append(delivered - self.business.head_seen(block + confirmations))
         finally:
             self.cluster.stop()
+        latency = {"hold_to_funded": summary_ms(held), "delivered_to_payout": summary_ms(paid)}
+        if confirmations:
+            latency["hold_to_funded_from_confirming_block"] = summary_ms(held_deep)
+            latency["delivered_to_payout_from_confirming_block"] = summary_ms(paid_deep)
+        return {"latency_ms": latency, "subscribed": endpoints.payment_ws is not None}
+
+    def depth(self, trades: int, confirmations: int = 2, block_seconds: int = 1) -> dict[str, Any]:
+        """Latency at a confirmation depth with blocks every `block_seconds` on both
+        chains (anvil's interval mining; automine again afterwards)."""
+        chains = [self.cluster.chain(name).w3 for name in ("payment", "business")]
+        for w3 in chains:
+            w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_setIntervalMining", [block_seconds])  # type: ignore[arg-type]
+        try:
+            figures = self.latency(trades, self.cluster.direct(), confirmations)
+        finally:
+            for w3 in chains:
+                w3.provider.make_request("evm_setIntervalMining", [0])  # type: ignore[arg-type]
+                w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
         return {
-            "latency_ms": {
-                "hold_to_funded": summary_ms(held),
-                "delivered_to_payout": summary_ms(paid),
-            },
-            "subscribed": endpoints.payment_ws is not None,
+            "confirmations": confirmations,
+            "block_seconds": block_seconds,
+            "floor_ms": confirmations * block_seconds * 1000,
+            **figures,
         }
 
     def idle(self, seconds: float, block_seconds: float = 1.0) -> dict[str, Any]:
@@ -299,6 +335,59 @@ class Bench:
             "rpc_calls_per_chain": calls,
         }
 
+    def round_trips(self, trades: int) -> dict[str, Any]:
+        """JSON-RPC requests (round trips; a batch is one) and calls the relayers make per
+        trade, counted by a proxy in front of each node's HTTP endpoint (the proxy's own
+        delay makes these trades slower: they are not timed). A trade is three messages
+        (PAYMENT_HELD, its Delivered outcome, PAYMENT_SETTLED) and the blocks of the
+        parties' own transactions, which every relayer scans too."""
+        cluster = self.cluster
+        proxies = {
+            name: CountingProxy(cluster.nodes[i].url)
+            for i, name in enumerate(("payment", "business"))
+        }
+        try:
+            direct = cluster.direct()
+            cluster.configure(
+                Endpoints(
+                    proxies["payment"].url,
+                    proxies["business"].url,
+                    direct.payment_ws,
+                    direct.business_ws,
+                )
+            )
+            cluster.start()
+            try:
+                time.sleep(3.0)  # start-up sweeps and first scans are over
+                for proxy in proxies.values():
+                    proxy.reset()
+                for _ in range(trades):
+                    trade_id, terms = self.agree()
+                    trade, receipt = self.hold(trade_id, terms)
+                    self.business.delivered_at(sent_message(receipt))
+                    receipt = self.deliver(trade)
+                    self.payment.delivered_at(sent_message(receipt))
+                time.sleep(1.0)  # the last PAYMENT_SETTLED is delivered and confirmed
+                requests = {name: proxy.requests for name, proxy in proxies.items()}
+                calls = {name: proxy.calls for name, proxy in proxies.items()}
+            finally:
+                cluster.stop()
+        finally:
+            for proxy in proxies.values():
+                proxy.close()
+        relayers = len(cluster.members)
+        return {
+            "trades": trades,
+            "requests_per_trade_per_relayer": round(
+                sum(requests.values()) / (relayers * max(trades, 1)), 1
+            ),
+            "calls_per_trade_per_relayer": round(
+                sum(calls.values()) / (relayers * max(trades, 1)), 1
+            ),
+            "requests_per_chain": requests,
+            "calls_per_chain": calls,
+        }
+
     def backlog(self, count: int) -> dict[str, Any]:
         """`count` PAYMENT_HELD messages made with every relayer stopped, then drained."""
         cluster = self.cluster
@@ -353,6 +442,7 @@ def measure(
     idle_seconds: float,
     backlog: int,
     done: Callable[[dict[str, Any]], None] = lambda results: None,
+    depth_trades: int = 10,
 ) -> dict[str, Any]:
     """Every figure above, in one cluster, one phase after another; `done(results so
     far)` after each phase (the report keeps what was measured if a later phase fails)."""
@@ -371,8 +461,13 @@ def measure(
             done(results)
             results["idle"] = bench.idle(idle_seconds)
             done(results)
+            results["round_trips"] = bench.round_trips(max(1, polling_trades))
+            done(results)
             results["backlog"] = bench.backlog(backlog)
             done(results)
+            if depth_trades:
+                results["depth"] = bench.depth(depth_trades)
+                done(results)
         finally:
             bench.close()
     return results

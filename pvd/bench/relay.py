@@ -2,8 +2,9 @@
 
 - with three real `pvd relay` processes configured as shipped (pvd.bench.processes):
   latency both ways with the subscription (`shipped_config`) and with polling forced
-  (`polling_forced`), idle CPU and RPC calls per block (`idle`), and a backlog drained
-  (`backlog`: rate, first delivery, repeats, wasted gas);
+  (`polling_forced`), idle CPU and RPC calls per block (`idle`), a backlog drained
+  (`backlog`: rate, first delivery, repeats, wasted gas), and latency at confirmations
+  2 with 1 s blocks (`depth`);
 - catch-up: seconds for a restarted relayer's routes to scan 10,000 new blocks (the
   scan alone, in this process);
 - demo: seconds for `pvd demo` on the embedded chains, after set-up;
@@ -185,6 +186,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             args.idle_seconds,
             args.backlog,
             partial,
+            args.depth_trades,
         )
     )
     partial({})
@@ -210,6 +212,7 @@ QUICK = {
     "polling_trades": 5,
     "idle_seconds": 10.0,
     "backlog": 200,
+    "depth_trades": 3,
     "catch_up_blocks": 2_000,
 }
 
@@ -226,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polling-trades", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument(
+        "--depth-trades",
+        type=int,
+        default=10,
+        help="trades timed at confirmations 2 with 1 s blocks (0: skip)",
+    )
     parser.add_argument("--catch-up-blocks", type=int, default=10_000)
     args = parser.parse_args(argv)
     if args.quick:

@@ -70,7 +70,7 @@ def raw_batch(w3: Web3, requests: Sequence[Request]) -> list[Any] | None:
     """The results of `requests` sent as one JSON-RPC batch, in order, a revert's error
     object kept in place; None if the provider has no batches or any other request
     failed (the caller then reads one by one)."""
-    if len(requests) < 2:
+    if not requests:
         return None
     try:
         responses = w3.provider.make_batch_request(list(requests))  # type: ignore[attr-defined]

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+import coincurve
 from eth_account import Account
 from eth_account.datastructures import SignedMessage, SignedTransaction
 from eth_account.signers.local import LocalAccount
-from eth_typing import Hash32
 
 from pvd.errors import UserError
 from pvd.relayer.config import EnvKey, KeySource, KeystoreKey
@@ -31,10 +31,12 @@ _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 class Signer:
     """A private key that shows only its address. Sign with it; never print it."""
 
-    __slots__ = ("__account",)
+    __slots__ = ("__account", "__secp")
 
     def __init__(self, account: LocalAccount) -> None:
         self.__account = account
+        # libsecp256k1 (coincurve) signs a digest in a fifth of eth-account's time
+        self.__secp = coincurve.PrivateKey(bytes(account.key))
 
     @property
     def address(self) -> str:
@@ -45,8 +47,9 @@ class Signer:
         """A 65-byte r || s || v signature of a 32-byte digest (e.g. an EIP-712 hash)."""
         if len(digest) != 32:
             raise ValueError(f"a digest is 32 bytes, got {len(digest)}")
-        signed = self.__account.unsafe_sign_hash(Hash32(digest))
-        return bytes(signed.signature)
+        # RFC 6979 and low s (libsecp256k1 normalizes), as eth-account's unsafe_sign_hash
+        raw = self.__secp.sign_recoverable(bytes(digest), hasher=None)
+        return raw[:64] + bytes([raw[64] + 27])
 
     def sign_typed_data(self, full_message: dict[str, Any]) -> SignedMessage:
         """Sign EIP-712 typed data given as one dict (types, primaryType, domain, message)."""

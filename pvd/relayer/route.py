@@ -50,7 +50,7 @@ from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import Web3
 
-from pvd.chain.logs import LogSource
+from pvd.chain.logs import LogSource, ObservedLog, rpc_int
 from pvd.chain.rpc import block_hashes
 from pvd.errors import RecoverableError, UnrecoverableError
 from pvd.protocol.attestation import InboxDomain, digest, recover_digest
@@ -58,14 +58,29 @@ from pvd.protocol.messages import Message, MessageFormatError, Outcome, TradeOut
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
-from pvd.relayer.ends import ChainEnd, InboxRecord, inbox_records
+from pvd.relayer.ends import (
+    ChainEnd,
+    InboxRecord,
+    call_data,
+    inbox_records,
+    inbox_view,
+    rpc_batch,
+    speaks_json_rpc,
+)
 from pvd.relayer.failures import RevertJudge, RevertVerdict
 from pvd.relayer.keys import Signer
 from pvd.relayer.log import relay_logger
 from pvd.relayer.metrics import RelayerMetrics
 from pvd.relayer.quorum import AttesterSet, Quorum, QuorumClient
 from pvd.relayer.retry import Backoff, RetryPolicy
-from pvd.relayer.sender import Call, Mined, PreflightReverted, Sender, SendFailed, SentTx
+from pvd.relayer.sender import (
+    Call,
+    Mined,
+    PreflightReverted,
+    RpcRejected,
+    Sender,
+    SentTx,
+)
 from pvd.relayer.store import Condition, Inclusion, MessageRecord, Stage, Store
 from pvd.relayer.sweep import (
     SWEEP_WINDOW_BLOCKS,
@@ -199,6 +214,9 @@ class RelayRoute:
         self._expiries_checked_at: float | None = None
         self._alerted: dict[str, float] = {}  # message id -> when its expiry was last logged
         self._gas_per_message: int | None = None  # most a delivered message has used
+        # the source chain's latest head as its subscription announced it (None: ask the
+        # node); set by the Relayer for a subscribed chain
+        self.head_hint: Callable[[], int | None] | None = None
         self._block_gas_limit: int | None = None
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
@@ -229,24 +247,85 @@ class RelayRoute:
 
     def scan(self) -> list[str]:
         """Store the messages of the confirmed blocks not yet scanned; the new ids."""
-        head = self.logs.confirmed_head(self.settings.confirmations)
-        start = self._scan_start(head)
-        if head < start:
+        found = self._scan_reads()
+        if found is None:
             return []
+        seen_logs, head, block_hash = found
         domain = self.destination.domain
-        seen = [
-            s
-            for log in self.logs.logs(start, head)
-            if (s := seen_message(log, domain, self.log)) is not None
-        ]
-        block_hash = HexBytes(self.source.chain.w3.eth.get_block(head)["hash"]).to_0x_hex()
-        new = self.store.record_scan(self.route, seen, head, block_hash)
+        seen = [s for log in seen_logs if (s := seen_message(log, domain, self.log)) is not None]
+        checkpoint = self.store.checkpoint(self.route)
+        if checkpoint is not None and head < checkpoint.block:
+            # a first scan after `confirmations` was raised (re-reading below the
+            # checkpoint): keep what it found, leave the checkpoint where it is
+            new = self.store.record_scan(self.route, seen)
+        else:
+            new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
         by_id = {m.message_id: m for m in seen}
         for message_id in new:
             fields = message_fields(message_id, by_id[message_id].message)
             self.log.info("seen", extra=fields | {"chain": self.source.name})
         return new
+
+    def _scan_reads(self) -> tuple[list[ObservedLog], int, str] | None:
+        """(the outbox's MessageSent logs from the scan start to the confirmed head, that
+        head, its block hash), or None when there is nothing new to read.
+
+        The chain head is the subscription's latest head where it has one (no round trip;
+        a head it has not announced yet wakes the worker when it comes), else
+        eth_blockNumber. One chunk's logs and the head's hash are read in one JSON-RPC
+        batch where the node allows."""
+        depth = self.settings.confirmations
+        hinted = self.head_hint() if self.head_hint is not None else None
+        checkpoint = self.store.checkpoint(self.route)
+        if hinted is not None and checkpoint is not None:
+            if hinted - depth < checkpoint.block:
+                hinted = None  # the announcement lags the checkpoint: ask the node
+            elif hinted - depth == checkpoint.block and not self._first_scan:
+                return None  # the latest head announced is scanned already
+        w3 = self.source.chain.w3
+        fast = speaks_json_rpc(w3)
+        if hinted is not None:
+            chain_head = hinted
+        elif fast:
+            chain_head = rpc_int(rpc_batch(w3, [("eth_blockNumber", [])])[0])
+        else:
+            chain_head = int(w3.eth.block_number)
+        head = chain_head - depth
+        start = self._scan_start(head)
+        if head < start:
+            return None
+        if fast and head - start < self.settings.chunk_blocks:
+            where = {
+                "address": self.source.outbox.address,
+                "topics": [HexBytes(MESSAGE_SENT).to_0x_hex()],
+                "fromBlock": hex(start),
+                "toBlock": hex(head),
+            }
+            raw_logs, block = rpc_batch(
+                w3, [("eth_getLogs", [where]), ("eth_getBlockByNumber", [hex(head), False])]
+            )
+            if block is not None:
+                logs = sorted(
+                    (ObservedLog.from_receipt(log) for log in raw_logs),
+                    key=lambda log: (log.block_number, log.log_index),
+                )
+                return logs, head, HexBytes(block["hash"]).to_0x_hex()
+            # the announced head is not on the node (a reorg to a shorter chain): read
+            # it as the node has it
+            self._first_scan = False
+            return self._scan_reads_slow()
+        return list(self.logs.logs(start, head)), head, self._block_hash(head)
+
+    def _scan_reads_slow(self) -> tuple[list[ObservedLog], int, str] | None:
+        head = self.logs.confirmed_head(self.settings.confirmations)
+        start = self._scan_start(head)
+        if head < start:
+            return None
+        return list(self.logs.logs(start, head)), head, self._block_hash(head)
+
+    def _block_hash(self, number: int) -> str:
+        return HexBytes(self.source.chain.w3.eth.get_block(number)["hash"]).to_0x_hex()
 
     def _scan_start(self, head: int) -> int:
         checkpoint = self.store.checkpoint(self.route)
@@ -281,7 +360,7 @@ class RelayRoute:
         on_inbox = inbox_records(self.destination, [r.message_id for r in seen])
         self._observe_deliveries(seen, on_inbox)
         seen = [r for r in seen if on_inbox[r.message_id].status is not DeliveryStatus.DELIVERED]
-        hashes = block_hashes(self.source.chain.w3, sorted({r.source.block for r in seen}))
+        hashes = self._block_hashes(sorted({r.source.block for r in seen}))
         canonical: list[tuple[MessageRecord, Message]] = []
         for record in seen:
             if hashes[record.source.block].to_0x_hex() != record.source.block_hash:
@@ -302,14 +381,30 @@ class RelayRoute:
                 continue
             typed = self.verifier.signed(message)
             signed[record.message_id] = {a.address: a.sign_hash(typed) for a in self.attesters}
+        # to the peers first (the one whose turn it is waits for them; the push runs in
+        # the background), then into the store: a signature is deterministic (RFC 6979),
+        # so an attester that stops in between signs the very same bytes again
+        for attester in self.attesters:
+            mine = {mid: by[attester.address] for mid, by in signed.items()}
+            self.quorum.push(attester.address, mine, self.route)
         self.store.mark_all_signed(signed)
         for record, _message in canonical:
             if record.message_id in signed:
                 self.log.info("signed", extra=self.about(record))
-        for attester in self.attesters:  # to the peers: the one whose turn it is waits
-            mine = {mid: by[attester.address] for mid, by in signed.items()}
-            self.quorum.push(attester.address, mine, self.route)
         return len(signed)
+
+    def _block_hashes(self, numbers: list[int]) -> dict[int, HexBytes]:
+        """The source chain's canonical hash of each block number (one round trip)."""
+        w3 = self.source.chain.w3
+        if not numbers or not speaks_json_rpc(w3):
+            return block_hashes(w3, numbers)
+        blocks = rpc_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        missing = [n for n, block in zip(numbers, blocks, strict=True) if block is None]
+        if missing:  # beyond the node's head (a reorg to a shorter chain): not canonical
+            raise RecoverableError(
+                f"{self.source.name} chain: blocks {missing[:5]} are not on the node now"
+            )
+        return {n: HexBytes(b["hash"]) for n, b in zip(numbers, blocks, strict=True)}
 
     # --- 3. deliver ---------------------------------------------------------------------
 
@@ -326,10 +421,12 @@ class RelayRoute:
         signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
         if not signed:
             return 0
-        attesters = self._attester_set()
         # the inbox knows best (another attester may have delivered a message, or a
-        # store may be new): one batched read for all of them, before anything is sent
-        on_inbox = inbox_records(self.destination, [r.message_id for r in signed])
+        # store may be new): one batched read for all of them, with its current attester
+        # set and threshold, before anything is sent
+        view = inbox_view(self.destination, [r.message_id for r in signed])
+        attesters = AttesterSet.of(view.attesters, view.threshold)
+        on_inbox = view.records
         now = time.monotonic()
         for record in signed:
             delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
@@ -405,18 +502,14 @@ class RelayRoute:
         ]
         return min(places, default=len(members))
 
-    def _attester_set(self) -> AttesterSet:
-        inbox = self.destination.inbox.functions
-        return AttesterSet.of(inbox.attesters().call(), inbox.threshold().call())
-
     def _send(self, batch: list[tuple[MessageRecord, Message, Quorum]]) -> None:
         inbox = self.destination.inbox
         messages = [record.message for record, _, _ in batch]
         signatures = [b"".join(q.signatures) for _, _, q in batch]
         if len(batch) == 1:
-            data = HexBytes(inbox.encode_abi("deliver", [messages[0], signatures[0]]))
+            data = call_data(inbox, "deliver", [messages[0], signatures[0]])
         else:
-            data = HexBytes(inbox.encode_abi("deliverBatch", [messages, signatures]))
+            data = call_data(inbox, "deliverBatch", [messages, signatures])
         ids = [record.message_id for record, _, _ in batch]
         try:
             sent = self._submit(data, len(batch))
@@ -448,13 +541,10 @@ class RelayRoute:
         address = self.destination.inbox.address
         learned = self._learned_gas_limit(count)
         if learned is not None:
-            call = Call(address, data, gas=learned)
-            try:
-                self.sender.preflight(call)
-            except SendFailed as exc:
+            try:  # the pre-flight at the learned limit goes with the fee reads (one batch)
+                return self.sender.send(Call(address, data, gas=learned))
+            except (PreflightReverted, RpcRejected) as exc:  # nothing was sent
                 self.log.debug("pre-flight at the learned gas limit %d failed: %s", learned, exc)
-            else:
-                return self.sender.send(call, preflight=False)
         return self.sender.send(Call(address, data))
 
     def _learned_gas_limit(self, count: int) -> int | None:

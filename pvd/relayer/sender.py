@@ -47,11 +47,11 @@ from web3.exceptions import (
     Web3Exception,
     Web3RPCError,
 )
-from web3.providers import JSONBaseProvider
-from web3.types import BlockIdentifier, RPCEndpoint, TxParams, Wei
+from web3.types import BlockIdentifier, TxParams, Wei
 
 from pvd.chain.logs import ObservedLog, rpc_int
 from pvd.errors import RecoverableError, UnrecoverableError
+from pvd.relayer.ends import json_rpc
 from pvd.relayer.keys import Signer
 from pvd.relayer.log import relay_logger
 
@@ -286,6 +286,8 @@ class Sender:
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
+        # raw JSON-RPC (HTTP nodes) on the hot path, web3's methods elsewhere (eth-tester)
+        self._raw = json_rpc(w3)
         self._log = relay_logger("pvd.relayer.sender", chain=chain, address=signer.address)
 
     @property
@@ -348,13 +350,17 @@ class Sender:
     def suggest_fees(self) -> Fees:
         """Fees for a transaction now: 2 x the next block's base fee + the node's
         priority fee, capped. FeeCapExceeded if even the base fee is above the cap."""
-        s = self.settings
         with self._rpc("fees"):
             base = self._next_base_fee()
             try:
                 tip = int(self.w3.eth.max_priority_fee)
             except (Web3RPCError, NotImplementedError):  # a node without the method
                 tip = GWEI
+        return self._fees(base, tip)
+
+    def _fees(self, base: int, tip: int) -> Fees:
+        """Fees from the next block's base fee and the node's priority fee, capped."""
+        s = self.settings
         tip = max(tip, s.min_priority_fee)
         max_fee = base * s.base_fee_multiplier + tip
         if s.max_fee_cap is not None:
@@ -469,18 +475,34 @@ class Sender:
         tx_hash = "0x" + bytes(signed.hash).hex()
         try:
             with self._rpc("eth_sendRawTransaction"):
-                self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                if self._raw is not None:
+                    raw = "0x" + bytes(signed.raw_transaction).hex()
+                    response = self._raw.request("eth_sendRawTransaction", [raw])
+                    if response.get("error") is not None:
+                        raise Web3RPCError(
+                            f"eth_sendRawTransaction: {response['error']}",
+                            rpc_response=response,  # type: ignore[arg-type]
+                        )
+                else:
+                    self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except _AlreadyKnown:
             pass  # exactly this transaction is already in the node: it is sent
         return SentTx(tx_hash, nonce, call, gas, fees, self.clock())
 
     def send(self, call: Call, *, preflight: bool = True) -> SentTx:
         """Pre-flight (unless told not to), estimate gas if needed, and send with the
-        next nonce. A nonce error resyncs the nonce and tries again (a few times)."""
-        if preflight:
-            self.preflight(call)
-        gas = call.gas if call.gas is not None else self.estimate_gas(call)
-        fees = self.suggest_fees()
+        next nonce. A nonce error resyncs the nonce and tries again (a few times).
+
+        Where the node speaks JSON-RPC, the pre-flight and the fee reads go out as one
+        batch (one round trip) and the signed transaction as one raw request."""
+        if self._raw is not None:
+            fees = self._preflight_and_fees(call, preflight)
+            gas = call.gas if call.gas is not None else self.estimate_gas(call)
+        else:
+            if preflight:
+                self.preflight(call)
+            gas = call.gas if call.gas is not None else self.estimate_gas(call)
+            fees = self.suggest_fees()
         refused: SendFailed | _NonceRejected | None = None
         for _ in range(self.settings.nonce_retries + 1):
             with self._lock:
@@ -512,6 +534,39 @@ class Sender:
             f"resyncs ({refused}); another sender uses gas key {self.address}?",
             "nonce_conflict",
         )
+
+    def _preflight_and_fees(self, call: Call, preflight: bool) -> Fees:
+        """The pre-flight eth_call (PreflightReverted if it would revert) and the fees of
+        suggest_fees, in one JSON-RPC batch."""
+        assert self._raw is not None
+        batch: list[tuple[str, list[Any]]] = [
+            ("eth_feeHistory", [1, "latest", []]),
+            ("eth_maxPriorityFeePerGas", []),
+        ]
+        if preflight:
+            params: dict[str, Any] = {
+                "from": self.address,
+                "to": call.to,
+                "data": "0x" + bytes(call.data).hex(),
+                "value": hex(call.value),
+            }
+            if call.gas is not None:
+                params["gas"] = hex(call.gas)
+            batch.append(("eth_call", [params, "latest"]))
+        with self._rpc("pre-flight and fees"):
+            history, tip_answer, *called = self._raw.batch(batch)
+            if called and (error := called[0].get("error")) is not None:
+                if "revert" in str(error.get("message", "")).lower():
+                    raise self._reverted(
+                        ContractLogicError(str(error.get("message")), data=error.get("data")),
+                        "pre-flight eth_call",
+                    )
+                raise Web3RPCError(f"eth_call: {error}", rpc_response=called[0])  # type: ignore[arg-type]
+            base_fees = (history.get("result") or {}).get("baseFeePerGas") or []
+            base = rpc_int(base_fees[-1]) if base_fees else self._next_base_fee()
+            tip_result = tip_answer.get("result")
+            tip = rpc_int(tip_result) if tip_result is not None else GWEI
+        return self._fees(base, tip)
 
     def replace(self, sent: SentTx, fees: Fees | None = None) -> SentTx | None:
         """Send `sent` again under its nonce with higher fees (by default the minimum
@@ -555,13 +610,12 @@ class Sender:
         """The receipt as the node sent it (numbers as 0x-hex) where the provider speaks
         JSON-RPC: web3 formats every log, and a batch delivery's receipt has thousands.
         Through web3 elsewhere (eth-tester). None: not mined."""
-        if not isinstance(self.w3.provider, JSONBaseProvider):
+        if self._raw is None:
             try:
                 return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return None
-        method = RPCEndpoint("eth_getTransactionReceipt")
-        response = self.w3.provider.make_request(method, [tx_hash])
+        response = self._raw.request("eth_getTransactionReceipt", [tx_hash])
         if response.get("error") is not None:
             raise Web3RPCError(f"eth_getTransactionReceipt: {response['error']}")
         return response.get("result")

@@ -17,12 +17,15 @@ directly by the demo, on embedded chains, with all attesters in this process.
 
 from __future__ import annotations
 
+import cProfile
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import requests
 from web3.exceptions import ProviderConnectionError
@@ -53,6 +56,7 @@ _log = relay_logger("pvd.relayer.service")
 IDENTITY_CHECK_SECONDS = 60.0  # how often a running relayer re-checks each RPC's chain
 IDLE_CHECK_SECONDS = 10.0  # longest sleep of an idle route whose chains are subscribed
 METRICS_REFRESH_SECONDS = 1.0  # the store-derived gauges are refreshed at most this often
+PROFILE_ENV = "PVD_PROFILE_DIR"  # a folder: each route worker writes its cProfile stats there
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,8 @@ class Relayer:
                     rng,
                 )
             )
+            if (head := self.heads.get(route.source)) is not None:
+                self.routes[-1].head_hint = head.latest
             wake = self.wakes[route] = Wake()
             for chain in (route.source, route.destination):
                 if (subscription := self.heads.get(chain)) is not None:
@@ -156,7 +162,8 @@ class Relayer:
 
         def work(route: RelayRoute) -> None:
             try:
-                self._work(route, polls, stop, halt)
+                with profiled(f"route-{route.route.value}"):
+                    self._work(route, polls, stop, halt)
             except BaseException as exc:  # handed to the main thread, raised there
                 failures.append(exc)
                 halt.set()
@@ -233,6 +240,25 @@ NODE_FAULTS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+@contextmanager
+def profiled(name: str) -> Iterator[None]:
+    """Profile the calling thread with cProfile while inside, if the environment variable
+    PVD_PROFILE_DIR names a folder: the stats go to <folder>/<name>-<pid>.prof on exit
+    (read them with `python -m pstats`). A development aid; off unless set."""
+    folder = os.environ.get(PROFILE_ENV, "")
+    if not folder:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(str(Path(folder) / f"{name}-{os.getpid()}.prof"))
 
 
 def tick_route(route: RelayRoute, metrics: RelayerMetrics) -> None:

@@ -9,7 +9,9 @@ Owns the wake-up half of the relayer loop (docs/adr/0009-relayer-loop.md):
   `websockets` package that web3.py depends on; its synchronous client, in a daemon
   thread). Every new head notifies the chain's listeners. A dropped or refused
   connection is retried with a doubling backoff (0.1 s up to 5 s); while it is down
-  `live` is False and the workers poll at the chain's poll_interval. After each
+  `live` is False and the workers poll at the chain's poll_interval. `latest()` is the
+  newest head number announced (the route's scan uses it instead of asking the node for
+  eth_blockNumber; None while down). After each
   (re)connection the listeners are notified once: the workers' next scan reads every
   block from their checkpoint to the head, so blocks made while the subscription was
   down are read back, not missed.
@@ -90,6 +92,7 @@ class HeadSubscription:
         self._lock = threading.Lock()
         self._connection: Connection | None = None
         self.heads = 0  # new heads received since start
+        self._latest: int | None = None  # the number of the last head announced
         self.connections = 0  # successful subscriptions since start (1 + reconnections)
         self._thread = threading.Thread(target=self._run, name=f"pvd-heads:{chain}", daemon=True)
 
@@ -105,6 +108,12 @@ class HeadSubscription:
     def live(self) -> bool:
         """True while subscribed: heads arrive as they are made."""
         return self._live.is_set()
+
+    def latest(self) -> int | None:
+        """The number of the newest head announced on the live subscription; None while
+        it is down or before its first head (then the node must be asked)."""
+        latest = self._latest
+        return latest if self._live.is_set() else None
 
     def wait_live(self, timeout: float) -> bool:
         return self._live.wait(timeout)
@@ -147,6 +156,7 @@ class HeadSubscription:
                 self._notify()  # the workers fall back to polling now
             finally:
                 self._live.clear()
+                self._latest = None
                 with self._lock:
                     self._connection = None
             if self._stop.wait(backoff):
@@ -182,6 +192,7 @@ class HeadSubscription:
                 continue
             if isinstance(message, dict) and message.get("method") == "eth_subscription":
                 self.heads += 1
+                self._latest = _head_number(message, self._latest)
                 self._notify()
 
     def close(self) -> None:
@@ -194,3 +205,16 @@ class HeadSubscription:
                 connection.close()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+
+def _head_number(message: dict[str, object], previous: int | None) -> int | None:
+    """The block number a newHeads notification announces (after a reorg it may be lower
+    than the one before); `previous` if it has none."""
+    params = message.get("params")
+    result = params.get("result") if isinstance(params, dict) else None
+    number = result.get("number") if isinstance(result, dict) else None
+    try:
+        value = int(number, 16) if isinstance(number, str) else None
+    except ValueError:
+        value = None
+    return previous if value is None else value

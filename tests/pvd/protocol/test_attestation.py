@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pvd.protocol import attestation
-from pvd.protocol.attestation import InboxDomain
+from pvd.protocol.attestation import InboxDomain, typed_data
 from pvd.protocol.messages import Message, Outcome, TradeOutcome
 
 # TEST KEYS ONLY: anvil's "test test ... junk" mnemonic, indices 10..14.
@@ -133,3 +137,44 @@ def test_a_message_verifier_refuses_another_message_id() -> None:
     verifier = attestation.MessageVerifier(MESSAGE, INBOX)
     with pytest.raises(ValueError, match="this verifier is for message"):
         verifier.recover(b"\x00" * 32, _sig(ATTESTERS[1]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    source_domain=st.integers(0, 2**32 - 1),
+    destination_domain=st.integers(0, 2**32 - 1),
+    nonce=st.integers(0, 2**64 - 1),
+    kind=st.integers(0, 255),
+    body=st.binary(max_size=300),
+    chain_id=st.integers(1, 2**64),
+    salt_domain=st.integers(1, 2**32 - 1),
+    deployment=st.binary(min_size=32, max_size=32),
+)
+def test_the_direct_digest_is_eth_accounts_eip712_digest(
+    source_domain: int,
+    destination_domain: int,
+    nonce: int,
+    kind: int,
+    body: bytes,
+    chain_id: int,
+    salt_domain: int,
+    deployment: bytes,
+) -> None:
+    """digest/struct_hash/domain_separator are computed without eth-account's encoder;
+    they are exactly what that encoder makes of the same typed data."""
+    message = Message(
+        source_domain=source_domain,
+        source_app="0x" + "ab" * 20,
+        destination_domain=destination_domain,
+        destination_app="0x" + "0c" * 20,
+        nonce=nonce,
+        kind=kind,
+        body=body,
+    )
+    inbox = InboxDomain(chain_id, "0x" + "5e" * 20, salt_domain, deployment)
+    signable = encode_typed_data(full_message=typed_data(message, inbox))
+    assert attestation.struct_hash(message, inbox) == bytes(signable.body)
+    assert attestation.domain_separator(inbox) == bytes(signable.header)
+    assert attestation.digest(message, inbox) == bytes(
+        keccak(b"\x19" + signable.version + signable.header + signable.body)
+    )
