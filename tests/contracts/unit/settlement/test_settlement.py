@@ -108,6 +108,9 @@ def test_hold_and_announce_places_the_hold_and_sends_payment_held(
         "tradeId": "0x" + hold.ref.hex(),
         "messageId": "0x" + sent.id.hex(),
     }
+    # Placed by its notary: acknowledged (announced) in the placing write, no second write.
+    assert "HoldAcknowledged" not in tx.events
+    assert side.token.isHoldAcknowledged(hold.id())
     assert side.settlement.isAnnounced(hold.id())
 
 
@@ -166,6 +169,12 @@ def test_the_payer_announces_a_hold_placed_directly(side, buyer, seller):
         seller.address,
     )
     assert tx.events["HoldAnnounced"]["messageId"] == "0x" + sent.id.hex()
+    # The announced mark is the token's acknowledgement by the notary, in the hold's slot.
+    assert tx.events["HoldAcknowledged"] == {
+        "holdId": "0x" + hold.id().hex(),
+        "notary": side.settlement.address,
+    }
+    assert side.token.isHoldAcknowledged(hold.id())
     assert side.settlement.isAnnounced(hold.id())
 
 
@@ -481,3 +490,22 @@ def test_the_settlement_reports_its_wiring(side):
     s = side.settlement
     assert (s.token(), s.outbox(), s.inbox()) == (side.token, side.outbox, side.inbox)
     assert (s.registryDomain(), s.registry()) == (BUSINESS_DOMAIN, REGISTRY)
+
+
+def test_a_hold_released_on_the_token_is_announced_again_once_placed_again(
+    side, buyer, seller, stranger
+):
+    """Whoever releases a hold (here anyone, after expiry, on the token itself), the release
+    clears the announced mark: the payer funds the same trade again with the same hold id."""
+    hold = new_hold(buyer, seller, side.settlement, PRICE, now() + 100, "trade-again")
+    side.token.placeHold(hold.ref, seller, side.settlement, PRICE, hold.expiry, {"from": buyer})
+    side.settlement.announce(hold.tuple(), {"from": buyer})
+    chain.sleep(200)
+    side.token.releaseHold(hold.tuple(), {"from": stranger})
+    assert not side.settlement.isAnnounced(hold.id())
+    again = hold.but(expiry=now() + WEEK)
+    side.token.placeHold(again.ref, seller, side.settlement, PRICE, again.expiry, {"from": buyer})
+    tx = side.settlement.announce(again.tuple(), {"from": buyer})
+    assert tx.events["HoldAnnounced"]["holdId"] == "0x" + hold.id().hex()
+    assert side.settlement.isAnnounced(again.id())
+    assert side.outbox.nextNonce() == 2
