@@ -7,21 +7,26 @@ in the modules that read chains.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_utils.abi import event_abi_to_log_topic
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 from pvd.chain.connection import Chain
+from pvd.chain.logs import logs_by_topic1
 from pvd.chain.rpc import call_many
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.deploy.system import System
 from pvd.errors import UnrecoverableError, UserError
 from pvd.protocol.statuses import DeliveryStatus
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 PAYMENT_APPS = ("YuanToken", "PvdSettlement")
 BUSINESS_APPS = ("TradeRegistry",)
@@ -108,35 +113,74 @@ def check_identity(chain: Chain, manifest: Manifest) -> None:
 
 @dataclass(frozen=True)
 class InboxRecord:
-    """What the destination inbox says about one message id (`deliveryOf`)."""
+    """What the destination inbox says about one message: its status (`deliveryStatus`)
+    and, once consumed, who consumed it and where (its last delivery event)."""
 
     status: DeliveryStatus
     deliverer: str  # who consumed it (the zero address while None)
     block: int  # the block it was consumed (or last retried) in; 0 while None
 
 
-def inbox_records(destination: ChainEnd, ids: Sequence[str]) -> dict[str, InboxRecord]:
-    """The inbox's record of each message id (0x-hex), read at its latest block in
-    JSON-RPC batches."""
+# The inbox's events that consume a message or change its record: the latest one of an id
+# says who and in which block (the inbox keeps only a consumed bit per nonce in storage).
+_DELIVERY_EVENTS = ("MessageDelivered", "MessageFailed", "MessageRetried")
+
+
+def inbox_records(destination: ChainEnd, messages: Mapping[str, bytes]) -> dict[str, InboxRecord]:
+    """The inbox's record of each message (id in 0x-hex -> its encoding): the status read
+    at its latest block in JSON-RPC batches, and for a consumed one the deliverer and
+    block of its latest delivery event (one eth_getLogs pass for all of them)."""
     inbox = destination.inbox
-    calls = [inbox.functions.deliveryOf(bytes.fromhex(mid[2:])) for mid in ids]
-    found: dict[str, InboxRecord] = {}
+    ids = list(messages)
+    calls = [inbox.functions.deliveryStatus(messages[mid]) for mid in ids]
+    statuses: dict[str, DeliveryStatus] = {}
     for mid, result in zip(ids, call_many(destination.chain.w3, calls, "latest"), strict=True):
         if isinstance(result, ContractLogicError):
             raise UnrecoverableError(
-                f"{destination.name} chain: the inbox's deliveryOf({mid}) reverted ({result}): "
-                "is the manifest for this deployment?"
+                f"{destination.name} chain: the inbox's deliveryStatus of {mid} reverted "
+                f"({result}): is the manifest for this deployment?"
             )
-        status, deliverer, block = result
-        found[mid] = InboxRecord(
-            DeliveryStatus(status), Web3.to_checksum_address(deliverer), int(block)
-        )
+        statuses[mid] = DeliveryStatus(result)
+    consumed = [mid for mid in ids if statuses[mid] is not DeliveryStatus.NONE]
+    last = _last_delivery_events(destination, consumed)
+    found: dict[str, InboxRecord] = {}
+    for mid in ids:
+        deliverer, block = last.get(mid, (ZERO_ADDRESS, 0))
+        found[mid] = InboxRecord(statuses[mid], deliverer, block)
     return found
 
 
+def _last_delivery_events(destination: ChainEnd, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """(deliverer, block) of each id's latest MessageDelivered / MessageFailed /
+    MessageRetried on the destination inbox (ids without one are left out)."""
+    if not ids:
+        return {}
+    inbox = destination.inbox
+    w3 = destination.chain.w3
+    topics = [
+        HexBytes(event_abi_to_log_topic(getattr(inbox.events, name).abi))
+        for name in _DELIVERY_EVENTS
+    ]
+    logs = logs_by_topic1(
+        w3,
+        inbox.address,
+        topics,
+        [HexBytes(mid) for mid in ids],
+        destination.outbox_block,
+        "latest",
+        per_query=500,
+    )
+    last: dict[str, tuple[str, int]] = {}
+    for entry in logs:  # chain order: a later event replaces an earlier one
+        # each event's first data word is the deliverer (retrier)
+        (who,) = w3.codec.decode(["address"], bytes(entry.data)[:32])
+        last[entry.topics[1].to_0x_hex()] = (Web3.to_checksum_address(who), entry.block_number)
+    return last
+
+
 def inbox_deliveries(
-    destination: ChainEnd, ids: Sequence[str]
+    destination: ChainEnd, messages: Mapping[str, bytes]
 ) -> dict[str, tuple[DeliveryStatus, int]]:
-    """(status, block) of each message id (0x-hex) on the destination's inbox
-    (inbox_records without the deliverer)."""
-    return {mid: (r.status, r.block) for mid, r in inbox_records(destination, ids).items()}
+    """(status, block) of each message (id in 0x-hex -> its encoding) on the
+    destination's inbox (inbox_records without the deliverer)."""
+    return {mid: (r.status, r.block) for mid, r in inbox_records(destination, messages).items()}

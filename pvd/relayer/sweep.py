@@ -14,8 +14,9 @@ one message in flight:
 So, per route (source outbox -> destination inbox), the sweep reads every MessageSent
 log the source outbox emitted for the destination's domain, from the outbox's deployment
 block up to the confirmed head (head - confirmations), in chunks (pvd.chain.logs.LogSource),
-and asks the destination inbox `deliveryOf(id)` for each, in JSON-RPC batches
-(pvd.relayer.ends.inbox_deliveries; one by one on eth-tester). Status None or Failed:
+and asks the destination inbox `deliveryStatus(message)` for each, in JSON-RPC batches,
+and the block of a consumed one's delivery event (pvd.relayer.ends.inbox_deliveries; one
+by one on eth-tester). Status None or Failed:
 the message is open. Then, per message:
 
     on chain     store                  the sweep
@@ -46,8 +47,9 @@ chain. It also keeps dead messages that are done or gone from being re-opened fo
 nothing. It runs once per route, on the route's first tick, before the first scan
 (RelayRoute.sweep); a route the store knows nothing about (no checkpoint, no message)
 is skipped: its first scan reads every log from the outbox's deployment block anyway.
-Its cost: one pass over the outbox's logs and one `deliveryOf` per message sent to the
-destination's domain, batched.
+Its cost: one pass over the outbox's logs, one `deliveryStatus` per message sent to the
+destination's domain, batched, and one pass over the inbox's delivery events of the
+consumed ones.
 """
 
 from __future__ import annotations
@@ -141,7 +143,9 @@ def sweep_route(
             sent[seen.message_id] = seen
     dead = {r.message_id: r for r in store.dead(route)}
     ids = list(sent) + [mid for mid in dead if mid not in sent]
-    on_chain = inbox_deliveries(destination, ids)
+    on_chain = inbox_deliveries(
+        destination, {mid: sent[mid].message if mid in sent else dead[mid].message for mid in ids}
+    )
     stored: dict[str, MessageRecord | None] = {mid: store.get(mid) for mid in sent}
     stored.update(dead)
 

@@ -14,6 +14,7 @@ from tests.contracts.fixtures.bridge import (
     PAYMENT_DOMAIN,
     REGISTRY,
     deliver_signed,
+    delivery_status,
     registry_outcome,
 )
 
@@ -358,14 +359,14 @@ def test_a_paused_token_keeps_a_delivered_outcome_for_retry(
     assert bytes(tx.events["MessageFailed"]["reason"]) == bytes.fromhex(
         "d93c0665"
     )  # EnforcedPause()
-    assert side.inbox.deliveryOf(message.id)[0] == STATUS_FAILED
+    assert delivery_status(side.inbox, message) == STATUS_FAILED
     assert _balances(side.token, wallet_a, seller) == before
     assert side.token.holdStatus(announced.id()) == HELD
     assert side.outbox.nextNonce() == 1  # only the announcement
     side.token.unpause({"from": pauser})
     retried = side.inbox.retry(message.encode(), {"from": stranger})
     assert "HoldExecuted" in retried.events
-    assert side.inbox.deliveryOf(message.id)[0] == STATUS_DELIVERED
+    assert delivery_status(side.inbox, message) == STATUS_DELIVERED
     assert _sent(retried)[0].decoded_body().result == SettlementResult.PAID
 
 

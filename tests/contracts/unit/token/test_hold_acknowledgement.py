@@ -47,7 +47,9 @@ def parties(hold):
 def place_signed(yuan, hold, submitter):
     valid_before = now() + 600
     signature = sign_hold(yuan, KEY_A, hold, valid_before)
-    return yuan.placeHoldWithAuthorization(hold.tuple(), valid_before, signature, {"from": submitter})
+    return yuan.placeHoldWithAuthorization(
+        hold.tuple(), valid_before, signature, {"from": submitter}
+    )
 
 
 # --- acknowledged at placement ----------------------------------------------------------------
