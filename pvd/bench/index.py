@@ -2,15 +2,18 @@
 PostgreSQL cluster it starts in a temporary folder (Debian's postgresql; `make
 postgres-deps`) and stops:
 
-- history: trades proposed, accepted, held and announced, funded by an in-process
-  relayer (2-of-3), shipped, confirmed and paid; built up to each size in turn;
+- history: trades proposed, accepted, held and announced with batched transactions (signed
+  here, sent in JSON-RPC batches, a hundred to a block), funded by an in-process relayer
+  (2-of-3), shipped and confirmed the same way, paid and reported by the relayer; built
+  up to each size in turn (default 10^3, then 10^4);
 - ingest: a fresh index of that history, on SQLite and on PostgreSQL: blocks/s, events/s,
   and the database's size per trade;
-- reconcile: `pvd reconcile --full` (everything from the chains) once, and the
+- reconcile: `pvd reconcile --full` (everything from the chains) once per size, and the
   incremental reconcile per new block (one new trade proposal on the business chain and
   one transfer on the payment chain, indexed, then reconciled): p50/p99 of the reconcile;
 - trades page: the explorer's first page (50 rows, with the total), filtered by status,
-  by party and a page deep by cursor, on the real index and on 10^6 synthetic rows
+  by party, by a trade-id prefix and a page deep by cursor, on the real index and on
+  10^6 synthetic rows
   written straight into the trades table, on SQLite and PostgreSQL: p50/p99.
 
 Written as the `index` section of bench/report.json (pvd.bench.report). Figures are what
@@ -28,15 +31,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from eth_abi.abi import encode
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, create_engine, func, select, text
+from web3 import Web3
+from web3.types import RPCEndpoint
 
-from pvd.bench.relay import deliver, funded, make_relayer, open_trades
+from pvd.bench.relay import funded, make_relayer
 from pvd.bench.report import percentile, write_section
+from pvd.chain.connection import Chain
 from pvd.chain.ports import free_port
 from pvd.cli.demo import Cast, DemoTrade, issue_funds, two_chains
 from pvd.client import trade as client
@@ -62,25 +70,143 @@ def prepare(system: System, cast: Cast, trades_wanted: int) -> None:
     issue_funds(system, cast)
     for account in (cast.buyer.address, cast.seller.address):
         client.transact(chain, token.functions.setCapExemption(account, True), cast.admin.address)
-    extra = max(trades_wanted * 100 - 500_000, 0)
+    # 1 yuan a trade, and room for the incremental figures' transfers
+    extra = max(trades_wanted * 100 + 100_000 - 500_000, 0)
     if extra:
         client.transact(
             chain, token.functions.issue(cast.buyer.address, extra), cast.operator.address
         )
 
 
-def build_history(system: System, cast: Cast, relayer: Any, count: int) -> list[DemoTrade]:
-    """`count` trades through to payment, in chunks (the relayer funds and pays them)."""
-    done: list[DemoTrade] = []
-    for start in range(0, count, 500):
-        opened = open_trades(system, cast, min(500, count - start))
-        if not relayer.run_until(lambda o=opened: funded(system, o[-1]), timeout=900):
+HOUR = 3600
+PER_BLOCK = 100  # transactions per mined block while the history is built
+CHUNK = 1_000  # trades per round of the history: sent, relayed, delivered, relayed
+GAS = 1_500_000  # per transaction: generous, the block gas limit is raised to fit them
+
+
+class _Sender:
+    """Signed transactions of local development accounts (test keys only) sent in JSON-RPC
+    batches with anvil's automine off, PER_BLOCK to a mined block, the base fee reset
+    before each block (a bench of the index is not one of fees)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.chain_id = int(chain.w3.eth.chain_id)
+        self.fee = int(chain.w3.eth.gas_price) * 2 + 1
+        self.nonces: dict[str, int] = {}
+        _rpc(chain, "evm_setBlockGasLimit", hex(GAS * PER_BLOCK * 2))
+
+    def send(self, txs: Sequence[tuple[LocalAccount, str, str]]) -> None:
+        """(sender, to, calldata) in order; returns when all are mined and succeeded."""
+        w3 = self.chain.w3
+        raw: list[str] = []
+        for account, to, data in txs:
+            if account.address not in self.nonces:
+                self.nonces[account.address] = int(
+                    w3.eth.get_transaction_count(account.address, "pending")
+                )
+            tx: dict[str, Any] = {
+                "to": to, "data": data, "nonce": self.nonces[account.address], "gas": GAS,
+                "gasPrice": self.fee, "chainId": self.chain_id,
+            }  # fmt: skip
+            self.nonces[account.address] += 1
+            raw.append(account.sign_transaction(tx).raw_transaction.to_0x_hex())
+        _rpc(self.chain, "evm_setAutomine", False)
+        hashes: list[str] = []
+        try:
+            for start in range(0, len(raw), PER_BLOCK):
+                block = raw[start : start + PER_BLOCK]
+                answers = w3.provider.make_batch_request(  # type: ignore[attr-defined]
+                    [(RPCEndpoint("eth_sendRawTransaction"), [tx]) for tx in block]
+                )
+                errors = [a["error"] for a in answers if a.get("error")]
+                if errors:
+                    raise RuntimeError(f"bench: {self.chain.name} refused a tx: {errors[0]}")
+                hashes += [a["result"] for a in answers]
+                _rpc(self.chain, "anvil_setNextBlockBaseFeePerGas", hex(0))
+                _rpc(self.chain, "evm_mine")
+        finally:
+            _rpc(self.chain, "evm_setAutomine", True)
+        for start in range(0, len(hashes), 500):
+            receipts = w3.provider.make_batch_request(  # type: ignore[attr-defined]
+                [(RPCEndpoint("eth_getTransactionReceipt"), [h]) for h in hashes[start:start + 500]]
+            )  # fmt: skip
+            failed = [r for r in receipts if not r.get("result") or r["result"]["status"] != "0x1"]
+            if failed:
+                raise RuntimeError(f"bench: a {self.chain.name} transaction failed: {failed[0]}")
+
+
+def _rpc(chain: Chain, method: str, *params: Any) -> Any:
+    answer = chain.w3.provider.make_request(RPCEndpoint(method), list(params))
+    if "error" in answer:
+        raise RuntimeError(f"bench: {chain.name}: {method}: {answer['error']}")
+    return answer.get("result")
+
+
+def build_history(system: System, cast: Cast, relayer: Any, count: int) -> int:
+    """`count` trades of 1 yuan through to payment, CHUNK at a time: proposed, accepted,
+    held and announced with batched transactions, funded by the relayer, shipped and
+    confirmed with batched transactions, then paid and reported by the relayer. The
+    trades' messages are relayed by an in-process 2-of-3 relayer (pvd.relayer)."""
+    pay, biz = system.payment, system.business
+    payments, business = _Sender(pay.chain), _Sender(biz.chain)
+    registry, settlement, token = biz.registry, pay.settlement, pay.token
+    domain = client.token_domain(token.functions.eip712Domain().call())
+    business_domain = int(system.config.business_domain)
+    chain_id = int(biz.chain.w3.eth.chain_id)
+    done = 0
+    while done < count:
+        n = min(CHUNK, count - done)
+        deadline = biz.chain.now() + 24 * HOUR
+        terms = client.Terms(
+            seller=cast.seller.address, payer=cast.buyer.address, payee=cast.seller.address,
+            token=token.address, price=100, deadline=deadline,
+            hold_expiry=deadline + system.config.safety_window + HOUR,
+        )  # fmt: skip
+        first = int(registry.functions.nonceOf(cast.buyer.address).call())
+        ids = [
+            Web3.keccak(
+                encode(
+                    ["uint256", "uint32", "address", "address", "uint256"],
+                    [chain_id, business_domain, registry.address, cast.buyer.address, first + i],
+                )
+            )
+            for i in range(n)
+        ]
+        if bytes(ids[0]) != bytes(registry.functions.nextTradeId(cast.buyer.address).call()):
+            raise RuntimeError("bench: the trade id derivation differs from the registry's")
+        propose = registry.encode_abi("propose", [terms.as_tuple()])
+        business.send([(cast.buyer, registry.address, propose)] * n)
+        business.send(
+            [(cast.seller, registry.address, registry.encode_abi("accept", [i])) for i in ids]
+        )
+        valid_before = pay.chain.now() + 24 * HOUR
+        holds = []
+        for trade_id in ids:
+            hold = client.hold_for(bytes(trade_id), terms, settlement)
+            typed = client.place_hold_typed_data(domain, hold, valid_before)
+            signature = bytes(cast.buyer.sign_typed_data(full_message=typed).signature)
+            data = settlement.encode_abi(
+                "placeHoldAndAnnounce", [hold.as_tuple(), valid_before, signature]
+            )
+            holds.append((cast.dapp, settlement.address, data))
+        payments.send(holds)
+        last = DemoTrade(
+            "bench", bytes(ids[-1]), client.hold_for(bytes(ids[-1]), terms, settlement)
+        )
+        if not relayer.run_until(lambda t=last: funded(system, t), timeout=900):
             raise RuntimeError("bench: the relayer did not fund the history's trades")
-        for trade in opened:
-            deliver(system, cast, trade)
-        if not relayer.run_until(lambda o=opened: settled(system, o[-1]), timeout=900):
+        business.send(
+            [(cast.seller, registry.address, registry.encode_abi("ship", [i, b"\x01" * 32]))
+             for i in ids]
+        )  # fmt: skip
+        business.send(
+            [(cast.buyer, registry.address, registry.encode_abi("confirmDelivery", [i]))
+             for i in ids]
+        )  # fmt: skip
+        if not relayer.run_until(lambda t=last: settled(system, t), timeout=900):
             raise RuntimeError("bench: the relayer did not settle the history's trades")
-        done += opened
+        done += n
     return done
 
 
@@ -177,6 +303,7 @@ def timed(action: Callable[[], object], runs: int) -> dict[str, float]:
 def page_figures(engine: Engine) -> dict[str, Any]:
     first = trades_page(engine, limit=50)
     party = first.rows[0].buyer if first.rows else None
+    prefix = first.rows[-1].trade_id[:8] if first.rows else None  # 0x and 6 hex digits
     deep = trades_page(engine, limit=500)
     for _ in range(3):
         if deep.next_cursor is None:
@@ -184,7 +311,8 @@ def page_figures(engine: Engine) -> dict[str, Any]:
         deep = trades_page(engine, limit=500, cursor=deep.next_cursor)
     cursor = deep.next_cursor
     return {
-        "rows": first.total,
+        "rows": first.total,  # counted up to pvd.index.query.TOTAL_CAP
+        "rows_capped": first.total_capped,
         "first_page": timed(lambda: trades_page(engine, limit=50), PAGE_RUNS),
         "by_status": timed(lambda: trades_page(engine, status="delivered", limit=50), PAGE_RUNS),
         "by_party": timed(lambda: trades_page(engine, party=party, limit=50), PAGE_RUNS)
@@ -192,6 +320,9 @@ def page_figures(engine: Engine) -> dict[str, Any]:
         else None,
         "deep_page": timed(lambda: trades_page(engine, limit=50, cursor=cursor), PAGE_RUNS)
         if cursor
+        else None,
+        "by_id_prefix": timed(lambda: trades_page(engine, search=prefix, limit=50), PAGE_RUNS)
+        if prefix
         else None,
     }
 
@@ -287,13 +418,27 @@ def synthetic(url: str, rows: int) -> dict[str, Any]:
 
 
 def run(sizes: list[int], synthetic_rows: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"sizes": {}}
-    with (
-        two_chains("anvil") as (payment, business),
-        tempfile.TemporaryDirectory() as tmp,
-        postgres() as cluster,
-    ):
+    results: dict[str, Any] = {"sizes": {}, "load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp, postgres() as cluster:
         folder = Path(tmp)
+        if sizes:
+            results["sizes"] = history_figures(sizes, folder, cluster)
+        if synthetic_rows:
+            results["synthetic"] = {
+                "rows": synthetic_rows,
+                "sqlite": synthetic(fresh_url("sqlite", folder, None), synthetic_rows),
+                "postgresql": synthetic(fresh_url("postgresql", folder, cluster), synthetic_rows)
+                if cluster
+                else "skipped: PostgreSQL is not installed",
+            }
+    results["load_after"] = os.getloadavg()
+    return results
+
+
+def history_figures(sizes: list[int], folder: Path, cluster: str | None) -> dict[str, Any]:
+    """Per history size: ingest, page, incremental and full reconcile figures."""
+    found: dict[str, Any] = {}
+    with two_chains("anvil") as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
         system = deploy_system(payment, business, config)
@@ -328,17 +473,10 @@ def run(sizes: list[int], synthetic_rows: int) -> dict[str, Any]:
                     "incremental_reconcile": incremental(system, cast, engine),
                 }
                 engine.dispose()
-            results["sizes"][str(size)] = figures
+            found[str(size)] = figures
             print(f"{size:>6} trades: {figures}", flush=True)
         relayer.close()
-        results["synthetic"] = {
-            "rows": synthetic_rows,
-            "sqlite": synthetic(fresh_url("sqlite", folder, None), synthetic_rows),
-            "postgresql": synthetic(fresh_url("postgresql", folder, cluster), synthetic_rows)
-            if cluster
-            else "skipped: PostgreSQL is not installed",
-        }
-    return results
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,9 +486,15 @@ def main(argv: list[str] | None = None) -> int:
         default="1000,10000",
         help="trades of history, comma-separated (default: 1000,10000)",
     )
-    parser.add_argument("--synthetic-rows", type=int, default=SYNTHETIC_ROWS)
+    parser.add_argument(
+        "--synthetic-rows",
+        type=int,
+        default=SYNTHETIC_ROWS,
+        help=f"rows written straight into trades for the page figures (default "
+        f"{SYNTHETIC_ROWS}; 0: none)",
+    )
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip() and int(s) > 0]
     results = run(sizes, args.synthetic_rows)
     path = write_section("index", results)
     print(f"written to {path}")

@@ -199,7 +199,7 @@ class IndexData:
             limit=q.page_size,
             cursor=q.cursor,
         )
-        return TradePage(self._rows(page.rows), page.total, q, page.next_cursor)
+        return TradePage(self._rows(page.rows), page.total, q, page.next_cursor, page.total_capped)
 
     def _rows(
         self, rows: list[query.TradeRow] | tuple[query.TradeRow, ...]

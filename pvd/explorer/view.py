@@ -68,9 +68,10 @@ class TradeQuery:
 @dataclass(frozen=True)
 class TradePage:
     rows: tuple[TradeRow, ...]
-    total: int  # trades matching the query, all pages
+    total: int  # trades matching the query, all pages (counted up to a cap)
     query: TradeQuery
     next_cursor: str | None = None  # None on the last page
+    total_capped: bool = False  # more than `total` match
 
 
 @dataclass(frozen=True)

@@ -196,14 +196,19 @@ class ChainIndexer:
             raise UserError(f"batch size {self.batch_blocks}: give at least 1 block")
         self.decoder = EventDecoder(self.source.name, self.source.w3, self.source.contracts)
         self._addresses = sorted(self.decoder.addresses)
+        self._identity: tuple[str, int] | None = None  # (genesis hash, chain id) as asked
 
     # ------------------------------------------------------------------ identity
 
     def register(self) -> int:
-        """Check (or record) the chain's identity and deployment; the checkpoint."""
+        """Check (or record) the chain's identity and deployment; the checkpoint. Asked
+        of the node once per indexer (and again on a reorg: a reset chain is refused,
+        not rolled back); later steps only read the checkpoint."""
+        if self._identity is None:
+            genesis = HexBytes(self.source.w3.eth.get_block(0)["hash"]).to_0x_hex()
+            self._identity = (genesis, int(self.source.w3.eth.chain_id))
+        genesis, chain_id = self._identity
         src = self.source
-        genesis = HexBytes(src.w3.eth.get_block(0)["hash"]).to_0x_hex()
-        chain_id = int(src.w3.eth.chain_id)
         contracts = {n: a for n, (a, _) in sorted(src.contracts.items())}
         with self.engine.begin() as connection:
             row = (
@@ -351,6 +356,8 @@ class ChainIndexer:
             stored = self._stored_hash(connection, checkpoint)
         if stored is None or self._chain_hash(checkpoint) == stored:
             return checkpoint
+        self._identity = None  # a reset chain looks like a reorg: ask its genesis again
+        self.register()
         ancestor = self._common_ancestor(checkpoint)
         depth = checkpoint - ancestor
         with self.engine.begin() as connection:

@@ -17,10 +17,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, and_, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    RowMapping,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 
 from pvd.errors import UserError
-from pvd.index.schema import accounts, chains, events, holds, messages, trades
+from pvd.index.schema import ID, accounts, chains, events, holds, messages, trades
 from pvd.index.store import message_keys_of_trade
 
 TRADE_STATUSES = (
@@ -35,6 +46,7 @@ TRADE_STATUSES = (
 )
 MESSAGE_STATUSES = ("pending", "delivered", "failed")
 MAX_PAGE = 500
+TOTAL_CAP = 10_000  # a trades page counts its matches up to this many
 
 
 @dataclass(frozen=True)
@@ -56,8 +68,9 @@ class TradeRow:
 @dataclass(frozen=True)
 class TradePage:
     rows: tuple[TradeRow, ...]
-    total: int  # rows matching the filters
+    total: int  # rows matching the filters, at most TOTAL_CAP
     next_cursor: str | None  # pass as `cursor` for the next page; None on the last
+    total_capped: bool = False  # more than TOTAL_CAP rows match
 
 
 @dataclass(frozen=True)
@@ -152,10 +165,17 @@ def trades_page(
 ) -> TradePage:
     """Trades newest first (by proposal time, then id). `status` one of TRADE_STATUSES;
     `party` an address (buyer or seller); `search` a trade id prefix (0x...) or a full
-    address; `cursor` the `next_cursor` of the page before."""
+    address; `cursor` the `next_cursor` of the page before.
+
+    Each page is a keyset range scan of one index in the page's order ((filter,)
+    proposed_at, trade_id; schema revision 0004): no OFFSET, no sort of the matches, and
+    a party's trades are two such scans (as buyer, as seller) merged. `total` counts the
+    matches up to TOTAL_CAP (`total_capped` when there are more), so no page counts a
+    whole table."""
     if not 1 <= limit <= MAX_PAGE:
         raise UserError(f"page size {limit} is out of range: use 1..{MAX_PAGE}")
-    conditions = []
+    conditions: list[Any] = []
+    parties: list[str] = []
     if status is not None:
         if status not in TRADE_STATUSES:
             raise UserError(
@@ -163,43 +183,80 @@ def trades_page(
             )
         conditions.append(trades.c.status == status)
     if party is not None:
-        conditions.append(
-            or_(trades.c.buyer == _address(party), trades.c.seller == _address(party))
-        )
+        parties.append(_address(party))
     if search:
-        conditions.append(_search(search))
-    where = and_(*conditions) if conditions else None
-    count = select(func.count()).select_from(trades)
-    query = select(trades)
-    if where is not None:
-        count = count.where(where)
-        query = query.where(where)
-    if cursor:
-        at, trade_id = _cursor(cursor)
-        query = query.where(
+        found = _search(search)
+        if isinstance(found, str):
+            parties.append(found)
+        else:
+            conditions.append(found)
+    if len(set(parties)) > 1:  # a trade of two given parties: both sides must match
+        a, b = sorted(set(parties))
+        conditions.append(
             or_(
-                trades.c.proposed_at < at,
-                and_(trades.c.proposed_at == at, trades.c.trade_id < trade_id),
+                and_(trades.c.buyer == a, trades.c.seller == b),
+                and_(trades.c.buyer == b, trades.c.seller == a),
             )
         )
-    query = query.order_by(trades.c.proposed_at.desc(), trades.c.trade_id.desc()).limit(limit + 1)
+        parties = []
+    position = []
+    if cursor:
+        at, trade_id = _cursor(cursor)
+        key = tuple_(trades.c.proposed_at, trades.c.trade_id)
+        position.append(key < tuple_(literal(at, BigInteger), literal(trade_id, ID)))
+    # one ordered scan per side: as buyer, as seller (or one scan without a party)
+    sides = (
+        [[*conditions, trades.c.buyer == parties[0]], [*conditions, trades.c.seller == parties[0]]]
+        if parties
+        else [conditions]
+    )
+    newest_first = (trades.c.proposed_at.desc(), trades.c.trade_id.desc())
     with engine.connect() as connection:
-        total = int(connection.execute(count).scalar_one())
-        rows = [_trade(r) for r in connection.execute(query).mappings()]
+        found_rows: dict[str, TradeRow] = {}
+        for where in sides:
+            query = select(trades).where(*where, *position).order_by(*newest_first)
+            for r in connection.execute(query.limit(limit + 1)).mappings():
+                found_rows[r["trade_id"]] = _trade(r)
+        capped = [
+            select(trades.c.trade_id).where(*where).limit(TOTAL_CAP + 1).subquery()
+            for where in sides
+        ]
+        matches = (
+            union(*(select(c.c.trade_id) for c in capped)).subquery()
+            if len(capped) > 1
+            else capped[0]
+        )
+        total = int(connection.execute(select(func.count()).select_from(matches)).scalar_one())
+    rows = sorted(found_rows.values(), key=lambda r: (r.proposed_at, r.trade_id), reverse=True)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = f"{rows[-1].proposed_at}:{rows[-1].trade_id}" if more and rows else None
-    return TradePage(rows=tuple(rows), total=total, next_cursor=next_cursor)
+    return TradePage(
+        rows=tuple(rows),
+        total=min(total, TOTAL_CAP),
+        next_cursor=next_cursor,
+        total_capped=total > TOTAL_CAP,
+    )
 
 
 def _search(text: str) -> Any:
+    """An address (str) or the condition of a trade id prefix: an index range
+    (prefix <= id < the next prefix), not a LIKE."""
     text = text.strip()
     if not text.startswith("0x") or not all(c in "0123456789abcdefABCDEF" for c in text[2:]):
         raise UserError(f"search {text!r}: give a trade id (or its 0x prefix) or an address")
     if len(text) == 42:
-        address = _address(text)
-        return or_(trades.c.buyer == address, trades.c.seller == address)
-    return trades.c.trade_id.like(text.lower() + "%")
+        return _address(text)
+    prefix = text.lower()
+    if len(prefix) > 66:
+        raise UserError(f"search {text!r}: a trade id is 0x and 64 hex digits")
+    if prefix == "0x":
+        return trades.c.trade_id >= prefix
+    digits = prefix[2:].rstrip("f")
+    if not digits:  # 0xff...: every id from it to the end
+        return trades.c.trade_id >= prefix
+    upper = "0x" + digits[:-1] + "0123456789abcdef"["0123456789abcdef".index(digits[-1]) + 1]
+    return and_(trades.c.trade_id >= prefix, trades.c.trade_id < upper)
 
 
 def _address(text: str) -> str:

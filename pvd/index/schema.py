@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_REVISION = "0003"  # the newest Alembic revision this code reads and writes
+SCHEMA_REVISION = "0004"  # the newest Alembic revision this code reads and writes
 
 metadata = MetaData()
 
@@ -94,9 +94,10 @@ trades = Table(
     Column("proposed_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_trades_proposed", "proposed_at", "trade_id"),
-    Index("ix_trades_status", "status", "proposed_at"),
-    Index("ix_trades_buyer", "buyer", "proposed_at"),
-    Index("ix_trades_seller", "seller", "proposed_at"),
+    # 0004: each filter of the trades page in the page's order (no sort, no OR scan)
+    Index("ix_trades_status_page", "status", "proposed_at", "trade_id"),
+    Index("ix_trades_buyer_page", "buyer", "proposed_at", "trade_id"),
+    Index("ix_trades_seller_page", "seller", "proposed_at", "trade_id"),
 )
 
 holds = Table(
@@ -155,4 +156,5 @@ reconcile_state = Table(
     Column("chain", String(16), primary_key=True),
     Column("block", BigInteger, nullable=False),  # last reconciled block
     Column("totals", Text, nullable=False),  # JSON running totals at that block
+    Column("block_hash", ID),  # 0004: that block's hash (a reorg under it restarts the totals)
 )

@@ -12,9 +12,14 @@ One `reconcile_incremental(engine, payment, business)`:
 4. checks the invariants on the touched set with the chain's values: C2 (held <= balance),
    X1 (an executed hold's trade is Delivered), X2 (an expired or cancelled trade's hold is
    never executed), X3 (Paid <=> executed, Refunded <=> released);
-5. keeps running totals: C1 (totalSupply at the pinned block = the index's sum of balances)
-   and, per route, sent = delivered + failed + in flight;
-6. stores the pinned blocks and totals as the new reconciled checkpoint.
+5. keeps running totals, moved by the window's events only (never a scan of every account
+   or message): the sum of balances (mints minus burns) and of held balances, and per
+   route sent = delivered + failed + in flight (each touched message's status before and
+   after the window); checked against the chain: C1 (totalSupply at the pinned block =
+   the running sum of balances) and each outbox's nextNonce (= messages it ever sent);
+6. stores the pinned blocks, their hashes and the totals as the new reconciled checkpoint.
+   A run whose last reconciled block is no longer the index's (a reorg rolled the index
+   back under it) starts the totals again from the deployment blocks.
 
 `pvd reconcile --full` re-derives everything from the chains alone (reconciler.py).
 """
@@ -30,13 +35,15 @@ from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, false, or_, select
 
 from pvd.chain.logs import logs_by_topic1
 from pvd.chain.rpc import call_many, struct_fields
 from pvd.errors import UserError
 from pvd.index.query import chain_checkpoints
 from pvd.index.schema import accounts, events, holds, messages, reconcile_state, trades
+from pvd.index.schema import blocks as index_blocks
+from pvd.index.store import ZERO_ADDRESS, account_deltas, events_of, message_row, stored_event
 from pvd.protocol.statuses import DeliveryStatus, HoldStatus, TradeStatus
 from pvd.reconcile.checks import Finding, Severity, named
 from pvd.reconcile.state import ChainView
@@ -63,6 +70,7 @@ class IncrementalReport:
     totals: Mapping[str, Any]
     findings: tuple[Finding, ...]
     seconds: float
+    restarted: str | None = None  # why the running totals started again from deployment
 
     @property
     def ok(self) -> bool:
@@ -88,6 +96,7 @@ class IncrementalReport:
                 for f in self.findings
             ],
             "seconds": round(self.seconds, 4),
+            "restarted": self.restarted,
         }
 
     def to_text(self) -> str:
@@ -95,9 +104,13 @@ class IncrementalReport:
             f"{c} chain: blocks {a + 1}..{b} reconciled" if b > a else f"{c} chain: up to date"
             for c, (a, b) in self.blocks.items()
         ]
+        if self.restarted:
+            lines.append(f"restarted from the deployment blocks: {self.restarted}")
         lines.append("re-read   " + ", ".join(f"{n} {k}" for k, n in self.touched.items()))
         t = self.totals
-        lines.append(f"totals    supply {t['supply']} = balances {t['balances']} (C1)")
+        lines.append(
+            f"totals    supply {t['supply']} = balances {t['balances']} (C1), {t['held']} held"
+        )
         for route, m in t["routes"].items():
             lines.append(
                 f"messages  {route}: {m['sent']} sent = {m['delivered']} delivered + "
@@ -111,11 +124,55 @@ class IncrementalReport:
         return "\n".join(lines) + "\n"
 
 
-def _checkpoint(db: Connection, chain: str, default: int) -> int:
-    value = db.execute(
-        select(reconcile_state.c.block).where(reconcile_state.c.chain == chain)
-    ).scalar()
-    return default if value is None else int(value)
+_ROUTES = {"payment": "payment→business", "business": "business→payment"}
+_STATUSES = ("delivered", "failed", "pending")
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where this run starts: per chain the last reconciled block, the running totals
+    reconciled there (None: start from the deployment blocks), and why it restarted."""
+
+    blocks: Mapping[str, int]
+    totals: Mapping[str, Any] | None
+    restarted: str | None
+
+
+def _start(db: Connection, pinned: Mapping[str, Any]) -> _Start:
+    """The last reconciled block of each chain and its running totals, if they still hold:
+    both chains reconciled, with the totals' shape of this code, and the reconciled block
+    still the index's (a reorg that rolled the index back under it, or an index rebuilt
+    since, restarts the totals from the deployment blocks)."""
+    fresh = {name: int(c.start_block) - 1 for name, c in pinned.items()}
+    rows = {r["chain"]: r for r in db.execute(select(reconcile_state)).mappings()}
+    if not rows:
+        return _Start(fresh, None, None)
+    problem = None
+    for name, checkpoint in pinned.items():
+        row = rows.get(name)
+        started = row is not None and int(row["block"]) >= int(checkpoint.start_block)
+        if row is None or (started and row["block_hash"] is None):
+            problem = "no running totals of this pvd yet"
+            break
+        block = int(row["block"])
+        if block > checkpoint.indexed_block:
+            problem = f"the {name} index was rolled back below block {block}"
+            break
+        stored = db.execute(
+            select(index_blocks.c.hash).where(
+                and_(index_blocks.c.chain == name, index_blocks.c.number == block)
+            )
+        ).scalar()
+        if block >= int(checkpoint.start_block) and stored != row["block_hash"]:
+            problem = f"the {name} chain's block {block} is no longer the one reconciled"
+            break
+    totals = json.loads(rows["payment"]["totals"]) if problem is None else None
+    if totals is not None and not {"balances", "held", "routes"} <= set(totals):
+        problem, totals = "no running totals of this pvd yet", None
+    if problem is not None:
+        log.info("running totals restart from the deployment", extra={"reason": problem})
+        return _Start(fresh, None, problem)
+    return _Start({name: int(rows[name]["block"]) for name in pinned}, totals, None)
 
 
 def reconcile_incremental(
@@ -128,11 +185,11 @@ def reconcile_incremental(
         raise UserError("the index has not read both chains yet: run `pvd index` first")
     findings: list[Finding] = []
     with engine.connect() as db:  # one connection for every read of the index
-        window = {
-            name: (_checkpoint(db, name, c.start_block - 1), c.indexed_block)
-            for name, c in pinned.items()
-        }
-        touched = _touched(db, window)
+        start = _start(db, pinned)
+        window = {name: (start.blocks[name], c.indexed_block) for name, c in pinned.items()}
+        hashes = _block_hashes(db, window)
+        changed = _window(db, window)
+        touched = changed.touched(db)
         # every chain read of this run goes in one JSON-RPC batch per chain
         reads = {
             "payment": _Reads(payment, window["payment"][1]),
@@ -144,7 +201,7 @@ def reconcile_incremental(
             _accounts(db, reads["payment"], touched["accounts"]),
             _messages(db, reads, touched["messages"]),
         ]
-        totals_check = _totals(db, reads["payment"])
+        totals_check = _totals(db, reads, window, start.totals, changed)
     for batch in reads.values():
         batch.run()
     for check in checks:
@@ -156,7 +213,10 @@ def reconcile_incremental(
             writer.execute(reconcile_state.delete().where(reconcile_state.c.chain == chain))
             writer.execute(
                 reconcile_state.insert().values(
-                    chain=chain, block=block, totals=json.dumps(totals, sort_keys=True)
+                    chain=chain,
+                    block=block,
+                    block_hash=hashes.get(chain),
+                    totals=json.dumps(totals, sort_keys=True),
                 )
             )
     return IncrementalReport(
@@ -165,41 +225,72 @@ def reconcile_incremental(
         totals=totals,
         findings=tuple(findings),
         seconds=time.perf_counter() - started,
+        restarted=start.restarted,
     )
 
 
-def _touched(db: Connection, window: Mapping[str, tuple[int, int]]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {
-        "holds": set(),
-        "trades": set(),
-        "messages": set(),
-        "accounts": set(),
-    }
+def _block_hashes(db: Connection, window: Mapping[str, tuple[int, int]]) -> dict[str, str]:
+    """The index's hash of each chain's pinned block (none before the first block)."""
+    found = {}
+    for chain, (_, block) in window.items():
+        value = db.execute(
+            select(index_blocks.c.hash).where(
+                and_(index_blocks.c.chain == chain, index_blocks.c.number == block)
+            )
+        ).scalar()
+        if value is not None:
+            found[chain] = str(value)
+    return found
+
+
+@dataclass
+class _Changes:
+    """What the events of the window touched, and their effect on the running totals."""
+
+    holds: set[str]
+    trades: set[str]
+    messages: set[str]
+    accounts: set[str]
+    balances: int = 0  # sum of balances: minted minus burned in the window
+    held: int = 0  # sum of held balances: placed minus executed and released
+
+    def touched(self, db: Connection) -> dict[str, set[str]]:
+        """The touched keys the projections know (an account is re-read even without a
+        row: the index then says 0)."""
+        return {
+            "holds": _known(db, holds.c.hold_id, self.holds),
+            "trades": _known(db, trades.c.trade_id, self.trades),
+            "messages": _known(db, messages.c.message_id, self.messages),
+            "accounts": set(self.accounts),
+        }
+
+
+def _window(db: Connection, window: Mapping[str, tuple[int, int]]) -> _Changes:
+    """The events of blocks (low, high] of each chain: the keys they touched and their
+    balance and held deltas (pvd.index.store.account_deltas, the indexer's own)."""
+    found = _Changes(set(), set(), set(), set())
     in_window = or_(
         *(
             and_(events.c.chain == chain, events.c.block > low, events.c.block <= high)
             for chain, (low, high) in window.items()
-        )
+            if high > low
+        ),
+        false(),
     )
-    query = select(
-        events.c.contract, events.c.trade_id, events.c.hold_id, events.c.message_id, events.c.args
-    ).where(in_window)
-    for contract, trade_id, hold_id, message_id, args in db.execute(query):
-        if trade_id and contract != "YuanToken":
-            found["trades"].add(trade_id)
-        if hold_id:
-            found["holds"].add(hold_id)
-        if message_id:
-            found["messages"].add(message_id)
-        if contract == "YuanToken":
-            values = json.loads(args)
-            for key in ("from", "to", "payer", "payee"):
-                if isinstance(values.get(key), str) and int(values[key], 16) != 0:
-                    found["accounts"].add(values[key])
-    # keep only keys the projections know
-    found["holds"] = _known(db, holds.c.hold_id, found["holds"])
-    found["trades"] = _known(db, trades.c.trade_id, found["trades"])
-    found["messages"] = _known(db, messages.c.message_id, found["messages"])
+    for row in db.execute(select(events).where(in_window)).mappings():
+        event, _ = stored_event(row)
+        if event.trade_id and event.contract != "YuanToken":
+            found.trades.add(event.trade_id)
+        if event.hold_id:
+            found.holds.add(event.hold_id)
+        if event.message_id:
+            found.messages.add(event.message_id)
+        for address, balance, held in account_deltas(event):
+            if address == ZERO_ADDRESS:
+                found.balances -= balance  # the zero address's side of a mint or burn
+            else:
+                found.held += held
+                found.accounts.add(address)
     return found
 
 
@@ -438,31 +529,101 @@ def _check_messages(
     return findings
 
 
-def _totals(db: Connection, reads: _Reads) -> Callable[[], tuple[dict[str, Any], list[Finding]]]:
-    token = reads.view.contract("YuanToken")
-    part = reads.add([token.functions.totalSupply()])
-    balances = int(db.execute(select(func.coalesce(func.sum(accounts.c.balance), 0))).scalar_one())
-    routes: dict[str, dict[str, int]] = {}
-    for source, status, count in db.execute(
-        select(messages.c.source, messages.c.status, func.count()).group_by(
-            messages.c.source, messages.c.status
-        )
-    ):
-        route = "payment→business" if source == "payment" else "business→payment"
-        entry = routes.setdefault(route, {"sent": 0, "delivered": 0, "failed": 0, "pending": 0})
-        entry[str(status)] += int(count)
-        entry["sent"] += int(count)
-    return lambda: _check_totals(int(reads[part][0]), balances, routes, token.address, reads.block)
+def _totals(
+    db: Connection,
+    reads: Mapping[str, _Reads],
+    window: Mapping[str, tuple[int, int]],
+    previous: Mapping[str, Any] | None,
+    changed: _Changes,
+) -> Callable[[], tuple[dict[str, Any], list[Finding]]]:
+    """The running totals moved by the window's events: the sum of balances and of held
+    balances, and per route the messages sent, delivered, failed and in flight (each
+    touched message's status before the window and after it, from its events). Checked
+    against the chain: totalSupply (C1) and each outbox's nextNonce, which counts the
+    messages it ever sent."""
+    payment = reads["payment"]
+    token = payment.view.contract("YuanToken")
+    supply = payment.add([token.functions.totalSupply()])
+    nonces = {
+        name: batch.add([batch.view.contract("Outbox").functions.nextNonce()])
+        for name, batch in reads.items()
+    }
+    balances = int(previous["balances"] if previous else 0) + changed.balances
+    held = int(previous["held"] if previous else 0) + changed.held
+    routes = _routes(db, window, previous, changed.messages)
+    outboxes = {name: reads[name].view.contract("Outbox").address for name in reads}
+
+    def check() -> tuple[dict[str, Any], list[Finding]]:
+        sent = {name: int(reads[name][part][0]) for name, part in nonces.items()}
+        totals = {
+            "supply": int(payment[supply][0]),
+            "balances": balances,
+            "held": held,
+            "routes": routes,
+        }
+        blocks = {n: r.block for n, r in reads.items()}
+        findings = _check_totals(totals, sent, token.address, outboxes, blocks)
+        return totals, findings
+
+    return check
+
+
+def _routes(
+    db: Connection,
+    window: Mapping[str, tuple[int, int]],
+    previous: Mapping[str, Any] | None,
+    touched: set[str],
+) -> dict[str, dict[str, int]]:
+    routes: dict[str, dict[str, int]] = {
+        route: {k: int(v) for k, v in (previous or {}).get("routes", {}).get(route, {}).items()}
+        for route in _ROUTES.values()
+    }
+    for counts in routes.values():
+        for key in ("sent", *_STATUSES):
+            counts.setdefault(key, 0)
+    histories = events_of(db, "message_id", touched)
+    for message_id, history in histories.items():
+        for edge, sign in ((0, -1), (1, 1)):  # its status before the window, then after it
+            upto = [(e, t) for e, t in history if e.block <= window[e.chain][edge]]
+            row = message_row(message_id, upto)
+            if row is None:
+                continue
+            counts = routes[_ROUTES[row["source"]]]
+            counts["sent"] += sign
+            counts[row["status"]] += sign
+    return routes
 
 
 def _check_totals(
-    supply: int, balances: int, routes: dict[str, Any], token: str, block: int
-) -> tuple[dict[str, Any], list[Finding]]:
+    totals: Mapping[str, Any],
+    sent: Mapping[str, int],
+    token: str,
+    outboxes: Mapping[str, str],
+    blocks: Mapping[str, int],
+) -> list[Finding]:
     findings = []
+    supply, balances = totals["supply"], totals["balances"]
     if supply != balances:
-        detail = f"totalSupply {supply} at block {block} != the index's sum of balances {balances}"
+        detail = (
+            f"totalSupply {supply} at block {blocks['payment']} != the index's running sum of "
+            f"balances {balances}"
+        )
         findings.append(Finding("C1", Severity.VIOLATION, named(token=token), detail))
-    return {"supply": supply, "balances": balances, "routes": routes}, findings
+    for chain, count in sent.items():
+        route = _ROUTES[chain]
+        ours = totals["routes"][route]["sent"]
+        if ours != count:
+            findings.append(
+                Finding(
+                    "INDEX",
+                    Severity.VIOLATION,
+                    named(outbox=outboxes[chain]),
+                    f"the index counts {ours} messages sent {route}, the {chain} outbox's "
+                    f"nextNonce is {count} at block {blocks[chain]}: the index is wrong; "
+                    "rebuild it (pvd index into a new --db)",
+                )
+            )
+    return findings
 
 
 # ------------------------------------------------------------------ follow + metrics

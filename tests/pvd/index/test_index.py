@@ -291,6 +291,33 @@ def test_a_chain_reset_under_the_index_is_refused(settled, engine):
         ChainIndexer(engine, other).step()
 
 
+def test_a_following_indexer_asks_the_chain_identity_once_and_still_refuses_a_reset(
+    settled, engine, monkeypatch
+):
+    harness, _paid, _refunded = settled
+    payment, _business = sources_from_system(harness.system)
+    indexer = ChainIndexer(engine, payment)
+    asked: list[object] = []
+    original = payment.w3.eth.get_block
+
+    def counting(number, *args):
+        if number == 0:
+            asked.append(number)
+        return original(number, *args)
+
+    monkeypatch.setattr(payment.w3.eth, "get_block", counting)
+    indexer.step()
+    first = len(asked)
+    for _ in range(3):
+        indexer.step()
+
+    assert first >= 1 and len(asked) == first  # asked by the first step, not by every step
+    reset = embedded_chain("payment-reset", 1)  # the node behind it restarted: a new genesis
+    indexer.source = type(payment)("payment", reset.w3, payment.domain_id, payment.contracts, 0, 0)
+    with pytest.raises(UserError, match="the chain was reset"):
+        indexer.step()
+
+
 def test_a_database_that_does_not_answer_is_a_one_line_error():
     url = f"postgresql://pvd@127.0.0.1:{free_port()}/pvd"
 

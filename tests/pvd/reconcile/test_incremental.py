@@ -21,7 +21,7 @@ from pvd.reconcile.incremental import reconcile_incremental
 from pvd.reconcile.reconciler import views_from_system
 from tests.pvd.index.conftest import artifacts, settled  # noqa: F401 - fixtures
 from tests.pvd.index.test_reorg import anvil, manifest_args, on_anvil  # noqa: F401 - fixtures
-from tests.pvd.reconcile.test_reconciler import BUYER, PRICE, Pvd, config
+from tests.pvd.reconcile.test_reconciler import BUYER, OPERATOR, PRICE, STRANGER, Pvd, config
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_the_first_run_checks_everything_and_the_next_only_what_is_new(fresh, tm
     assert "OK: no violation" in new.to_text()
 
 
-def test_a_corrupted_index_is_caught_against_the_chain(fresh, tmp_path):
+def test_a_corrupted_account_row_is_caught_against_the_chain(fresh, tmp_path):
     engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
     fresh.funded_trade()
     assert step(engine, fresh).ok
@@ -79,11 +79,92 @@ def test_a_corrupted_index_is_caught_against_the_chain(fresh, tmp_path):
     report = step(engine, fresh)
 
     assert not report.ok and report.exit_code == 1
-    kinds = {f.invariant for f in report.findings}
-    assert kinds == {"INDEX", "C1"}
-    (index_finding,) = [f for f in report.findings if f.invariant == "INDEX"]
+    # the running sum of balances moves with the events, not the rows: C1 still holds
+    assert {f.invariant for f in report.findings} == {"INDEX"}
+    (index_finding,) = report.findings
     assert dict(index_finding.ids) == {"account": BUYER.address}
     assert "the index is wrong; rebuild it" in index_finding.detail
+
+
+def test_the_running_totals_equal_a_reconcile_from_scratch(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    reports = [step(engine, fresh)]
+    for move in (fresh.paid_trade, fresh.refunded_trade, fresh.funded_trade):
+        move()
+        reports.append(step(engine, fresh))
+    fresh.on_payment(fresh.payment.token.functions.issue(STRANGER.address, PRICE), OPERATOR)
+    reports.append(step(engine, fresh))
+
+    scratch = step(open_index(f"sqlite:///{tmp_path / 'scratch.db'}"), fresh)
+
+    assert all(r.ok and r.restarted is None for r in reports) and scratch.ok
+    assert reports[-1].totals == scratch.totals
+    assert scratch.totals["supply"] == scratch.totals["balances"] == 5 * PRICE
+    assert scratch.totals["held"] == PRICE  # the funded trade's hold
+    assert scratch.totals["routes"] == {
+        "payment→business": {"sent": 5, "delivered": 5, "failed": 0, "pending": 0},
+        "business→payment": {"sent": 2, "delivered": 2, "failed": 0, "pending": 0},
+    }
+    # the last step read only its own block's events: one issue, one account
+    assert reports[-1].touched == {"holds": 0, "trades": 0, "messages": 0, "accounts": 1}
+
+
+def test_a_mint_the_index_lost_breaks_the_running_supply(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    assert step(engine, fresh).ok
+    fresh.on_payment(fresh.payment.token.functions.issue(STRANGER.address, PRICE), OPERATOR)
+    with writer_lock(engine):
+        Indexer(engine, sources_from_system(fresh.system)).run_once()
+    with engine.begin() as connection:  # as if the indexer had dropped the mint's Transfer
+        connection.execute(
+            text("DELETE FROM events WHERE name = 'Transfer' AND block = (SELECT max(block) "
+                 "FROM events WHERE chain = 'payment') AND chain = 'payment'")
+        )  # fmt: skip
+
+    report = reconcile_incremental(engine, *views_from_system(fresh.system))
+
+    (c1,) = [f for f in report.findings if f.invariant == "C1"]
+    assert not report.ok
+    assert f"totalSupply {5 * PRICE}" in c1.detail and f"balances {4 * PRICE}" in c1.detail
+
+
+def test_a_message_the_index_lost_is_caught_by_the_outbox_nonce(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    assert step(engine, fresh).ok
+    fresh.funded_trade()  # one PAYMENT_HELD sent by the payment outbox
+    with writer_lock(engine):
+        Indexer(engine, sources_from_system(fresh.system)).run_once()
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM events WHERE name = 'MessageSent'"))
+
+    report = reconcile_incremental(engine, *views_from_system(fresh.system))
+
+    found = [f for f in report.findings if "nextNonce" in f.detail]
+    assert not report.ok and len(found) == 1
+    assert found[0].invariant == "INDEX"
+    assert "the index counts 0 messages sent payment→business" in found[0].detail
+    assert "nextNonce is 1" in found[0].detail
+
+
+def test_a_rollback_under_the_reconciled_block_restarts_the_totals(fresh, tmp_path):
+    from pvd.index.store import rollback_to
+
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    fresh.paid_trade()
+    before = step(engine, fresh)
+    fresh.funded_trade()
+    assert step(engine, fresh).ok
+    with engine.begin() as connection:  # a reorg: the index goes back to the first run
+        rollback_to(connection, "payment", before.blocks["payment"][1])
+        rollback_to(connection, "business", before.blocks["business"][1])
+
+    again = reconcile_incremental(engine, *views_from_system(fresh.system))
+
+    assert again.ok and again.restarted is not None
+    assert "rolled back below block" in again.restarted
+    assert "restarted from the deployment blocks" in again.to_text()
+    assert again.totals == before.totals
+    assert step(engine, fresh).restarted is None  # caught up again, from its own totals
 
 
 def test_a_hold_the_index_misses_is_caught(fresh, tmp_path):
@@ -180,3 +261,21 @@ def test_the_alert_rules_name_the_metrics_the_reconciler_serves():
     for metric in ("pvd_reconcile_findings", "pvd_reconcile_lag_blocks",
                    "pvd_reconcile_last_run_timestamp_seconds"):  # fmt: skip
         assert metric in expressions
+
+
+def test_totals_of_an_older_pvd_are_started_again_once(fresh, tmp_path):
+    engine = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    fresh.paid_trade()
+    first = step(engine, fresh)
+    with engine.begin() as connection:  # as schema 0003 left them: no hash, no held total
+        connection.execute(
+            text("UPDATE reconcile_state SET block_hash = NULL, totals = :t"),
+            {"t": '{"supply": 0, "balances": 0, "routes": {}}'},
+        )
+
+    again = step(engine, fresh)
+    then = step(engine, fresh)
+
+    assert again.ok and again.restarted == "no running totals of this pvd yet"
+    assert again.totals == first.totals
+    assert then.restarted is None and then.totals == first.totals
