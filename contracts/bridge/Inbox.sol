@@ -37,6 +37,13 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      the Outbox).
 ///      Delivery lifecycle of an id: None -> Delivered | Failed; Failed -> Delivered (retry,
 ///      or a delivery with a fresh quorum once the attester set changed) | Voided (admin).
+///      Storage: a consumed message is one bit, keyed by its (source domain, source app,
+///      nonce): bit nonce % 256 of word (sourceDomain, sourceApp, nonce / 256), so
+///      consecutive nonces share a slot. Who delivered it and in which block are only in
+///      its MessageDelivered / MessageFailed / MessageRetried event. A Failed or Voided
+///      message also has a record (status, epoch) under its id, written only on failure.
+///      The key is unique because an app's nonces come from the one outbox it sends
+///      through, and pvd's apps are bound to their outbox for life (docs/security.md).
 ///      A Failed message records the attester-set epoch it was verified under; `retry`
 ///      refuses it once the set changed, so nothing a replaced (perhaps stolen) set signed
 ///      takes effect without a fresh quorum of the current set.
@@ -72,11 +79,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         Rejected // batch only: the message failed verification; nothing happened
     }
 
-    /// @dev One storage slot per consumed id: who and when (for `deliveryOf`), the status,
-    ///      and the attester-set epoch a Failed message was verified under.
-    struct Delivery {
-        address deliverer;
-        uint40 blockNumber;
+    /// @dev A consumed message that did not take effect: Failed (with the attester-set epoch
+    ///      it was verified under) or Voided. Written only when a recipient fails; deleted
+    ///      when the message takes effect on a retry or a fresh delivery.
+    struct Failure {
         DeliveryStatus status;
         uint32 epoch;
     }
@@ -89,6 +95,14 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         bool paused;
         bool setupOpen;
         uint64 delay;
+    }
+
+    /// @dev A message's consumed marker while it is being delivered.
+    struct Consumed {
+        uint256 word;
+        uint256 bits;
+        uint256 mask;
+        bool redelivery; // consumed and Failed under an earlier attester set
     }
 
     struct PendingAttesterSet {
@@ -116,7 +130,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     address[] private _attesters;
     mapping(address attester => uint32 epoch) private _attesterEpoch;
     mapping(uint32 sourceDomain => mapping(address sourceApp => address recipient)) private _recipients;
-    mapping(bytes32 messageId => Delivery delivery) private _deliveries;
+    /// @dev Consumed markers: word key (sourceDomain << 224 | sourceApp << 64 | nonce >> 8),
+    ///      bit nonce & 255.
+    mapping(uint256 word => uint256 bits) private _consumed;
+    mapping(bytes32 messageId => Failure failure) private _failures;
 
     PendingAttesterSet private _pendingAttesters;
     mapping(uint32 sourceDomain => mapping(address sourceApp => PendingPeer pending)) private _pendingPeers;
@@ -229,7 +246,8 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     ///         current one (`currentEpoch`): deliver it again with a fresh quorum.
     error InboxRetryStaleEpoch(bytes32 messageId, uint32 epoch, uint32 currentEpoch);
 
-    /// @notice Only a Failed message can be voided.
+    /// @notice Only a Failed message can be voided; `status` is the id's failure record
+    ///         (None: it never failed, or it took effect since; Voided: voided before).
     error InboxNotVoidable(bytes32 messageId, DeliveryStatus status);
 
     /// @notice The retry's recipient call reverted again with `reason`.
@@ -341,10 +359,12 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     ///         message stays Failed.
     function retry(bytes calldata message) external {
         bytes32 id = keccak256(message);
-        Delivery memory delivery = _deliveries[id];
-        if (delivery.status != DeliveryStatus.Failed) revert InboxNotRetryable(id, delivery.status);
+        Failure memory failure = _failures[id];
+        if (failure.status != DeliveryStatus.Failed) {
+            revert InboxNotRetryable(id, _statusOf(message, failure));
+        }
         Config memory config = _config;
-        if (delivery.epoch != config.epoch) revert InboxRetryStaleEpoch(id, delivery.epoch, config.epoch);
+        if (failure.epoch != config.epoch) revert InboxRetryStaleEpoch(id, failure.epoch, config.epoch);
         // A Failed id was fully verified when first delivered, and its keccak256 binds
         // these bytes to it, so the fields below are authentic and well-formed.
         uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
@@ -354,9 +374,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         if (registered == address(0)) revert InboxUnknownSource(sourceDomain, sourceApp);
         if (registered != recipient) revert InboxWrongRecipient(recipient, registered);
         if (config.paused) revert InboxPaused(id);
-        // Effects, then the interaction (checks-effects-interactions); a failed call
-        // reverts all of it.
-        _deliveries[id] = Delivery(msg.sender, uint40(block.number), DeliveryStatus.Delivered, 0);
+        // Effects (the failure record goes: its consumed bit says Delivered), then the
+        // interaction (checks-effects-interactions); a failed call reverts all of it.
+        delete _failures[id];
         (bool ok, bytes memory reason) = _callRecipient(recipient, id, message);
         if (!ok) revert InboxRetryFailed(id, reason);
         emit MessageRetried(id, sourceDomain, recipient, msg.sender);
@@ -366,9 +386,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     ///         retried nor delivered again). For a message the operators do not trust, e.g.
     ///         one a stolen quorum signed. Only the admin. Emits MessageVoided.
     function voidMessage(bytes32 messageId) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        DeliveryStatus status = _deliveries[messageId].status;
+        DeliveryStatus status = _failures[messageId].status;
         if (status != DeliveryStatus.Failed) revert InboxNotVoidable(messageId, status);
-        _deliveries[messageId].status = DeliveryStatus.Voided;
+        _failures[messageId].status = DeliveryStatus.Voided;
         emit MessageVoided(messageId, msg.sender);
     }
 
@@ -579,28 +599,34 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return _recipients[sourceDomain][sourceApp];
     }
 
-    /// @notice What happened to message `messageId`: its status, who made it take effect
-    ///         (or fail), and in which block.
-    function deliveryOf(bytes32 messageId)
-        external
-        view
-        returns (DeliveryStatus status, address deliverer, uint64 blockNumber)
-    {
-        Delivery memory d = _deliveries[messageId];
-        return (d.status, d.deliverer, d.blockNumber);
+    /// @notice Where `message` (a valid encoding) is in its life: None, Delivered, Failed or
+    ///         Voided. Who delivered it and when: its MessageDelivered, MessageFailed or
+    ///         MessageRetried event.
+    function deliveryStatus(bytes calldata message) external view returns (DeliveryStatus) {
+        MessageCodec.validateMessage(message);
+        return _statusOf(message, _failures[keccak256(message)]);
+    }
+
+    /// @notice Whether the message from (`sourceDomain`, `sourceApp`) with `nonce` was
+    ///         consumed (Delivered, Failed or Voided).
+    function isConsumed(uint32 sourceDomain, address sourceApp, uint64 nonce) external view returns (bool) {
+        return _consumed[_wordKey(sourceDomain, sourceApp, nonce)] & _bit(nonce) != 0;
+    }
+
+    /// @notice The failure record of message `messageId`: Failed (with the attester-set
+    ///         epoch it was verified under) or Voided; None (epoch 0) if it never failed or
+    ///         took effect since.
+    function failureOf(bytes32 messageId) external view returns (DeliveryStatus status, uint32 epoch) {
+        Failure memory failure = _failures[messageId];
+        return (failure.status, failure.epoch);
     }
 
     /// @notice The attester-set epoch a Failed message was verified under (0 if it is not
     ///         Failed); `retry` needs it to be the current `attesterEpoch()`.
     function failedEpochOf(bytes32 messageId) external view returns (uint32) {
-        Delivery memory d = _deliveries[messageId];
+        Failure memory failure = _failures[messageId];
         // slither-disable-next-line incorrect-equality
-        return d.status == DeliveryStatus.Failed ? d.epoch : 0;
-    }
-
-    /// @notice Whether `messageId` was consumed (Delivered, Failed or Voided).
-    function isConsumed(bytes32 messageId) external view returns (bool) {
-        return _deliveries[messageId].status != DeliveryStatus.None;
+        return failure.status == DeliveryStatus.Failed ? failure.epoch : 0;
     }
 
     /// @notice Whether deliveries and retries are paused.
@@ -654,19 +680,29 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         returns (DeliveryResult)
     {
         bytes32 id = keccak256(message);
-        Delivery memory delivery = _deliveries[id];
-        // Consumed: a no-op, unless Failed under an earlier attester set (then it needs, and
-        // may get here, a fresh quorum of the current set). An epoch is a counter, not a
-        // balance: equality is the intended test.
-        if (
-            // slither-disable-next-line incorrect-equality
-            delivery.status != DeliveryStatus.None
-                && (delivery.status != DeliveryStatus.Failed || delivery.epoch == _config.epoch)
-        ) {
-            emit MessageAlreadyConsumed(id, deliverer);
-            return DeliveryResult.AlreadyConsumed;
+        // The encoding first: the consumed marker is read from its header fields.
+        bytes memory failure = MessageCodec.messageError(message);
+        address recipient;
+        bool setupOpen_;
+        Consumed memory consumed;
+        if (failure.length == 0) {
+            consumed = _consumedOf(message);
+            if (consumed.bits & consumed.mask != 0) {
+                // Consumed: a no-op, unless Failed under an earlier attester set (then it
+                // needs, and may get here, a fresh quorum of the current set). An epoch is a
+                // counter, not a balance: equality is the intended test.
+                Failure memory previous = _failures[id];
+                if (
+                    // slither-disable-next-line incorrect-equality
+                    previous.status != DeliveryStatus.Failed || previous.epoch == _config.epoch
+                ) {
+                    emit MessageAlreadyConsumed(id, deliverer);
+                    return DeliveryResult.AlreadyConsumed;
+                }
+                consumed.redelivery = true;
+            }
+            (recipient, setupOpen_, failure) = _verify(id, message, signatures);
         }
-        (address recipient, bool setupOpen_, bytes memory failure) = _verify(id, message, signatures);
         if (failure.length != 0) {
             if (!inBatch) {
                 assembly ("memory-safe") {
@@ -677,16 +713,22 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             return DeliveryResult.Rejected;
         }
 
-        return _consume(deliverer, id, recipient, setupOpen_, message);
+        return _consume(deliverer, id, recipient, setupOpen_, message, consumed);
     }
 
-    /// @dev A verified message: consume its id, then call its recipient.
-    function _consume(address deliverer, bytes32 id, address recipient, bool setupOpen_, bytes calldata message)
-        private
-        returns (DeliveryResult)
-    {
-        // Effects: consume the id (one slot: deliverer, block, status, epoch).
-        _deliveries[id] = Delivery(deliverer, uint40(block.number), DeliveryStatus.Delivered, 0);
+    /// @dev A verified message: set its consumed bit (and drop the failure record of a
+    ///      Failed message delivered again), then call its recipient.
+    function _consume(
+        address deliverer,
+        bytes32 id,
+        address recipient,
+        bool setupOpen_,
+        bytes calldata message,
+        Consumed memory consumed
+    ) private returns (DeliveryResult) {
+        // Effects: the consumed bit (the word was read in _deliver; nothing ran since).
+        _consumed[consumed.word] = consumed.bits | consumed.mask;
+        if (consumed.redelivery) delete _failures[id];
         if (setupOpen_) {
             _config.setupOpen = false;
             emit SetupClosed(deliverer);
@@ -700,24 +742,20 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             emit MessageDelivered(id, sourceDomain, recipient, deliverer);
             return DeliveryResult.Delivered;
         }
-        Delivery storage failed = _deliveries[id];
-        failed.status = DeliveryStatus.Failed;
-        failed.epoch = _config.epoch;
+        _failures[id] = Failure(DeliveryStatus.Failed, _config.epoch);
         emit MessageFailed(id, sourceDomain, recipient, deliverer, reason);
         return DeliveryResult.Failed;
     }
 
-    /// @dev Every check of a delivery, in order: the encoding, where it is going, where it
-    ///      comes from and to whom, the pause, the quorum. Returns the recipient, whether the
-    ///      setup phase is open, and the ABI-encoded custom error of the first failed check
-    ///      (empty if all pass).
+    /// @dev Every check of a delivery of a valid encoding (the caller checked it), in order:
+    ///      where it is going, where it comes from and to whom, the pause, the quorum.
+    ///      Returns the recipient, whether the setup phase is open, and the ABI-encoded custom
+    ///      error of the first failed check (empty if all pass).
     function _verify(bytes32 id, bytes calldata message, bytes calldata signatures)
         private
         view
         returns (address recipient, bool setupOpen_, bytes memory failure)
     {
-        failure = MessageCodec.messageError(message);
-        if (failure.length != 0) return (address(0), false, failure);
         uint32 destinationDomain = MessageCodec.messageDestinationDomain(message);
         if (destinationDomain != _localDomain) {
             return (
@@ -834,6 +872,34 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             returndatacopy(add(reason, 0x20), 0, size)
             mstore(0x40, add(add(reason, 0x20), and(add(size, 0x1f), not(0x1f))))
         }
+    }
+
+    /// @dev The consumed word of a valid encoding, its current bits and the message's bit.
+    function _consumedOf(bytes calldata message) private view returns (Consumed memory consumed) {
+        uint64 nonce = MessageCodec.messageNonce(message);
+        consumed.word =
+            _wordKey(MessageCodec.messageSourceDomain(message), MessageCodec.messageSourceApp(message), nonce);
+        consumed.bits = _consumed[consumed.word];
+        consumed.mask = _bit(nonce);
+    }
+
+    /// @dev The status of `message` given its failure record: the record's status if any,
+    ///      else Delivered if it is a valid encoding whose consumed bit is set, else None.
+    function _statusOf(bytes calldata message, Failure memory failure) private view returns (DeliveryStatus) {
+        if (failure.status != DeliveryStatus.None) return failure.status;
+        if (MessageCodec.messageError(message).length != 0) return DeliveryStatus.None;
+        Consumed memory consumed = _consumedOf(message);
+        return consumed.bits & consumed.mask != 0 ? DeliveryStatus.Delivered : DeliveryStatus.None;
+    }
+
+    /// @dev sourceDomain (32 bits) | sourceApp (160 bits) | nonce >> 8 (56 bits).
+    function _wordKey(uint32 sourceDomain, address sourceApp, uint64 nonce) private pure returns (uint256) {
+        return (uint256(sourceDomain) << 224) | (uint256(uint160(sourceApp)) << 64) | uint256(nonce >> 8);
+    }
+
+    /// @dev The bit of `nonce` in its word.
+    function _bit(uint64 nonce) private pure returns (uint256) {
+        return uint256(1) << (nonce & 0xff);
     }
 
     function _checkAttesterSet(address[] memory attesters_, uint8 threshold_) private pure {

@@ -44,6 +44,10 @@ interface IHoldableToken {
     /// @notice The hold was released back to its payer by `releasedBy`.
     event HoldReleased(bytes32 indexed holdId, address indexed payer, address releasedBy, uint256 amount);
 
+    /// @notice The notary acknowledged an open hold it did not place itself (a hold its
+    ///         notary placed is acknowledged from its placement).
+    event HoldAcknowledged(bytes32 indexed holdId, address indexed notary);
+
     /// @notice Place a hold as the payer (msg.sender).
     function placeHold(bytes32 ref, address payee, address notary, uint256 amount, uint64 expiry)
         external
@@ -60,6 +64,15 @@ interface IHoldableToken {
 
     /// @notice Return the held amount to the payer. The notary at any time; anyone from expiry on.
     function releaseHold(Hold calldata hold) external;
+
+    /// @notice Mark an open hold as acknowledged by its notary, once. Only the notary; the
+    ///         fields are checked against the commitment. A hold placed by its notary is
+    ///         acknowledged from its placement; releasing a hold clears it.
+    function acknowledgeHold(Hold calldata hold) external;
+
+    /// @notice Whether the hold's notary acknowledged it (placed it, or acknowledgeHold),
+    ///         and it was not released since.
+    function isHoldAcknowledged(bytes32 id) external view returns (bool);
 
     /// @notice The id of the hold that `payer` places with `notary` under `ref`.
     function holdId(address payer, address notary, bytes32 ref) external pure returns (bytes32);

@@ -26,10 +26,13 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      The registry (the business chain's peer) is fixed at deployment, so the business
 ///      chain is deployed first; the registry learns this contract's address in the
 ///      wiring step (docs/messages.md, "Deployment and wiring").
-///      Storage: one announced flag per hold, cleared when an outcome releases the hold,
-///      so that the payer can fund the trade again with the same hold id. An outcome carries the hold's fields
-///      (MessageCodec.TradeOutcome); the token checks them against its commitment, so
-///      nothing else is stored.
+///      Storage: none. A hold is announced exactly when the token records it as
+///      acknowledged by its notary (this contract): in the placing write when this contract
+///      places it (placeHoldAndAnnounce), or by acknowledgeHold for a hold placed directly
+///      or by a front-runner; the token refuses a second acknowledgement, so no hold is
+///      announced twice. Releasing a hold clears it, so the payer can fund the trade again
+///      with the same hold id. An outcome carries the hold's fields
+///      (MessageCodec.TradeOutcome); the token checks them against its commitment.
 ///      A Delivered outcome that finds the hold already released (or past its expiry, so no
 ///      longer executable) is answered Refunded and flagged (DeliveredAfterRefund): the
 ///      stated residual risk of a relayer outage longer than the liveness window.
@@ -47,8 +50,6 @@ contract PvdSettlement is IMessageRecipient {
     /// @dev The token's HoldMismatch(bytes32) selector: checkHold's answer for a hold placed
     ///      under the id with other fields.
     bytes4 private constant HOLD_MISMATCH = bytes4(keccak256("HoldMismatch(bytes32)"));
-
-    mapping(bytes32 holdId => bool announced) private _announced;
 
     /// @notice A hold was announced to the registry: PAYMENT_HELD message `messageId` (its
     ///         fields are in the token's HoldPlaced event and in the message).
@@ -140,13 +141,14 @@ contract PvdSettlement is IMessageRecipient {
         returns (bytes32 holdId, bytes32 messageId)
     {
         _checkHoldShape(hold);
-        // Interaction with the token first: it places the hold (or reverts) and has no
-        // callback into this contract. A freshly placed hold is not announced (the flag is
-        // cleared whenever an outcome released an earlier hold under the same id).
+        // The token places the hold (or reverts) and has no callback into this contract;
+        // placed by its notary, the hold is acknowledged (announced) in the same write.
         try _token.placeHoldWithAuthorization(hold, validBefore, signature) returns (bytes32 placed) {
             holdId = placed;
         } catch (bytes memory reason) {
             holdId = _frontRunHold(hold, validBefore, signature, reason);
+            // Placed by someone else: acknowledge it now (the token refuses a second time).
+            _token.acknowledgeHold(hold);
         }
         messageId = _announce(hold, holdId);
     }
@@ -160,7 +162,10 @@ contract PvdSettlement is IMessageRecipient {
         _checkHoldShape(hold);
         (bytes32 holdId, IHoldableToken.HoldStatus status) = _token.checkHold(hold);
         if (status != IHoldableToken.HoldStatus.Held) revert SettlementHoldNotHeld(holdId, status);
-        if (_announced[holdId]) revert SettlementAlreadyAnnounced(holdId);
+        if (_token.isHoldAcknowledged(holdId)) revert SettlementAlreadyAnnounced(holdId);
+        // The token checks all of this again and records the acknowledgement (the
+        // announced mark) in the hold's own slot.
+        _token.acknowledgeHold(hold);
         messageId = _announce(hold, holdId);
     }
 
@@ -186,16 +191,13 @@ contract PvdSettlement is IMessageRecipient {
             expiry: outcome.expiry,
             ref: outcome.tradeId
         });
-        // The token moves the money, then the outbox records the reply. The only state of
-        // its own, the announced flag, is cleared when the hold was released.
+        // The token moves the money (a release also clears the announced mark), then the
+        // outbox records the reply.
         MessageCodec.SettlementResult result = outcome.outcome == MessageCodec.Outcome.Delivered
             ? _settleDelivered(hold, outcome, messageId)
             : _settleRelease(hold, outcome, messageId);
         // No hold: a terminal no-op (flagged in _noHold), nothing to report.
         if (result == MessageCodec.SettlementResult.None) return;
-        if (result == MessageCodec.SettlementResult.Refunded) {
-            delete _announced[_token.holdId(hold.payer, address(this), hold.ref)];
-        }
         bytes memory reply = MessageCodec.encodePaymentSettled(
             MessageCodec.PaymentSettled(outcome.tradeId, outcome.holdId, result, outcome.amount)
         );
@@ -232,9 +234,10 @@ contract PvdSettlement is IMessageRecipient {
         return _registry;
     }
 
-    /// @notice Whether the hold was announced.
+    /// @notice Whether the hold was announced (and not released since): the token's
+    ///         acknowledgement by this contract as its notary.
     function isAnnounced(bytes32 holdId) external view returns (bool) {
-        return _announced[holdId];
+        return _token.isHoldAcknowledged(holdId);
     }
 
     // ------------------------------------------------------------------------- internal
@@ -244,9 +247,8 @@ contract PvdSettlement is IMessageRecipient {
         if (hold.ref == bytes32(0)) revert SettlementReferenceZero();
     }
 
-    /// @dev Effects (the announced flag), then the interaction (the outbox).
+    /// @dev The hold is acknowledged on the token (the announced mark); now the message.
     function _announce(IHoldableToken.Hold calldata hold, bytes32 holdId) private returns (bytes32 messageId) {
-        _announced[holdId] = true;
         bytes memory body = MessageCodec.encodePaymentHeld(
             MessageCodec.PaymentHeld({
                 tradeId: hold.ref,
@@ -333,7 +335,7 @@ contract PvdSettlement is IMessageRecipient {
 
     /// @dev placeHoldWithAuthorization reverted with `reason`. If the same hold is already
     ///      placed and open (a front-runner submitted the payer's signature through the token),
-    ///      not announced, and the signature is the payer's and unexpired, return its id to be
+    ///      not acknowledged (announced), and the signature is the payer's and unexpired, return its id to be
     ///      announced; otherwise re-raise `reason`.
     function _frontRunHold(
         IHoldableToken.Hold calldata hold,
@@ -349,7 +351,8 @@ contract PvdSettlement is IMessageRecipient {
             _bubble(reason);
         }
         if (
-            status != IHoldableToken.HoldStatus.Held || _announced[holdId] || block.timestamp >= validBefore
+            status != IHoldableToken.HoldStatus.Held || _token.isHoldAcknowledged(holdId)
+                || block.timestamp >= validBefore
                 || !SignatureChecker.isValidSignatureNowCalldata(
                     hold.payer, _token.holdAuthorizationDigest(hold, validBefore), signature
                 )

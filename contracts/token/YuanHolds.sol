@@ -17,7 +17,10 @@ import {AccountState} from "./YuanAccounts.sol";
 /// @dev Roles: none. The payer places (or signs for a relayer to place); the hold's notary
 ///      executes and releases; anyone releases after expiry.
 ///      Storage per hold is one slot: bits 255..8 are the top 248 bits of
-///      keccak256(abi.encode(hold)) (a commitment to every field), bits 7..0 the HoldStatus.
+///      keccak256(abi.encode(hold)) (a commitment to every field), bit 7 the notary's
+///      acknowledgement, bits 6..0 the HoldStatus. A hold placed by its notary is
+///      acknowledged in the placing write; otherwise the notary acknowledges it once
+///      (acknowledgeHold). Releasing clears the acknowledgement (the id may be placed again).
 ///      The fields themselves are in the HoldPlaced event; execute and release take the
 ///      Hold back and check it against the commitment.
 ///      A hold is a payment: placing it charges the payer's per-payment and daily caps and
@@ -30,7 +33,12 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     /// @notice The latest expiry a new hold may have, counted from its placement.
     uint256 public constant MAX_HOLD_DURATION = 365 days;
 
-    uint256 private constant _STATUS_MASK = 0xff;
+    /// @dev The record's low byte: everything but the commitment.
+    uint256 private constant _LOW_BYTE = 0xff;
+    /// @dev The status bits of the low byte.
+    uint256 private constant _STATUS_MASK = 0x7f;
+    /// @dev The notary has acknowledged the hold (e.g. announced it to a counterparty).
+    uint256 private constant _ACKNOWLEDGED = 0x80;
 
     mapping(bytes32 holdId => uint256 record) private _holds;
     /// @dev Set only while executeHold moves held funds, so that `_update` does not charge
@@ -62,6 +70,8 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     error HoldExpired(bytes32 holdId, uint64 expiry);
     /// @notice Before `expiry` only the notary may release the hold.
     error HoldReleaseTooEarly(bytes32 holdId, address caller, uint64 expiry);
+    /// @notice The notary acknowledged this hold before.
+    error HoldAlreadyAcknowledged(bytes32 holdId);
     /// @notice The payer's authorization was valid only before `validBefore`.
     error HoldAuthorizationExpired(uint256 validBefore, uint256 currentTime);
     /// @notice The signature is not the payer's over this hold and validity.
@@ -107,6 +117,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
             (hold.payer, hold.payee, hold.amount, hold.expiry);
         if (_msgSender() != hold.notary) revert HoldCallerNotNotary(id, _msgSender());
         if (block.timestamp >= expiry) revert HoldExpired(id, expiry);
+        // The acknowledgement stays with an executed hold.
         _holds[id] = (record & ~_STATUS_MASK) | uint256(HoldStatus.Executed);
         _releaseHeld(payer, amount);
         _executingHold = true;
@@ -123,9 +134,28 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         if (_msgSender() != hold.notary && block.timestamp < hold.expiry) {
             revert HoldReleaseTooEarly(id, _msgSender(), hold.expiry);
         }
-        _holds[id] = (record & ~_STATUS_MASK) | uint256(HoldStatus.Released);
+        // Released: the acknowledgement is cleared with the status in one write, so a hold
+        // placed again under the id starts unacknowledged.
+        _holds[id] = (record & ~_LOW_BYTE) | uint256(HoldStatus.Released);
         _releaseHeld(hold.payer, hold.amount);
         emit HoldReleased(id, hold.payer, _msgSender(), hold.amount);
+    }
+
+    /// @inheritdoc IHoldableToken
+    /// @dev Checks (commitment, open, notary, not acknowledged), then sets the bit in the
+    ///      hold's slot. Not blocked by pause or freeze: nothing moves. No external call.
+    ///      Emits HoldAcknowledged.
+    function acknowledgeHold(Hold calldata hold) external {
+        (bytes32 id, uint256 record) = _openHold(hold);
+        if (_msgSender() != hold.notary) revert HoldCallerNotNotary(id, _msgSender());
+        if (record & _ACKNOWLEDGED != 0) revert HoldAlreadyAcknowledged(id);
+        _holds[id] = record | _ACKNOWLEDGED;
+        emit HoldAcknowledged(id, hold.notary);
+    }
+
+    /// @inheritdoc IHoldableToken
+    function isHoldAcknowledged(bytes32 id) external view returns (bool) {
+        return _holds[id] & _ACKNOWLEDGED != 0;
     }
 
     /// @inheritdoc IHoldableToken
@@ -146,7 +176,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         id = holdId(hold.payer, hold.notary, hold.ref);
         uint256 record = _holds[id];
         if (record == 0) return (id, HoldStatus.None);
-        if (record & ~_STATUS_MASK != _commitmentCalldata(hold)) revert HoldMismatch(id);
+        if (record & ~_LOW_BYTE != _commitmentCalldata(hold)) revert HoldMismatch(id);
         return (id, HoldStatus(uint8(record & _STATUS_MASK)));
     }
 
@@ -213,7 +243,10 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
 
         // held + amount <= balance; SafeCast guards balances beyond 2**128 fen.
         _setAccountState(hold.payer, payer.withHeld(SafeCast.toUint128(held + hold.amount)));
-        _holds[id] = _commitment(hold) | uint256(HoldStatus.Held);
+        // Placed by its notary (e.g. a settlement contract submitting the payer's
+        // signature): acknowledged in this same write.
+        uint256 acknowledged = _msgSender() == hold.notary ? _ACKNOWLEDGED : 0;
+        _holds[id] = _commitment(hold) | acknowledged | uint256(HoldStatus.Held);
         emit HoldPlaced(id, hold.payer, hold.payee, hold.notary, hold.amount, hold.expiry, hold.ref);
     }
 
@@ -222,7 +255,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         id = holdId(hold.payer, hold.notary, hold.ref);
         record = _holds[id];
         if (record == 0) revert HoldNotFound(id);
-        if (record & ~_STATUS_MASK != _commitmentCalldata(hold)) revert HoldMismatch(id);
+        if (record & ~_LOW_BYTE != _commitmentCalldata(hold)) revert HoldMismatch(id);
         HoldStatus status = HoldStatus(uint8(record & _STATUS_MASK));
         if (status != HoldStatus.Held) revert HoldNotOpen(id, status);
     }
@@ -237,10 +270,11 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         }
     }
 
-    /// @dev Top 248 bits of the hash of every field; the low byte is left for the status.
+    /// @dev Top 248 bits of the hash of every field; the low byte is left for the status
+    ///      and the acknowledgement.
     ///      Equal to keccak256(abi.encode(hold)) masked.
     function _commitment(Hold memory hold) private pure returns (uint256) {
-        return uint256(keccak256(abi.encode(hold))) & ~_STATUS_MASK;
+        return uint256(keccak256(abi.encode(hold))) & ~_LOW_BYTE;
     }
 
     /// @dev `_commitment` of a calldata Hold. A Hold is six static words, so its calldata

@@ -6,7 +6,7 @@ Everything web3 hands back is decoded here, at the edge, into frozen `ObservedLo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from eth_typing import ChecksumAddress
@@ -88,3 +88,38 @@ class LogSource:
         """False if a reorg replaced the block the log was seen in."""
         block = self.w3.eth.get_block(log.block_number)
         return HexBytes(block["hash"]) == log.block_hash
+
+
+def logs_by_topic1(
+    w3: Web3,
+    address: ChecksumAddress,
+    topics0: Sequence[HexBytes],
+    topics1: Sequence[HexBytes],
+    from_block: int,
+    to_block: int | str,
+    chunk_blocks: int = DEFAULT_CHUNK_BLOCKS,
+    per_query: int = 100,
+) -> list[ObservedLog]:
+    """The logs of `address` whose topic 0 is one of `topics0` and topic 1 one of
+    `topics1` (e.g. an inbox's delivery events of some message ids), in [from_block,
+    to_block], in chain order: chunked by blocks and by at most `per_query` topic-1
+    values per eth_getLogs."""
+    if not topics1:
+        return []
+    end = int(w3.eth.block_number) if isinstance(to_block, str) else to_block
+    first = [t.to_0x_hex() for t in topics0]
+    found: list[ObservedLog] = []
+    for at in range(0, len(topics1), per_query):
+        second = [t.to_0x_hex() for t in topics1[at : at + per_query]]
+        start = max(from_block, 0)
+        while start <= end:
+            stop = min(start + chunk_blocks - 1, end)
+            params: FilterParams = {
+                "address": address,
+                "topics": [first, second],
+                "fromBlock": start,
+                "toBlock": stop,
+            }
+            found += [ObservedLog.from_receipt(log) for log in w3.eth.get_logs(params)]
+            start = stop + 1
+    return sorted(found, key=lambda log: (log.block_number, log.log_index))

@@ -6,7 +6,8 @@ One `reconcile_incremental(engine, payment, business)`:
 2. takes from the index what the events in (last reconciled, pinned] touched: holds,
    trades, messages, accounts;
 3. re-reads those from the chains at the pinned blocks (holdStatus, getTrade,
-   balanceOf/heldBalanceOf, the destination inbox's deliveryOf) and compares them with the
+   balanceOf/heldBalanceOf, the destination inbox's failureOf and delivery events) and
+   compares them with the
    index's rows: a difference is an INDEX violation (rebuild the index);
 4. checks the invariants on the touched set with the chain's values: C2 (held <= balance),
    X1 (an executed hold's trade is Delivered), X2 (an expired or cancelled trade's hold is
@@ -32,8 +33,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils.abi import event_abi_to_log_topic
+from hexbytes import HexBytes
 from sqlalchemy import Connection, Engine, and_, false, or_, select
 
+from pvd.chain.logs import logs_by_topic1
 from pvd.chain.rpc import call_many, struct_fields
 from pvd.errors import UserError
 from pvd.index.query import chain_checkpoints
@@ -479,9 +483,28 @@ def _messages(db: Connection, reads: Mapping[str, _Reads], keys: set[str]) -> Ch
         if not ids:
             continue
         inbox = batch.view.contract("Inbox")
-        part = batch.add([inbox.functions.deliveryOf(bytes.fromhex(i[2:])) for i in ids])
+        part = batch.add([inbox.functions.failureOf(bytes.fromhex(i[2:])) for i in ids])
         asked.append((batch, ids, part))
     return lambda: _check_messages(rows, asked)
+
+
+def _took_effect(batch: _Reads, ids: list[str]) -> set[str]:
+    """The ids with a MessageDelivered or MessageRetried on the batch's inbox up to its
+    pinned block (the inbox keeps only a consumed bit per nonce, not a record per id)."""
+    inbox = batch.view.contract("Inbox")
+    topics = [
+        HexBytes(event_abi_to_log_topic(getattr(inbox.events, name).abi))
+        for name in ("MessageDelivered", "MessageRetried")
+    ]
+    logs = logs_by_topic1(
+        batch.view.w3,
+        inbox.address,
+        topics,
+        [HexBytes(i) for i in ids],
+        batch.view.from_block,
+        batch.block,
+    )
+    return {entry.topics[1].to_0x_hex() for entry in logs}
 
 
 def _check_messages(
@@ -490,8 +513,13 @@ def _check_messages(
     findings: list[Finding] = []
     for batch, ids, part in asked:
         block = batch.block
+        effective = _took_effect(batch, ids)
         for message_id, record in zip(ids, batch[part], strict=True):
-            chain = _DELIVERY_NAMES[DeliveryStatus(int(record[0]))]
+            # the failure record (Failed, Voided) if any, else Delivered once it took effect
+            status = DeliveryStatus(int(record[0]))
+            if status is DeliveryStatus.NONE and message_id in effective:
+                status = DeliveryStatus.DELIVERED
+            chain = _DELIVERY_NAMES[status]
             if chain != rows[message_id]["status"]:
                 findings.append(
                     _index_differs(

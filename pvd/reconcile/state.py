@@ -11,7 +11,7 @@ contract state at that block), so each snapshot is consistent in itself:
 - business chain: every trade (TradeProposed logs, `getTrade`);
 - both: every message the outbox sent (MessageSent) and what the inbox did with every
   message it consumed (MessageDelivered / MessageFailed / MessageRetried logs and its
-  delivery record `deliveryOf`).
+  failure record `failureOf`).
 
 No relayer store is read; web3 types stay in this module.
 """
@@ -115,8 +115,8 @@ class InboxRecord:
     """What an inbox did with one consumed message id: its delivery record and events."""
 
     message_id: bytes
-    status: DeliveryStatus  # deliveryOf(id) at the snapshot block
-    block: int  # deliveryOf's block (the delivery's, or the successful retry's)
+    status: DeliveryStatus  # at the snapshot block (failure record, else its events)
+    block: int  # the delivery's (or the successful retry's); a failed one's last failure
     failures: tuple[bytes, ...] = ()  # reasons of MessageFailed
     delivered_events: int = 0  # MessageDelivered + MessageRetried
 
@@ -425,24 +425,44 @@ def read_sent(view: ChainView, block: int) -> dict[bytes, SentMessage]:
 
 def read_inbox(view: ChainView, block: int) -> dict[bytes, InboxRecord]:
     """Every message id the view's inbox consumed up to `block` (each consumption emits
-    MessageDelivered or MessageFailed), with its delivery record at `block`."""
+    MessageDelivered or MessageFailed), with its status at `block`. The inbox keeps only a
+    consumed bit per (source domain, app, nonce) and a failure record per id that did not
+    take effect: the status is the failure record (`failureOf`: Failed or Voided) if there
+    is one, else Delivered if the id took effect (a MessageDelivered or MessageRetried);
+    the block is that of the last event of its status (the delivery's or the successful
+    retry's; the failed delivery's)."""
     inbox = view.contract("Inbox")
     failures: dict[bytes, list[bytes]] = defaultdict(list)
+    failed_at: dict[bytes, int] = {}
     delivered: dict[bytes, int] = defaultdict(int)
+    delivered_at: dict[bytes, int] = {}
     for log in event_logs(view, inbox, "MessageFailed", block):
         failures[bytes(log["messageId"])].append(bytes(log["reason"]))
+        failed_at[bytes(log["messageId"])] = int(log["_block"])
     for name in ("MessageDelivered", "MessageRetried"):
         for log in event_logs(view, inbox, name, block):
             delivered[bytes(log["messageId"])] += 1
+            at = int(log["_block"])
+            delivered_at[bytes(log["messageId"])] = max(
+                at, delivered_at.get(bytes(log["messageId"]), 0)
+            )
     ids = _ordered(failures, delivered)
-    raw = call_many(view.w3, [inbox.functions.deliveryOf(i) for i in ids], block)
+    raw = call_many(view.w3, [inbox.functions.failureOf(i) for i in ids], block)
     records: dict[bytes, InboxRecord] = {}
     for message_id, record in zip(ids, raw, strict=True):
-        status, _deliverer, at = _value(record)
+        failure, _epoch = _value(record)
+        status = DeliveryStatus(failure)
+        if status is DeliveryStatus.NONE and delivered.get(message_id, 0):
+            status = DeliveryStatus.DELIVERED
+        at = (
+            delivered_at.get(message_id, 0)
+            if status is DeliveryStatus.DELIVERED
+            else failed_at.get(message_id, 0)
+        )
         records[message_id] = InboxRecord(
             message_id=message_id,
-            status=DeliveryStatus(status),
-            block=int(at),
+            status=status,
+            block=at,
             failures=tuple(failures.get(message_id, ())),
             delivered_events=delivered.get(message_id, 0),
         )

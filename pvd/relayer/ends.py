@@ -19,7 +19,7 @@ import http.client
 import itertools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,19 +28,28 @@ from urllib.parse import urlsplit
 import requests
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
-from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
+from eth_utils.abi import (
+    event_abi_to_log_topic,
+    function_abi_to_4byte_selector,
+    get_abi_input_types,
+    get_abi_output_types,
+)
 from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.providers import HTTPProvider
 
 from pvd.chain.connection import Chain
+from pvd.chain.logs import logs_by_topic1
 from pvd.chain.rpc import call_many
 from pvd.deploy.manifest import Manifest, load_abi, read_manifest
 from pvd.deploy.system import System
 from pvd.errors import UnrecoverableError, UserError
 from pvd.protocol.statuses import DeliveryStatus
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 PAYMENT_APPS = ("YuanToken", "PvdSettlement")
 BUSINESS_APPS = ("TradeRegistry",)
@@ -127,7 +136,8 @@ def check_identity(chain: Chain, manifest: Manifest) -> None:
 
 @dataclass(frozen=True)
 class InboxRecord:
-    """What the destination inbox says about one message id (`deliveryOf`)."""
+    """What the destination inbox says about one message: its status (`deliveryStatus`)
+    and, once consumed, who consumed it and where (its last delivery event)."""
 
     status: DeliveryStatus
     deliverer: str  # who consumed it (the zero address while None)
@@ -343,20 +353,26 @@ class InboxView:
     records: dict[str, InboxRecord]
 
 
-def inbox_view(destination: ChainEnd, ids: Sequence[str]) -> InboxView:
-    """The inbox's attesters, threshold and record of each message id (0x-hex), read at
-    its latest block in one round trip (a raw JSON-RPC batch) where the node allows."""
+# The inbox's events that consume a message or change its record: the latest one of an id
+# says who and in which block (the inbox keeps only a consumed bit per nonce in storage).
+_DELIVERY_EVENTS = ("MessageDelivered", "MessageFailed", "MessageRetried")
+
+
+def inbox_view(destination: ChainEnd, messages: Mapping[str, bytes]) -> InboxView:
+    """The inbox's attesters, threshold and record of each message (id in 0x-hex -> its
+    encoding), read at its latest block in one round trip (a raw JSON-RPC batch) where the
+    node allows, plus one eth_getLogs pass for the consumed ones (inbox_records)."""
     inbox = destination.inbox
     w3 = destination.chain.w3
     if not speaks_json_rpc(w3):
         return InboxView(
             tuple(inbox.functions.attesters().call()),
             int(inbox.functions.threshold().call()),
-            inbox_records(destination, ids),
+            inbox_records(destination, messages),
         )
-    requests = [eth_call(inbox, "attesters", []), eth_call(inbox, "threshold", [])]
-    requests += [eth_call(inbox, "deliveryOf", [bytes.fromhex(mid[2:])]) for mid in ids]
-    answers = rpc_batch(w3, requests)
+    requests_ = [eth_call(inbox, "attesters", []), eth_call(inbox, "threshold", [])]
+    requests_ += [eth_call(inbox, "deliveryStatus", [m]) for m in messages.values()]
+    answers = rpc_batch(w3, requests_)
     for what, answer in zip(("attesters()", "threshold()"), answers, strict=False):
         if _reverted(answer):
             raise UnrecoverableError(
@@ -368,57 +384,95 @@ def inbox_view(destination: ChainEnd, ids: Sequence[str]) -> InboxView:
     return InboxView(
         tuple(str(to_checksum_address(a)) for a in members),
         int(threshold),
-        _records(destination, ids, answers[2:]),
+        _records(destination, _statuses(destination, list(messages), answers[2:])),
     )
 
 
-def _records(
+def _statuses(
     destination: ChainEnd, ids: Sequence[str], answers: Sequence[Any]
-) -> dict[str, InboxRecord]:
-    found: dict[str, InboxRecord] = {}
+) -> dict[str, DeliveryStatus]:
+    """Each id's status from its raw `deliveryStatus` answer."""
+    found: dict[str, DeliveryStatus] = {}
     for mid, answer in zip(ids, answers, strict=True):
         if _reverted(answer):
             raise UnrecoverableError(
-                f"{destination.name} chain: the inbox's deliveryOf({mid}) reverted ({answer}): "
-                "is the manifest for this deployment?"
+                f"{destination.name} chain: the inbox's deliveryStatus of {mid} reverted "
+                f"({answer}): is the manifest for this deployment?"
             )
-        status, deliverer, block = decode_output(
-            destination.inbox, "deliveryOf", bytes.fromhex(answer[2:])
-        )
-        found[mid] = InboxRecord(
-            DeliveryStatus(status), str(to_checksum_address(deliverer)), int(block)
-        )
+        (status,) = decode_output(destination.inbox, "deliveryStatus", bytes.fromhex(answer[2:]))
+        found[mid] = DeliveryStatus(status)
     return found
 
 
-def inbox_records(destination: ChainEnd, ids: Sequence[str]) -> dict[str, InboxRecord]:
-    """The inbox's record of each message id (0x-hex), read at its latest block in
-    JSON-RPC batches."""
+def _records(
+    destination: ChainEnd, statuses: Mapping[str, DeliveryStatus]
+) -> dict[str, InboxRecord]:
+    """Records of `statuses`, with the deliverer and block of each consumed one's latest
+    delivery event."""
+    consumed = [mid for mid, status in statuses.items() if status is not DeliveryStatus.NONE]
+    last = _last_delivery_events(destination, consumed)
+    found: dict[str, InboxRecord] = {}
+    for mid, status in statuses.items():
+        deliverer, block = last.get(mid, (ZERO_ADDRESS, 0))
+        found[mid] = InboxRecord(status, deliverer, block)
+    return found
+
+
+def inbox_records(destination: ChainEnd, messages: Mapping[str, bytes]) -> dict[str, InboxRecord]:
+    """The inbox's record of each message (id in 0x-hex -> its encoding): the status read
+    at its latest block in JSON-RPC batches, and for a consumed one the deliverer and
+    block of its latest delivery event (one eth_getLogs pass for all of them)."""
     inbox = destination.inbox
     w3 = destination.chain.w3
-    if not ids:
+    if not messages:
         return {}
+    ids = list(messages)
     if speaks_json_rpc(w3):
-        requests = [eth_call(inbox, "deliveryOf", [bytes.fromhex(mid[2:])]) for mid in ids]
-        return _records(destination, ids, rpc_batch(w3, requests))
-    calls = [inbox.functions.deliveryOf(bytes.fromhex(mid[2:])) for mid in ids]
-    found: dict[str, InboxRecord] = {}
+        requests_ = [eth_call(inbox, "deliveryStatus", [messages[mid]]) for mid in ids]
+        return _records(destination, _statuses(destination, ids, rpc_batch(w3, requests_)))
+    calls = [inbox.functions.deliveryStatus(messages[mid]) for mid in ids]
+    statuses: dict[str, DeliveryStatus] = {}
     for mid, result in zip(ids, call_many(w3, calls, "latest"), strict=True):
         if isinstance(result, ContractLogicError):
             raise UnrecoverableError(
-                f"{destination.name} chain: the inbox's deliveryOf({mid}) reverted ({result}): "
-                "is the manifest for this deployment?"
+                f"{destination.name} chain: the inbox's deliveryStatus of {mid} reverted "
+                f"({result}): is the manifest for this deployment?"
             )
-        status, deliverer, block = result
-        found[mid] = InboxRecord(
-            DeliveryStatus(status), Web3.to_checksum_address(deliverer), int(block)
-        )
-    return found
+        statuses[mid] = DeliveryStatus(result)
+    return _records(destination, statuses)
+
+
+def _last_delivery_events(destination: ChainEnd, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """(deliverer, block) of each id's latest MessageDelivered / MessageFailed /
+    MessageRetried on the destination inbox (ids without one are left out)."""
+    if not ids:
+        return {}
+    inbox = destination.inbox
+    w3 = destination.chain.w3
+    topics = [
+        HexBytes(event_abi_to_log_topic(getattr(inbox.events, name).abi))
+        for name in _DELIVERY_EVENTS
+    ]
+    logs = logs_by_topic1(
+        w3,
+        inbox.address,
+        topics,
+        [HexBytes(mid) for mid in ids],
+        destination.outbox_block,
+        "latest",
+        per_query=500,
+    )
+    last: dict[str, tuple[str, int]] = {}
+    for entry in logs:  # chain order: a later event replaces an earlier one
+        # each event's first data word is the deliverer (retrier)
+        (who,) = w3.codec.decode(["address"], bytes(entry.data)[:32])
+        last[entry.topics[1].to_0x_hex()] = (Web3.to_checksum_address(who), entry.block_number)
+    return last
 
 
 def inbox_deliveries(
-    destination: ChainEnd, ids: Sequence[str]
+    destination: ChainEnd, messages: Mapping[str, bytes]
 ) -> dict[str, tuple[DeliveryStatus, int]]:
-    """(status, block) of each message id (0x-hex) on the destination's inbox
-    (inbox_records without the deliverer)."""
-    return {mid: (r.status, r.block) for mid, r in inbox_records(destination, ids).items()}
+    """(status, block) of each message (id in 0x-hex -> its encoding) on the
+    destination's inbox (inbox_records without the deliverer)."""
+    return {mid: (r.status, r.block) for mid, r in inbox_records(destination, messages).items()}

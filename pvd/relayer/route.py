@@ -32,9 +32,10 @@ still executable: giving up would refund a seller who delivered). A Delivered ou
 still undelivered close to its hold's expiry raises an alert (metric and log line).
 
 Confirmation at the destination (R3 on the destination side). A delivery seen on the
-destination inbox (in this relayer's own receipt or by `deliveryOf`) is remembered with
-its block and block hash; the message is confirmed only once that block is
-`destination_confirmations` deep and its hash is still the one remembered. A delivery
+destination inbox (in this relayer's own receipt, or by `deliveryStatus` and the
+delivery's event) is remembered with its block and block hash; the message is confirmed
+only once that block is `destination_confirmations` deep and its hash is still the one
+remembered. A delivery
 that left the chain before (a reorg, a dropped transaction) is forgotten and sent again;
 one whose block was replaced is re-read and waits for the depth again.
 """
@@ -357,7 +358,7 @@ class RelayRoute:
             return 0
         # a message the destination already consumed (another relayer was faster, or this
         # store is new) needs no signature, and its source state may have moved on since
-        on_inbox = inbox_records(self.destination, [r.message_id for r in seen])
+        on_inbox = inbox_records(self.destination, {r.message_id: r.message for r in seen})
         self._observe_deliveries(seen, on_inbox)
         seen = [r for r in seen if on_inbox[r.message_id].status is not DeliveryStatus.DELIVERED]
         hashes = self._block_hashes(sorted({r.source.block for r in seen}))
@@ -424,7 +425,7 @@ class RelayRoute:
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, with its current attester
         # set and threshold, before anything is sent
-        view = inbox_view(self.destination, [r.message_id for r in signed])
+        view = inbox_view(self.destination, {r.message_id: r.message for r in signed})
         attesters = AttesterSet.of(view.attesters, view.threshold)
         on_inbox = view.records
         now = time.monotonic()
@@ -481,7 +482,7 @@ class RelayRoute:
     ) -> list[tuple[MessageRecord, Message, Quorum]]:
         """The messages of `batch` the destination inbox has not consumed (re-read now);
         the next deliver step confirms the others as usual."""
-        on_inbox = inbox_records(self.destination, [r.message_id for r, _, _ in batch])
+        on_inbox = inbox_records(self.destination, {r.message_id: r.message for r, _, _ in batch})
         return [
             item for item in batch if on_inbox[item[0].message_id].status is DeliveryStatus.NONE
         ]

@@ -22,8 +22,9 @@ So, per route (source outbox -> destination inbox), the sweep takes as candidate
   `window` blocks, wherever its log lies: one whose log lies below the window is taken
   from the store if its source block is still canonical (one batched block-hash read);
 
-and asks the destination inbox `deliveryOf(id)` for each, in JSON-RPC batches
-(pvd.relayer.ends.inbox_deliveries; one by one on eth-tester). Status None or Failed:
+and asks the destination inbox `deliveryStatus(message)` for each, in JSON-RPC batches,
+and the block of a consumed one's delivery event (pvd.relayer.ends.inbox_deliveries; one
+by one on eth-tester). Status None or Failed:
 the message is open. Then, per message:
 
     on chain     store                  the sweep
@@ -60,9 +61,9 @@ It runs once per route, on the route's first tick, before the first scan
 about (no checkpoint, no message) is skipped: its first scan reads every log from the
 outbox's deployment block anyway.
 Its cost is bounded, whatever the chain's length: `window` blocks of outbox logs, one
-`deliveryOf` per candidate (the window's messages and the store's unconfirmed ones), and
-one block-hash read per distinct source block of a stored candidate below the window,
-batched.
+`deliveryStatus` per candidate (the window's messages and the store's unconfirmed ones), one
+pass over the inbox's delivery events of the consumed ones, and one block-hash read per
+distinct source block of a stored candidate below the window, batched.
 """
 
 from __future__ import annotations
@@ -190,7 +191,9 @@ def sweep_route(
     sent = older | in_window  # chain order: the stored ones lie below the window
     dead = {r.message_id: r for r in known if r.condition is Condition.DEAD}
     ids = list(sent) + [mid for mid in dead if mid not in sent]
-    on_chain = inbox_deliveries(destination, ids)
+    on_chain = inbox_deliveries(
+        destination, {mid: sent[mid].message if mid in sent else dead[mid].message for mid in ids}
+    )
     stored: dict[str, MessageRecord | None] = {r.message_id: r for r in below}
     stored.update((mid, store.get(mid)) for mid in in_window)
     stored.update(dead)

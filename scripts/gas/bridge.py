@@ -7,8 +7,13 @@ development network (every figure includes the 21,000 base and the calldata).
   deliveries including the hold's execution or release and the PAYMENT_SETTLED reply.
 
 Steady state: every figure is a second operation of its kind (nonces, balances and
-registrations already non-zero), on fresh ids. Attester and wallet keys are anvil's or
-derived well-known development keys: TEST KEYS ONLY.
+registrations already non-zero), on fresh ids. The inbox marks a consumed message with one
+bit in a word of 256 nonces: a steady-state delivery finds its word non-zero (a message
+delivered before it, nonce 0, opened the word); `inbox_deliver_2_of_3_first_of_word` is
+the one delivery in 256 that writes a fresh word. The settlement's payee already holds a
+balance (a seller who was paid before); `..._fresh_payee` pays an account with none.
+Attester and wallet keys are anvil's or derived well-known development keys: TEST KEYS
+ONLY.
 """
 
 from __future__ import annotations
@@ -112,22 +117,30 @@ def measure_bridge() -> dict[str, int]:
     _require(tx, "MessageSent")
     gas["outbox_send_trade_outcome"] = tx.gas_used
 
-    # Single deliveries by threshold, 5 attesters (each to a no-op recipient).
+    # Single deliveries by threshold, 5 attesters (each to a no-op recipient), after nonce 0.
     for threshold in range(1, 6):
         inbox, recipient = _inbox(5, threshold, admin)
-        message = _outcome(recipient.address, 1)
-        tx = inbox.deliver(message.encode(), _sign(inbox, message, threshold), {"from": relayer})
-        _require(tx, "MessageDelivered")
+        for nonce in (0, 1):
+            message = _outcome(recipient.address, nonce)
+            tx = inbox.deliver(
+                message.encode(), _sign(inbox, message, threshold), {"from": relayer}
+            )
+            _require(tx, "MessageDelivered")
         gas[f"inbox_deliver_{threshold}_of_5"] = tx.gas_used
 
-    # The budgeted case: 2 of 3. Then a replay of it (the no-op), and 10 singles.
+    # The budgeted case: 2 of 3. Nonce 0 opens the consumed word; then a replay (the
+    # no-op) and 10 singles in steady state.
     inbox, recipient = _inbox(3, 2, admin)
+    message = _outcome(recipient.address, 0)
+    tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+    _require(tx, "MessageDelivered")
+    gas["inbox_deliver_2_of_3_first_of_word"] = tx.gas_used
     singles = 0
-    for nonce in range(10):
+    for nonce in range(1, 11):
         message = _outcome(recipient.address, nonce)
         tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
         _require(tx, "MessageDelivered")
-        if nonce == 0:
+        if nonce == 1:
             gas["inbox_deliver_2_of_3"] = tx.gas_used
             replay = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
             _require(replay, "MessageAlreadyConsumed")
@@ -135,9 +148,11 @@ def measure_bridge() -> dict[str, int]:
         singles += tx.gas_used
     gas["inbox_10_single_deliveries_2_of_3"] = singles
 
-    # A batch of 10, on a fresh inbox (same cold state as the singles had).
+    # A batch of 10, on a fresh inbox in the same state as the singles had (nonce 0 first).
     inbox, recipient = _inbox(3, 2, admin)
-    messages = [_outcome(recipient.address, nonce) for nonce in range(10)]
+    message = _outcome(recipient.address, 0)
+    inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+    messages = [_outcome(recipient.address, nonce) for nonce in range(1, 11)]
     tx = inbox.deliverBatch(
         [m.encode() for m in messages], [_sign(inbox, m, 2) for m in messages], {"from": relayer}
     )
@@ -145,8 +160,13 @@ def measure_bridge() -> dict[str, int]:
     gas["inbox_batch_of_10_2_of_3"] = tx.gas_used
     gas["inbox_batch_of_10_percent_of_singles"] = round(100 * tx.gas_used / singles)
 
-    # Verified-but-failed, then a retry once the recipient recovers (MockApp).
+    # Verified-but-failed, then a retry once the recipient recovers (MockApp), after nonce 0.
     inbox, app = _inbox(3, 2, admin, MockApp)
+    message = _outcome(app.address, 0)
+    _require(
+        inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer}),
+        "MessageDelivered",
+    )
     app.setFailing(True, {"from": admin})
     message = _outcome(app.address, 1)
     tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
@@ -289,6 +309,18 @@ def measure_settlement() -> dict[str, int]:
         tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
         _require_executed(tx)
     gas["settlement_deliver_delivered_outcome_2_of_3"] = tx.gas_used
+
+    # The same to a payee with no balance yet (its balance word is written from zero).
+    fresh = accounts.add(keccak(text="pvd gas bench fresh payee"))  # TEST KEY ONLY
+    h = hold("fresh payee")
+    h = (h[0], fresh.address, *h[2:])
+    token.placeHold(h[5], fresh, settlement, _PRICE, h[4], {"from": payer})
+    message = _settled_outcome(settlement.address, h, 2)
+    tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
+    _require_executed(tx)
+    if token.balanceOf(fresh) != _PRICE:
+        raise RuntimeError("the fresh payee was not paid exactly the price")
+    gas["settlement_deliver_delivered_outcome_2_of_3_fresh_payee"] = tx.gas_used
 
     # Ten singles and a batch of ten, on holds placed directly (announcing is not measured).
     batch_holds = []

@@ -184,18 +184,32 @@ def test_a_hold_removed_by_a_reorg_after_it_was_seen_is_never_signed_nor_relayed
 def test_a_log_whose_contract_state_was_altered_is_refused(
     deployment: Deployment, attesters: tuple[Attester, ...], relays: Relays
 ) -> None:
-    """The settlement's `announced` flag for the hold is cleared (anvil_setStorageAt) at
-    the block of its PAYMENT_HELD log: the log stands, the state no longer backs it. The
-    relayers mark it dead with source_state_disagrees and nothing is delivered."""
+    """The hold's announced mark (the token's acknowledgement bit in the hold's record) is
+    cleared (anvil_setStorageAt) at the block of its PAYMENT_HELD log: the log stands, the
+    state no longer backs it. The relayers mark it dead with source_state_disagrees and
+    nothing is delivered."""
     dep = deployment
     settlement_contract = dep.system.payment.settlement
     trade = open_trade(dep)  # no relayer runs yet
     block = dep.payment.w3.eth.block_number  # the announce is the latest block
-    # PvdSettlement's only storage variable: mapping(bytes32 => bool) _announced, slot 0
-    slot = Web3.keccak(abi_encode(["bytes32", "uint256"], [trade.hold_id, 0]))
-    address = settlement_contract.address
-    assert int.from_bytes(dep.payment.w3.eth.get_storage_at(address, slot), "big") == 1
-    rpc(dep.payment, "anvil_setStorageAt", address, slot.to_0x_hex(), "0x" + "00" * 32)
+    # YuanHolds: mapping(bytes32 holdId => uint256 record) _holds; bits 6..0 the status,
+    # bit 7 the acknowledgement. Its slot depends on the inheritance chain: find it.
+    address = dep.system.payment.token.address
+    w3 = dep.payment.w3
+
+    def key(slot: int) -> bytes:
+        return Web3.keccak(abi_encode(["bytes32", "uint256"], [trade.hold_id, slot]))
+
+    slot = next(s for s in range(64) if w3.eth.get_storage_at(address, key(s))[-1] & 0x7F == 1)
+    record = int.from_bytes(w3.eth.get_storage_at(address, key(slot)), "big")
+    assert record & 0x80  # placed by the settlement, its notary: acknowledged
+    rpc(
+        dep.payment,
+        "anvil_setStorageAt",
+        address,
+        key(slot).to_0x_hex(),
+        f"0x{record & ~0x80:064x}",
+    )
     assert (
         settlement_contract.functions.isAnnounced(trade.hold_id).call(block_identifier=block)
         is False

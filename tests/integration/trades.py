@@ -128,9 +128,16 @@ def spendable(dep: Deployment, account: str) -> int:
 
 
 def delivery(inbox: Contract, message_id: str) -> str:
-    """The inbox's word on a message: None, Delivered or Failed."""
-    status_, _, _ = inbox.functions.deliveryOf(HexBytes(message_id)).call()
-    return DELIVERY[status_]
+    """The inbox's word on a message: None, Delivered or Failed (its failure record, else
+    Delivered once a MessageDelivered or MessageRetried names it)."""
+    mid = HexBytes(message_id)
+    failure, _epoch = inbox.functions.failureOf(mid).call()
+    if failure:
+        return DELIVERY[failure]
+    took_effect = events(inbox.events.MessageDelivered, messageId=mid) or events(
+        inbox.events.MessageRetried, messageId=mid
+    )
+    return DELIVERY[1 if took_effect else 0]
 
 
 def events(event: Any, **filters: Any) -> list[Any]:

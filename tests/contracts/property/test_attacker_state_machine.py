@@ -186,7 +186,7 @@ class AttackedSettlement:
             self._deliver(self._outcome(hold, OUTCOMES[st_outcome]), self._current_quorum())
 
     def rule_anyone_retries_a_failed_message(self, st_index):
-        failed = [m for mid, m in self.messages.items() if self.side.inbox.deliveryOf(mid)[0] == 2]
+        failed = [m for mid, m in self.messages.items() if self.side.inbox.failureOf(mid)[0] == 2]
         if failed:
             message = failed[st_index % len(failed)]
             self._send(lambda: self.side.inbox.retry(message.encode(), {"from": self.stranger}))
@@ -245,7 +245,7 @@ class AttackedSettlement:
         self.rotated = True
 
     def rule_admin_voids_a_failed_forgery(self, st_index):
-        failed = [f for f in sorted(self.forged) if self.side.inbox.deliveryOf(f)[0] == 2]
+        failed = [f for f in sorted(self.forged) if self.side.inbox.failureOf(f)[0] == 2]
         if failed:
             mid = failed[st_index % len(failed)]
             self._send(lambda: self.side.inbox.voidMessage(mid, {"from": self.admin}))

@@ -797,6 +797,7 @@ class WholeSettlement:
             released = _event(tx, "HoldReleased")
             self._check(released is not None and released["releasedBy"] == caller, str(released))
             held.status = RELEASED
+            held.announced = False  # a release clears the mark, whoever releases
             self.reached["released at expiry, no relayer"] += 1
 
     # ------------------------------------------------------------------ rules
@@ -1086,6 +1087,10 @@ class WholeSettlement:
                     View(self.pvd.business_mailbox, "nextNonce", result_types=("uint64",)),
                     View(token, "paused", result_types=("bool",)),
                 ]
+                + [
+                    View(self.settlement, "isAnnounced", ("bytes32",), (i,), ("bool",))
+                    for i in hold_ids
+                ]
             )
             values = [v[0] if len(v) == 1 else v for v in read_views(views)]
             n, k, m = len(holders), len(hold_ids), len(self.order)
@@ -1099,8 +1104,9 @@ class WholeSettlement:
                     tid: dict(zip(TRADE_FIELDS, record, strict=True))
                     for tid, record in zip(self.order, trades, strict=True)
                 },
-                "mailboxes": tuple(values[1 + 2 * n + k + m : -1]),
-                "paused": values[-1],
+                "mailboxes": tuple(values[1 + 2 * n + k + m : 5 + 2 * n + k + m]),
+                "paused": values[5 + 2 * n + k + m],
+                "announced": dict(zip(hold_ids, values[6 + 2 * n + k + m :], strict=True)),
             }
         return self._cache
 
@@ -1280,6 +1286,7 @@ class WholeSettlement:
             self.nonces[BUSINESS_DOMAIN],
         )
         assert chain_["paused"] == self.paused
+        assert chain_["announced"] == {i: h.announced for i, h in self.holds.items()}
         assert self.observed.flagged == self.expected_flags, "DeliveredAfterRefund flags"
 
     def invariant_z_nothing_is_stuck_after_recovery(self):

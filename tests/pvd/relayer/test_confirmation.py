@@ -3,7 +3,7 @@ hash re-checked; a delivery that leaves the destination chain is delivered again
 
 On two anvil processes (evm_snapshot / evm_revert is the reorg): PAYMENT_HELD is relayed
 to the business chain, whose confirmation depth is 2 for these relayers. The inbox's own
-record (`deliveryOf`) and its MessageDelivered logs are read with web3 in the tests.
+record (`failureOf`) and its delivery logs are read with web3 in the tests.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from hexbytes import HexBytes
+from web3.contract import Contract
 
 from pvd.bench.relay import funded, open_trades
 from pvd.cli.demo import Cast, status, two_chains
@@ -57,9 +58,27 @@ def held_id(world: World) -> str:
 
 
 def on_inbox(world: World, message_id: str) -> tuple[DeliveryStatus, int]:
-    inbox = world.system.business.inbox
-    status_, _deliverer, block = inbox.functions.deliveryOf(HexBytes(message_id)).call()
-    return DeliveryStatus(status_), block
+    return inbox_delivery(world.system.business.inbox, message_id)
+
+
+def inbox_delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, int]:
+    """The inbox's status of a message id and the block of its last delivery event: its
+    failure record (failureOf) if any, else Delivered once a delivery event names it (the
+    inbox keeps only a consumed bit per nonce in storage)."""
+    mid = HexBytes(message_id)
+    failure, _epoch = inbox.functions.failureOf(mid).call()
+    found = [
+        log
+        for name in ("MessageDelivered", "MessageFailed", "MessageRetried")
+        for log in getattr(inbox.events, name).get_logs(
+            from_block=0, argument_filters={"messageId": mid}
+        )
+    ]
+    last = max(found, key=lambda log: (log["blockNumber"], log["logIndex"]), default=None)
+    block = int(last["blockNumber"]) if last is not None else 0
+    if failure:
+        return DeliveryStatus(failure), block
+    return (DeliveryStatus.DELIVERED if last is not None else DeliveryStatus.NONE), block
 
 
 def deliveries(world: World, message_id: str) -> int:

@@ -21,6 +21,7 @@ from web3.exceptions import Web3RPCError
 
 from pvd.bench.relay import open_trades
 from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.protocol.messages import Message, PaymentHeld, message_id
 from pvd.relayer.config import Route
 from pvd.relayer.ends import JsonRpc, inbox_records, inbox_view, json_rpc, rpc_batch
 from pvd.relayer.route import RelayRoute, RouteSettings
@@ -183,11 +184,20 @@ def test_the_inbox_view_reads_the_attester_set_and_records_in_one_batch(
     world = anvil_world
     route, _ = p2b(world)
     inbox = world.system.business.inbox
-    mid = "0x" + "ab" * 32
-    view = inbox_view(route.destination, [mid])
+    zero = "0x" + "00" * 20
+    never_sent = Message.of(
+        route.source.domain,
+        route.source.app("PvdSettlement").address,
+        route.destination.domain,
+        route.destination.app("TradeRegistry").address,
+        2**40,
+        PaymentHeld(b"\xab" * 32, b"\xcd" * 32, zero, zero, zero, 1, 1),
+    ).encode()
+    mid = "0x" + message_id(never_sent).hex()
+    view = inbox_view(route.destination, {mid: never_sent})
     assert list(view.attesters) == list(inbox.functions.attesters().call())
     assert view.threshold == inbox.functions.threshold().call() == 2
-    assert view.records == inbox_records(route.destination, [mid])
+    assert view.records == inbox_records(route.destination, {mid: never_sent})
     assert view.records[mid].status.name == "NONE"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from hexbytes import HexBytes
 from web3.contract import Contract
 
 from pvd.bench.relay import deliver, executed, funded, open_trades
@@ -114,8 +115,23 @@ def sent(outbox: Contract) -> list[SeenMessage]:
 
 
 def delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, int]:
-    status_, _deliverer, block = inbox.functions.deliveryOf(bytes.fromhex(message_id[2:])).call()
-    return DeliveryStatus(status_), block
+    """The inbox's status of a message id and the block of its last delivery event: its
+    failure record (failureOf) if any, else Delivered once a delivery event names it (the
+    inbox keeps only a consumed bit per nonce in storage)."""
+    mid = HexBytes(message_id)
+    failure, _epoch = inbox.functions.failureOf(mid).call()
+    found = [
+        log
+        for name in ("MessageDelivered", "MessageFailed", "MessageRetried")
+        for log in getattr(inbox.events, name).get_logs(
+            from_block=0, argument_filters={"messageId": mid}
+        )
+    ]
+    last = max(found, key=lambda log: (log["blockNumber"], log["logIndex"]), default=None)
+    block = int(last["blockNumber"]) if last is not None else 0
+    if failure:
+        return DeliveryStatus(failure), block
+    return (DeliveryStatus.DELIVERED if last is not None else DeliveryStatus.NONE), block
 
 
 def only(messages: list[SeenMessage]) -> SeenMessage:

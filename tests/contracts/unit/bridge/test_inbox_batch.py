@@ -8,8 +8,10 @@ from eth_utils.crypto import keccak
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     FORGER,
+    delivery_status,
     err,
     inbox_state,
+    is_consumed,
     outcome_message,
     sign,
 )
@@ -32,12 +34,11 @@ def test_a_batch_delivers_every_valid_message(wired_inbox, app, relayer):
     delivered = [e["messageId"] for e in tx.events["MessageDelivered"]]
     assert delivered == ["0x" + m.id.hex() for m in messages]
     assert app.received() == 5
+    assert [e["deliverer"] for e in tx.events["MessageDelivered"]] == [relayer.address] * 5
     for m in messages:
-        assert tuple(wired_inbox.deliveryOf(m.id)) == (
-            STATUS_DELIVERED,
-            relayer.address,
-            tx.block_number,
-        )
+        assert delivery_status(wired_inbox, m) == STATUS_DELIVERED
+        assert is_consumed(wired_inbox, m)
+    # Five consecutive nonces: one consumed word, five bits.
 
 
 def test_one_forged_message_does_not_sink_the_batch(wired_inbox, app, relayer):
@@ -54,9 +55,10 @@ def test_one_forged_message_does_not_sink_the_batch(wired_inbox, app, relayer):
     assert bytes(rejected["reason"]) == keccak(text="InboxSignerNotAttester(uint256,address)")[
         :4
     ] + abi_encode(["uint256", "address"], [index, FORGER.address])
-    assert not wired_inbox.isConsumed(messages[1].id)
-    assert wired_inbox.isConsumed(messages[0].id)
-    assert wired_inbox.isConsumed(messages[2].id)
+    assert not is_consumed(wired_inbox, messages[1])
+    assert delivery_status(wired_inbox, messages[1]) == STATUS_NONE
+    assert is_consumed(wired_inbox, messages[0])
+    assert is_consumed(wired_inbox, messages[2])
     assert app.received() == 2
 
 
@@ -85,15 +87,16 @@ def test_a_failing_recipient_in_a_batch_stores_only_that_message_as_failed(
     messages = [outcome_message(app, nonce=n) for n in range(2)]
     tx = wired_inbox.deliverBatch(*_batch(wired_inbox, messages), {"from": relayer})
     assert list(tx.return_value) == [FAILED, FAILED]
-    assert [wired_inbox.deliveryOf(m.id)[0] for m in messages] == [STATUS_FAILED] * 2
+    assert [delivery_status(wired_inbox, m) for m in messages] == [STATUS_FAILED] * 2
+    assert [tuple(wired_inbox.failureOf(m.id)) for m in messages] == [(STATUS_FAILED, 1)] * 2
 
 
 def test_a_batch_with_arrays_of_different_lengths_reverts(wired_inbox, app, relayer):
     message = outcome_message(app)
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxBatchLengthMismatch", 1, 0)):
         wired_inbox.deliverBatch([message.encode()], [], {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_an_empty_batch_does_nothing(wired_inbox, app, relayer):

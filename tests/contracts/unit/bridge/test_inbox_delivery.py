@@ -18,10 +18,12 @@ from tests.contracts.fixtures.bridge import (
     BUSINESS_DOMAIN,
     FORGER,
     PAYMENT_DOMAIN,
+    delivery_status,
     deploy_inbox,
     err,
     inbox_domain,
     inbox_state,
+    is_consumed,
     outcome_message,
     sign,
 )
@@ -36,11 +38,11 @@ def _quorum(inbox, message, signers=None):
 
 def _assert_rejected(inbox, app, message, signatures, error, caller):
     """The delivery reverts with `error` and nothing observable changes."""
-    before = (inbox_state(inbox, message.id), app.received())
+    before = (inbox_state(inbox, message), app.received())
     with brownie.reverts(error):
         inbox.deliver(message.encode(), signatures, {"from": caller})
-    assert (inbox_state(inbox, message.id), app.received()) == before
-    assert not inbox.isConsumed(message.id)
+    assert (inbox_state(inbox, message), app.received()) == before
+    assert not is_consumed(inbox, message)
 
 
 # --------------------------------------------------------------------------- valid
@@ -62,12 +64,9 @@ def test_a_two_of_three_quorum_delivers_the_message(wired_inbox, app, relayer):
     assert received["sourceApp"] == BUSINESS_APP
     assert received["kind"] == 2
     assert bytes(received["body"]) == message.body
-    assert tuple(wired_inbox.deliveryOf(message.id)) == (
-        STATUS_DELIVERED,
-        relayer.address,
-        tx.block_number,
-    )
-    assert wired_inbox.isConsumed(message.id)
+    assert delivery_status(wired_inbox, message) == STATUS_DELIVERED
+    assert is_consumed(wired_inbox, message)
+    assert tuple(wired_inbox.failureOf(message.id)) == (STATUS_NONE, 0)
     assert app.received() == 1
     assert app.lastMessageId() == "0x" + message.id.hex()
 
@@ -90,12 +89,8 @@ def test_a_three_of_five_quorum_delivers_the_message(Inbox, MockApp, deployer, g
     message = outcome_message(app)
     signers = [ATTESTERS[0], ATTESTERS[2], ATTESTERS[4]]
     tx = inbox.deliver(message.encode(), sign(inbox, message, signers), {"from": relayer})
-    assert "MessageDelivered" in tx.events
-    assert tuple(inbox.deliveryOf(message.id)) == (
-        STATUS_DELIVERED,
-        relayer.address,
-        tx.block_number,
-    )
+    assert tx.events["MessageDelivered"]["deliverer"] == relayer
+    assert delivery_status(inbox, message) == STATUS_DELIVERED
     assert app.received() == 1
 
 
@@ -103,7 +98,7 @@ def test_delivery_is_permissionless(wired_inbox, app, stranger):
     message = outcome_message(app)
     tx = wired_inbox.deliver(message.encode(), _quorum(wired_inbox, message), {"from": stranger})
     assert tx.events["MessageDelivered"]["deliverer"] == stranger
-    assert wired_inbox.deliveryOf(message.id)[1] == stranger
+    assert delivery_status(wired_inbox, message) == STATUS_DELIVERED
 
 
 def test_the_inbox_digest_is_the_python_digest(wired_inbox, app):
@@ -137,7 +132,7 @@ def test_a_replayed_message_is_a_clean_no_op(wired_inbox, app, relayer, stranger
     message = outcome_message(app)
     signatures = _quorum(wired_inbox, message)
     first = wired_inbox.deliver(message.encode(), signatures, {"from": relayer})
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     tx = wired_inbox.deliver(message.encode(), signatures, {"from": stranger})
     assert tx.return_value == ALREADY_CONSUMED
     assert tx.events["MessageAlreadyConsumed"] == {
@@ -146,12 +141,9 @@ def test_a_replayed_message_is_a_clean_no_op(wired_inbox, app, relayer, stranger
     }
     assert "MessageDelivered" not in tx.events
     assert "MessageReceived" not in tx.events
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
-    assert tuple(wired_inbox.deliveryOf(message.id)) == (
-        STATUS_DELIVERED,
-        relayer.address,
-        first.block_number,
-    )
+    assert (inbox_state(wired_inbox, message), app.received()) == before
+    assert first.events["MessageDelivered"]["deliverer"] == relayer
+    assert delivery_status(wired_inbox, message) == STATUS_DELIVERED
 
 
 def test_a_replay_without_signatures_is_still_a_no_op(wired_inbox, app, relayer):
@@ -383,10 +375,10 @@ def test_a_message_for_another_inbox_deployment_is_rejected_there(
     other.proposePeer(BUSINESS_DOMAIN, BUSINESS_APP, other_app, {"from": deployer})
     message = outcome_message(app)
     signatures = _quorum(wired_inbox, message)
-    before = (inbox_state(other, message.id), other_app.received())
+    before = (inbox_state(other, message), other_app.received())
     with brownie.reverts(err("InboxWrongDestinationDomain", PAYMENT_DOMAIN, 3)):
         other.deliver(message.encode(), signatures, {"from": relayer})
-    assert (inbox_state(other, message.id), other_app.received()) == before
+    assert (inbox_state(other, message), other_app.received()) == before
 
 
 def test_signatures_for_a_twin_inbox_at_the_same_address_on_another_domain_are_rejected(
@@ -439,10 +431,10 @@ def test_a_malformed_encoding_is_rejected(wired_inbox, app, relayer, case):
     message = outcome_message(app)
     encoding, error = _mutations(message)[case]
     signatures = _quorum(wired_inbox, message)
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(error):
         wired_inbox.deliver(encoding, signatures, {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 # --------------------------------------------------------------------------- helpers
@@ -471,3 +463,74 @@ def test_the_refund_outcomes_are_recognised(codec, app):
     ):
         message = outcome_message(app, outcome=outcome)
         assert codec.isRefund(message.encode()) is refund
+
+
+# ------------------------------------------------------------------ consumed markers
+
+
+def test_consecutive_nonces_have_their_own_bits(wired_inbox, app, relayer):
+    """Each message is one bit of its (source domain, app, nonce / 256) word: delivering
+    nonces 3 and 5 marks exactly those two, across a word boundary too (255, 256)."""
+    for nonce in (3, 5, 255, 256):
+        message = outcome_message(app, nonce=nonce)
+        wired_inbox.deliver(message.encode(), _quorum(wired_inbox, message), {"from": relayer})
+    consumed = {
+        n: bool(wired_inbox.isConsumed(BUSINESS_DOMAIN, BUSINESS_APP, n))
+        for n in (2, 3, 4, 5, 6, 254, 255, 256, 257, 511, 512)
+    }
+    assert consumed == {n: n in (3, 5, 255, 256) for n in consumed}
+    assert not wired_inbox.isConsumed(BUSINESS_DOMAIN, app.address, 3)
+    assert not wired_inbox.isConsumed(PAYMENT_DOMAIN, BUSINESS_APP, 3)
+
+
+def test_the_largest_nonce_is_consumed_and_replayed_like_any_other(wired_inbox, app, relayer):
+    message = outcome_message(app, nonce=2**64 - 1)
+    signatures = _quorum(wired_inbox, message)
+    assert wired_inbox.deliver(message.encode(), signatures, {"from": relayer}).return_value == (
+        DELIVERED
+    )
+    assert wired_inbox.isConsumed(BUSINESS_DOMAIN, BUSINESS_APP, 2**64 - 1)
+    assert not wired_inbox.isConsumed(BUSINESS_DOMAIN, BUSINESS_APP, 2**64 - 2)
+    tx = wired_inbox.deliver(message.encode(), signatures, {"from": relayer})
+    assert tx.return_value == ALREADY_CONSUMED
+    assert app.received() == 1
+
+
+def test_another_message_with_a_consumed_nonce_is_never_delivered(wired_inbox, app, relayer):
+    """The replay guard is the (source domain, app, nonce) bit: a different message under
+    a consumed nonce (only a quorum signing something its outbox never sent could make
+    one) is a no-op, and the status view reads that nonce as consumed."""
+    message = outcome_message(app, nonce=7)
+    wired_inbox.deliver(message.encode(), _quorum(wired_inbox, message), {"from": relayer})
+    other = outcome_message(app, nonce=7, amount=1)
+    assert other.id != message.id
+    before = (inbox_state(wired_inbox, message, other), app.received())
+    tx = wired_inbox.deliver(other.encode(), _quorum(wired_inbox, other), {"from": relayer})
+    assert tx.return_value == ALREADY_CONSUMED
+    assert tx.events["MessageAlreadyConsumed"]["messageId"] == "0x" + other.id.hex()
+    assert (inbox_state(wired_inbox, message, other), app.received()) == before
+    assert delivery_status(wired_inbox, other) == STATUS_DELIVERED
+
+
+def test_the_same_nonce_from_another_source_app_is_another_message(
+    Inbox, MockApp, deployer, guardian, relayer
+):
+    inbox = deploy_inbox(Inbox, deployer, guardian, PAYMENT_DOMAIN, ATTESTERS[:3], 2)
+    other_app = "0x" + "ab" * 20
+    first_app, second_app = (MockApp.deploy(inbox, {"from": deployer}) for _ in range(2))
+    inbox.proposePeer(BUSINESS_DOMAIN, BUSINESS_APP, first_app, {"from": deployer})
+    inbox.proposePeer(BUSINESS_DOMAIN, other_app, second_app, {"from": deployer})
+    first = outcome_message(first_app, nonce=1)
+    inbox.deliver(first.encode(), _quorum(inbox, first), {"from": relayer})
+    message = outcome_message(second_app, nonce=1, source_app=other_app)
+    tx = inbox.deliver(message.encode(), _quorum(inbox, message), {"from": relayer})
+    assert tx.return_value == DELIVERED
+    assert (first_app.received(), second_app.received()) == (1, 1)
+    assert inbox.isConsumed(BUSINESS_DOMAIN, BUSINESS_APP, 1)
+    assert inbox.isConsumed(BUSINESS_DOMAIN, other_app, 1)
+
+
+def test_the_status_view_refuses_an_invalid_encoding(wired_inbox, app):
+    message = outcome_message(app)
+    with brownie.reverts():
+        wired_inbox.deliveryStatus(message.encode() + b"\x00")

@@ -5,7 +5,15 @@ import brownie
 from eth_abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from tests.contracts.fixtures.bridge import ATTESTERS, err, inbox_state, outcome_message, sign
+from tests.contracts.fixtures.bridge import (
+    ATTESTERS,
+    delivery_status,
+    err,
+    inbox_state,
+    is_consumed,
+    outcome_message,
+    sign,
+)
 
 DELIVERED, FAILED, ALREADY_CONSUMED, REJECTED = range(4)
 STATUS_NONE, STATUS_DELIVERED, STATUS_FAILED = range(3)
@@ -32,12 +40,10 @@ def test_a_reverting_recipient_leaves_the_message_verified_but_failed(wired_inbo
     assert event["deliverer"] == relayer
     assert bytes(event["reason"]) == _failing_reason(message)
     assert "MessageDelivered" not in tx.events
-    assert tuple(wired_inbox.deliveryOf(message.id)) == (
-        STATUS_FAILED,
-        relayer.address,
-        tx.block_number,
-    )
-    assert wired_inbox.isConsumed(message.id)
+    assert delivery_status(wired_inbox, message) == STATUS_FAILED
+    assert tuple(wired_inbox.failureOf(message.id)) == (STATUS_FAILED, 1)
+    assert wired_inbox.failedEpochOf(message.id) == 1
+    assert is_consumed(wired_inbox, message)
     assert app.received() == 0
 
 
@@ -50,8 +56,8 @@ def test_a_failed_message_blocks_no_other_message(wired_inbox, app, relayer):
     tx = _deliver(wired_inbox, later, relayer)
     assert tx.return_value == DELIVERED
     assert app.received() == 1
-    assert wired_inbox.deliveryOf(failed.id)[0] == STATUS_FAILED
-    assert wired_inbox.deliveryOf(later.id)[0] == STATUS_DELIVERED
+    assert delivery_status(wired_inbox, failed) == STATUS_FAILED
+    assert delivery_status(wired_inbox, later) == STATUS_DELIVERED
 
 
 def test_delivering_a_failed_message_again_is_a_no_op(wired_inbox, app, relayer, stranger):
@@ -59,11 +65,11 @@ def test_delivering_a_failed_message_again_is_a_no_op(wired_inbox, app, relayer,
     message = outcome_message(app)
     _deliver(wired_inbox, message, relayer)
     app.setFailing(False, {"from": relayer})
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     tx = _deliver(wired_inbox, message, stranger)
     assert tx.return_value == ALREADY_CONSUMED
     assert "MessageAlreadyConsumed" in tx.events
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_anyone_can_retry_a_failed_message_once_the_recipient_recovers(
@@ -81,11 +87,16 @@ def test_anyone_can_retry_a_failed_message_once_the_recipient_recovers(
         "retrier": stranger,
     }
     assert tx.events["MessageReceived"]["messageId"] == "0x" + message.id.hex()
-    assert tuple(wired_inbox.deliveryOf(message.id)) == (
-        STATUS_DELIVERED,
-        stranger.address,
-        tx.block_number,
-    )
+    # Delivered again: the failure record is gone, the consumed bit stays.
+    assert delivery_status(wired_inbox, message) == STATUS_DELIVERED
+    assert tuple(wired_inbox.failureOf(message.id)) == (STATUS_NONE, 0)
+    assert wired_inbox.failedEpochOf(message.id) == 0
+    assert is_consumed(wired_inbox, message)
+    assert app.received() == 1
+    # ... and it is consumed for good: a retry or a delivery again is refused / a no-op.
+    with brownie.reverts(err("InboxNotRetryable", message.id, STATUS_DELIVERED)):
+        wired_inbox.retry(message.encode(), {"from": stranger})
+    assert _deliver(wired_inbox, message, stranger).return_value == ALREADY_CONSUMED
     assert app.received() == 1
 
 
@@ -95,28 +106,28 @@ def test_a_retry_that_fails_again_reverts_and_keeps_the_message_failed(
     app.setFailing(True, {"from": relayer})
     message = outcome_message(app)
     _deliver(wired_inbox, message, relayer)
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxRetryFailed", message.id, _failing_reason(message))):
         wired_inbox.retry(message.encode(), {"from": stranger})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
-    assert wired_inbox.deliveryOf(message.id)[0] == STATUS_FAILED
+    assert (inbox_state(wired_inbox, message), app.received()) == before
+    assert delivery_status(wired_inbox, message) == STATUS_FAILED
 
 
 def test_a_delivered_message_cannot_be_retried(wired_inbox, app, relayer):
     message = outcome_message(app)
     _deliver(wired_inbox, message, relayer)
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxNotRetryable", message.id, STATUS_DELIVERED)):
         wired_inbox.retry(message.encode(), {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_a_message_never_delivered_cannot_be_retried(wired_inbox, app, relayer):
     message = outcome_message(app)
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxNotRetryable", message.id, STATUS_NONE)):
         wired_inbox.retry(message.encode(), {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_a_retry_with_altered_bytes_finds_nothing_to_retry(wired_inbox, app, relayer):
@@ -127,7 +138,7 @@ def test_a_retry_with_altered_bytes_finds_nothing_to_retry(wired_inbox, app, rel
     altered = message.encode() + b"\x00"
     with brownie.reverts(err("InboxNotRetryable", keccak(altered), STATUS_NONE)):
         wired_inbox.retry(altered, {"from": relayer})
-    assert wired_inbox.deliveryOf(message.id)[0] == STATUS_FAILED
+    assert delivery_status(wired_inbox, message) == STATUS_FAILED
 
 
 def test_a_failed_message_cannot_be_retried_after_its_peer_is_removed(
@@ -142,10 +153,10 @@ def test_a_failed_message_cannot_be_retried_after_its_peer_is_removed(
     )
     chain.sleep(wired_inbox.governanceDelay() + 1)
     wired_inbox.applyPeer(message.source_domain, message.source_app, {"from": relayer})
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxUnknownSource", message.source_domain, message.source_app)):
         wired_inbox.retry(message.encode(), {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_a_recipient_starved_of_gas_reverts_the_delivery_instead_of_failing_it(
@@ -153,12 +164,12 @@ def test_a_recipient_starved_of_gas_reverts_the_delivery_instead_of_failing_it(
 ):
     app.setBurning(True, {"from": relayer})
     message = outcome_message(app)
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxRecipientOutOfGas", message.id)):
         wired_inbox.deliver(
             message.encode(),
             sign(wired_inbox, message, ATTESTERS[:2]),
             {"from": relayer, "gas_limit": 500_000},
         )
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
-    assert not wired_inbox.isConsumed(message.id)
+    assert (inbox_state(wired_inbox, message), app.received()) == before
+    assert not is_consumed(wired_inbox, message)

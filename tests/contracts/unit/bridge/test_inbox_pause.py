@@ -10,6 +10,7 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     err,
     inbox_state,
+    is_consumed,
     outcome_message,
     settled_message,
     sign,
@@ -33,33 +34,33 @@ def _signed(inbox, message):
 
 def test_a_paused_inbox_refuses_a_delivered_outcome(paused, app, relayer):
     message = outcome_message(app, outcome=Outcome.DELIVERED)
-    before = (inbox_state(paused, message.id), app.received())
+    before = (inbox_state(paused, message), app.received())
     with brownie.reverts(err("InboxPaused", message.id)):
         paused.deliver(*_signed(paused, message), {"from": relayer})
-    assert (inbox_state(paused, message.id), app.received()) == before
+    assert (inbox_state(paused, message), app.received()) == before
 
 
 @pytest.mark.parametrize("outcome", [Outcome.EXPIRED, Outcome.REJECTED])
 def test_a_paused_inbox_refuses_a_refund_outcome_too(paused, app, relayer, outcome):
     message = outcome_message(app, outcome=outcome)
-    before = (inbox_state(paused, message.id), app.received())
+    before = (inbox_state(paused, message), app.received())
     with brownie.reverts(err("InboxPaused", message.id)):
         paused.deliver(*_signed(paused, message), {"from": relayer})
-    assert (inbox_state(paused, message.id), app.received()) == before
+    assert (inbox_state(paused, message), app.received()) == before
 
 
 def test_a_paused_inbox_refuses_a_refunded_settlement_too(paused, app, relayer):
     message = settled_message(app, result=SettlementResult.REFUNDED)
     with brownie.reverts(err("InboxPaused", message.id)):
         paused.deliver(*_signed(paused, message), {"from": relayer})
-    assert not paused.isConsumed(message.id)
+    assert not is_consumed(paused, message)
 
 
 def test_a_paused_inbox_refuses_a_paid_settlement(paused, app, relayer):
     message = settled_message(app, result=SettlementResult.PAID)
     with brownie.reverts(err("InboxPaused", message.id)):
         paused.deliver(*_signed(paused, message), {"from": relayer})
-    assert not paused.isConsumed(message.id)
+    assert not is_consumed(paused, message)
 
 
 def test_a_paused_inbox_refuses_to_retry_a_delivered_outcome(wired_inbox, app, guardian, relayer):
@@ -68,10 +69,10 @@ def test_a_paused_inbox_refuses_to_retry_a_delivered_outcome(wired_inbox, app, g
     wired_inbox.deliver(*_signed(wired_inbox, message), {"from": relayer})
     app.setFailing(False, {"from": relayer})
     wired_inbox.pause({"from": guardian})
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxPaused", message.id)):
         wired_inbox.retry(message.encode(), {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_a_paused_inbox_refuses_to_retry_a_refund_too(wired_inbox, app, guardian, relayer):
@@ -80,10 +81,10 @@ def test_a_paused_inbox_refuses_to_retry_a_refund_too(wired_inbox, app, guardian
     wired_inbox.deliver(*_signed(wired_inbox, message), {"from": relayer})
     app.setFailing(False, {"from": relayer})
     wired_inbox.pause({"from": guardian})
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts(err("InboxPaused", message.id)):
         wired_inbox.retry(message.encode(), {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
 
 
 def test_a_replay_while_paused_is_still_a_no_op(wired_inbox, app, guardian, relayer):
@@ -141,5 +142,5 @@ def test_a_paused_batch_rejects_every_message(paused, app, relayer):
         "0x" + payout.id.hex(),
         "0x" + refund.id.hex(),
     ]
-    assert not paused.isConsumed(payout.id)
-    assert not paused.isConsumed(refund.id)
+    assert not is_consumed(paused, payout)
+    assert not is_consumed(paused, refund)

@@ -22,6 +22,8 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     FORGER,
     GOVERNANCE_DELAY,
+    delivery_status,
+    is_consumed,
     outcome_message,
     sign,
 )
@@ -73,7 +75,10 @@ class InboxMachine:
             tuple(self.inbox.attesters()),
             self.inbox.threshold(),
             self.app.received(),
-            tuple(tuple(self.inbox.deliveryOf(i)) for i in self.status),
+            tuple(
+                (delivery_status(self.inbox, self.messages[i]), tuple(self.inbox.failureOf(i)))
+                for i in self.status
+            ),
         )
 
     def _quorum(self, seed):
@@ -112,7 +117,7 @@ class InboxMachine:
                 message.encode(), sign(self.inbox, message, signers), {"from": self.relayer}
             )
         assert self._state() == before
-        assert not self.inbox.isConsumed(message.id)
+        assert not is_consumed(self.inbox, message)
 
     def rule_replay_a_consumed_message(self, st_index, st_seed):
         """C6: a consumed id never takes effect again, except a Failed message of an earlier
@@ -185,7 +190,16 @@ class InboxMachine:
 
     def invariant_every_status_is_the_modelled_one(self):
         for message_id, status in self.status.items():
-            assert self.inbox.deliveryOf(message_id)[0] == status
+            message = self.messages[message_id]
+            assert delivery_status(self.inbox, message) == status
+            assert is_consumed(self.inbox, message)
+            failure = tuple(self.inbox.failureOf(message_id))
+            if status == STATUS_FAILED:
+                assert failure == (STATUS_FAILED, self.failed_epoch[message_id])
+            elif status == STATUS_VOIDED:
+                assert failure[0] == STATUS_VOIDED
+            else:
+                assert failure == (0, 0)
 
     def invariant_the_attester_set_is_the_modelled_one(self):
         assert list(self.inbox.attesters()) == [a.address for a in _ascending(self.members)]

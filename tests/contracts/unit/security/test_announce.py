@@ -120,7 +120,18 @@ def test_hold_and_announce_announces_a_front_run_hold(side, wallet_a, seller, re
         expiry=hold.expiry,
     )
     assert "HoldPlaced" not in tx.events
+    # The front-runner's placement was not the notary's: the settlement acknowledges it now.
+    assert tx.events["HoldAcknowledged"]["holdId"] == "0x" + hold.id().hex()
     assert side.settlement.isAnnounced(hold.id())
+    # ... once: the same signature cannot announce it a second time.
+    with (
+        unchanged(side.token, [wallet_a], [hold.id()]),
+        brownie.reverts(err("HoldAlreadyExists", hold.id(), HELD)),
+    ):
+        side.settlement.placeHoldAndAnnounce(
+            hold.tuple(), valid_before, signature, {"from": relayer}
+        )
+    assert side.outbox.nextNonce() == 1
 
 
 def test_hold_and_announce_of_a_front_run_hold_needs_the_payers_signature(

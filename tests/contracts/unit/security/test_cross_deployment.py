@@ -11,6 +11,7 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     DEPLOYMENT_ID,
     inbox_state,
+    is_consumed,
     outcome_message,
     sign,
 )
@@ -45,10 +46,10 @@ def test_a_message_signed_for_another_deployment_is_refused(wired_inbox, app, re
     )
     assert attestation.recover(message, where, replayed[:65]) == ATTESTERS[0].address
     assert signer != ATTESTERS[0].address
-    before = (inbox_state(wired_inbox, message.id), app.received())
+    before = (inbox_state(wired_inbox, message), app.received())
     with brownie.reverts():
         wired_inbox.deliver(message.encode(), replayed, {"from": relayer})
-    assert (inbox_state(wired_inbox, message.id), app.received()) == before
+    assert (inbox_state(wired_inbox, message), app.received()) == before
     # The same message signed for this deployment is delivered.
     tx = wired_inbox.deliver(
         message.encode(), sign(wired_inbox, message, ATTESTERS[:2]), {"from": relayer}
@@ -81,7 +82,7 @@ def test_two_inboxes_differing_only_in_deployment_id_refuse_each_others_signatur
     foreign = sign(b, message_for_b, ATTESTERS[:2], deployment=DEPLOYMENT_ID)
     with brownie.reverts():
         b.deliver(message_for_b.encode(), foreign, {"from": relayer})
-    assert not b.isConsumed(message_for_b.id)
+    assert not is_consumed(b, message_for_b)
     assert (
         "MessageDelivered"
         in b.deliver(

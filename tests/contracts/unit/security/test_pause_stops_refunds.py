@@ -17,6 +17,7 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     deliver_signed,
     inbox_state,
+    is_consumed,
     registry_outcome,
     sign,
 )
@@ -45,13 +46,13 @@ def test_a_paused_inbox_refuses_a_forged_refund_of_a_funded_trade(
 ):
     side.inbox.pause({"from": guardian})
     forged = registry_outcome(side.settlement, funded, outcome, nonce=3)
-    before = inbox_state(side.inbox, forged.id)
+    before = inbox_state(side.inbox, forged)
     with (
         unchanged(side.token, [buyer, seller], [funded.id()]),
         brownie.reverts(err("InboxPaused", forged.id)),
     ):
         deliver_signed(side.inbox, forged, relayer)
-    assert inbox_state(side.inbox, forged.id) == before
+    assert inbox_state(side.inbox, forged) == before
     assert side.token.holdStatus(funded.id()) == HELD
 
 
@@ -73,5 +74,5 @@ def test_a_paused_batch_rejects_refunds_too(side, funded, guardian, relayer):
         [refund.encode()], [sign(side.inbox, refund, ATTESTERS[:2])], {"from": relayer}
     )
     assert list(tx.return_value) == [3]  # Rejected
-    assert not side.inbox.isConsumed(refund.id)
+    assert not is_consumed(side.inbox, refund)
     assert side.token.holdStatus(funded.id()) == HELD

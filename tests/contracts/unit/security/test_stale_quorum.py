@@ -16,7 +16,9 @@ from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     GOVERNANCE_DELAY,
     deliver_signed,
+    delivery_status,
     inbox_state,
+    is_consumed,
     registry_outcome,
     sign,
 )
@@ -85,7 +87,7 @@ def test_a_forged_outcome_for_a_hold_not_placed_yet_cannot_pay_after_rotation(
     assert "MessageSent" not in tx.events
     assert "TradeSettled" not in tx.events
     assert side.token.address.lower() not in _written(tx)
-    assert side.inbox.deliveryOf(forged.id)[0] == STATUS_DELIVERED
+    assert delivery_status(side.inbox, forged) == STATUS_DELIVERED
 
     side.inbox.pause({"from": guardian})
     _rotate(side.inbox, deployer)
@@ -135,10 +137,10 @@ def test_a_failed_forgery_cannot_be_retried_under_a_new_attester_set(
     side.inbox.unpause({"from": deployer})
     side.token.unpause({"from": pauser})
 
-    before = (inbox_state(side.inbox, forged.id), _balances(side.token, buyer, seller))
+    before = (inbox_state(side.inbox, forged), _balances(side.token, buyer, seller))
     with brownie.reverts(err("InboxRetryStaleEpoch", forged.id, 1, 2)):
         side.inbox.retry(forged.encode(), {"from": stranger})
-    assert (inbox_state(side.inbox, forged.id), _balances(side.token, buyer, seller)) == before
+    assert (inbox_state(side.inbox, forged), _balances(side.token, buyer, seller)) == before
     # The stolen keys cannot refresh it either: they are not the current set.
     with brownie.reverts(err("InboxSignerNotAttester", 0, STOLEN[0].address)):
         side.inbox.deliver(forged.encode(), sign(side.inbox, forged, STOLEN), {"from": relayer})
@@ -156,8 +158,11 @@ def test_governance_voids_a_failed_message(side, buyer, seller, deployer, pauser
         "messageId": "0x" + forged.id.hex(),
         "admin": deployer,
     }
-    assert side.inbox.deliveryOf(forged.id)[0] == STATUS_VOIDED
-    assert side.inbox.isConsumed(forged.id)
+    assert delivery_status(side.inbox, forged) == STATUS_VOIDED
+    assert tuple(side.inbox.failureOf(forged.id)) == (STATUS_VOIDED, 1)
+    assert is_consumed(side.inbox, forged)
+    with brownie.reverts(err("InboxNotVoidable", forged.id, STATUS_VOIDED)):
+        side.inbox.voidMessage(forged.id, {"from": deployer})
     side.token.unpause({"from": pauser})
     with brownie.reverts(err("InboxNotRetryable", forged.id, STATUS_VOIDED)):
         side.inbox.retry(forged.encode(), {"from": relayer})
@@ -183,7 +188,13 @@ def test_an_honest_failed_outcome_takes_effect_with_a_fresh_quorum_after_rotatio
     assert tx.return_value == DELIVERED
     assert "HoldExecuted" in tx.events
     assert tx.events["MessageDelivered"]["deliverer"] == stranger
-    assert side.inbox.deliveryOf(outcome.id)[0] == STATUS_DELIVERED
+    assert delivery_status(side.inbox, outcome) == STATUS_DELIVERED
+    assert tuple(side.inbox.failureOf(outcome.id)) == (STATUS_NONE, 0)
+    # Delivered for good: the same fresh quorum again is a no-op.
+    again = side.inbox.deliver(
+        outcome.encode(), sign(side.inbox, outcome, fresh), {"from": stranger}
+    )
+    assert again.return_value == ALREADY_CONSUMED
 
 
 def test_a_failed_message_of_the_current_epoch_is_still_retried_without_signatures(
@@ -205,24 +216,23 @@ def test_only_the_admin_voids(side, buyer, seller, pauser, guardian, relayer):
     side.token.pause({"from": pauser})
     outcome = registry_outcome(side.settlement, hold, Outcome.DELIVERED, nonce=12)
     deliver_signed(side.inbox, outcome, relayer)
-    before = inbox_state(side.inbox, outcome.id)
+    before = inbox_state(side.inbox, outcome)
     with brownie.reverts(err("AccessControlUnauthorizedAccount", guardian, b"\x00" * 32)):
         side.inbox.voidMessage(outcome.id, {"from": guardian})
-    assert inbox_state(side.inbox, outcome.id) == before
+    assert inbox_state(side.inbox, outcome) == before
 
 
 @pytest.mark.parametrize("delivered", [False, True])
 def test_only_a_failed_message_can_be_voided(side, deployer, buyer, seller, relayer, delivered):
     hold = new_hold(buyer, seller, side.settlement, PRICE, now() + WEEK, "void-state")
     message = registry_outcome(side.settlement, hold, Outcome.EXPIRED, nonce=13)
-    status = STATUS_NONE
     if delivered:
         deliver_signed(side.inbox, message, relayer)
-        status = STATUS_DELIVERED
-    before = inbox_state(side.inbox, message.id)
-    with brownie.reverts(err("InboxNotVoidable", message.id, status)):
+    # The error carries the id's failure record: None whether never delivered or delivered.
+    before = inbox_state(side.inbox, message)
+    with brownie.reverts(err("InboxNotVoidable", message.id, STATUS_NONE)):
         side.inbox.voidMessage(message.id, {"from": deployer})
-    assert inbox_state(side.inbox, message.id) == before
+    assert inbox_state(side.inbox, message) == before
 
 
 def test_a_released_hold_found_by_a_delivered_outcome_is_not_a_no_op(

@@ -14,6 +14,7 @@ from tests.contracts.fixtures.bridge import (
     PAYMENT_DOMAIN,
     REGISTRY,
     deliver_signed,
+    delivery_status,
     registry_outcome,
 )
 
@@ -108,6 +109,9 @@ def test_hold_and_announce_places_the_hold_and_sends_payment_held(
         "tradeId": "0x" + hold.ref.hex(),
         "messageId": "0x" + sent.id.hex(),
     }
+    # Placed by its notary: acknowledged (announced) in the placing write, no second write.
+    assert "HoldAcknowledged" not in tx.events
+    assert side.token.isHoldAcknowledged(hold.id())
     assert side.settlement.isAnnounced(hold.id())
 
 
@@ -166,6 +170,12 @@ def test_the_payer_announces_a_hold_placed_directly(side, buyer, seller):
         seller.address,
     )
     assert tx.events["HoldAnnounced"]["messageId"] == "0x" + sent.id.hex()
+    # The announced mark is the token's acknowledgement by the notary, in the hold's slot.
+    assert tx.events["HoldAcknowledged"] == {
+        "holdId": "0x" + hold.id().hex(),
+        "notary": side.settlement.address,
+    }
+    assert side.token.isHoldAcknowledged(hold.id())
     assert side.settlement.isAnnounced(hold.id())
 
 
@@ -349,14 +359,14 @@ def test_a_paused_token_keeps_a_delivered_outcome_for_retry(
     assert bytes(tx.events["MessageFailed"]["reason"]) == bytes.fromhex(
         "d93c0665"
     )  # EnforcedPause()
-    assert side.inbox.deliveryOf(message.id)[0] == STATUS_FAILED
+    assert delivery_status(side.inbox, message) == STATUS_FAILED
     assert _balances(side.token, wallet_a, seller) == before
     assert side.token.holdStatus(announced.id()) == HELD
     assert side.outbox.nextNonce() == 1  # only the announcement
     side.token.unpause({"from": pauser})
     retried = side.inbox.retry(message.encode(), {"from": stranger})
     assert "HoldExecuted" in retried.events
-    assert side.inbox.deliveryOf(message.id)[0] == STATUS_DELIVERED
+    assert delivery_status(side.inbox, message) == STATUS_DELIVERED
     assert _sent(retried)[0].decoded_body().result == SettlementResult.PAID
 
 
@@ -481,3 +491,22 @@ def test_the_settlement_reports_its_wiring(side):
     s = side.settlement
     assert (s.token(), s.outbox(), s.inbox()) == (side.token, side.outbox, side.inbox)
     assert (s.registryDomain(), s.registry()) == (BUSINESS_DOMAIN, REGISTRY)
+
+
+def test_a_hold_released_on_the_token_is_announced_again_once_placed_again(
+    side, buyer, seller, stranger
+):
+    """Whoever releases a hold (here anyone, after expiry, on the token itself), the release
+    clears the announced mark: the payer funds the same trade again with the same hold id."""
+    hold = new_hold(buyer, seller, side.settlement, PRICE, now() + 100, "trade-again")
+    side.token.placeHold(hold.ref, seller, side.settlement, PRICE, hold.expiry, {"from": buyer})
+    side.settlement.announce(hold.tuple(), {"from": buyer})
+    chain.sleep(200)
+    side.token.releaseHold(hold.tuple(), {"from": stranger})
+    assert not side.settlement.isAnnounced(hold.id())
+    again = hold.but(expiry=now() + WEEK)
+    side.token.placeHold(again.ref, seller, side.settlement, PRICE, again.expiry, {"from": buyer})
+    tx = side.settlement.announce(again.tuple(), {"from": buyer})
+    assert tx.events["HoldAnnounced"]["holdId"] == "0x" + hold.id().hex()
+    assert side.settlement.isAnnounced(again.id())
+    assert side.outbox.nextNonce() == 2
