@@ -198,3 +198,19 @@ def test_the_import_list_is_read_as_python_writes_it() -> None:
     )
     assert "sqlalchemy" in forbidden_in(imported(done.stderr))
     assert forbidden_in({"sqlalchemyx", "pvd.indexer", "pvd.cli.index_commands"}) == []
+
+
+def test_trace_reads_the_index_without_web3_or_the_reconciler(tmp_path: Path) -> None:
+    """`pvd trace` of a trade in an index: the command's whole import list holds no web3,
+    eth-account or reconciler (a reader of the index needs none of them)."""
+    db = f"sqlite:///{tmp_path / 'index.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+    migrate = [sys.executable, "-m", "pvd.cli.main", "index", "migrate", "--db", db]
+    subprocess.run(migrate, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+    trace = [sys.executable, "-X", "importtime", "-m", "pvd.cli.main", "trace", DOCUMENT]
+    done = subprocess.run(
+        [*trace, "--db", db], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    loaded = imported(done.stderr)
+    assert "pvd.index.trace" in loaded, done.stderr[-2000:]
+    assert not {"web3", "eth_account", "pvd.reconcile"} & loaded
