@@ -33,7 +33,8 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +282,11 @@ class Bench:
             **figures,
         }
 
-    def idle(self, seconds: float, block_seconds: float = 1.0) -> dict[str, Any]:
-        """CPU per relayer and RPC calls per new block while nothing is relayed."""
+    @contextmanager
+    def _counted(self) -> Iterator[dict[str, CountingProxy]]:
+        """The relayers running with each chain's HTTP endpoint behind a counting proxy
+        (WebSocket direct), the counts reset once start-up sweeps and first scans are over;
+        stopped, and the proxies closed, on the way out."""
         cluster = self.cluster
         proxies = {
             name: CountingProxy(cluster.nodes[i].url)
@@ -303,25 +307,31 @@ class Bench:
                 time.sleep(3.0)  # start-up sweeps and first scans are over
                 for proxy in proxies.values():
                     proxy.reset()
-                running = cluster.running()
-                before = {p.popen.pid: cpu_seconds(p.popen.pid) for p in running}
-                started = time.monotonic()
-                blocks = 0
-                while time.monotonic() - started < seconds:
-                    for name in ("payment", "business"):
-                        w3: Web3 = cluster.chain(name).w3
-                        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-                    blocks += 1
-                    time.sleep(block_seconds)
-                elapsed = time.monotonic() - started
-                time.sleep(0.5)  # the last block's reads are in
-                cpu = [100 * (cpu_seconds(pid) - used) / elapsed for pid, used in before.items()]
-                calls = {name: proxy.calls for name, proxy in proxies.items()}
+                yield proxies
             finally:
                 cluster.stop()
         finally:
             for proxy in proxies.values():
                 proxy.close()
+
+    def idle(self, seconds: float, block_seconds: float = 1.0) -> dict[str, Any]:
+        """CPU per relayer and RPC calls per new block while nothing is relayed."""
+        cluster = self.cluster
+        with self._counted() as proxies:
+            running = cluster.running()
+            before = {p.popen.pid: cpu_seconds(p.popen.pid) for p in running}
+            started = time.monotonic()
+            blocks = 0
+            while time.monotonic() - started < seconds:
+                for name in ("payment", "business"):
+                    w3: Web3 = cluster.chain(name).w3
+                    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+                blocks += 1
+                time.sleep(block_seconds)
+            elapsed = time.monotonic() - started
+            time.sleep(0.5)  # the last block's reads are in
+            cpu = [100 * (cpu_seconds(pid) - used) / elapsed for pid, used in before.items()]
+            calls = {name: proxy.calls for name, proxy in proxies.items()}
         relayers = len(before)
         return {
             "seconds": round(elapsed, 1),
@@ -342,39 +352,16 @@ class Bench:
         (PAYMENT_HELD, its Delivered outcome, PAYMENT_SETTLED) and the blocks of the
         parties' own transactions, which every relayer scans too."""
         cluster = self.cluster
-        proxies = {
-            name: CountingProxy(cluster.nodes[i].url)
-            for i, name in enumerate(("payment", "business"))
-        }
-        try:
-            direct = cluster.direct()
-            cluster.configure(
-                Endpoints(
-                    proxies["payment"].url,
-                    proxies["business"].url,
-                    direct.payment_ws,
-                    direct.business_ws,
-                )
-            )
-            cluster.start()
-            try:
-                time.sleep(3.0)  # start-up sweeps and first scans are over
-                for proxy in proxies.values():
-                    proxy.reset()
-                for _ in range(trades):
-                    trade_id, terms = self.agree()
-                    trade, receipt = self.hold(trade_id, terms)
-                    self.business.delivered_at(sent_message(receipt))
-                    receipt = self.deliver(trade)
-                    self.payment.delivered_at(sent_message(receipt))
-                time.sleep(1.0)  # the last PAYMENT_SETTLED is delivered and confirmed
-                requests = {name: proxy.requests for name, proxy in proxies.items()}
-                calls = {name: proxy.calls for name, proxy in proxies.items()}
-            finally:
-                cluster.stop()
-        finally:
-            for proxy in proxies.values():
-                proxy.close()
+        with self._counted() as proxies:
+            for _ in range(trades):
+                trade_id, terms = self.agree()
+                trade, receipt = self.hold(trade_id, terms)
+                self.business.delivered_at(sent_message(receipt))
+                receipt = self.deliver(trade)
+                self.payment.delivered_at(sent_message(receipt))
+            time.sleep(1.0)  # the last PAYMENT_SETTLED is delivered and confirmed
+            requests = {name: proxy.requests for name, proxy in proxies.items()}
+            calls = {name: proxy.calls for name, proxy in proxies.items()}
         relayers = len(cluster.members)
         return {
             "trades": trades,
