@@ -13,6 +13,8 @@ from tests.contracts.fixtures.token import (
     err,
     new_hold,
     now,
+    parties,
+    place,
     ref,
     sign_hold,
     unchanged,
@@ -20,12 +22,6 @@ from tests.contracts.fixtures.token import (
 )
 
 KEY_A = wallet_key("a")
-
-
-def place(token, hold, sender=None):
-    return token.placeHold(
-        hold.ref, hold.payee, hold.notary, hold.amount, hold.expiry, {"from": sender or hold.payer}
-    )
 
 
 @pytest.fixture
@@ -38,10 +34,6 @@ def hold(wallet_a, seller, hold_notary):
 def placed(yuan, hold):
     place(yuan, hold)
     return hold
-
-
-def parties(hold):
-    return [hold.payer, hold.payee, hold.notary]
 
 
 def place_signed(yuan, hold, submitter):

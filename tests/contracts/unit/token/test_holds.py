@@ -16,15 +16,11 @@ from tests.contracts.fixtures.token import (
     new_hold,
     next_block_at,
     now,
+    parties,
+    place,
     ref,
     unchanged,
 )
-
-
-def place(token, hold, sender=None):
-    return token.placeHold(
-        hold.ref, hold.payee, hold.notary, hold.amount, hold.expiry, {"from": sender or hold.payer}
-    )
 
 
 @pytest.fixture
@@ -37,10 +33,6 @@ def hold(wallet_b, seller, hold_notary):
 def placed(yuan, hold):
     place(yuan, hold)
     return hold
-
-
-def parties(hold):
-    return [hold.payer, hold.payee, hold.notary]
 
 
 # --- placing -----------------------------------------------------------------------------------
