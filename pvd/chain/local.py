@@ -220,8 +220,8 @@ def stop(process: ManagedProcess) -> str:
         return "dead"
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        _reap(process.pid)
         if not process_alive(process.pid) or _zombie(process.pid):
+            _reap(process.pid)  # our child's zombie goes here; another's, by its parent
             return "stopped"
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
