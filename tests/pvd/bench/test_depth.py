@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 from web3 import Web3
+from web3.types import TxParams, Wei
 
 from pvd.bench.processes import Mining, depth_mining, set_mining
 from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
 
 
-def test_each_step_has_its_source_on_the_clock_and_its_destination_per_transaction():
+def test_each_step_has_its_source_on_the_clock_and_its_destination_per_transaction() -> None:
     steps = depth_mining(3, both=False)
     assert steps == {
         "hold_to_funded": Mining(payment=3, business=None),
@@ -25,7 +26,7 @@ def test_each_step_has_its_source_on_the_clock_and_its_destination_per_transacti
     }
 
 
-def test_with_both_on_the_clock_every_step_has_both_chains_on_it():
+def test_with_both_on_the_clock_every_step_has_both_chains_on_it() -> None:
     steps = depth_mining(1, both=True)
     assert set(steps.values()) == {Mining(payment=1, business=1)}
     assert set(steps) == {"hold_to_funded", "delivered_to_payout"}
@@ -49,10 +50,10 @@ def wait_for_block(w3: Web3, number: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_set_mining_switches_between_a_clock_and_a_block_per_transaction(node: AnvilNode):
+def test_set_mining_switches_between_a_clock_and_a_block_per_transaction(node: AnvilNode) -> None:
     w3 = Web3(Web3.HTTPProvider(node.url))
-    sender, receiver = w3.eth.accounts[:2]
-    transfer = {"from": sender, "to": receiver, "value": 1}
+    sender, receiver = list(w3.eth.accounts)[:2]
+    transfer: TxParams = {"from": sender, "to": receiver, "value": Wei(1)}
 
     set_mining(w3, 1)
     start = w3.eth.block_number
