@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "--depth-trades",
         type=int,
         default=10,
-        help="trades timed at confirmations 2 with 1 s blocks (0: skip)",
+        help="trades timed at confirmations 2 with 1 s blocks, per depth figure (0: skip)",
     )
     parser.add_argument(
         "--only-depth",
