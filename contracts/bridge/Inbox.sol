@@ -584,6 +584,12 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return _attesters;
     }
 
+    /// @notice The contract whose code holds the current attester set as deliveries read it:
+    ///         a STOP byte, then the members ascending, 20 bytes each (rewritten on rotation).
+    function attesterSetData() external view returns (address) {
+        return _config.attesterData;
+    }
+
     /// @notice Signatures required per message.
     function threshold() external view returns (uint8) {
         return _config.threshold;
