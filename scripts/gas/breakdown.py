@@ -22,8 +22,14 @@ from typing import Any
 
 from brownie import chain, web3
 
-from scripts.gas.bridge import _require, _require_executed, _settled_outcome, _sign
-from scripts.gas.bridge import _sign_hold, settlement_bench
+from scripts.gas.bridge import (
+    _require,
+    _require_executed,
+    _settled_outcome,
+    _sign,
+    _sign_hold,
+    settlement_bench,
+)
 
 _CALLS = {"CALL", "STATICCALL", "DELEGATECALL", "CALLCODE"}
 _CREATES = {"CREATE", "CREATE2"}
@@ -66,9 +72,10 @@ def breakdown(tx: Any, names: dict[str, str]) -> dict[str, int]:
         if nxt is not None and nxt["depth"] == depth + 1:
             # Entering a frame: the call's own cost is settled when it returns.
             stack = step["stack"]
-            if op in _CALLS:
-                target = "0x" + stack[-2][2:].rjust(40, "0")[-40:] if op != "DELEGATECALL" else None
-                frames.append(frames[depth - 1] if op in {"DELEGATECALL", "CALLCODE"} else target)
+            if op in {"DELEGATECALL", "CALLCODE"}:  # runs in the caller's account
+                frames.append(frames[depth - 1])
+            elif op in _CALLS:
+                frames.append("0x" + stack[-2][2:].rjust(40, "0")[-40:])
             else:  # CREATE: the new address is not known yet
                 frames.append("created")
             call_start.append((step["gas"], f"{who}__{'create' if op in _CREATES else 'calls'}"))
