@@ -810,14 +810,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         bytes32 digest = MessageAttestation.digest(domainSeparator(), message);
         // The current set, ascending, read in one go: signers are ascending too, so one
         // forward walk over the set checks every signer's membership.
-        uint256 count = config.attesterCount;
-        address data = config.attesterData;
-        uint256 set;
-        assembly ("memory-safe") {
-            set := mload(0x40)
-            extcodecopy(data, set, 1, mul(count, 20))
-            mstore(0x40, add(set, and(add(mul(count, 20), 0x1f), not(0x1f))))
-        }
+        (uint256 set, uint256 count) = _attesterSet(config);
         uint256 next = 0; // the first member not yet passed
         address previous = address(0);
         for (uint256 i = 0; i < required;) {
@@ -840,19 +833,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             if (signer <= previous) {
                 return abi.encodeWithSelector(InboxSignerOutOfOrder.selector, i, signer, previous);
             }
-            // Skip the members below the signer; the next one must be the signer.
-            address member = address(0);
-            while (next < count) {
-                assembly ("memory-safe") {
-                    member := shr(96, mload(add(set, mul(next, 20))))
-                }
-                if (member >= signer) break;
-                ++next;
-            }
-            if (member != signer) {
-                return abi.encodeWithSelector(InboxSignerNotAttester.selector, i, signer);
-            }
-            ++next;
+            bool member;
+            (member, next) = _walkTo(set, count, next, signer);
+            if (!member) return abi.encodeWithSelector(InboxSignerNotAttester.selector, i, signer);
             previous = signer;
             // Safe: i < required <= MAX_ATTESTERS (32).
             unchecked {
@@ -860,6 +843,37 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             }
         }
         return failure;
+    }
+
+    /// @dev The current attester set as deliveries read it: the members ascending, 20 bytes
+    ///      each, copied from the data contract's code (after its STOP byte) to fresh memory.
+    function _attesterSet(Config memory config) private view returns (uint256 set, uint256 count) {
+        count = config.attesterCount;
+        address data = config.attesterData;
+        assembly ("memory-safe") {
+            set := mload(0x40)
+            extcodecopy(data, set, 1, mul(count, 20))
+            mstore(0x40, add(set, and(add(mul(count, 20), 0x1f), not(0x1f))))
+        }
+    }
+
+    /// @dev Walk the ascending set from member `next` past the members below `signer`:
+    ///      whether the member reached is `signer`, and the index after it.
+    function _walkTo(uint256 set, uint256 count, uint256 next, address signer)
+        private
+        pure
+        returns (bool found, uint256 after_)
+    {
+        while (next < count) {
+            address member;
+            assembly ("memory-safe") {
+                member := shr(96, mload(add(set, mul(next, 20))))
+            }
+            ++next;
+            if (member == signer) return (true, next);
+            if (member > signer) return (false, next);
+        }
+        return (false, next);
     }
 
     /// @dev Call recipient.receiveMessage with all remaining gas; on failure keep at most
