@@ -19,11 +19,13 @@ sys.path.insert(0, str(ROOT))
 from pvd.bench.report import write_section  # noqa: E402
 
 
-def measure_all() -> dict[str, dict[str, int]]:
+def measure_all(only: tuple[str, ...] = ()) -> dict[str, dict[str, int]]:
     from scripts import gas
 
     results: dict[str, dict[str, int]] = {}
     for module in sorted(m.name for m in pkgutil.iter_modules(gas.__path__)):
+        if only and module not in only:
+            continue
         results[module] = importlib.import_module(f"scripts.gas.{module}").measure()
     return results
 
@@ -70,8 +72,15 @@ def compare(results: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def main() -> None:
-    results = measure_all()
+def main(only: tuple[str, ...] = ()) -> None:
+    """Measure every module of scripts/gas/ and write the report's sections; with module
+    names (`scripts/bench_gas.py breakdown`), measure only those and print, writing nothing."""
+    results = measure_all(only)
+    if only:
+        for area, ops in results.items():
+            for op, gas in ops.items():
+                print(f"{area:10} {op:60} {gas:>9,}")
+        return
     report = write_section("gas", results)
     comparison = compare(results)
     write_section("gas_comparison", comparison)
@@ -90,11 +99,13 @@ if __name__ == "__main__":
     from pvd.chain.ports import free_port
 
     CONFIG.networks["pvd-dev"]["cmd_settings"]["port"] = free_port()
+    # Geth-style step traces for scripts/gas/breakdown.py (debug_traceTransaction).
+    CONFIG.networks["pvd-dev"]["cmd_settings"]["steps_tracing"] = True
     loaded = project.load(ROOT, name="PvdProject")
     loaded.load_config()
     loaded._add_to_main_namespace()  # what `brownie run` does: `from brownie import X`
     network.connect("pvd-dev")
     try:
-        main()
+        main(tuple(sys.argv[1:]))
     finally:
         network.disconnect()

@@ -87,14 +87,17 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         uint32 epoch;
     }
 
-    /// @dev Everything a delivery reads, in one slot.
+    /// @dev Everything a delivery reads, in one slot: with the address of the code that
+    ///      holds the current attester set (20 bytes per attester, ascending, after a STOP
+    ///      byte), so a delivery reads the whole set with one EXTCODECOPY instead of one
+    ///      storage slot per signer.
     struct Config {
         uint8 threshold;
         uint8 attesterCount;
         uint32 epoch;
         bool paused;
         bool setupOpen;
-        uint64 delay;
+        address attesterData;
     }
 
     /// @dev A message's consumed marker while it is being delivered.
@@ -127,6 +130,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     bytes32 private immutable _cachedDomainSeparator;
 
     Config private _config;
+    uint64 private _governanceDelay;
     address[] private _attesters;
     mapping(address attester => uint32 epoch) private _attesterEpoch;
     mapping(uint32 sourceDomain => mapping(address sourceApp => address recipient)) private _recipients;
@@ -280,6 +284,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The setup phase is over.
     error InboxSetupClosed();
 
+    /// @notice The attester set could not be stored as code (out of gas).
+    error InboxAttesterDataNotStored();
+
     /// @notice The deployment id must be non-zero (a deployment draws a random one).
     error InboxDeploymentIdZero();
 
@@ -313,7 +320,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         _cachedDomainSeparator =
             MessageAttestation.domainSeparator(block.chainid, address(this), localDomain_, deploymentId_);
         _config.setupOpen = true;
-        _config.delay = governanceDelay_;
+        _governanceDelay = governanceDelay_;
         emit GovernanceDelayApplied(governanceDelay_);
         _checkAttesterSet(attesters_, threshold_);
         _applyAttesterSet(attesters_, threshold_);
@@ -407,7 +414,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _applyAttesterSet(attesters_, threshold_);
             return;
         }
-        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
+        uint64 readyAt = DelayedGovernance.readyAt(_governanceDelay);
         _pendingAttesters.attesters = attesters_;
         _pendingAttesters.threshold = threshold_;
         _pendingAttesters.readyAt = readyAt;
@@ -446,7 +453,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _applyPeer(sourceDomain, sourceApp, recipient);
             return;
         }
-        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
+        uint64 readyAt = DelayedGovernance.readyAt(_governanceDelay);
         _pendingPeers[sourceDomain][sourceApp] = PendingPeer(recipient, readyAt);
         emit PeerProposed(sourceDomain, sourceApp, recipient, readyAt);
     }
@@ -474,11 +481,11 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         if (newDelay > MAX_GOVERNANCE_DELAY) revert InboxDelayInvalid(newDelay, MAX_GOVERNANCE_DELAY);
         Config memory config = _config;
         if (config.setupOpen) {
-            _config.delay = newDelay;
+            _governanceDelay = newDelay;
             emit GovernanceDelayApplied(newDelay);
             return;
         }
-        uint64 readyAt = DelayedGovernance.readyAt(config.delay);
+        uint64 readyAt = DelayedGovernance.readyAt(_governanceDelay);
         _pendingDelay = PendingDelay(newDelay, readyAt);
         emit GovernanceDelayProposed(newDelay, readyAt);
     }
@@ -488,7 +495,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         PendingDelay memory pending = _pendingDelay;
         DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingDelay;
-        _config.delay = pending.delay;
+        _governanceDelay = pending.delay;
         emit GovernanceDelayApplied(pending.delay);
     }
 
@@ -577,6 +584,12 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return _attesters;
     }
 
+    /// @notice The contract whose code holds the current attester set as deliveries read it:
+    ///         a STOP byte, then the members ascending, 20 bytes each (rewritten on rotation).
+    function attesterSetData() external view returns (address) {
+        return _config.attesterData;
+    }
+
     /// @notice Signatures required per message.
     function threshold() external view returns (uint8) {
         return _config.threshold;
@@ -641,7 +654,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @notice Seconds between a governance proposal and its effect.
     function governanceDelay() external view returns (uint64) {
-        return _config.delay;
+        return _governanceDelay;
     }
 
     /// @notice The pending attester-set proposal (readyAt 0: none).
@@ -795,7 +808,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             );
         }
         bytes32 digest = MessageAttestation.digest(domainSeparator(), message);
-        uint32 epoch = config.epoch;
+        // The current set, ascending, read in one go: signers are ascending too, so one
+        // forward walk over the set checks every signer's membership.
+        (uint256 set, uint256 count) = _attesterSet(config);
+        uint256 next = 0; // the first member not yet passed
         address previous = address(0);
         for (uint256 i = 0; i < required;) {
             bytes32 r;
@@ -817,9 +833,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             if (signer <= previous) {
                 return abi.encodeWithSelector(InboxSignerOutOfOrder.selector, i, signer, previous);
             }
-            if (_attesterEpoch[signer] != epoch) {
-                return abi.encodeWithSelector(InboxSignerNotAttester.selector, i, signer);
-            }
+            bool member;
+            (member, next) = _walkTo(set, count, next, signer);
+            if (!member) return abi.encodeWithSelector(InboxSignerNotAttester.selector, i, signer);
             previous = signer;
             // Safe: i < required <= MAX_ATTESTERS (32).
             unchecked {
@@ -827,6 +843,37 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             }
         }
         return failure;
+    }
+
+    /// @dev The current attester set as deliveries read it: the members ascending, 20 bytes
+    ///      each, copied from the data contract's code (after its STOP byte) to fresh memory.
+    function _attesterSet(Config memory config) private view returns (uint256 set, uint256 count) {
+        count = config.attesterCount;
+        address data = config.attesterData;
+        assembly ("memory-safe") {
+            set := mload(0x40)
+            extcodecopy(data, set, 1, mul(count, 20))
+            mstore(0x40, add(set, and(add(mul(count, 20), 0x1f), not(0x1f))))
+        }
+    }
+
+    /// @dev Walk the ascending set from member `next` past the members below `signer`:
+    ///      whether the member reached is `signer`, and the index after it.
+    function _walkTo(uint256 set, uint256 count, uint256 next, address signer)
+        private
+        pure
+        returns (bool found, uint256 after_)
+    {
+        while (next < count) {
+            address member;
+            assembly ("memory-safe") {
+                member := shr(96, mload(add(set, mul(next, 20))))
+            }
+            ++next;
+            if (member == signer) return (true, next);
+            if (member > signer) return (false, next);
+        }
+        return (false, next);
     }
 
     /// @dev Call recipient.receiveMessage with all remaining gas; on failure keep at most
@@ -920,11 +967,32 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _attesterEpoch[attesters_[i]] = epoch;
         }
         _attesters = attesters_;
+        _config.attesterData = _storeAttesterData(attesters_);
         _config.epoch = epoch;
         _config.threshold = threshold_;
         // Safe: _checkAttesterSet bounds the length by MAX_ATTESTERS (32).
         _config.attesterCount = uint8(attesters_.length);
         emit AttesterSetApplied(epoch, attesters_, threshold_);
+    }
+
+    /// @dev Deploy the set as code (the SSTORE2 pattern): a STOP byte, then the addresses
+    ///      packed ascending, 20 bytes each; nothing can call it.
+    function _storeAttesterData(address[] memory attesters_) private returns (address data) {
+        // Byte 0 stays zero (STOP); abi.encodePacked would pad each address to 32 bytes.
+        bytes memory runtime = new bytes(1 + 20 * attesters_.length);
+        for (uint256 i = 0; i < attesters_.length; ++i) {
+            bytes20 member = bytes20(attesters_[i]);
+            assembly ("memory-safe") {
+                mstore(add(add(runtime, 0x21), mul(i, 20)), member)
+            }
+        }
+        // Init code: PUSH2 len, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE,
+        // RETURN (copies the runtime that follows it and returns it), then the runtime.
+        bytes memory init = abi.encodePacked(hex"61", uint16(runtime.length), hex"80600a3d393df3", runtime);
+        assembly ("memory-safe") {
+            data := create(0, add(init, 0x20), mload(init))
+        }
+        if (data == address(0)) revert InboxAttesterDataNotStored();
     }
 
     function _applyPeer(uint32 sourceDomain, address sourceApp, address recipient) private {

@@ -7,6 +7,7 @@ import itertools
 import brownie
 import pytest
 from eth_abi import encode as abi_encode
+from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -534,3 +535,56 @@ def test_the_status_view_refuses_an_invalid_encoding(wired_inbox, app):
     message = outcome_message(app)
     with brownie.reverts():
         wired_inbox.deliveryStatus(message.encode() + b"\x00")
+
+
+# ------------------------------------------------- the attester set as code (one read)
+
+
+def _forger_at(position: str) -> Account:
+    """A deterministic non-attester key whose address lies below, between or above the
+    wired inbox's members (ATTESTERS[:3]): the delivery walks the ascending set once, so
+    each place a stranger can fall in the walk is its own case. TEST KEYS ONLY."""
+    members = [int(a.address, 16) for a in ATTESTERS[:3]]
+    for n in range(10_000):
+        candidate = Account.from_key(keccak(text=f"pvd test forger {n}"))
+        value = int(candidate.address, 16)
+        if value in members:
+            continue
+        where = "below" if value < members[0] else "above" if value > members[-1] else "between"
+        if where == position:
+            return candidate
+    raise AssertionError(f"no forger key found {position} the members")
+
+
+@pytest.mark.parametrize("position", ["below", "between", "above"])
+@pytest.mark.parametrize("partner", [0, 1, 2])
+def test_a_stranger_anywhere_in_the_ascending_walk_is_rejected(
+    wired_inbox, app, relayer, position, partner
+):
+    message = outcome_message(app)
+    stranger = _forger_at(position)
+    signers = sorted([ATTESTERS[partner], stranger], key=lambda a: int(a.address, 16))
+    _assert_rejected(
+        wired_inbox,
+        app,
+        message,
+        sign(wired_inbox, message, signers),
+        err("InboxSignerNotAttester", signers.index(stranger), stranger.address),
+        relayer,
+    )
+
+
+@pytest.mark.parametrize("pair", list(itertools.combinations(range(3), 2)))
+def test_every_pair_of_members_delivers(wired_inbox, app, relayer, pair):
+    message = outcome_message(app)
+    signers = [ATTESTERS[i] for i in pair]
+    tx = wired_inbox.deliver(
+        message.encode(), sign(wired_inbox, message, signers), {"from": relayer}
+    )
+    assert tx.return_value == DELIVERED
+
+
+def test_the_attester_set_is_stored_as_code(wired_inbox):
+    data = wired_inbox.attesterSetData()
+    code = bytes(brownie.web3.eth.get_code(data))
+    assert code == b"\x00" + b"".join(bytes.fromhex(a.address[2:]) for a in ATTESTERS[:3])

@@ -221,7 +221,13 @@ def test_anyone_applies_an_attester_set_once_its_delay_has_passed(
     members = _addresses(ATTESTERS[2:5])
     wired_inbox.proposeAttesterSet(members, 3, {"from": deployer})
     chain.sleep(GOVERNANCE_DELAY)
+    old_data = wired_inbox.attesterSetData()
     tx = wired_inbox.applyAttesterSet({"from": stranger})
+    # Deliveries read the set as code: a rotation writes the new set as a new contract.
+    new_data = wired_inbox.attesterSetData()
+    assert new_data != old_data
+    code = bytes(brownie.web3.eth.get_code(new_data))
+    assert code == b"\x00" + b"".join(bytes.fromhex(m[2:]) for m in members)
     assert tx.events["AttesterSetApplied"]["epoch"] == 2
     assert list(wired_inbox.attesters()) == members
     assert wired_inbox.threshold() == 3
