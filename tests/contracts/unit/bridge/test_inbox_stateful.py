@@ -36,7 +36,7 @@ SETS = [
     for members in itertools.combinations(range(5), size)
     for threshold in sorted({1, size // 2 + 1, size})
 ]
-SETTINGS = {"max_examples": 15, "stateful_step_count": 20}
+SETTINGS = {"max_examples": 15, "stateful_step_count": 20, "derandomize": True, "database": None}
 
 
 def _ascending(signers):
