@@ -46,6 +46,7 @@ from pvd.relayer.service import Relayer, RouteOptions
 from pvd.relayer.store import Store
 
 HOUR = 3600
+BACKLOG_REPORT = REPORT.with_name("report-backlog.json")  # --only-backlog
 MINE_CHUNK = 500
 NODE_BLOCKS = 1_000  # anvil keeps 500 recent states in memory (NON_ARCHIVE)
 PRICE = 100  # one yuan: a thousand trades stay under every wallet cap
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Every relay figure; the report is written after each phase (`complete` False
     until the last), so a run stopped midway keeps what it measured."""
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full"}
-    report = QUICK_REPORT if args.quick else REPORT
+    report = report_path(args)
 
     def partial(figures: dict[str, Any]) -> None:
         write_section("relay", {**results, **figures, "complete": False}, report)
@@ -187,9 +188,12 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             args.backlog,
             partial,
             args.depth_trades,
+            args.only_backlog,
         )
     )
     partial({})
+    if args.only_backlog:
+        return results
     with two_chains("anvil") as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
@@ -205,6 +209,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         results["node"] = measure_past_state_reads()
     results["complete"] = True
     return results
+
+
+def report_path(args: argparse.Namespace) -> Path:
+    """bench/report.json, bench/report-quick.json (--quick) or, for --only-backlog,
+    bench/report-backlog.json: a partial run never overwrites a complete report."""
+    if args.only_backlog:
+        return BACKLOG_REPORT
+    return QUICK_REPORT if args.quick else REPORT
 
 
 QUICK = {
@@ -236,14 +248,31 @@ def main(argv: list[str] | None = None) -> int:
         help="trades timed at confirmations 2 with 1 s blocks (0: skip)",
     )
     parser.add_argument("--catch-up-blocks", type=int, default=10_000)
+    parser.add_argument(
+        "--only-backlog",
+        action="store_true",
+        help="measure the backlog drain alone, written to bench/report-backlog.json "
+        "(relay.data.backlog) so a complete report is never overwritten",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="a folder to run in and keep (the relayers' configs, stores and logs) instead "
+        "of a temporary one",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
-    with tempfile.TemporaryDirectory(prefix="pvd-bench-") as tmp:
-        results = run(args, Path(tmp))
-    path = write_section("relay", results, QUICK_REPORT if args.quick else REPORT)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results = run(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="pvd-bench-") as tmp:
+            results = run(args, Path(tmp))
+    path = write_section("relay", results, report_path(args))
     for name, figures in results.items():
         print(f"{name:15} {figures}")
     print(f"written to {path}")
