@@ -51,6 +51,7 @@ from pvd.deploy.system import System, SystemConfig, deploy_system
 
 HOUR = 3600
 SEND_BATCH = 200  # signed transactions per JSON-RPC batch
+POOL_CHUNK = 1_000  # transactions sent before they are mined
 MINE_TIMEOUT = 600.0  # seconds to mine what one premake step sent
 
 
@@ -111,26 +112,39 @@ def _signed(chain_id: int, account: LocalAccount, call: Any, nonce: int, gas: in
 
 
 def _send_all(chain: Chain, raw: list[str]) -> list[dict[str, Any]]:
-    """Send signed transactions (one sender, consecutive nonces) in JSON-RPC batches with
-    anvil's automine off, then mine blocks until the last is in: many transactions a
-    block, since anvil makes each block more slowly the longer its chain. Their receipts,
-    each checked to have succeeded."""
+    """Send signed transactions (one sender, consecutive nonces) with anvil's automine
+    off, POOL_CHUNK at a time (in JSON-RPC batches of SEND_BATCH), mining blocks until
+    each chunk is in before sending the next: many transactions a block, since anvil
+    makes each block more slowly the longer its chain. The base fee is reset before
+    each block: full blocks raise it 12.5 % each, and past the fee the transactions were
+    signed with anvil leaves them in its pool and refuses new ones (a bench of the relay
+    is not one of fees). Their receipts, each checked to have succeeded."""
     w3 = chain.w3
     hashes: list[str] = []
+    last = RPCEndpoint("eth_getTransactionReceipt")
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
-        for start in range(0, len(raw), SEND_BATCH):
-            chunk = raw[start : start + SEND_BATCH]
-            answers = raw_batch(w3, [("eth_sendRawTransaction", [tx]) for tx in chunk])
-            if answers is None or any(not isinstance(a, str) for a in answers):
-                raise RuntimeError(f"bench: {chain.name} refused transactions: {answers}")
-            hashes += answers
-        deadline = time.monotonic() + MINE_TIMEOUT
-        last = RPCEndpoint("eth_getTransactionReceipt")
-        while w3.provider.make_request(last, [hashes[-1]]).get("result") is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"bench: {chain.name}: {hashes[-1]} not mined")
-            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        for pool_start in range(0, len(raw), POOL_CHUNK):
+            for start in range(pool_start, min(len(raw), pool_start + POOL_CHUNK), SEND_BATCH):
+                chunk = raw[start : min(start + SEND_BATCH, pool_start + POOL_CHUNK)]
+                sent = w3.provider.make_batch_request(  # type: ignore[attr-defined]
+                    [("eth_sendRawTransaction", [tx]) for tx in chunk]
+                )
+                refused = [a.get("error") for a in sent if a.get("error")]
+                if refused:
+                    raise RuntimeError(f"bench: {chain.name} refused transactions: {refused[0]}")
+                hashes += [a["result"] for a in sent]
+            deadline = time.monotonic() + MINE_TIMEOUT
+            while w3.provider.make_request(last, [hashes[-1]]).get("result") is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"bench: {chain.name}: {hashes[-1]} not mined")
+                # full blocks raise the base fee 12.5 % each: past the fee the
+                # transactions were signed with, anvil would leave them in its pool
+                w3.provider.make_request(
+                    "anvil_setNextBlockBaseFeePerGas",  # type: ignore[arg-type]
+                    [hex(0)],
+                )
+                w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     finally:
         w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
     receipts: list[dict[str, Any]] = []

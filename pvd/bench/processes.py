@@ -18,10 +18,15 @@ own sees on the chains, as an operator would:
   started: seconds from all three serving to the last message consumed, messages per
   second, the first delivery's delay, repeat deliveries (MessageAlreadyConsumed) and
   the gas they wasted, and delivery transactions;
-- depth: latency as above at confirmations = 2 with a block every second on both chains
-  (anvil's interval mining), timed from the message's block and from the block that
-  makes it 2 deep; the delivery then waits for the destination's next block too (up to
-  one block time), so the floor is 2 s plus that wait.
+- depth (`depth`): latency as above at confirmations = 2, per direction with the source
+  chain making a block every second (anvil's interval mining) and the destination a
+  block per transaction (automine), timed from the message's block and from the block
+  that makes it 2 deep: the source's depth plus the relayer's own time, which is what
+  the depth target counts (floor 2 s);
+- depth with both chains on a clock (`depth_both_interval`): the same with a block every
+  second on both chains in every step, as in a deployment of two clocked chains: the
+  delivery then also waits for the destination's next block (up to one block time; a
+  whole one here, since both anvils mine in step).
 
 Nothing is asserted: these are the figures this machine measured in this run.
 """
@@ -35,11 +40,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.types import RPCEndpoint
 from websockets.sync.client import connect
 
 from pvd.bench.cluster import Cluster, CountingProxy, Endpoints, cpu_seconds
@@ -164,6 +171,44 @@ def drain_curve(delivered: list[float], ready: float, points: int = 200) -> list
     return curve
 
 
+@dataclass(frozen=True)
+class Mining:
+    """How each chain makes blocks during a step: every so many seconds (anvil's
+    interval mining), or None: one block per transaction, at once (automine)."""
+
+    payment: int | None
+    business: int | None
+
+    def described(self) -> dict[str, str]:
+        return {
+            name: "automine" if every is None else f"a block every {every} s"
+            for name, every in (("payment", self.payment), ("business", self.business))
+        }
+
+
+def depth_mining(block_seconds: int, both: bool) -> dict[str, Mining]:
+    """The mining of each step of a depth run: its source chain (payment for the hold,
+    business for the delivery) on a clock; its destination on the same clock if `both`,
+    else automine."""
+    other = block_seconds if both else None
+    return {
+        "hold_to_funded": Mining(payment=block_seconds, business=other),
+        "delivered_to_payout": Mining(payment=other, business=block_seconds),
+    }
+
+
+def set_mining(w3: Web3, every: int | None) -> None:
+    """Make an anvil node mine a block every `every` seconds and none per transaction,
+    or (None) a block per transaction and none on a clock."""
+    make = w3.provider.make_request
+    if every is None:
+        make(RPCEndpoint("evm_setIntervalMining"), [0])
+        make(RPCEndpoint("evm_setAutomine"), [True])
+    else:
+        make(RPCEndpoint("evm_setAutomine"), [False])
+        make(RPCEndpoint("evm_setIntervalMining"), [every])
+
+
 class Bench:
     """The cluster, and a watch on each chain."""
 
@@ -262,25 +307,57 @@ class Bench:
             latency["delivered_to_payout_from_confirming_block"] = summary_ms(paid_deep)
         return {"latency_ms": latency, "subscribed": endpoints.payment_ws is not None}
 
-    def depth(self, trades: int, confirmations: int = 2, block_seconds: int = 1) -> dict[str, Any]:
-        """Latency at a confirmation depth with blocks every `block_seconds` on both
-        chains (anvil's interval mining; automine again afterwards)."""
-        chains = [self.cluster.chain(name).w3 for name in ("payment", "business")]
-        for w3 in chains:
-            w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-            w3.provider.make_request("evm_setIntervalMining", [block_seconds])  # type: ignore[arg-type]
+    def depth(
+        self, trades: int, confirmations: int = 2, block_seconds: int = 1, both: bool = False
+    ) -> dict[str, Any]:
+        """`trades` trades at a confirmation depth, each step timed as in `latency`, from
+        the message's block and from the block that makes it `confirmations` deep.
+
+        The source chain of each step makes a block every `block_seconds`; the
+        destination makes one per transaction (`both` False: what remains past the depth
+        is the relayer's own time) or also every `block_seconds` (`both` True: the
+        delivery waits for the destination's next block as well). The mining is set
+        before each step (`depth_mining`) and put back to automine afterwards."""
+        steps = depth_mining(block_seconds, both)
+        cluster = self.cluster
+        cluster.configure(cluster.direct(), confirmations)
+        cluster.start()
+        samples: dict[str, list[float]] = {}
+
+        def timed(step: str, watch: ChainWatch, destination: ChainWatch, receipt: Any) -> None:
+            block = receipt["blockNumber"]
+            delivered = destination.delivered_at(sent_message(receipt))
+            samples.setdefault(step, []).append(delivered - watch.head_seen(block))
+            deep = watch.head_seen(
+                block + confirmations, timeout=10 + 2 * confirmations * block_seconds
+            )
+            samples.setdefault(f"{step}_from_confirming_block", []).append(delivered - deep)
+
         try:
-            figures = self.latency(trades, self.cluster.direct(), confirmations)
+            time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
+            for _ in range(trades):
+                self._mine(steps["hold_to_funded"])
+                trade_id, terms = self.agree()
+                trade, receipt = self.hold(trade_id, terms)
+                timed("hold_to_funded", self.payment, self.business, receipt)
+                self._mine(steps["delivered_to_payout"])
+                receipt = self.deliver(trade)
+                timed("delivered_to_payout", self.business, self.payment, receipt)
         finally:
-            for w3 in chains:
-                w3.provider.make_request("evm_setIntervalMining", [0])  # type: ignore[arg-type]
-                w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+            cluster.stop()
+            self._mine(Mining(None, None))
         return {
             "confirmations": confirmations,
             "block_seconds": block_seconds,
             "floor_ms": confirmations * block_seconds * 1000,
-            **figures,
+            "mining": {step: mining.described() for step, mining in steps.items()},
+            "latency_ms": {step: summary_ms(values) for step, values in samples.items()},
+            "subscribed": True,
         }
+
+    def _mine(self, mining: Mining) -> None:
+        for name in ("payment", "business"):
+            set_mining(self.cluster.chain(name).w3, getattr(mining, name))
 
     @contextmanager
     def _counted(self) -> Iterator[dict[str, CountingProxy]]:
@@ -467,6 +544,27 @@ def measure(
             if depth_trades:
                 results["depth"] = bench.depth(depth_trades)
                 done(results)
+                results["depth_both_interval"] = bench.depth(depth_trades, both=True)
+                done(results)
+        finally:
+            bench.close()
+    return results
+
+
+def measure_depth(
+    folder: Path, trades: int, done: Callable[[dict[str, Any]], None] = lambda results: None
+) -> dict[str, Any]:
+    """Only the two depth figures (`depth`, `depth_both_interval`), in a cluster of their
+    own: `python -m pvd.bench.relay --only-depth`."""
+    from pvd.bench.cluster import cluster as make_cluster
+
+    results: dict[str, Any] = {}
+    with make_cluster(folder) as cluster:
+        bench = Bench(cluster)
+        try:
+            results["depth"] = bench.depth(trades)
+            done(results)
+            results["depth_both_interval"] = bench.depth(trades, both=True)
         finally:
             bench.close()
     return results

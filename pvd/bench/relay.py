@@ -4,7 +4,9 @@
   latency both ways with the subscription (`shipped_config`) and with polling forced
   (`polling_forced`), idle CPU and RPC calls per block (`idle`), a backlog drained
   (`backlog`: rate, first delivery, repeats, wasted gas), and latency at confirmations
-  2 with 1 s blocks (`depth`);
+  2 with 1 s blocks on each step's source chain, its destination mining per transaction
+  (`depth`) or also every second (`depth_both_interval`); `--only-depth` measures just
+  these two, written as the `relay_depth` section so a full run's `relay` is kept;
 - catch-up: seconds for a restarted relayer's routes to scan 10,000 new blocks (the
   scan alone, in this process);
 - demo: seconds for `pvd demo` on the embedded chains, after set-up;
@@ -31,7 +33,7 @@ from typing import Any
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from pvd.bench.processes import measure
+from pvd.bench.processes import measure, measure_depth
 from pvd.bench.report import QUICK_REPORT, REPORT, write_section
 from pvd.chain.anvil import NON_ARCHIVE, start_anvil, stop_anvil
 from pvd.chain.rpc import raw_batch
@@ -175,6 +177,15 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     until the last), so a run stopped midway keeps what it measured."""
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full"}
     report = report_path(args)
+    if args.only_depth:
+        results["mode"] += ", depth only"
+
+        def kept(figures: dict[str, Any]) -> None:
+            write_section("relay_depth", {**results, **figures, "complete": False}, report)
+
+        results.update(measure_depth(folder, args.depth_trades, kept))
+        results["complete"] = True
+        return results
 
     def partial(figures: dict[str, Any]) -> None:
         write_section("relay", {**results, **figures, "complete": False}, report)
@@ -245,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         "--depth-trades",
         type=int,
         default=10,
-        help="trades timed at confirmations 2 with 1 s blocks (0: skip)",
+        help="trades timed at confirmations 2 with 1 s blocks, per depth figure (0: skip)",
+    )
+    parser.add_argument(
+        "--only-depth",
+        action="store_true",
+        help="measure only the two depth figures (--depth-trades trades each), written as "
+        "the relay_depth section so the relay section of a full run is kept",
     )
     parser.add_argument("--catch-up-blocks", type=int, default=10_000)
     parser.add_argument(
@@ -262,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         "of a temporary one",
     )
     args = parser.parse_args(argv)
+    if args.only_depth and not args.depth_trades:
+        parser.error("--only-depth needs --depth-trades of at least 1")
     if args.quick:
         for name, value in QUICK.items():
             if getattr(args, name) == parser.get_default(name):
@@ -272,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="pvd-bench-") as tmp:
             results = run(args, Path(tmp))
-    path = write_section("relay", results, report_path(args))
+    section = "relay_depth" if args.only_depth else "relay"
+    path = write_section(section, results, report_path(args))
     for name, figures in results.items():
         print(f"{name:15} {figures}")
     print(f"written to {path}")

@@ -233,7 +233,8 @@ def _peer_tables(peers: dict[str, Any]) -> list[str]:
     comparison = data.get("comparison") or {}
     if comparison:
         lines += [
-            "pvd / peer (latency: below 1 is pvd faster; rate: above 1 is pvd faster):",
+            "pvd / peer (latency and wall seconds: below 1 is pvd faster; rate: above 1 is pvd "
+            "faster):",
             "",
             "| figure | pvd | peer | pvd / peer |",
             "|---|---:|---:|---:|",

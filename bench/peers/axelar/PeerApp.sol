@@ -55,10 +55,30 @@ contract PeerSender {
     /// @notice Send the next numbered message to `destination` on `destinationChain`,
     /// paying its execution with the value sent.
     function send(string calldata destinationChain, string calldata destination) external payable {
+        _send(destinationChain, destination, msg.value);
+    }
+
+    /// @notice Send the next `count` numbered messages, each as `send` would, in one
+    /// transaction (a burst made quickly), paying each message's execution an equal part
+    /// of the value sent.
+    function sendMany(
+        string calldata destinationChain,
+        string calldata destination,
+        uint256 count
+    ) external payable {
+        uint256 fee = msg.value / count;
+        for (uint256 i = 0; i < count; ++i) {
+            _send(destinationChain, destination, fee);
+        }
+    }
+
+    function _send(string calldata destinationChain, string calldata destination, uint256 fee)
+        private
+    {
         uint256 number = ++sent;
         bytes memory payload = abi.encode(number);
         emit Sent(number);
-        gasService.payNativeGasForContractCall{value: msg.value}(
+        gasService.payNativeGasForContractCall{value: fee}(
             address(this), destinationChain, destination, payload, msg.sender
         );
         gateway.callContract(destinationChain, destination, payload);

@@ -6,11 +6,22 @@
 // Chains: the package's own (createNetwork: two in-process ganache chains, the way its
 // README starts a local pair). Relayer: the package's own EVM relayer, its relay() called
 // back to back while a workload runs (its exported runner calls it every 2 s by default;
-// back to back is the fastest it can go). A message counts as executed when the relay()
-// call that executed it returns and the bench reads the receiver's Received log.
+// back to back is the fastest it can go). A message counts as executed when the bench
+// first sees the receiver's Received log for it: it reads them every POLL_MS while it
+// waits (also while a relay() call runs, since one call executes every call it found,
+// one transaction each) and after each relay() call.
 //
-//   node run.js ARTIFACTS_JSON LATENCY_MESSAGES BURSTS [STALL_SECONDS]
-//   e.g. node run.js peer-app.json 50 200,1000 60
+// Approvals: the package's relayer approves every call that one relay() call found in a
+// single gateway transaction at a fixed gas limit of 8,000,000, about 65,000 gas a call,
+// so one relay() call that finds more than about 120 calls runs out of gas: the approval
+// reverts, relay() throws, and the calls are never relayed (the relayer has already moved
+// past their blocks). With APPROVAL_CHUNK > 0 the bench wraps the relayer's
+// executeEvmGateway so that it sends those approvals as consecutive gateway transactions
+// of at most APPROVAL_CHUNK calls each (each signed as the package signs one); 0 runs
+// the package as shipped.
+//
+//   node run.js ARTIFACTS_JSON LATENCY_MESSAGES BURSTS [STALL_SECONDS] [APPROVAL_CHUNK]
+//   e.g. node run.js peer-app.json 50 200,1000 60 100
 const fs = require('fs');
 const { performance } = require('perf_hooks');
 const { ethers } = require('ethers');
@@ -18,6 +29,8 @@ const local = require('@axelar-network/axelar-local-dev');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const FEE = ethers.utils.parseEther('0.001'); // paid gas for each message's execution
+const PER_TRANSACTION = 25; // a burst's messages per send transaction
+const POLL_MS = 20; // how often the bench reads the receiver's logs while it waits
 
 function percentile(values, q) {
     const ordered = [...values].sort((a, b) => a - b);
@@ -43,31 +56,52 @@ async function deploy(artifact, wallet, args) {
     return contract;
 }
 
-async function gatewayTransactions(network, fromBlock) {
-    const found = [];
-    const head = await network.provider.getBlockNumber();
-    for (let number = fromBlock; number <= head; number++) {
-        const block = await network.provider.getBlockWithTransactions(number);
-        for (const tx of block.transactions) {
-            if (!tx.to || tx.to.toLowerCase() !== network.gateway.address.toLowerCase()) continue;
-            const receipt = await network.provider.getTransactionReceipt(tx.hash);
-            found.push({
-                block: number,
-                status: receipt.status,
-                gas_used: receipt.gasUsed.toNumber(),
-                gas_limit: tx.gasLimit.toNumber(),
-            });
+// The relayer's gateway approvals, each recorded (block, status, gas used and limit) in
+// `approvals`; with `size` > 0 sent in consecutive transactions of at most `size` calls
+// (see the header): the package's own executeEvmGateway, called once per chunk.
+function watchApprovals(relayer, size, approvals) {
+    const approve = relayer.executeEvmGateway.bind(relayer);
+    const once = async (to, commands) => {
+        let receipt;
+        try {
+            receipt = await approve(to, commands);
+        } catch (error) {
+            receipt = error && error.receipt; // reverted: ethers puts its receipt here
+            if (receipt) await record(to, receipt, commands.length);
+            throw error;
         }
-    }
-    return found;
+        await record(to, receipt, commands.length);
+        return receipt;
+    };
+    const record = async (to, receipt, calls) => {
+        const tx = await to.provider.getTransaction(receipt.transactionHash);
+        approvals.push({
+            block: receipt.blockNumber,
+            calls,
+            status: receipt.status,
+            gas_used: receipt.gasUsed.toNumber(),
+            gas_limit: tx.gasLimit.toNumber(),
+        });
+    };
+    relayer.executeEvmGateway = async (to, commands) => {
+        if (!(size > 0)) return once(to, commands);
+        let last;
+        for (let start = 0; start < commands.length; start += size) {
+            last = await once(to, commands.slice(start, start + size));
+        }
+        return last;
+    };
 }
 
 async function main() {
-    const [artifactsPath, latencyArg, burstsArg, stallArg] = process.argv.slice(2);
+    const [artifactsPath, latencyArg, burstsArg, stallArg, chunkArg] = process.argv.slice(2);
     const artifacts = JSON.parse(fs.readFileSync(artifactsPath, 'utf8'));
     const latencyMessages = Number(latencyArg);
     const bursts = burstsArg ? burstsArg.split(',').map(Number) : [];
     const stallMs = 1000 * Number(stallArg || 60);
+    const approvalChunk = Number(chunkArg || 0);
+    const approvals = [];
+    watchApprovals(local.evmRelayer, approvalChunk, approvals);
     const quiet = { log: () => undefined };
     local.setLogger(quiet.log);
 
@@ -91,7 +125,15 @@ async function main() {
     const errors = [];
     let relayCalls = 0;
 
-    async function collect() {
+    // The receiver's new Received logs, each stamped with when the bench first saw it;
+    // one read at a time (the relay loop and waitFor both call it).
+    let collecting = null;
+    function collect() {
+        if (!collecting) collecting = readReceived().finally(() => (collecting = null));
+        return collecting;
+    }
+
+    async function readReceived() {
         const now = performance.now();
         const head = await business.provider.getBlockNumber();
         if (head <= lastBlock) return;
@@ -119,18 +161,38 @@ async function main() {
         }
     })();
 
+    const sentNumber = (receipt) =>
+        receipt.events.find((event) => event.event === 'Sent').args.number.toNumber();
+
     async function send() {
         const tx = await sender.send(business.name, receiver.address, { value: FEE });
-        const receipt = await tx.wait();
-        const sent = receipt.events.find((event) => event.event === 'Sent');
-        return { number: sent.args.number.toNumber(), receipt };
+        return { number: sentNumber(await tx.wait()) };
+    }
+
+    // `count` messages, PER_TRANSACTION in each send transaction (PeerSender.sendMany:
+    // each message as `send` makes it, its execution paid FEE): their numbers.
+    async function sendMany(count) {
+        const numbers = [];
+        for (let start = 0; start < count; start += PER_TRANSACTION) {
+            const n = Math.min(PER_TRANSACTION, count - start);
+            const tx = await sender.sendMany(business.name, receiver.address, n, {
+                value: FEE.mul(n),
+                gasLimit: 200000 * n,
+            });
+            const receipt = await tx.wait();
+            for (const event of receipt.events) {
+                if (event.event === 'Sent') numbers.push(event.args.number.toNumber());
+            }
+        }
+        return numbers;
     }
 
     async function waitFor(numbers) {
         let last = executedAt.size;
         let progressAt = performance.now();
         while (numbers.some((n) => !executedAt.has(n))) {
-            await sleep(1);
+            await sleep(POLL_MS);
+            await collect(); // while relay() runs too: one call may execute hundreds
             if (executedAt.size !== last) {
                 last = executedAt.size;
                 progressAt = performance.now();
@@ -148,9 +210,12 @@ async function main() {
         chains: 'its own: two in-process ganache chains (createNetwork)',
         relayer: 'its own EVM relayer, relay() called back to back while a workload runs',
         setup_seconds: Math.round(setupSeconds * 100) / 100,
+        // calls per gateway approval transaction (0: all of a relay() call's in one, as shipped)
+        approval_chunk: approvalChunk,
     };
 
     // 1. single-message latency: one message at a time, relayer running
+    const latencyStarted = performance.now();
     relaying = true;
     const latency = [];
     let latencyLost = 0;
@@ -164,22 +229,23 @@ async function main() {
     await sleep(20);
     if (latency.length) result.latency_ms = summaryMs(latency);
     result.latency_lost = latencyLost;
+    result.latency_seconds = Math.round((performance.now() - latencyStarted) / 10) / 100;
 
     // 2. bursts: N messages sent with the relayer stopped, then the relayer started
     result.bursts = {};
     for (const size of bursts) {
         const errorsBefore = errors.length;
         const callsBefore = relayCalls;
+        const approvalsBefore = approvals.length;
         const numbers = [];
-        const fromBlock = (await business.provider.getBlockNumber()) + 1;
-        for (let i = 0; i < size; i++) numbers.push((await send()).number);
+        const making = performance.now();
+        numbers.push(...(await sendMany(size)));
         const ready = performance.now();
         relaying = true;
         const complete = await waitFor(numbers);
         relaying = false;
         await sleep(20);
         const done = numbers.filter((n) => executedAt.has(n)).map((n) => executedAt.get(n));
-        const approvals = await gatewayTransactions(business, fromBlock);
         const wall = done.length ? (Math.max(...done) - ready) / 1000 : null;
         result.bursts[String(size)] = {
             messages: size,
@@ -194,14 +260,16 @@ async function main() {
             relay_calls: relayCalls - callsBefore,
             relay_errors: errors.slice(errorsBefore, errorsBefore + 3),
             relay_error_count: errors.length - errorsBefore,
-            // the relayer's approval transactions on the destination gateway (all of a
-            // relay() call's approvals go in one, at the package's fixed gas limit)
-            gateway_transactions: approvals,
+            // the relayer's approval transactions on the destination gateway (as shipped,
+            // all of a relay() call's approvals go in one, at the package's fixed gas limit)
+            gateway_transactions: approvals.slice(approvalsBefore),
+            made_in_seconds: Math.round((ready - making) / 10) / 100,
         };
     }
     stopped = true;
     await loop;
     await local.stopAll();
+    result.run_seconds = Math.round((performance.now() - started) / 10) / 100;
     console.log('RESULT ' + JSON.stringify(result));
 }
 
