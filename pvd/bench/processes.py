@@ -464,8 +464,14 @@ class Bench:
         repeats_before = self.business.repeats
         transactions_before = set(self.business.transactions)
         ready = cluster.start()
+        pids = {p.member.name: p.popen.pid for p in cluster.running()}
+        pids |= {f"anvil-{node.name}": node.pid for node in cluster.nodes}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         try:
             last = max(self.business.delivered_at(mid, timeout=900) for mid in ids)
+            cpu_drain = {
+                name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()
+            }
             time.sleep(3.0)  # late repeats, if any, land now
         finally:
             cluster.stop()
@@ -495,6 +501,7 @@ class Bench:
             "all_repeat_transactions": sum(
                 1 for k in new_transactions.values() if k["repeat"] and not k["delivered"]
             ),
+            "cpu_seconds": cpu_drain,
             "curve": drain_curve([self.business.delivered[mid] for mid in ids], ready),
         }
 
@@ -507,9 +514,11 @@ def measure(
     backlog: int,
     done: Callable[[dict[str, Any]], None] = lambda results: None,
     depth_trades: int = 10,
+    only_backlog: bool = False,
 ) -> dict[str, Any]:
     """Every figure above, in one cluster, one phase after another; `done(results so
-    far)` after each phase (the report keeps what was measured if a later phase fails)."""
+    far)` after each phase (the report keeps what was measured if a later phase fails).
+    `only_backlog`: the backlog phase alone (a short run while working on the drain)."""
     from pvd.bench.cluster import cluster as make_cluster
 
     results: dict[str, Any] = {
@@ -519,6 +528,9 @@ def measure(
     with make_cluster(folder) as cluster:
         bench = Bench(cluster)
         try:
+            if only_backlog:
+                results["backlog"] = bench.backlog(backlog)
+                return results
             results["shipped_config"] = bench.latency(latency_trades, cluster.direct())
             done(results)
             results["polling_forced"] = bench.latency(polling_trades, cluster.direct(polling=True))

@@ -48,6 +48,7 @@ from pvd.relayer.service import Relayer, RouteOptions
 from pvd.relayer.store import Store
 
 HOUR = 3600
+BACKLOG_REPORT = REPORT.with_name("report-backlog.json")  # --only-backlog
 MINE_CHUNK = 500
 NODE_BLOCKS = 1_000  # anvil keeps 500 recent states in memory (NON_ARCHIVE)
 PRICE = 100  # one yuan: a thousand trades stay under every wallet cap
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Every relay figure; the report is written after each phase (`complete` False
     until the last), so a run stopped midway keeps what it measured."""
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full"}
-    report = QUICK_REPORT if args.quick else REPORT
+    report = report_path(args)
     if args.only_depth:
         results["mode"] += ", depth only"
 
@@ -198,9 +199,12 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             args.backlog,
             partial,
             args.depth_trades,
+            args.only_backlog,
         )
     )
     partial({})
+    if args.only_backlog:
+        return results
     with two_chains("anvil") as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
@@ -216,6 +220,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         results["node"] = measure_past_state_reads()
     results["complete"] = True
     return results
+
+
+def report_path(args: argparse.Namespace) -> Path:
+    """bench/report.json, bench/report-quick.json (--quick) or, for --only-backlog,
+    bench/report-backlog.json: a partial run never overwrites a complete report."""
+    if args.only_backlog:
+        return BACKLOG_REPORT
+    return QUICK_REPORT if args.quick else REPORT
 
 
 QUICK = {
@@ -253,6 +265,19 @@ def main(argv: list[str] | None = None) -> int:
         "the relay_depth section so the relay section of a full run is kept",
     )
     parser.add_argument("--catch-up-blocks", type=int, default=10_000)
+    parser.add_argument(
+        "--only-backlog",
+        action="store_true",
+        help="measure the backlog drain alone, written to bench/report-backlog.json "
+        "(relay.data.backlog) so a complete report is never overwritten",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="a folder to run in and keep (the relayers' configs, stores and logs) instead "
+        "of a temporary one",
+    )
     args = parser.parse_args(argv)
     if args.only_depth and not args.depth_trades:
         parser.error("--only-depth needs --depth-trades of at least 1")
@@ -260,10 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in QUICK.items():
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
-    with tempfile.TemporaryDirectory(prefix="pvd-bench-") as tmp:
-        results = run(args, Path(tmp))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results = run(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="pvd-bench-") as tmp:
+            results = run(args, Path(tmp))
     section = "relay_depth" if args.only_depth else "relay"
-    path = write_section(section, results, QUICK_REPORT if args.quick else REPORT)
+    path = write_section(section, results, report_path(args))
     for name, figures in results.items():
         print(f"{name:15} {figures}")
     print(f"written to {path}")

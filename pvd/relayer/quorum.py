@@ -30,6 +30,7 @@ own signature. Web3 is not imported here: recovering a signer is the Verifier's 
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import re
@@ -472,6 +473,12 @@ def is_canonical(signature: bytes) -> bool:
     return 0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2 and signature[64] in (27, 28)
 
 
+@functools.lru_cache(maxsize=4096)  # the same few attesters sign every message
+def _checksummed(address: str) -> str | None:
+    """`address` checksummed, or None if it is not an address."""
+    return str(to_checksum_address(address)) if is_address(address) else None
+
+
 def _as_bytes(message_id: str) -> bytes:
     return bytes.fromhex(message_id[2:])
 
@@ -547,9 +554,9 @@ class QuorumClient:
             recovered = self.verifier.recover(_as_bytes(message_id), signature)
         except Exception:  # a malformed signature: the verifier may raise anything
             return None
-        if not isinstance(recovered, str) or not is_address(recovered):
+        if not isinstance(recovered, str):
             return None
-        return str(to_checksum_address(recovered))
+        return _checksummed(recovered)
 
     def _judge(
         self, peer: Peer, message_id: str, attesters: AttesterSet, status: int, body: bytes
@@ -641,12 +648,18 @@ class QuorumClient:
     # --- a quorum -----------------------------------------------------------------------
 
     def verified_signatures(
-        self, message_id: str | bytes, attesters: AttesterSet
+        self,
+        message_id: str | bytes,
+        attesters: AttesterSet,
+        stored: Mapping[str, bytes] | None = None,
     ) -> dict[str, bytes]:
-        """The store's signatures of a message that verify now, by current attesters."""
+        """The store's signatures of a message that verify now, by current attesters
+        (`stored`: the store's signatures of it, if the caller read them already)."""
         mid = hex32(message_id, "message id")
         valid: dict[str, bytes] = {}
-        for stored_signer, signature in self.store.signatures(mid).items():
+        if stored is None:
+            stored = self.store.signatures(mid)
+        for stored_signer, signature in stored.items():
             recovered = self._recover(mid, signature)
             if recovered == stored_signer and recovered in attesters.members:
                 valid[recovered] = signature
@@ -720,9 +733,9 @@ class QuorumClient:
         moment = time.monotonic() if now is None else now
         quorums: dict[str, Quorum] = {}
         short: dict[str, dict[str, bytes]] = {}
-        for message_id in message_ids:
-            mid = hex32(message_id, "message id")
-            have = self.verified_signatures(mid, attesters)
+        stored = self.store.signatures_of(message_ids)  # one query, not one per message
+        for mid, signatures in stored.items():
+            have = self.verified_signatures(mid, attesters, signatures)
             if (quorum := self._quorum(mid, have, attesters)) is not None:
                 quorums[mid] = quorum
                 self._short_since.pop(mid, None)

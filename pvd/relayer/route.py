@@ -469,12 +469,25 @@ class RelayRoute:
         # the first delivery goes alone (quick to estimate), the rest at the learned limit.
         cuts = [0, 1] if self._gas_per_message is None and len(ready) > 1 else [0]
         cuts += list(range(cuts[-1] + size, len(ready), size))
+        # Every batch is sent before any receipt is awaited: the node mines them while the
+        # next is prepared; the receipts are read after the last send (a route that has
+        # not learned its gas yet waits for its first delivery's, to learn from it).
+        in_flight: list[tuple[list[tuple[MessageRecord, Message, Quorum]], SentTx]] = []
         for start, end in zip(cuts, [*cuts[1:], len(ready)], strict=True):
             batch = ready[start:end]
             if start and turns:  # the first in turn may have landed some meanwhile
                 batch = self._still_open(batch)
-            if batch:
-                self._send(batch)
+            if not batch:
+                continue
+            sent = self._send(batch)
+            if sent is None:
+                continue
+            if self._gas_per_message is None:
+                self._await_receipt(batch, sent)
+            else:
+                in_flight.append((batch, sent))
+        for batch, sent in in_flight:
+            self._await_receipt(batch, sent)
         return len(ready)
 
     def _still_open(
@@ -503,7 +516,9 @@ class RelayRoute:
         ]
         return min(places, default=len(members))
 
-    def _send(self, batch: list[tuple[MessageRecord, Message, Quorum]]) -> None:
+    def _send(self, batch: list[tuple[MessageRecord, Message, Quorum]]) -> SentTx | None:
+        """Pre-flight and send one delivery of `batch` (marked submitted); None if nothing
+        was sent (each message's failure is recorded)."""
         inbox = self.destination.inbox
         messages = [record.message for record, _, _ in batch]
         signatures = [b"".join(q.signatures) for _, _, q in batch]
@@ -517,12 +532,18 @@ class RelayRoute:
         except PreflightReverted as exc:
             for record, _, _ in batch:
                 self._reverted(record, exc.data, _code(exc), "the delivery's pre-flight")
-            return
+            return None
         except RecoverableError as exc:
             for record, _, _ in batch:
                 self._fail(record, _code(exc), str(exc))
-            return
+            return None
         self.store.mark_submitted(ids, sent.tx_hash, sent.nonce)
+        return sent
+
+    def _await_receipt(
+        self, batch: list[tuple[MessageRecord, Message, Quorum]], sent: SentTx
+    ) -> None:
+        """The receipt of a sent delivery, and what the inbox did with each message."""
         try:
             mined = self.sender.wait(sent)
         except RecoverableError as exc:
@@ -569,10 +590,11 @@ class RelayRoute:
             for log in mined.logs
             if log.address == self.destination.inbox.address and len(log.topics) > 1
         }
+        delivered: list[MessageRecord] = []
         for record, message, _ in batch:
             event, data = outcome.get(message.id, (None, HexBytes(b"")))
             if event == INBOX_DELIVERED:
-                self._included(record, mined)
+                delivered.append(record)
             elif event == INBOX_ALREADY_CONSUMED:
                 # another attester delivered it first: the next tick reads the inbox's
                 # record of it (delivered: confirmed at the depth; failed: retried there)
@@ -585,6 +607,7 @@ class RelayRoute:
                 self._reverted(record, bytes(reason), "rejected", "the inbox's verification")
             else:
                 self._fail(record, "not_consumed", f"{mined.tx_hash} did not consume it")
+        self._included(delivered, mined)
 
     def _retry_on_inbox(self, record: MessageRecord) -> None:
         """The inbox holds the message as verified-but-failed: retry it there (anyone may)."""
@@ -598,24 +621,25 @@ class RelayRoute:
         except RecoverableError as exc:
             self._fail(record, "inbox_retry_" + _code(exc), str(exc))
             return
-        self._included(record, mined)
+        self._included([record], mined)
 
     # --- the destination's word on a delivery, and its confirmation depth --------------
 
-    def _included(self, record: MessageRecord, mined: Mined) -> None:
-        """This relayer's own transaction delivered the message (in `mined`)."""
+    def _included(self, records: Sequence[MessageRecord], mined: Mined) -> None:
+        """This relayer's own transaction delivered these messages (in `mined`)."""
         inclusion = Inclusion(
             mined.block_number, mined.block_hash, self.sender.address, mined.tx_hash
         )
         if self.settings.destination_confirmations == 0:
-            self._confirmed(record, inclusion)
+            self._confirmed([(record, inclusion) for record in records])
             return
-        self.store.mark_included(record.message_id, inclusion)
-        self.log.info(
-            "included, waiting for %d confirmations",
-            self.settings.destination_confirmations,
-            extra=self.about(record) | {"tx_hash": mined.tx_hash, "block": mined.block_number},
-        )
+        for record in records:
+            self.store.mark_included(record.message_id, inclusion)
+            self.log.info(
+                "included, waiting for %d confirmations",
+                self.settings.destination_confirmations,
+                extra=self.about(record) | {"tx_hash": mined.tx_hash, "block": mined.block_number},
+            )
 
     def _observe_deliveries(
         self, records: Sequence[MessageRecord], on_inbox: dict[str, InboxRecord]
@@ -632,12 +656,17 @@ class RelayRoute:
             return
         depth = self.settings.destination_confirmations
         if depth == 0:  # final at inclusion: nothing to re-check later
-            for record, found in delivered:
-                self._confirmed(record, Inclusion(found.block, "", found.deliverer, None))
+            self._confirmed(
+                [
+                    (record, Inclusion(found.block, "", found.deliverer, None))
+                    for record, found in delivered
+                ]
+            )
             return
         w3 = self.destination.chain.w3
         head = int(w3.eth.block_number)
         hashes = block_hashes(w3, sorted({found.block for _, found in delivered}))
+        final: list[tuple[MessageRecord, Inclusion]] = []
         for record, found in delivered:
             seen_at = Inclusion(found.block, hashes[found.block].to_0x_hex(), found.deliverer, None)
             before = record.included
@@ -661,7 +690,8 @@ class RelayRoute:
                 self.store.mark_included(record.message_id, seen_at)
                 continue
             tx_hash = before.tx_hash if before is not None else None
-            self._confirmed(record, replace_tx(seen_at, tx_hash))
+            final.append((record, replace_tx(seen_at, tx_hash)))
+        self._confirmed(final)
 
     def _lost(self, record: MessageRecord, found: InboxRecord) -> None:
         """A delivery seen on the destination is no longer there: deliver it again."""
@@ -682,21 +712,27 @@ class RelayRoute:
         # again): recount this gas key's nonce from the node before sending anything
         self.sender.sync_nonce()
 
-    def _confirmed(self, record: MessageRecord, inclusion: Inclusion) -> None:
-        self._ready_at.pop(record.message_id, None)
-        self.store.mark_confirmed(
-            record.message_id, tx_hash=inclusion.tx_hash, block=inclusion.block
+    def _confirmed(self, confirmed: Sequence[tuple[MessageRecord, Inclusion]]) -> None:
+        """Confirm these messages at their inclusions: one store transaction for all."""
+        if not confirmed:
+            return
+        self.store.mark_all_confirmed(
+            [(r.message_id, inclusion.tx_hash, inclusion.block) for r, inclusion in confirmed]
         )
-        self.metrics.count_confirmed(self.route)
-        by_me = inclusion.deliverer.lower() == self.sender.address.lower()
-        if by_me:
-            self.metrics.count_relayed(self.route)
-        self.metrics.observe_latency(self.route, max(0.0, time.time() - record.first_seen))
-        self.log.info(
-            "delivered" if by_me else "confirmed (delivered by %s)",
-            *(() if by_me else (inclusion.deliverer,)),
-            extra=self.about(record) | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
-        )
+        me = self.sender.address.lower()
+        now = time.time()
+        for record, inclusion in confirmed:
+            self._ready_at.pop(record.message_id, None)
+            self.metrics.count_confirmed(self.route)
+            by_me = inclusion.deliverer.lower() == me
+            if by_me:
+                self.metrics.count_relayed(self.route)
+            self.metrics.observe_latency(self.route, max(0.0, now - record.first_seen))
+            self.log.info(
+                "delivered" if by_me else "confirmed (delivered by %s)",
+                *(() if by_me else (inclusion.deliverer,)),
+                extra=self.about(record) | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
+            )
 
     # --- failures -----------------------------------------------------------------------
 

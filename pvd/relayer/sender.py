@@ -28,6 +28,7 @@ this module: callers get frozen dataclasses (Call, Fees, SentTx, Mined).
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -290,7 +291,7 @@ class Sender:
         self._raw = json_rpc(w3)
         self._log = relay_logger("pvd.relayer.sender", chain=chain, address=signer.address)
 
-    @property
+    @functools.cached_property
     def address(self) -> ChecksumAddress:
         return to_checksum_address(self.signer.address)
 

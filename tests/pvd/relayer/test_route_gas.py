@@ -6,6 +6,7 @@ On two embedded chains with the whole system deployed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,65 @@ def test_a_learned_limit_above_the_block_gas_limit_is_not_used(
     assert estimates.count == 1
     tx = system.business.chain.w3.eth.get_transaction(newest_delivery(system, relayer))
     assert tx["gas"] < block_limit
+
+
+def test_every_batch_of_a_step_is_sent_before_any_receipt_is_awaited(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    first = open_trades(system, cast, 1)  # teaches the route its gas per message
+    assert relayer.run_until(lambda: all(funded(system, t) for t in first), timeout=60)
+    route.settings = replace(route.settings, batch_size=2)
+    calls: list[str] = []
+    real_send, real_wait = route.sender.send, route.sender.wait
+
+    def send(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("send")
+        return real_send(*args, **kwargs)
+
+    def wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("wait")
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(route.sender, "send", send)
+    monkeypatch.setattr(route.sender, "wait", wait)
+    trades = open_trades(system, cast, 5)
+    route.scan()
+    while route.attest():
+        pass
+    assert route.deliver() == 5
+
+    assert calls == ["send"] * 3 + ["wait"] * 3  # batches of 2, 2 and 1, then receipts
+    assert all(funded(system, t) for t in trades)
+    assert relayer.store.status_counts(Route.PAYMENT_TO_BUSINESS) == {"confirmed": 6}
+
+
+def test_a_route_that_has_not_learned_its_gas_awaits_its_first_delivery_before_the_next(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    route.settings = replace(route.settings, batch_size=2)
+    calls: list[str] = []
+    real_send, real_wait = route.sender.send, route.sender.wait
+
+    def send(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("send")
+        return real_send(*args, **kwargs)
+
+    def wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("wait")
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(route.sender, "send", send)
+    monkeypatch.setattr(route.sender, "wait", wait)
+    trades = open_trades(system, cast, 5)
+    route.scan()
+    while route.attest():
+        pass
+    assert route.deliver() == 5
+
+    # the first alone (its receipt teaches the gas), then 2 + 2 sent before their receipts
+    assert calls == ["send", "wait", "send", "send", "wait", "wait"]
+    assert all(funded(system, t) for t in trades)

@@ -713,3 +713,43 @@ def test_a_confirmed_message_leaves_confirmed_only_by_a_new_round(
     with pytest.raises(sqlite3.IntegrityError, match="would move backwards"):
         raw.execute("UPDATE messages SET round = 0")
     raw.close()
+
+
+def test_the_store_commits_with_synchronous_normal_under_wal(store: Store) -> None:
+    # ADR 0004 (amendment): a commit survives a process crash; a power loss may drop the
+    # last commits, which the relayer reads back from the chains
+    assert store._query("PRAGMA synchronous")[0][0] == 1  # NORMAL
+
+
+def test_many_messages_are_confirmed_in_one_call_each_at_its_own_place(store: Store) -> None:
+    for n in (1, 2, 3):
+        store.observe(B2P, seen(n))
+    store.mark_confirmed(seen(3).message_id, TX, 5)
+    store.mark_all_confirmed(
+        [(seen(1).message_id, TX, 40), (seen(2).message_id, None, 41), (seen(3).message_id, TX2, 9)]
+    )
+    one, two, three = (stored(store, seen(n)) for n in (1, 2, 3))
+    assert (one.status, one.confirmed_tx_hash, one.confirmed_block) == ("confirmed", TX, 40)
+    assert (two.status, two.confirmed_tx_hash, two.confirmed_block) == ("confirmed", None, 41)
+    # an already confirmed message is left as it was
+    assert (three.confirmed_tx_hash, three.confirmed_block) == (TX, 5)
+
+
+def test_a_refused_confirmation_in_a_batch_confirms_none_of_it(store: Store) -> None:
+    store.observe(B2P, seen(1))
+    with pytest.raises(UnknownMessageError):
+        store.mark_all_confirmed([(seen(1).message_id, TX, 40), (seen(2).message_id, TX, 41)])
+    assert stored(store, seen(1)).status == "seen"
+
+
+def test_the_signatures_of_many_messages_come_in_one_read(store: Store) -> None:
+    for n in (1, 2, 3):
+        store.observe(B2P, seen(n))
+    store.mark_signed(seen(1).message_id, SIGNER, SIG)
+    store.add_signature(seen(2).message_id, SIGNER, SIG)
+    found = store.signatures_of([seen(n).message_id for n in (1, 2, 3)])
+    assert found == {
+        seen(1).message_id: {SIGNER: SIG},
+        seen(2).message_id: {SIGNER: SIG},
+        seen(3).message_id: {},
+    }
