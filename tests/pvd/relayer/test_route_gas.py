@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,19 +135,7 @@ def test_every_batch_of_a_step_is_sent_before_any_receipt_is_awaited(
     first = open_trades(system, cast, 1)  # teaches the route its gas per message
     assert relayer.run_until(lambda: all(funded(system, t) for t in first), timeout=60)
     route.settings = replace(route.settings, batch_size=2)
-    calls: list[str] = []
-    real_send, real_wait = route.sender.send, route.sender.wait
-
-    def send(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append("send")
-        return real_send(*args, **kwargs)
-
-    def wait(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append("wait")
-        return real_wait(*args, **kwargs)
-
-    monkeypatch.setattr(route.sender, "send", send)
-    monkeypatch.setattr(route.sender, "wait", wait)
+    calls = sends_and_waits(route, monkeypatch)
     trades = open_trades(system, cast, 5)
     route.scan()
     while route.attest():
@@ -164,19 +153,7 @@ def test_a_route_that_has_not_learned_its_gas_awaits_its_first_delivery_before_t
     system, cast, relayer = deployed
     route = payment_to_business(relayer)
     route.settings = replace(route.settings, batch_size=2)
-    calls: list[str] = []
-    real_send, real_wait = route.sender.send, route.sender.wait
-
-    def send(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append("send")
-        return real_send(*args, **kwargs)
-
-    def wait(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append("wait")
-        return real_wait(*args, **kwargs)
-
-    monkeypatch.setattr(route.sender, "send", send)
-    monkeypatch.setattr(route.sender, "wait", wait)
+    calls = sends_and_waits(route, monkeypatch)
     trades = open_trades(system, cast, 5)
     route.scan()
     while route.attest():
@@ -186,3 +163,17 @@ def test_a_route_that_has_not_learned_its_gas_awaits_its_first_delivery_before_t
     # the first alone (its receipt teaches the gas), then 2 + 2 sent before their receipts
     assert calls == ["send", "wait", "send", "send", "wait", "wait"]
     assert all(funded(system, t) for t in trades)
+
+
+def sends_and_waits(route: RelayRoute, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The route's sender, recording "send" and "wait" in call order (the list returned)."""
+    calls: list[str] = []
+    for name in ("send", "wait"):
+        real = getattr(route.sender, name)
+
+        def recorded(*args: Any, _name: str = name, _real: Any = real, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(route.sender, name, recorded)
+    return calls
