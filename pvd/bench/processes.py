@@ -270,42 +270,14 @@ class Bench:
 
     # --- figures -----------------------------------------------------------------------
 
-    def latency(self, trades: int, endpoints: Endpoints, confirmations: int = 0) -> dict[str, Any]:
-        """`trades` trades one after another, each step timed from the bench seeing its
-        block to the bench seeing the other chain's inbox consume the message. At a depth
-        (`confirmations` > 0) each step is also timed from the block that makes it that
-        deep (`..._from_confirming_block`)."""
-        self.cluster.configure(endpoints, confirmations)
-        self.cluster.start()
-        held: list[float] = []
-        paid: list[float] = []
-        held_deep: list[float] = []
-        paid_deep: list[float] = []
-        try:
-            time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
-            for _ in range(trades):
-                trade_id, terms = self.agree()
-                trade, receipt = self.hold(trade_id, terms)
-                block = receipt["blockNumber"]
-                seen = self.payment.head_seen(block)
-                delivered = self.business.delivered_at(sent_message(receipt))
-                held.append(delivered - seen)
-                if confirmations:
-                    held_deep.append(delivered - self.payment.head_seen(block + confirmations))
-                receipt = self.deliver(trade)
-                block = receipt["blockNumber"]
-                seen = self.business.head_seen(block)
-                delivered = self.payment.delivered_at(sent_message(receipt))
-                paid.append(delivered - seen)
-                if confirmations:
-                    paid_deep.append(delivered - self.business.head_seen(block + confirmations))
-        finally:
-            self.cluster.stop()
-        latency = {"hold_to_funded": summary_ms(held), "delivered_to_payout": summary_ms(paid)}
-        if confirmations:
-            latency["hold_to_funded_from_confirming_block"] = summary_ms(held_deep)
-            latency["delivered_to_payout_from_confirming_block"] = summary_ms(paid_deep)
-        return {"latency_ms": latency, "subscribed": endpoints.payment_ws is not None}
+    def latency(self, trades: int, endpoints: Endpoints) -> dict[str, Any]:
+        """`trades` trades one after another at depth 0, each step timed from the bench
+        seeing its block to the bench seeing the other chain's inbox consume the message."""
+        samples = self._timed_trades(trades, endpoints, 0, lambda step: None)
+        return {
+            "latency_ms": {step: summary_ms(values) for step, values in samples.items()},
+            "subscribed": endpoints.payment_ws is not None,
+        }
 
     def depth(
         self, trades: int, confirmations: int = 2, block_seconds: int = 1, both: bool = False
@@ -319,32 +291,15 @@ class Bench:
         delivery waits for the destination's next block as well). The mining is set
         before each step (`depth_mining`) and put back to automine afterwards."""
         steps = depth_mining(block_seconds, both)
-        cluster = self.cluster
-        cluster.configure(cluster.direct(), confirmations)
-        cluster.start()
-        samples: dict[str, list[float]] = {}
-
-        def timed(step: str, watch: ChainWatch, destination: ChainWatch, receipt: Any) -> None:
-            block = receipt["blockNumber"]
-            delivered = destination.delivered_at(sent_message(receipt))
-            samples.setdefault(step, []).append(delivered - watch.head_seen(block))
-            deep = watch.head_seen(
-                block + confirmations, timeout=10 + 2 * confirmations * block_seconds
-            )
-            samples.setdefault(f"{step}_from_confirming_block", []).append(delivered - deep)
-
         try:
-            time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
-            for _ in range(trades):
-                self._mine(steps["hold_to_funded"])
-                trade_id, terms = self.agree()
-                trade, receipt = self.hold(trade_id, terms)
-                timed("hold_to_funded", self.payment, self.business, receipt)
-                self._mine(steps["delivered_to_payout"])
-                receipt = self.deliver(trade)
-                timed("delivered_to_payout", self.business, self.payment, receipt)
+            samples = self._timed_trades(
+                trades,
+                self.cluster.direct(),
+                confirmations,
+                lambda step: self._mine(steps[step]),
+                deep_timeout=10 + 2 * confirmations * block_seconds,
+            )
         finally:
-            cluster.stop()
             self._mine(Mining(None, None))
         return {
             "confirmations": confirmations,
@@ -354,6 +309,44 @@ class Bench:
             "latency_ms": {step: summary_ms(values) for step, values in samples.items()},
             "subscribed": True,
         }
+
+    def _timed_trades(
+        self,
+        trades: int,
+        endpoints: Endpoints,
+        confirmations: int,
+        before_step: Callable[[str], None],
+        deep_timeout: float = 10.0,
+    ) -> dict[str, list[float]]:
+        """The relayers started at `confirmations`, then `trades` trades one after another:
+        per step ("hold_to_funded", "delivered_to_payout", `before_step` called first), ms
+        from the bench seeing the message's block to seeing its delivery, and at a depth
+        also from the block that makes it that deep (`<step>_from_confirming_block`)."""
+        self.cluster.configure(endpoints, confirmations)
+        self.cluster.start()
+        samples: dict[str, list[float]] = {"hold_to_funded": [], "delivered_to_payout": []}
+
+        def timed(step: str, source: ChainWatch, destination: ChainWatch, receipt: Any) -> None:
+            block = receipt["blockNumber"]
+            delivered = destination.delivered_at(sent_message(receipt))
+            samples[step].append(delivered - source.head_seen(block))
+            if confirmations:
+                deep = source.head_seen(block + confirmations, timeout=deep_timeout)
+                samples.setdefault(f"{step}_from_confirming_block", []).append(delivered - deep)
+
+        try:
+            time.sleep(1.0)  # the relayers' start-up sweep and first scans are done
+            for _ in range(trades):
+                before_step("hold_to_funded")
+                trade_id, terms = self.agree()
+                trade, receipt = self.hold(trade_id, terms)
+                timed("hold_to_funded", self.payment, self.business, receipt)
+                before_step("delivered_to_payout")
+                receipt = self.deliver(trade)
+                timed("delivered_to_payout", self.business, self.payment, receipt)
+        finally:
+            self.cluster.stop()
+        return samples
 
     def _mine(self, mining: Mining) -> None:
         for name in ("payment", "business"):
