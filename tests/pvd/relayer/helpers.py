@@ -1,9 +1,15 @@
-"""Helpers for the relayer's unit tests: a tiny TOML writer, test keys, a clock."""
+"""Helpers for the relayer's unit tests: a tiny TOML writer, test keys, a clock, an
+inbox's delivery status of a message read as a test sees it."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from hexbytes import HexBytes
+from web3.contract import Contract
+
+from pvd.protocol.statuses import DeliveryStatus
 
 # Well-known TEST keys (never use them for anything real). Their addresses are derived in
 # the tests from eth-account, not hard-coded.
@@ -102,3 +108,23 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def inbox_delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, int]:
+    """The inbox's status of a message id and the block of its last delivery event: its
+    failure record (failureOf) if any, else Delivered once a delivery event names it (the
+    inbox keeps only a consumed bit per nonce in storage)."""
+    mid = HexBytes(message_id)
+    failure, _epoch = inbox.functions.failureOf(mid).call()
+    found = [
+        log
+        for name in ("MessageDelivered", "MessageFailed", "MessageRetried")
+        for log in getattr(inbox.events, name).get_logs(
+            from_block=0, argument_filters={"messageId": mid}
+        )
+    ]
+    last = max(found, key=lambda log: (log["blockNumber"], log["logIndex"]), default=None)
+    block = int(last["blockNumber"]) if last is not None else 0
+    if failure:
+        return DeliveryStatus(failure), block
+    return (DeliveryStatus.DELIVERED if last is not None else DeliveryStatus.NONE), block

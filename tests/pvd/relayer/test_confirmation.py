@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from hexbytes import HexBytes
-from web3.contract import Contract
 
 from pvd.bench.relay import funded, open_trades
 from pvd.cli.demo import Cast, status, two_chains
@@ -25,6 +24,7 @@ from pvd.relayer import route as route_module
 from pvd.relayer.config import Route
 from pvd.relayer.route import RouteSettings
 from pvd.relayer.store import Stage
+from tests.pvd.relayer.helpers import inbox_delivery
 from tests.pvd.relayer.test_failures import World, issue_funds, relay_until, sample
 from tests.pvd.relayer.test_failures import artifacts as artifacts  # the module fixture
 
@@ -59,26 +59,6 @@ def held_id(world: World) -> str:
 
 def on_inbox(world: World, message_id: str) -> tuple[DeliveryStatus, int]:
     return inbox_delivery(world.system.business.inbox, message_id)
-
-
-def inbox_delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, int]:
-    """The inbox's status of a message id and the block of its last delivery event: its
-    failure record (failureOf) if any, else Delivered once a delivery event names it (the
-    inbox keeps only a consumed bit per nonce in storage)."""
-    mid = HexBytes(message_id)
-    failure, _epoch = inbox.functions.failureOf(mid).call()
-    found = [
-        log
-        for name in ("MessageDelivered", "MessageFailed", "MessageRetried")
-        for log in getattr(inbox.events, name).get_logs(
-            from_block=0, argument_filters={"messageId": mid}
-        )
-    ]
-    last = max(found, key=lambda log: (log["blockNumber"], log["logIndex"]), default=None)
-    block = int(last["blockNumber"]) if last is not None else 0
-    if failure:
-        return DeliveryStatus(failure), block
-    return (DeliveryStatus.DELIVERED if last is not None else DeliveryStatus.NONE), block
 
 
 def deliveries(world: World, message_id: str) -> int:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from hexbytes import HexBytes
 from web3.contract import Contract
 
 from pvd.bench.relay import deliver, executed, funded, open_trades
@@ -44,6 +43,7 @@ from pvd.relayer.route import RelayRoute
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage, Store
 from pvd.relayer.sweep import SweepReport
+from tests.pvd.relayer.helpers import inbox_delivery
 
 P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
 OTHER_DOMAIN = 3  # neither chain's: no route of this relayer relays it
@@ -114,26 +114,6 @@ def sent(outbox: Contract) -> list[SeenMessage]:
     ]
 
 
-def delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, int]:
-    """The inbox's status of a message id and the block of its last delivery event: its
-    failure record (failureOf) if any, else Delivered once a delivery event names it (the
-    inbox keeps only a consumed bit per nonce in storage)."""
-    mid = HexBytes(message_id)
-    failure, _epoch = inbox.functions.failureOf(mid).call()
-    found = [
-        log
-        for name in ("MessageDelivered", "MessageFailed", "MessageRetried")
-        for log in getattr(inbox.events, name).get_logs(
-            from_block=0, argument_filters={"messageId": mid}
-        )
-    ]
-    last = max(found, key=lambda log: (log["blockNumber"], log["logIndex"]), default=None)
-    block = int(last["blockNumber"]) if last is not None else 0
-    if failure:
-        return DeliveryStatus(failure), block
-    return (DeliveryStatus.DELIVERED if last is not None else DeliveryStatus.NONE), block
-
-
 def only(messages: list[SeenMessage]) -> SeenMessage:
     (message,) = messages
     return message
@@ -196,7 +176,7 @@ def test_a_payment_held_below_the_checkpoint_the_store_never_held_is_added_and_f
     relay_until(relayer, lambda: funded(system, trade), "Funded")
     record = relayer.store.get(held.message_id)
     assert record is not None and record.stage is Stage.CONFIRMED
-    status_, block = delivery(system.business.inbox, held.message_id)
+    status_, block = inbox_delivery(system.business.inbox, held.message_id)
     assert (status_, record.confirmed_block) == (DeliveryStatus.DELIVERED, block)
     assert status(system, trade.trade_id) == "Funded"
 
@@ -216,11 +196,11 @@ def test_an_outcome_below_the_checkpoint_the_store_never_held_is_added_and_pays_
     assert hold_state(system, trade) == "Executed"
     record = relayer.store.get(outcome.message_id)
     assert record is not None and record.stage is Stage.CONFIRMED and record.route is B2P
-    assert delivery(system.payment.inbox, outcome.message_id)[0] is DeliveryStatus.DELIVERED
+    assert inbox_delivery(system.payment.inbox, outcome.message_id)[0] is DeliveryStatus.DELIVERED
     # the PAYMENT_SETTLED it caused lies above the checkpoint: the scan read it
     settled_message = sent(system.payment.outbox)[-1]
     assert Message.decode(settled_message.message).kind == PaymentSettled.KIND
-    assert delivery(system.business.inbox, settled_message.message_id)[0] is (
+    assert inbox_delivery(system.business.inbox, settled_message.message_id)[0] is (
         DeliveryStatus.DELIVERED
     )
 
@@ -243,7 +223,7 @@ def test_a_message_the_inbox_holds_as_failed_is_open_added_and_retried_after_unp
     outcome = only(sent(system.business.outbox))
     relay_until(
         first,
-        lambda: delivery(inbox, outcome.message_id)[0] is DeliveryStatus.FAILED,
+        lambda: inbox_delivery(inbox, outcome.message_id)[0] is DeliveryStatus.FAILED,
         "the outcome held as Failed",
     )
     relayer = world.relayer("restored")
@@ -255,7 +235,7 @@ def test_a_message_the_inbox_holds_as_failed_is_open_added_and_retried_after_unp
     assert hold_state(system, trade) == "Held"
     client.transact(system.payment.chain, token.functions.unpause(), cast.admin.address)
     relay_until(relayer, lambda: executed(system, trade), "the hold Executed")
-    assert delivery(inbox, outcome.message_id)[0] is DeliveryStatus.DELIVERED
+    assert inbox_delivery(inbox, outcome.message_id)[0] is DeliveryStatus.DELIVERED
     record = relayer.store.get(outcome.message_id)
     assert record is not None and record.stage is Stage.CONFIRMED
 
@@ -285,7 +265,7 @@ def test_a_dead_message_still_open_on_chain_is_reopened_and_delivered(world: Wor
     relay_until(relayer, lambda: funded(system, trade), "Funded")
     record = relayer.store.get(held.message_id)
     assert record is not None and (record.stage, record.round) == (Stage.CONFIRMED, 1)
-    assert delivery(system.business.inbox, held.message_id)[0] is DeliveryStatus.DELIVERED
+    assert inbox_delivery(system.business.inbox, held.message_id)[0] is DeliveryStatus.DELIVERED
 
 
 def test_a_dead_message_already_consumed_on_the_destination_is_confirmed_not_reopened(
@@ -308,7 +288,7 @@ def test_a_dead_message_already_consumed_on_the_destination_is_confirmed_not_reo
         (held.message_id,),
     )
     record = relayer.store.get(held.message_id)
-    _, block = delivery(system.business.inbox, held.message_id)
+    _, block = inbox_delivery(system.business.inbox, held.message_id)
     assert record is not None
     assert (record.stage, record.condition, record.round, record.attempts) == (
         Stage.CONFIRMED,
@@ -364,7 +344,7 @@ def test_a_dead_message_no_longer_in_the_outbox_logs_stays_dead(world: World) ->
         (),
         (),
     )
-    assert delivery(system.business.inbox, orphan.message_id)[0] is DeliveryStatus.NONE
+    assert inbox_delivery(system.business.inbox, orphan.message_id)[0] is DeliveryStatus.NONE
     assert relayer.store.get(orphan.message_id) == before
     assert [r.message_id for r in relayer.store.dead()] == [orphan.message_id]
 
@@ -399,8 +379,8 @@ def test_delivered_messages_and_messages_for_another_domain_are_not_added(
     )
     elsewhere = sent(pay.outbox)[-1]
     assert Message.decode(elsewhere.message).destination_domain == OTHER_DOMAIN
-    assert delivery(system.business.inbox, held.message_id)[0] is DeliveryStatus.DELIVERED
-    assert delivery(system.business.inbox, elsewhere.message_id)[0] is DeliveryStatus.NONE
+    assert inbox_delivery(system.business.inbox, held.message_id)[0] is DeliveryStatus.DELIVERED
+    assert inbox_delivery(system.business.inbox, elsewhere.message_id)[0] is DeliveryStatus.NONE
     relayer = world.relayer("new")
     checkpoints_at_heads(relayer.store, system)
 
@@ -577,7 +557,7 @@ def test_on_anvil_the_sweep_adds_every_missed_message_and_the_relayer_delivers_t
             assert report.open == report.added == tuple(held[1:])
             relay_until(relayer, lambda: all(funded(system, t) for t in missed), "all Funded")
             for mid in held:
-                assert delivery(system.business.inbox, mid)[0] is DeliveryStatus.DELIVERED
+                assert inbox_delivery(system.business.inbox, mid)[0] is DeliveryStatus.DELIVERED
         finally:
             world.close()
 
@@ -656,7 +636,7 @@ def test_a_stored_dead_message_whose_source_block_below_the_window_was_replaced_
 
     assert (report.open, report.added, report.reopened, report.stored_below) == ((), (), (), 0)
     assert relayer.store.get(real.message_id) == before
-    assert delivery(system.business.inbox, real.message_id)[0] is DeliveryStatus.NONE
+    assert inbox_delivery(system.business.inbox, real.message_id)[0] is DeliveryStatus.NONE
 
 
 def test_a_message_the_store_never_held_is_found_only_inside_the_window(world: World) -> None:
