@@ -26,6 +26,9 @@ import {MessageCodec} from "../libraries/MessageCodec.sol";
 ///      - registered app: may `send`.
 ///      Only the fixed kinds with canonical bodies can be sent (MessageCodec.checkBody);
 ///      no message can name a call target or calldata.
+///      Nonces are per app: each app's messages are numbered 0, 1, 2, ... in the same
+///      storage slot as its registration, so a send reads and writes one slot. An app
+///      that is unregistered keeps its count, so registering it again never reuses a nonce.
 contract Outbox is IOutbox, Ownable2Step {
     /// @notice A pending registration change of one app.
     struct PendingApp {
@@ -33,12 +36,17 @@ contract Outbox is IOutbox, Ownable2Step {
         uint64 readyAt;
     }
 
+    /// @dev What a send reads and writes, in one slot: whether the app may send and the
+    ///      nonce its next message will carry.
+    struct App {
+        bool registered;
+        uint64 nextNonce;
+    }
+
     uint32 private immutable _localDomain;
     uint64 private immutable _governanceDelay;
-    // One slot: send reads and writes both.
-    uint64 private _nextNonce;
     bool private _setupOpen;
-    mapping(address app => bool registered) private _registered;
+    mapping(address app => App state) private _apps;
     mapping(address app => PendingApp pending) private _pendingApps;
 
     /// @notice A message left this chain. `message` is the full encoding (source app and
@@ -105,7 +113,7 @@ contract Outbox is IOutbox, Ownable2Step {
     ///         setup). Replaces a pending proposal for the same app. Only the owner.
     function proposeApp(address app, bool registered) external onlyOwner {
         if (registered && app.code.length == 0) revert OutboxAppInvalid(app);
-        if (_registered[app] == registered) revert OutboxAppUnchanged(app, registered);
+        if (_apps[app].registered == registered) revert OutboxAppUnchanged(app, registered);
         if (_setupOpen) {
             _applyApp(app, registered);
             return;
@@ -120,7 +128,7 @@ contract Outbox is IOutbox, Ownable2Step {
         PendingApp memory pending = _pendingApps[app];
         DelayedGovernance.requireReady(pending.readyAt);
         delete _pendingApps[app];
-        if (_registered[app] == pending.registered) revert OutboxAppUnchanged(app, pending.registered);
+        if (_apps[app].registered == pending.registered) revert OutboxAppUnchanged(app, pending.registered);
         _applyApp(app, pending.registered);
     }
 
@@ -146,12 +154,17 @@ contract Outbox is IOutbox, Ownable2Step {
         external
         returns (bytes32 messageId, uint64 nonce)
     {
-        if (!_registered[msg.sender]) revert OutboxAppNotRegistered(msg.sender);
+        App memory app = _apps[msg.sender];
+        if (!app.registered) revert OutboxAppNotRegistered(msg.sender);
         if (destinationDomain == _localDomain) revert OutboxDestinationIsLocal(destinationDomain);
         if (destinationApp == address(0)) revert OutboxDestinationAppZero(destinationDomain);
         MessageCodec.checkBody(kind, body);
-        nonce = _nextNonce++;
-        if (_setupOpen) {
+        nonce = app.nextNonce;
+        // Checked: a uint64 nonce cannot overflow in practice, and if it did the send reverts.
+        _apps[msg.sender].nextNonce = nonce + 1;
+        // While the setup phase is open no app has sent yet, so only an app's first message
+        // (nonce 0) needs to read the flag.
+        if (nonce == 0 && _setupOpen) {
             _setupOpen = false;
             emit SetupClosed(msg.sender);
         }
@@ -166,14 +179,14 @@ contract Outbox is IOutbox, Ownable2Step {
         return _localDomain;
     }
 
-    /// @notice The nonce the next message will carry (= the number of messages sent).
-    function nextNonce() external view returns (uint64) {
-        return _nextNonce;
+    /// @notice The nonce `app`'s next message will carry (= the number of messages it sent).
+    function nextNonce(address app) external view returns (uint64) {
+        return _apps[app].nextNonce;
     }
 
     /// @notice Whether `app` may send.
     function isRegisteredApp(address app) external view returns (bool) {
-        return _registered[app];
+        return _apps[app].registered;
     }
 
     /// @notice Seconds between a proposal and its effect (after the setup phase).
@@ -193,7 +206,7 @@ contract Outbox is IOutbox, Ownable2Step {
     }
 
     function _applyApp(address app, bool registered) private {
-        _registered[app] = registered;
+        _apps[app].registered = registered;
         if (registered) emit AppRegistered(app);
         else emit AppUnregistered(app);
     }

@@ -7,7 +7,7 @@ interface IOutbox {
     /// @notice Send a message of a fixed `kind` from msg.sender (a registered app) to
     ///         `destinationApp` on `destinationDomain`. Emits the outbox's message event.
     /// @return messageId keccak256 of the full message encoding
-    /// @return nonce     this outbox's nonce for the message (only ever increases)
+    /// @return nonce     the sending app's nonce for the message (per app: only ever increases)
     function send(uint32 destinationDomain, address destinationApp, uint8 kind, bytes calldata body)
         external
         returns (bytes32 messageId, uint64 nonce);

@@ -16,7 +16,8 @@ One `reconcile_incremental(engine, payment, business)`:
    or message): the sum of balances (mints minus burns) and of held balances, and per
    route sent = delivered + failed + in flight (each touched message's status before and
    after the window); checked against the chain: C1 (totalSupply at the pinned block =
-   the running sum of balances) and each outbox's nextNonce (= messages it ever sent);
+   the running sum of balances) and each outbox's nextNonce of the chain's sending app
+   (= messages it ever sent);
 6. stores the pinned blocks, their hashes and the totals as the new reconciled checkpoint.
    A run whose last reconciled block is no longer the index's (a reorg rolled the index
    back under it) starts the totals again from the deployment blocks.
@@ -125,6 +126,8 @@ class IncrementalReport:
 
 
 _ROUTES = {"payment": "payment→business", "business": "business→payment"}
+# The one app that sends through each chain's outbox (its nonces count its messages).
+_SENDERS = {"payment": "PvdSettlement", "business": "TradeRegistry"}
 _STATUSES = ("delivered", "failed", "pending")
 
 
@@ -539,13 +542,19 @@ def _totals(
     """The running totals moved by the window's events: the sum of balances and of held
     balances, and per route the messages sent, delivered, failed and in flight (each
     touched message's status before the window and after it, from its events). Checked
-    against the chain: totalSupply (C1) and each outbox's nextNonce, which counts the
-    messages it ever sent."""
+    against the chain: totalSupply (C1) and each outbox's nextNonce of the chain's one
+    sending app (the settlement, the registry), which counts the messages it ever sent."""
     payment = reads["payment"]
     token = payment.view.contract("YuanToken")
     supply = payment.add([token.functions.totalSupply()])
     nonces = {
-        name: batch.add([batch.view.contract("Outbox").functions.nextNonce()])
+        name: batch.add(
+            [
+                batch.view.contract("Outbox").functions.nextNonce(
+                    batch.view.contract(_SENDERS[name]).address
+                )
+            ]
+        )
         for name, batch in reads.items()
     }
     balances = int(previous["balances"] if previous else 0) + changed.balances

@@ -43,11 +43,11 @@ def _body(nonce=0):
 
 def _state(outbox, *apps):
     return (
-        outbox.nextNonce(),
         outbox.owner(),
         outbox.pendingOwner(),
         outbox.setupOpen(),
         *(outbox.isRegisteredApp(a) for a in apps),
+        *(outbox.nextNonce(a) for a in apps),
         *(tuple(outbox.pendingApp(a)) for a in apps),
     )
 
@@ -71,7 +71,7 @@ def test_a_registered_app_sends_a_message(outbox, sender, stranger):
     assert bytes(event["message"]) == expected.encode()
     message_id, nonce = tx.return_value
     assert (message_id, nonce) == ("0x" + expected.id.hex(), 0)
-    assert outbox.nextNonce() == 1
+    assert outbox.nextNonce(sender) == 1
 
 
 def test_the_emitted_message_decodes_strictly(outbox, sender, stranger):
@@ -87,7 +87,7 @@ def test_the_nonce_only_increases(outbox, sender, stranger):
         tx = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(n), {"from": stranger})
         nonces.append(Message.decode(bytes(tx.events["MessageSent"]["message"])).nonce)
     assert nonces == [0, 1, 2, 3]
-    assert outbox.nextNonce() == 4
+    assert outbox.nextNonce(sender) == 4
 
 
 def test_the_same_body_sent_twice_gets_two_ids(outbox, sender, stranger):
@@ -104,10 +104,48 @@ def test_an_unregistered_app_cannot_send(outbox, unregistered, stranger):
 
 
 def test_an_account_cannot_send(outbox, stranger):
-    before = _state(outbox)
+    before = _state(outbox, stranger)
     with brownie.reverts(err("OutboxAppNotRegistered", stranger.address)):
         outbox.send(PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
-    assert _state(outbox) == before
+    assert _state(outbox, stranger) == before
+
+
+def test_each_app_numbers_its_own_messages(outbox, sender, unregistered, deployer, stranger):
+    outbox.proposeApp(unregistered, True, {"from": deployer})  # setup phase: at once
+    other = unregistered
+    sent = []
+    for i, app in enumerate((sender, other, sender, other, other)):
+        tx = app.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+        message = Message.decode(bytes(tx.events["MessageSent"]["message"]))
+        assert tx.return_value[1] == message.nonce
+        assert ("SetupClosed" in tx.events) == (i == 0)  # only the very first message
+        sent.append((message.source_app, message.nonce))
+    assert sent == [
+        (sender.address, 0),
+        (other.address, 0),
+        (sender.address, 1),
+        (other.address, 1),
+        (other.address, 2),
+    ]
+    assert (outbox.nextNonce(sender), outbox.nextNonce(other)) == (2, 3)
+
+
+def test_an_app_registered_again_goes_on_from_its_last_nonce(outbox, sender, deployer, stranger):
+    for n in range(2):
+        sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(n), {"from": stranger})
+    # The first message closed the setup phase: each change waits for the delay.
+    outbox.proposeApp(sender, False, {"from": deployer})
+    chain = brownie.chain
+    chain.sleep(GOVERNANCE_DELAY + 1)
+    outbox.applyApp(sender, {"from": stranger})
+    assert not outbox.isRegisteredApp(sender)
+    assert outbox.nextNonce(sender) == 2  # kept while unregistered
+    outbox.proposeApp(sender, True, {"from": deployer})
+    chain.sleep(GOVERNANCE_DELAY + 1)
+    outbox.applyApp(sender, {"from": stranger})
+    tx = sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
+    assert Message.decode(bytes(tx.events["MessageSent"]["message"])).nonce == 2
+    assert outbox.nextNonce(sender) == 3
 
 
 @pytest.mark.parametrize(
@@ -254,7 +292,7 @@ def test_an_unregistered_app_can_no_longer_send(outbox, sender, deployer, strang
     outbox.proposeApp(sender, False, {"from": deployer})
     with brownie.reverts(err("OutboxAppNotRegistered", sender.address)):
         sender.sendVia(outbox, PAYMENT_DOMAIN, PEER, 2, _body(), {"from": stranger})
-    assert outbox.nextNonce() == 0
+    assert outbox.nextNonce(sender) == 0
 
 
 def test_registering_an_account_reverts(outbox, deployer, stranger):

@@ -49,7 +49,7 @@ def test_a_stranger_cannot_announce_someone_elses_hold(side, direct, buyer, stra
     ):
         side.settlement.announce(direct.tuple(), {"from": stranger})
     assert not side.settlement.isAnnounced(direct.id())
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_the_payer_announces_its_own_hold(side, direct, buyer):
@@ -131,7 +131,7 @@ def test_hold_and_announce_announces_a_front_run_hold(side, wallet_a, seller, re
         side.settlement.placeHoldAndAnnounce(
             hold.tuple(), valid_before, signature, {"from": relayer}
         )
-    assert side.outbox.nextNonce() == 1
+    assert side.outbox.nextNonce(side.settlement) == 1
 
 
 def test_hold_and_announce_of_a_front_run_hold_needs_the_payers_signature(
@@ -148,7 +148,7 @@ def test_hold_and_announce_of_a_front_run_hold_needs_the_payers_signature(
     ):
         side.settlement.placeHoldAndAnnounce(hold.tuple(), valid_before, forged, {"from": relayer})
     assert not side.settlement.isAnnounced(hold.id())
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_hold_and_announce_twice_reverts(side, wallet_a, seller, relayer):
@@ -163,7 +163,7 @@ def test_hold_and_announce_twice_reverts(side, wallet_a, seller, relayer):
         side.settlement.placeHoldAndAnnounce(
             hold.tuple(), valid_before, signature, {"from": relayer}
         )
-    assert side.outbox.nextNonce() == 1
+    assert side.outbox.nextNonce(side.settlement) == 1
 
 
 def test_a_released_hold_is_not_announced(side, buyer, seller):

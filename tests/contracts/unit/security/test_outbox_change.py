@@ -71,7 +71,7 @@ def test_a_delivered_trade_keeps_its_outcome_when_the_outbox_refuses_it(
     assert registry.outcomeUnsent(trade.id)
 
     _register(business_outbox, registry, deployer)
-    nonce = business_outbox.nextNonce()
+    nonce = business_outbox.nextNonce(registry)
     resent = registry.resendOutcome(trade.id, {"from": stranger})
     assert resent.events["OutcomeSent"] == {
         "tradeId": trade.id,

@@ -116,7 +116,7 @@ def test_a_refund_outcome_for_a_hold_never_placed_is_a_flagged_no_op(
     assert tx.return_value == DELIVERED
     assert tx.events["OutcomeWithoutHold"]["outcome"] == int(outcome)
     assert "MessageSent" not in tx.events
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_a_failed_forgery_cannot_be_retried_under_a_new_attester_set(

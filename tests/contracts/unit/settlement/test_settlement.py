@@ -127,7 +127,7 @@ def test_hold_and_announce_refuses_a_hold_with_another_notary(
         side.settlement.placeHoldAndAnnounce(
             hold.tuple(), now() + 3600, signature, {"from": relayer}
         )
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_hold_and_announce_refuses_a_zero_reference(side, wallet_a, seller, relayer):
@@ -137,7 +137,7 @@ def test_hold_and_announce_refuses_a_zero_reference(side, wallet_a, seller, rela
         side.settlement.placeHoldAndAnnounce(
             hold.tuple(), now() + 3600, signature, {"from": relayer}
         )
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_hold_and_announce_refuses_a_signature_by_someone_else(
@@ -151,7 +151,7 @@ def test_hold_and_announce_refuses_a_signature_by_someone_else(
     ):
         side.settlement.placeHoldAndAnnounce(hold.tuple(), valid_before, forged, {"from": relayer})
     assert not side.settlement.isAnnounced(hold.id())
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 # ----------------------------------------------------------------------------- announce
@@ -185,7 +185,7 @@ def test_a_hold_cannot_be_announced_twice(side, announced, wallet_a):
         brownie.reverts(err("SettlementAlreadyAnnounced", announced.id())),
     ):
         side.settlement.announce(announced.tuple(), {"from": wallet_a})
-    assert side.outbox.nextNonce() == 1
+    assert side.outbox.nextNonce(side.settlement) == 1
 
 
 def test_announce_refuses_fields_the_payer_did_not_place(side, buyer, seller):
@@ -197,14 +197,14 @@ def test_announce_refuses_fields_the_payer_did_not_place(side, buyer, seller):
     ):
         side.settlement.announce(hold.tuple(), {"from": buyer})
     assert not side.settlement.isAnnounced(hold.id())
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_announce_refuses_a_hold_that_was_never_placed(side, buyer, seller):
     hold = new_hold(buyer, seller, side.settlement, PRICE, now() + WEEK, "trade-none")
     with brownie.reverts(err("SettlementHoldNotHeld", hold.id(), NONE)):
         side.settlement.announce(hold.tuple(), {"from": buyer})
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_announce_refuses_a_released_hold(side, buyer, seller, stranger):
@@ -214,7 +214,7 @@ def test_announce_refuses_a_released_hold(side, buyer, seller, stranger):
     side.token.releaseHold(hold.tuple(), {"from": stranger})
     with brownie.reverts(err("SettlementHoldNotHeld", hold.id(), RELEASED)):
         side.settlement.announce(hold.tuple(), {"from": buyer})
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 def test_announce_refuses_a_hold_for_another_notary(side, buyer, seller, arbiter):
@@ -276,10 +276,10 @@ def test_a_replayed_outcome_moves_nothing_twice(side, announced, wallet_a, selle
     """X3 and R2: resubmitting never causes a second effect."""
     message = registry_outcome(side.settlement, announced, Outcome.DELIVERED)
     deliver_signed(side.inbox, message, relayer)
-    before = (_balances(side.token, wallet_a, seller), side.outbox.nextNonce())
+    before = (_balances(side.token, wallet_a, seller), side.outbox.nextNonce(side.settlement))
     tx = deliver_signed(side.inbox, message, relayer)
     assert tx.return_value == ALREADY_CONSUMED
-    assert (_balances(side.token, wallet_a, seller), side.outbox.nextNonce()) == before
+    assert (_balances(side.token, wallet_a, seller), side.outbox.nextNonce(side.settlement)) == before
 
 
 def test_a_delivered_outcome_after_the_hold_was_released_at_expiry_reports_refunded_and_flags(
@@ -362,7 +362,7 @@ def test_a_paused_token_keeps_a_delivered_outcome_for_retry(
     assert delivery_status(side.inbox, message) == STATUS_FAILED
     assert _balances(side.token, wallet_a, seller) == before
     assert side.token.holdStatus(announced.id()) == HELD
-    assert side.outbox.nextNonce() == 1  # only the announcement
+    assert side.outbox.nextNonce(side.settlement) == 1  # only the announcement
     side.token.unpause({"from": pauser})
     retried = side.inbox.retry(message.encode(), {"from": stranger})
     assert "HoldExecuted" in retried.events
@@ -437,7 +437,7 @@ def test_an_outcome_for_a_hold_never_placed_is_a_flagged_no_op(side, wallet_a, s
     assert tx.return_value == DELIVERED
     assert tx.events["OutcomeWithoutHold"]["holdId"] == "0x" + ghost.id().hex()
     assert (_balances(side.token, wallet_a, seller), side.token.holdStatus(ghost.id())) == before
-    assert side.outbox.nextNonce() == 0
+    assert side.outbox.nextNonce(side.settlement) == 0
 
 
 # -------------------------------------------------------------------- access and wiring
@@ -473,7 +473,7 @@ def test_the_settlement_refuses_another_source_even_from_its_inbox(
         settlement.receiveMessage(
             BUSINESS_DOMAIN, REGISTRY, b"\x01" * 32, 1, body, {"from": deployer}
         )
-    assert outbox.nextNonce() == 0
+    assert outbox.nextNonce(settlement) == 0
 
 
 @pytest.mark.parametrize("argument", [0, 1, 2, 4])
@@ -509,4 +509,4 @@ def test_a_hold_released_on_the_token_is_announced_again_once_placed_again(
     tx = side.settlement.announce(again.tuple(), {"from": buyer})
     assert tx.events["HoldAnnounced"]["holdId"] == "0x" + hold.id().hex()
     assert side.settlement.isAnnounced(again.id())
-    assert side.outbox.nextNonce() == 2
+    assert side.outbox.nextNonce(side.settlement) == 2
