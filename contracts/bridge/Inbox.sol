@@ -54,6 +54,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The most attesters a set may have.
     uint256 public constant MAX_ATTESTERS = 32;
 
+    /// @notice The most (source domain, source app) pairs that may have a recipient.
+    uint256 public constant MAX_PEERS = 16;
+
     /// @notice The longest governance delay that may be configured.
     uint64 public constant MAX_GOVERNANCE_DELAY = DelayedGovernance.MAX_DELAY;
 
@@ -62,6 +65,13 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @notice The most bytes of a recipient's revert reason kept in MessageFailed.
     uint256 private constant MAX_REASON_LENGTH = 256;
+
+    /// @notice Bytes of one attester in the delivery data: its address.
+    uint256 private constant MEMBER_LENGTH = 20;
+
+    /// @notice Bytes of one peer in the delivery data: source domain (4), source app (20),
+    ///         recipient (20).
+    uint256 private constant PEER_LENGTH = 44;
 
     /// @notice Where a message id is in its life.
     enum DeliveryStatus {
@@ -87,10 +97,11 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         uint32 epoch;
     }
 
-    /// @dev Everything a delivery reads, in one slot: with the address of the code that
-    ///      holds the current attester set (20 bytes per attester, ascending, after a STOP
-    ///      byte), so a delivery reads the whole set with one EXTCODECOPY instead of one
-    ///      storage slot per signer.
+    /// @dev Everything a delivery reads from storage, in one slot, with the address of the
+    ///      code that holds the rest (the delivery data: a STOP byte, the current attesters
+    ///      ascending, 20 bytes each, then the peers, 44 bytes each: source domain, source
+    ///      app, recipient), so a delivery reads the whole set and its peer with one
+    ///      EXTCODECOPY instead of one storage slot per signer and one for the peer.
     struct Config {
         uint8 threshold;
         uint8 attesterCount;
@@ -98,6 +109,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         bool paused;
         bool setupOpen;
         address attesterData;
+        uint8 peerCount;
     }
 
     /// @dev A message's consumed marker while it is being delivered.
@@ -134,6 +146,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     address[] private _attesters;
     mapping(address attester => uint32 epoch) private _attesterEpoch;
     mapping(uint32 sourceDomain => mapping(address sourceApp => address recipient)) private _recipients;
+    /// @dev The pairs with a recipient, as (sourceDomain << 160 | sourceApp): the delivery
+    ///      data's peers, in this order.
+    uint256[] private _peerKeys;
     /// @dev Consumed markers: word key (sourceDomain << 224 | sourceApp << 64 | nonce >> 8),
     ///      bit nonce & 255.
     mapping(uint256 word => uint256 bits) private _consumed;
@@ -286,6 +301,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @notice The attester set could not be stored as code (out of gas).
     error InboxAttesterDataNotStored();
+
+    /// @notice A new peer would make more than `max` (source domain, source app) pairs with
+    ///         a recipient: remove one first.
+    error InboxPeerLimit(uint32 sourceDomain, address sourceApp, uint256 max);
 
     /// @notice The deployment id must be non-zero (a deployment draws a random one).
     error InboxDeploymentIdZero();
@@ -448,6 +467,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             sourceDomain == _localDomain || sourceApp == address(0) || recipient == address(this)
                 || (recipient != address(0) && recipient.code.length == 0)
         ) revert InboxPeerInvalid(sourceDomain, sourceApp, recipient);
+        _checkPeerLimit(sourceDomain, sourceApp, recipient);
         Config memory config = _config;
         if (config.setupOpen) {
             _applyPeer(sourceDomain, sourceApp, recipient);
@@ -584,8 +604,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return _attesters;
     }
 
-    /// @notice The contract whose code holds the current attester set as deliveries read it:
-    ///         a STOP byte, then the members ascending, 20 bytes each (rewritten on rotation).
+    /// @notice The contract whose code holds what deliveries read besides the one
+    ///         configuration slot: a STOP byte, the current attesters ascending, 20 bytes
+    ///         each, then every peer, 44 bytes each (source domain, source app, recipient).
+    ///         Written again, as a new contract, on every rotation and peer change.
     function attesterSetData() external view returns (address) {
         return _config.attesterData;
     }
@@ -777,26 +799,40 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
                 abi.encodeWithSelector(InboxWrongDestinationDomain.selector, destinationDomain, _localDomain)
             );
         }
+        Config memory config = _config;
+        // The attesters and the peers, read in one go from the delivery data's code.
+        uint256 data = _deliveryData(config);
+        (recipient, failure) = _recipientError(data, config, message);
+        if (failure.length != 0) return (address(0), false, failure);
+        if (config.paused) return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
+        failure = _signatureError(config, data, message, signatures);
+        return (recipient, config.setupOpen, failure);
+    }
+
+    /// @dev The recipient registered for the message's source, which must be the one it
+    ///      names; else zero and the custom error (InboxUnknownSource, InboxWrongRecipient).
+    function _recipientError(uint256 data, Config memory config, bytes calldata message)
+        private
+        pure
+        returns (address recipient, bytes memory failure)
+    {
         uint32 sourceDomain = MessageCodec.messageSourceDomain(message);
         address sourceApp = MessageCodec.messageSourceApp(message);
-        recipient = _recipients[sourceDomain][sourceApp];
+        recipient = _peerIn(data, config, sourceDomain, sourceApp);
         if (recipient == address(0)) {
-            return (address(0), false, abi.encodeWithSelector(InboxUnknownSource.selector, sourceDomain, sourceApp));
+            return (address(0), abi.encodeWithSelector(InboxUnknownSource.selector, sourceDomain, sourceApp));
         }
         address destinationApp = MessageCodec.messageDestinationApp(message);
         if (destinationApp != recipient) {
-            return (address(0), false, abi.encodeWithSelector(InboxWrongRecipient.selector, destinationApp, recipient));
+            return (address(0), abi.encodeWithSelector(InboxWrongRecipient.selector, destinationApp, recipient));
         }
-        Config memory config = _config;
-        if (config.paused) return (address(0), false, abi.encodeWithSelector(InboxPaused.selector, id));
-        failure = _signatureError(config, message, signatures);
-        return (recipient, config.setupOpen, failure);
+        return (recipient, failure);
     }
 
     /// @dev Exactly `threshold` signatures over this inbox's digest of `message`, each low-s
     ///      and recoverable (OpenZeppelin ECDSA), signers strictly ascending (so distinct),
     ///      each a current attester. Returns the first failure's custom error, or empty.
-    function _signatureError(Config memory config, bytes calldata message, bytes calldata signatures)
+    function _signatureError(Config memory config, uint256 set, bytes calldata message, bytes calldata signatures)
         private
         view
         returns (bytes memory failure)
@@ -808,25 +844,14 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             );
         }
         bytes32 digest = MessageAttestation.digest(domainSeparator(), message);
-        // The current set, ascending, read in one go: signers are ascending too, so one
-        // forward walk over the set checks every signer's membership.
-        (uint256 set, uint256 count) = _attesterSet(config);
+        // The current set, ascending (at `set`, read with the peers): signers are ascending
+        // too, so one forward walk over the set checks every signer's membership.
+        uint256 count = config.attesterCount;
         uint256 next = 0; // the first member not yet passed
         address previous = address(0);
         for (uint256 i = 0; i < required;) {
-            bytes32 r;
-            bytes32 s;
-            uint8 v;
             // In bounds: signatures.length == required * 65 was checked above.
-            assembly ("memory-safe") {
-                let at := add(signatures.offset, mul(i, SIGNATURE_LENGTH))
-                r := calldataload(at)
-                s := calldataload(add(at, 0x20))
-                v := byte(0, calldataload(add(at, 0x40)))
-            }
-            // The third value (the error's argument) is not needed: the error code is reported.
-            // slither-disable-next-line unused-return
-            (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, v, r, s);
+            (address signer, ECDSA.RecoverError error) = _recover(digest, signatures, i);
             if (error != ECDSA.RecoverError.NoError) {
                 return abi.encodeWithSelector(InboxSignatureInvalid.selector, i, uint8(error));
             }
@@ -845,16 +870,69 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         return failure;
     }
 
-    /// @dev The current attester set as deliveries read it: the members ascending, 20 bytes
-    ///      each, copied from the data contract's code (after its STOP byte) to fresh memory.
-    function _attesterSet(Config memory config) private view returns (uint256 set, uint256 count) {
-        count = config.attesterCount;
-        address data = config.attesterData;
+    /// @dev The signer of signature `i` of `signatures` (65 bytes each; the caller checked
+    ///      the length) over `digest`, with OpenZeppelin's ECDSA error code.
+    function _recover(bytes32 digest, bytes calldata signatures, uint256 i)
+        private
+        pure
+        returns (address signer, ECDSA.RecoverError error)
+    {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
         assembly ("memory-safe") {
-            set := mload(0x40)
-            extcodecopy(data, set, 1, mul(count, 20))
-            mstore(0x40, add(set, and(add(mul(count, 20), 0x1f), not(0x1f))))
+            let at := add(signatures.offset, mul(i, SIGNATURE_LENGTH))
+            r := calldataload(at)
+            s := calldataload(add(at, 0x20))
+            v := byte(0, calldataload(add(at, 0x40)))
         }
+        // The third value (the error's argument) is not needed: the error code is reported.
+        // slither-disable-next-line unused-return
+        (signer, error,) = ECDSA.tryRecover(digest, v, r, s);
+    }
+
+    /// @dev The delivery data as deliveries read it, copied from the data contract's code
+    ///      (after its STOP byte) to fresh memory: the members ascending, 20 bytes each, then
+    ///      the peers, 44 bytes each. Returns where it starts (the first member).
+    function _deliveryData(Config memory config) private view returns (uint256 data) {
+        uint256 attesterCount = config.attesterCount;
+        uint256 peerCount = config.peerCount;
+        address code = config.attesterData;
+        assembly ("memory-safe") {
+            let size := add(mul(attesterCount, MEMBER_LENGTH), mul(peerCount, PEER_LENGTH))
+            data := mload(0x40)
+            extcodecopy(code, data, 1, size)
+            mstore(0x40, add(data, and(add(size, 0x1f), not(0x1f))))
+        }
+    }
+
+    /// @dev The recipient the delivery data names for (`sourceDomain`, `sourceApp`), zero if
+    ///      none: a walk over its peers (at most MAX_PEERS).
+    function _peerIn(uint256 data, Config memory config, uint32 sourceDomain, address sourceApp)
+        private
+        pure
+        returns (address recipient)
+    {
+        uint256 key = _peerKey(sourceDomain, sourceApp);
+        uint256 attesterCount = config.attesterCount;
+        uint256 peerCount = config.peerCount;
+        // A memory walk over at most MAX_PEERS entries of 44 bytes.
+        assembly ("memory-safe") {
+            let at := add(data, mul(attesterCount, MEMBER_LENGTH))
+            let end := add(at, mul(peerCount, PEER_LENGTH))
+            for {} lt(at, end) { at := add(at, PEER_LENGTH) } {
+                // domain (4) and app (20), then the recipient (20)
+                if eq(shr(64, mload(at)), key) {
+                    recipient := shr(96, mload(add(at, 24)))
+                    break
+                }
+            }
+        }
+    }
+
+    /// @dev A pair's key in the peer list: sourceDomain (32 bits) | sourceApp (160 bits).
+    function _peerKey(uint32 sourceDomain, address sourceApp) private pure returns (uint256) {
+        return (uint256(sourceDomain) << 160) | uint256(uint160(sourceApp));
     }
 
     /// @dev Walk the ascending set from member `next` past the members below `signer`:
@@ -967,7 +1045,7 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
             _attesterEpoch[attesters_[i]] = epoch;
         }
         _attesters = attesters_;
-        _config.attesterData = _storeAttesterData(attesters_);
+        _config.attesterData = _storeDeliveryData(attesters_);
         _config.epoch = epoch;
         _config.threshold = threshold_;
         // Safe: _checkAttesterSet bounds the length by MAX_ATTESTERS (32).
@@ -975,15 +1053,29 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         emit AttesterSetApplied(epoch, attesters_, threshold_);
     }
 
-    /// @dev Deploy the set as code (the SSTORE2 pattern): a STOP byte, then the addresses
-    ///      packed ascending, 20 bytes each; nothing can call it.
-    function _storeAttesterData(address[] memory attesters_) private returns (address data) {
+    /// @dev Deploy the delivery data as code (the SSTORE2 pattern): a STOP byte, then the
+    ///      attesters packed ascending, 20 bytes each, then the peers in `_peerKeys` order,
+    ///      44 bytes each (source domain, source app, recipient); nothing can call it.
+    function _storeDeliveryData(address[] memory attesters_) private returns (address data) {
+        uint256 peers = _peerKeys.length;
         // Byte 0 stays zero (STOP); abi.encodePacked would pad each address to 32 bytes.
-        bytes memory runtime = new bytes(1 + 20 * attesters_.length);
+        bytes memory runtime = new bytes(1 + MEMBER_LENGTH * attesters_.length + PEER_LENGTH * peers);
         for (uint256 i = 0; i < attesters_.length; ++i) {
             bytes20 member = bytes20(attesters_[i]);
             assembly ("memory-safe") {
-                mstore(add(add(runtime, 0x21), mul(i, 20)), member)
+                mstore(add(add(runtime, 0x21), mul(i, MEMBER_LENGTH)), member)
+            }
+        }
+        uint256 start = 0x21 + MEMBER_LENGTH * attesters_.length;
+        for (uint256 j = 0; j < peers; ++j) {
+            uint256 key = _peerKeys[j];
+            address recipient = _recipients[uint32(key >> 160)][address(uint160(key))];
+            // In order, each write's trailing zeros are overwritten by the next one (the last
+            // one's fall in the allocation's padding or in free memory).
+            assembly ("memory-safe") {
+                let at := add(add(runtime, start), mul(j, PEER_LENGTH))
+                mstore(at, shl(64, key))
+                mstore(add(at, 24), shl(96, recipient))
             }
         }
         // Init code: PUSH2 len, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE,
@@ -995,8 +1087,40 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         if (data == address(0)) revert InboxAttesterDataNotStored();
     }
 
+    /// @dev A new pair beyond MAX_PEERS is refused; changing or removing one never is.
+    function _checkPeerLimit(uint32 sourceDomain, address sourceApp, address recipient) private view {
+        if (recipient != address(0) && _recipients[sourceDomain][sourceApp] == address(0) && _peerKeys.length >= MAX_PEERS) {
+            revert InboxPeerLimit(sourceDomain, sourceApp, MAX_PEERS);
+        }
+    }
+
+    /// @dev Set the pair's recipient (zero: remove it), keep the peer list in step and write
+    ///      the delivery data again (a contract's code cannot change: a new data contract).
     function _applyPeer(uint32 sourceDomain, address sourceApp, address recipient) private {
+        _checkPeerLimit(sourceDomain, sourceApp, recipient);
+        address previous = _recipients[sourceDomain][sourceApp];
+        uint256 key = _peerKey(sourceDomain, sourceApp);
+        if (previous == address(0) && recipient != address(0)) {
+            _peerKeys.push(key);
+        } else if (previous != address(0) && recipient == address(0)) {
+            _removePeerKey(key);
+        }
         _recipients[sourceDomain][sourceApp] = recipient;
+        // Safe: _checkPeerLimit bounds the list by MAX_PEERS (16).
+        _config.peerCount = uint8(_peerKeys.length);
+        _config.attesterData = _storeDeliveryData(_attesters);
         emit PeerApplied(sourceDomain, sourceApp, recipient);
+    }
+
+    /// @dev Take `key` out of the peer list (the last key takes its place).
+    function _removePeerKey(uint256 key) private {
+        uint256 last = _peerKeys.length - 1;
+        for (uint256 i = 0; i <= last; ++i) {
+            if (_peerKeys[i] == key) {
+                _peerKeys[i] = _peerKeys[last];
+                _peerKeys.pop();
+                return;
+            }
+        }
     }
 }

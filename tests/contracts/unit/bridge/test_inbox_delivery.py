@@ -19,6 +19,7 @@ from tests.contracts.fixtures.bridge import (
     BUSINESS_DOMAIN,
     FORGER,
     PAYMENT_DOMAIN,
+    delivery_data,
     delivery_status,
     deploy_inbox,
     err,
@@ -584,7 +585,8 @@ def test_every_pair_of_members_delivers(wired_inbox, app, relayer, pair):
     assert tx.return_value == DELIVERED
 
 
-def test_the_attester_set_is_stored_as_code(wired_inbox):
+def test_the_attester_set_and_the_peer_are_stored_as_code(wired_inbox, app):
     data = wired_inbox.attesterSetData()
     code = bytes(brownie.web3.eth.get_code(data))
-    assert code == b"\x00" + b"".join(bytes.fromhex(a.address[2:]) for a in ATTESTERS[:3])
+    members = [a.address for a in ATTESTERS[:3]]
+    assert code == delivery_data(members, [(BUSINESS_DOMAIN, BUSINESS_APP, app.address)])

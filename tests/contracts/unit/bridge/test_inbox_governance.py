@@ -14,6 +14,8 @@ from tests.contracts.fixtures.bridge import (
     DEPLOYMENT_ID,
     GOVERNANCE_DELAY,
     PAYMENT_DOMAIN,
+    delivery_data,
+    deploy_inbox,
     err,
     inbox_state,
     outcome_message,
@@ -227,7 +229,7 @@ def test_anyone_applies_an_attester_set_once_its_delay_has_passed(
     new_data = wired_inbox.attesterSetData()
     assert new_data != old_data
     code = bytes(brownie.web3.eth.get_code(new_data))
-    assert code == b"\x00" + b"".join(bytes.fromhex(m[2:]) for m in members)
+    assert code == delivery_data(members, [(BUSINESS_DOMAIN, BUSINESS_APP, app.address)])
     assert tx.events["AttesterSetApplied"]["epoch"] == 2
     assert list(wired_inbox.attesters()) == members
     assert wired_inbox.threshold() == 3
@@ -371,6 +373,78 @@ def test_removing_a_peer_waits_for_the_delay_and_then_refuses_it(
     late = outcome_message(app, nonce=2)
     with brownie.reverts(err("InboxUnknownSource", BUSINESS_DOMAIN, BUSINESS_APP)):
         _deliver(wired_inbox, late, ATTESTERS[:2], relayer)
+
+
+def _data(inbox):
+    return bytes(brownie.web3.eth.get_code(inbox.attesterSetData()))
+
+
+def test_a_peer_change_writes_the_delivery_data_again(wired_inbox, app, deployer, relayer, chain):
+    members = _addresses(ATTESTERS[:3])
+    old_data = wired_inbox.attesterSetData()
+    wired_inbox.proposePeer(BUSINESS_DOMAIN, NEW_APP, app, {"from": deployer})
+    assert wired_inbox.attesterSetData() == old_data  # a proposal changes nothing
+    chain.sleep(GOVERNANCE_DELAY)
+    wired_inbox.applyPeer(BUSINESS_DOMAIN, NEW_APP, {"from": relayer})
+    assert wired_inbox.attesterSetData() != old_data
+    assert bytes(brownie.web3.eth.get_code(old_data)) == delivery_data(
+        members, [(BUSINESS_DOMAIN, BUSINESS_APP, app.address)]
+    )  # the old contract is unchanged (code cannot change)
+    assert _data(wired_inbox) == delivery_data(
+        members,
+        [(BUSINESS_DOMAIN, BUSINESS_APP, app.address), (BUSINESS_DOMAIN, NEW_APP, app.address)],
+    )
+    # Each source reaches the recipient the data names for it.
+    for source in (BUSINESS_APP, NEW_APP):
+        message = outcome_message(app, source_app=source, nonce=7)
+        tx = _deliver(wired_inbox, message, ATTESTERS[:2], relayer)
+        assert tx.events["MessageDelivered"]["recipient"] == app
+    # Removing the first peer: the last takes its place in the data.
+    wired_inbox.proposePeer(BUSINESS_DOMAIN, BUSINESS_APP, ZERO, {"from": deployer})
+    chain.sleep(GOVERNANCE_DELAY)
+    wired_inbox.applyPeer(BUSINESS_DOMAIN, BUSINESS_APP, {"from": relayer})
+    assert _data(wired_inbox) == delivery_data(members, [(BUSINESS_DOMAIN, NEW_APP, app.address)])
+    message = outcome_message(app, nonce=8)
+    with brownie.reverts(err("InboxUnknownSource", BUSINESS_DOMAIN, BUSINESS_APP)):
+        _deliver(wired_inbox, message, ATTESTERS[:2], relayer)
+
+
+def _source(i):
+    return "0x" + (0x5000 + i).to_bytes(20, "big").hex()
+
+
+def test_a_peer_beyond_the_limit_is_refused(Inbox, app, deployer, guardian, relayer, chain):
+    inbox = deploy_inbox(Inbox, deployer, guardian, PAYMENT_DOMAIN, ATTESTERS[:3], 2)
+    limit = inbox.MAX_PEERS()
+    assert limit == 16
+    for i in range(limit):  # setup phase: at once
+        inbox.proposePeer(BUSINESS_DOMAIN, _source(i), app, {"from": deployer})
+    before = inbox_state(inbox)
+    data = _data(inbox)
+    assert len(data) == 1 + 3 * 20 + limit * 44
+    with brownie.reverts(err("InboxPeerLimit", BUSINESS_DOMAIN, NEW_APP, limit)):
+        inbox.proposePeer(BUSINESS_DOMAIN, NEW_APP, app, {"from": deployer})
+    assert inbox_state(inbox) == before
+    assert inbox.recipientOf(BUSINESS_DOMAIN, NEW_APP) == ZERO
+    # Changing or removing a pair is never refused; a removal makes room.
+    inbox.proposePeer(BUSINESS_DOMAIN, _source(0), ZERO, {"from": deployer})
+    inbox.proposePeer(BUSINESS_DOMAIN, NEW_APP, app, {"from": deployer})
+    assert inbox.recipientOf(BUSINESS_DOMAIN, NEW_APP) == app
+    # After setup the limit also holds when a proposal is applied.
+    inbox.closeSetup({"from": deployer})
+    inbox.proposePeer(BUSINESS_DOMAIN, _source(1), ZERO, {"from": deployer})
+    chain.sleep(GOVERNANCE_DELAY)
+    inbox.applyPeer(BUSINESS_DOMAIN, _source(1), {"from": relayer})
+    # One place free: two proposals pass, the second to be applied is refused.
+    inbox.proposePeer(BUSINESS_DOMAIN, _source(100), app, {"from": deployer})
+    inbox.proposePeer(BUSINESS_DOMAIN, _source(101), app, {"from": deployer})
+    chain.sleep(GOVERNANCE_DELAY)
+    inbox.applyPeer(BUSINESS_DOMAIN, _source(100), {"from": relayer})
+    before = inbox_state(inbox)
+    with brownie.reverts(err("InboxPeerLimit", BUSINESS_DOMAIN, _source(101), limit)):
+        inbox.applyPeer(BUSINESS_DOMAIN, _source(101), {"from": relayer})
+    assert inbox_state(inbox) == before
+    assert inbox.pendingPeer(BUSINESS_DOMAIN, _source(101))[0] == app
 
 
 def test_the_inbox_cannot_be_its_own_recipient(wired_inbox, deployer):
