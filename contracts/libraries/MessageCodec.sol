@@ -109,6 +109,17 @@ library MessageCodec {
             abi.decode(body, (bytes32, bytes32, Outcome, address, address, uint256, uint64));
     }
 
+    /// @notice A TRADE_OUTCOME body read in place, without copying it to memory: its length
+    ///         is checked here, and each field when it is read (the compiler's checks of a
+    ///         calldata value: an address or enum word out of range reverts).
+    function tradeOutcomeCalldata(bytes calldata body) internal pure returns (TradeOutcome calldata m) {
+        _checkLength(TRADE_OUTCOME, body.length, TRADE_OUTCOME_LENGTH);
+        // A TradeOutcome is seven static words: its calldata encoding is the body itself.
+        assembly ("memory-safe") {
+            m := body.offset
+        }
+    }
+
     function encodePaymentSettled(PaymentSettled memory m) internal pure returns (bytes memory) {
         return abi.encode(m.tradeId, m.holdId, m.result, m.amount);
     }

@@ -182,7 +182,7 @@ contract PvdSettlement is IMessageRecipient {
             revert SettlementUnknownSource(sourceDomain, sourceApp);
         }
         if (kind != MessageCodec.TRADE_OUTCOME) revert SettlementUnexpectedKind(kind);
-        MessageCodec.TradeOutcome memory outcome = MessageCodec.decodeTradeOutcome(body);
+        MessageCodec.TradeOutcome calldata outcome = MessageCodec.tradeOutcomeCalldata(body);
         IHoldableToken.Hold memory hold = IHoldableToken.Hold({
             payer: outcome.payer,
             payee: outcome.payee,
@@ -271,7 +271,7 @@ contract PvdSettlement is IMessageRecipient {
     ///      Refunded and flagged; still held before expiry -> a passing fault: re-raise it.
     function _settleDelivered(
         IHoldableToken.Hold memory hold,
-        MessageCodec.TradeOutcome memory outcome,
+        MessageCodec.TradeOutcome calldata outcome,
         bytes32 messageId
     ) private returns (MessageCodec.SettlementResult) {
         try _token.executeHold(hold) {
@@ -295,7 +295,7 @@ contract PvdSettlement is IMessageRecipient {
     ///      otherwise re-raise the token's error.
     function _settleRelease(
         IHoldableToken.Hold memory hold,
-        MessageCodec.TradeOutcome memory outcome,
+        MessageCodec.TradeOutcome calldata outcome,
         bytes32 messageId
     ) private returns (MessageCodec.SettlementResult) {
         try _token.releaseHold(hold) {
@@ -325,7 +325,7 @@ contract PvdSettlement is IMessageRecipient {
     }
 
     /// @dev An outcome for no matching hold: flag it; None tells the caller to stop there.
-    function _noHold(MessageCodec.TradeOutcome memory outcome, bytes32 messageId)
+    function _noHold(MessageCodec.TradeOutcome calldata outcome, bytes32 messageId)
         private
         returns (MessageCodec.SettlementResult)
     {

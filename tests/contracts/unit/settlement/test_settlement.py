@@ -279,7 +279,10 @@ def test_a_replayed_outcome_moves_nothing_twice(side, announced, wallet_a, selle
     before = (_balances(side.token, wallet_a, seller), side.outbox.nextNonce(side.settlement))
     tx = deliver_signed(side.inbox, message, relayer)
     assert tx.return_value == ALREADY_CONSUMED
-    assert (_balances(side.token, wallet_a, seller), side.outbox.nextNonce(side.settlement)) == before
+    assert (
+        _balances(side.token, wallet_a, seller),
+        side.outbox.nextNonce(side.settlement),
+    ) == before
 
 
 def test_a_delivered_outcome_after_the_hold_was_released_at_expiry_reports_refunded_and_flags(
@@ -472,6 +475,48 @@ def test_the_settlement_refuses_another_source_even_from_its_inbox(
     with brownie.reverts(err("SettlementUnexpectedKind", 1)):
         settlement.receiveMessage(
             BUSINESS_DOMAIN, REGISTRY, b"\x01" * 32, 1, body, {"from": deployer}
+        )
+    assert outbox.nextNonce(settlement) == 0
+
+
+@pytest.mark.parametrize(
+    "word, value",
+    [(0, 2**256 - 1), (None, None), (2, 4), (3, 1 << 160), (4, 1 << 160), (6, 1 << 64)],
+    ids=[
+        "well_formed",
+        "short_body",
+        "outcome_out_of_range",
+        "payer_dirty",
+        "payee_dirty",
+        "expiry_too_big",
+    ],
+)
+def test_the_settlement_refuses_a_malformed_outcome_body_even_from_its_inbox(
+    PvdSettlement, Outbox, yuan, deployer, word, value
+):
+    """The settlement reads the outcome in place but checks it as strictly as the codec:
+    its length, and each address, enum and uint64 word when it is read."""
+    outbox = Outbox.deploy(PAYMENT_DOMAIN, deployer, 3600, {"from": deployer})
+    settlement = PvdSettlement.deploy(
+        yuan, outbox, deployer, BUSINESS_DOMAIN, REGISTRY, {"from": deployer}
+    )
+    words = [1, 2, 1, 0xA, 0xB, 100, 2**40]
+    if word is None:
+        body = b"".join(w.to_bytes(32, "big") for w in words)[:-1]
+        expected = err("MessageBodyLength", 2, 223, 224)
+    else:
+        words[word] = value
+        body = b"".join(w.to_bytes(32, "big") for w in words)
+        expected = None
+    if word == 0:  # the control: well formed, no such hold, a flagged no-op
+        tx = settlement.receiveMessage(
+            BUSINESS_DOMAIN, REGISTRY, b"\x01" * 32, 2, body, {"from": deployer}
+        )
+        assert "OutcomeWithoutHold" in tx.events
+        return
+    with brownie.reverts(expected):
+        settlement.receiveMessage(
+            BUSINESS_DOMAIN, REGISTRY, b"\x01" * 32, 2, body, {"from": deployer}
         )
     assert outbox.nextNonce(settlement) == 0
 
