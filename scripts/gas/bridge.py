@@ -176,7 +176,24 @@ def measure_bridge() -> dict[str, int]:
     tx = inbox.retry(message.encode(), {"from": relayer})
     _require(tx, "MessageRetried")
     gas["inbox_retry"] = tx.gas_used
+
+    # Governance after setup (each applied after the delay): the delivery data (attesters
+    # and peers) is written again as a new contract by a rotation and by a peer change.
+    inbox, recipient = _inbox(3, 2, admin)
+    inbox.proposeAttesterSet([a.address for a in ATTESTERS[1:4]], 2, {"from": admin})
+    chain.sleep(3601)
+    tx = inbox.applyAttesterSet({"from": relayer})
+    _require(tx, "AttesterSetApplied")
+    gas["inbox_apply_attester_set_3_members_1_peer"] = tx.gas_used
+    inbox.proposePeer(BUSINESS_DOMAIN, _SECOND_SOURCE, recipient, {"from": admin})
+    chain.sleep(3601)
+    tx = inbox.applyPeer(BUSINESS_DOMAIN, _SECOND_SOURCE, {"from": relayer})
+    _require(tx, "PeerApplied")
+    gas["inbox_apply_peer_3_members_second_peer"] = tx.gas_used
     return gas
+
+
+_SECOND_SOURCE = "0x5151515151515151515151515151515151515151"
 
 
 # ----------------------------------------------------------------------- settlement
