@@ -1089,7 +1089,9 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @dev A new pair beyond MAX_PEERS is refused; changing or removing one never is.
     function _checkPeerLimit(uint32 sourceDomain, address sourceApp, address recipient) private view {
-        if (recipient != address(0) && _recipients[sourceDomain][sourceApp] == address(0) && _peerKeys.length >= MAX_PEERS) {
+        // The list never grows beyond MAX_PEERS, so "full" is equality.
+        bool full = _peerKeys.length == MAX_PEERS;
+        if (full && recipient != address(0) && _recipients[sourceDomain][sourceApp] == address(0)) {
             revert InboxPeerLimit(sourceDomain, sourceApp, MAX_PEERS);
         }
     }
@@ -1114,10 +1116,10 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
 
     /// @dev Take `key` out of the peer list (the last key takes its place).
     function _removePeerKey(uint256 key) private {
-        uint256 last = _peerKeys.length - 1;
-        for (uint256 i = 0; i <= last; ++i) {
+        uint256 length = _peerKeys.length;
+        for (uint256 i = 0; i < length; ++i) {
             if (_peerKeys[i] == key) {
-                _peerKeys[i] = _peerKeys[last];
+                _peerKeys[i] = _peerKeys[length - 1];
                 _peerKeys.pop();
                 return;
             }
