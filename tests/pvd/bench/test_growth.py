@@ -8,7 +8,8 @@ import sys
 
 from web3.types import RPCEndpoint
 
-from pvd.bench.growth import _send_all, peak_rss_kib
+from pvd.bench.growth import peak_rss_kib
+from pvd.bench.premade import send_all
 from pvd.chain.anvil import start_anvil, stop_anvil
 from pvd.chain.connection import Chain, dev_accounts, rpc_chain
 
@@ -52,7 +53,7 @@ def test_premade_transactions_fill_every_block_though_full_blocks_raise_the_base
     """Ten transfers fill a block here. Full blocks raise the base fee 12.5 % each, so
     after about six of them it would pass the fee the transfers were signed with (twice
     the first base fee) and anvil would mine empty blocks (and refuse further sends):
-    _send_all resets it before each block, so 400 transfers take exactly 40 full blocks
+    send_all resets it before each block, so 400 transfers take exactly 40 full blocks
     and every one succeeds."""
     node = start_anvil("growth-fees", 7001)
     try:
@@ -60,7 +61,7 @@ def test_premade_transactions_fill_every_block_though_full_blocks_raise_the_base
         chain.w3.provider.make_request(RPCEndpoint("evm_setBlockGasLimit"), [hex(10 * 21_000)])
         fee = 2 * int(chain.w3.eth.get_block("latest")["baseFeePerGas"]) + 1
         before = chain.w3.eth.block_number
-        receipts = _send_all(chain, _transfers(chain, 400, fee))
+        receipts = send_all(chain, _transfers(chain, 400, fee))
         assert len(receipts) == 400 and all(r["status"] == "0x1" for r in receipts)
         assert chain.w3.eth.block_number - before == 40  # no empty block in between
         assert {int(r["blockNumber"], 16) for r in receipts} == set(range(before + 1, before + 41))
