@@ -5,13 +5,12 @@
   processes (pvd.bench.processes, as shipped, confirmations 0) are stopped, then drained:
   messages per second, seconds, first delivery, repeats, and the peak resident memory of
   each relayer process (VmHWM from /proc, read while it runs) against the backlog;
-- catch-up (1,000 and then 10,000 blocks per chain): seconds for a restarted relayer's
-  routes to scan that many new empty blocks (pvd.bench.relay.measure_catch_up, in this
-  process, on two anvils). Not 100,000: anvil's `anvil_mine` costs more per block the
-  longer the chain (500 blocks take 0.2-0.3 s on a new chain and several seconds after
-  5,000 blocks, with or without pvd's history flags), so 100,000 blocks would take hours
-  to make; `mine_and_setup_seconds` records what making each size cost;
-- sweep against chain length: on the same anvils, after each catch-up, one sweep of
+- catch-up (1,000, then 10,000, then 100,000 blocks per chain): seconds for a restarted
+  relayer's routes to scan that many new empty blocks (in this process), and the blocks
+  each route's checkpoint moved over. The chains are two anvils of their own under the
+  Cancun rules with no past states kept (CATCH_UP_ANVIL: why, there), where 100,000
+  empty blocks take seconds to make; `mine_seconds` records what making them cost;
+- sweep against chain length: on the same anvils, before and after each catch-up, one sweep of
   each route (pvd.relayer.sweep) with the store at the head: its seconds and the source
   blocks it read; next to it, for the record, the seconds one pass over every outbox log
   since deployment takes (what a sweep read before it was bounded).
