@@ -42,6 +42,7 @@ one whose block was replaced is re-read and waits for the depth again.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -100,6 +101,9 @@ INBOX_ALREADY_CONSUMED = HexBytes(Web3.keccak(text="MessageAlreadyConsumed(bytes
 INBOX_REJECTED = HexBytes(Web3.keccak(text="MessageRejected(bytes32,address,bytes)"))
 MAX_WAIT_SECONDS = 30.0  # the longest pause between two looks at a waiting message
 DIGEST_CACHE = 10_000
+# A step that handles more messages than this (a backlog) logs one line for them all,
+# and each message's own line at debug level only.
+LOG_EACH_UP_TO = 20
 TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 
 
@@ -262,11 +266,31 @@ class RelayRoute:
         else:
             new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
-        by_id = {m.message_id: m for m in seen}
-        for message_id in new:
-            fields = message_fields(message_id, by_id[message_id].message)
-            self.log.info("seen", extra=fields | {"chain": self.source.name})
+        by_id = {m.message_id: m.message for m in seen}
+        self._log_messages("seen", [(mid, by_id[mid]) for mid in new], {"chain": self.source.name})
         return new
+
+    def _log_messages(
+        self,
+        text: str,
+        messages: Sequence[tuple[str, bytes]],
+        fields: dict[str, object] | None = None,
+    ) -> None:
+        """Log what a step did to `messages` (id, encoding): one info line each (with its
+        kind and trade id) in a step of at most LOG_EACH_UP_TO of them; in a larger step
+        (a backlog) one info line with their count, and the line of each at debug level
+        (a log line costs a relayer as much CPU as checking the message)."""
+        extra = fields or {}
+        level = logging.INFO
+        if len(messages) > LOG_EACH_UP_TO:
+            self.log.info(
+                "%s: %d messages", text, len(messages), extra=extra | {"count": len(messages)}
+            )
+            if not self.log.isEnabledFor(logging.DEBUG):
+                return
+            level = logging.DEBUG
+        for mid, encoded in messages:
+            self.log.log(level, text, extra=message_fields(mid, encoded) | extra)
 
     def _scan_reads(self) -> tuple[list[ObservedLog], int, str] | None:
         """(the outbox's MessageSent logs from the scan start to the confirmed head, that
@@ -349,10 +373,11 @@ class RelayRoute:
     def attest(self) -> int:
         """Sign every message seen, not yet consumed on the destination and backed by its
         source's state; how many were signed. Signatures are stored in one transaction."""
-        seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
         # at most attest_batch per step, so that a backlog's first deliveries need not
         # wait for every message to be checked and signed (the worker ticks again at once)
-        self.more_to_attest = len(seen) > self.settings.attest_batch
+        batch = self.settings.attest_batch
+        seen = self.store.actionable(self.route, limit=batch + 1, stages=(Stage.SEEN,))
+        self.more_to_attest = len(seen) > batch
         seen = seen[: self.settings.attest_batch]
         if not seen:
             return 0
@@ -389,9 +414,9 @@ class RelayRoute:
             mine = {mid: by[attester.address] for mid, by in signed.items()}
             self.quorum.push(attester.address, mine, self.route)
         self.store.mark_all_signed(signed)
-        for record, _message in canonical:
-            if record.message_id in signed:
-                self.log.info("signed", extra=self.about(record))
+        self._log_messages(
+            "signed", [(r.message_id, r.message) for r, _ in canonical if r.message_id in signed]
+        )
         return len(signed)
 
     def _block_hashes(self, numbers: list[int]) -> dict[int, HexBytes]:
@@ -419,7 +444,7 @@ class RelayRoute:
         not consumed k x submit_turn_seconds after both the moment it held a quorum and
         the last delivery it saw of a message that attester was first for (while the
         first keeps landing messages, the others hold back)."""
-        signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
+        signed = self.store.actionable(self.route, stages=(Stage.SIGNED, Stage.SUBMITTED))
         if not signed:
             return 0
         # the inbox knows best (another attester may have delivered a message, or a
@@ -721,18 +746,30 @@ class RelayRoute:
         )
         me = self.sender.address.lower()
         now = time.time()
+        each = len(confirmed) <= LOG_EACH_UP_TO or self.log.isEnabledFor(logging.DEBUG)
+        level = logging.INFO if len(confirmed) <= LOG_EACH_UP_TO else logging.DEBUG
+        mine = 0
         for record, inclusion in confirmed:
             self._ready_at.pop(record.message_id, None)
             self.metrics.count_confirmed(self.route)
             by_me = inclusion.deliverer.lower() == me
             if by_me:
                 self.metrics.count_relayed(self.route)
+                mine += 1
             self.metrics.observe_latency(self.route, max(0.0, now - record.first_seen))
-            self.log.info(
-                "delivered" if by_me else "confirmed (delivered by %s)",
-                *(() if by_me else (inclusion.deliverer,)),
-                extra=self.about(record) | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
-            )
+            if each:
+                self.log.log(
+                    level,
+                    "delivered" if by_me else "confirmed (delivered by %s)",
+                    *(() if by_me else (inclusion.deliverer,)),
+                    extra=self.about(record)
+                    | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
+                )
+        if len(confirmed) > LOG_EACH_UP_TO:  # a backlog's step: one line for all of them
+            for text, count in (("delivered", mine), ("confirmed", len(confirmed) - mine)):
+                if count:
+                    what = "delivered by this relayer" if text == "delivered" else "by others"
+                    self.log.info("%s: %d messages (%s)", text, count, what, extra={"count": count})
 
     # --- failures -----------------------------------------------------------------------
 
