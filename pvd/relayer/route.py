@@ -104,6 +104,10 @@ DIGEST_CACHE = 10_000
 # A step that handles more messages than this (a backlog) logs one line for them all,
 # and each message's own line at debug level only.
 LOG_EACH_UP_TO = 20
+# How often a deliver step reads the inbox record of every signed message, including
+# those waiting for another attester's turn (RelayRoute._to_read); between two such
+# steps it reads only those it may submit.
+WAITING_READ_SECONDS = 0.5
 TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 
 
@@ -223,6 +227,8 @@ class RelayRoute:
         # node); set by the Relayer for a subscribed chain
         self.head_hint: Callable[[], int | None] | None = None
         self._block_gas_limit: int | None = None
+        self._attesters: AttesterSet | None = None  # the inbox's, as the last step read them
+        self._all_read_at = 0.0  # when a deliver step last read every signed message
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
 
@@ -447,13 +453,15 @@ class RelayRoute:
         signed = self.store.actionable(self.route, stages=(Stage.SIGNED, Stage.SUBMITTED))
         if not signed:
             return 0
+        now = time.monotonic()
+        signed = self._to_read(signed, now)
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, with its current attester
         # set and threshold, before anything is sent
         view = inbox_view(self.destination, {r.message_id: r.message for r in signed})
         attesters = AttesterSet.of(view.attesters, view.threshold)
+        self._attesters = attesters
         on_inbox = view.records
-        now = time.monotonic()
         for record in signed:
             delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
             if delivered and self._ready_at.pop(record.message_id, None) is not None:
@@ -514,6 +522,39 @@ class RelayRoute:
         for batch, sent in in_flight:
             self._await_receipt(batch, sent)
         return len(ready)
+
+    def _to_read(self, signed: list[MessageRecord], now: float) -> list[MessageRecord]:
+        """The signed messages whose inbox record a deliver step reads now: all of them
+        at most every WAITING_READ_SECONDS, and in the steps between only those this
+        relayer may submit now (its turn, or its place's wait is over, by the last
+        attester set read) or that it sent. A message waiting for another attester's turn
+        gains nothing from being read at every step: in a backlog those are two thirds
+        of the signed messages, each read by every relayer at every step, and the
+        destination node's CPU went to reading them."""
+        attesters = self._attesters
+        if attesters is None or now - self._all_read_at >= WAITING_READ_SECONDS:
+            self._all_read_at = now
+            return signed
+        return [
+            record
+            for record in signed
+            if record.stage is not Stage.SIGNED
+            or record.condition is not Condition.OPEN
+            or record.included is not None
+            or self._turn_wait_left(record, attesters, now) <= 0
+        ]
+
+    def _turn_wait_left(self, record: MessageRecord, attesters: AttesterSet, now: float) -> float:
+        """Seconds until this relayer's place lets it submit `record` (0 or less: now);
+        a message without a quorum yet counts from now."""
+        place = self._place_in_turn(record, attesters)
+        if not place:
+            return 0.0
+        since = max(
+            self._ready_at.get(record.message_id, now),
+            self._progress_at.get(self._first_in_turn(record, attesters), 0),
+        )
+        return place * self.settings.submit_turn_seconds - (now - since)
 
     def _still_open(
         self, batch: list[tuple[MessageRecord, Message, Quorum]]

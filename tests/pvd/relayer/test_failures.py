@@ -287,10 +287,10 @@ def test_a_dead_message_still_open_on_chain_is_reopened_by_a_later_sweep_while_r
 
 
 class Records(logging.Handler):
-    """Every record logged to one logger (INFO and above)."""
+    """Every record logged to one logger (INFO and above, or from `level`)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(logging.INFO)
+    def __init__(self, name: str, level: int = logging.INFO) -> None:
+        super().__init__(level)
         self.logger = logging.getLogger(name)
         self.records: list[logging.LogRecord] = []
 
@@ -298,14 +298,14 @@ class Records(logging.Handler):
         self.records.append(record)
 
     def __enter__(self) -> Records:
-        self.level = self.logger.level
-        self.logger.setLevel(logging.INFO)
+        self.was = self.logger.level
+        self.logger.setLevel(self.level)
         self.logger.addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.logger.removeHandler(self)
-        self.logger.setLevel(self.level)
+        self.logger.setLevel(self.was)
 
 
 def test_a_delivered_outcome_undelivered_near_its_hold_expiry_raises_the_alert(
@@ -395,6 +395,35 @@ def test_log_lines_about_a_message_carry_its_kind_and_trade_id(world: World) -> 
         assert fields["trade_id"] == "0x" + trade.trade_id.hex()
     messages = {r.getMessage() for r in logged.records if "message_id" in fields_of(r)}
     assert {"seen", "signed", "delivered"} <= messages
+
+
+def test_a_step_of_many_messages_logs_one_line_for_all_and_each_one_at_debug(
+    world: World,
+) -> None:
+    relayer = world.relayer("attester")
+    many = route_module.LOG_EACH_UP_TO + 2  # the first delivery goes alone, the rest batched
+    trades = open_trades(world.system, world.cast, many)
+    with Records("pvd.relayer.route", logging.DEBUG) as logged:
+        route_of(relayer, P2B).tick()
+    assert all(funded(world.system, t) for t in trades)
+
+    def lines(level: int) -> list[tuple[str, dict[str, object]]]:
+        return [(r.getMessage(), fields_of(r)) for r in logged.records if r.levelno == level]
+
+    info = lines(logging.INFO)
+    assert (
+        f"seen: {many} messages",
+        {"route": P2B.value, "chain": "payment", "count": many},
+    ) in info
+    assert (f"signed: {many} messages", {"route": P2B.value, "count": many}) in info
+    summary = [f for m, f in info if m.startswith("delivered: ")]
+    assert [f["count"] for f in summary] == [many - 1]  # the lone first one: its own line
+    assert len([m for m, f in info if m == "delivered" and "message_id" in f]) == 1
+    for text in ("seen", "signed"):
+        each = [f for m, f in lines(logging.DEBUG) if m == text]
+        assert len(each) == many and {f["kind"] for f in each} == {"PAYMENT_HELD"}
+    debug_delivered = [f for m, f in lines(logging.DEBUG) if m == "delivered"]
+    assert len({f["message_id"] for f in debug_delivered}) == many - 1
 
 
 def test_a_revert_reason_code_is_a_short_label_named_after_the_error() -> None:
