@@ -105,9 +105,11 @@ DIGEST_CACHE = 10_000
 # and each message's own line at debug level only.
 LOG_EACH_UP_TO = 20
 # How often a deliver step reads the inbox record of every signed message, including
-# those waiting for another attester's turn (RelayRoute._to_read); between two such
-# steps it reads only those it may submit.
-WAITING_READ_SECONDS = 0.5
+# those waiting for another attester's turn (RelayRoute._to_read), as a share of
+# submit_turn_seconds; between two such steps it reads only those it may submit. A
+# relayer learns that the first in turn is landing messages from these reads, so they
+# come at least twice per turn: it never takes the first for stalled while it lands.
+WAITING_READ_TURNS = 0.5
 TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 
 
@@ -525,14 +527,15 @@ class RelayRoute:
 
     def _to_read(self, signed: list[MessageRecord], now: float) -> list[MessageRecord]:
         """The signed messages whose inbox record a deliver step reads now: all of them
-        at most every WAITING_READ_SECONDS, and in the steps between only those this
-        relayer may submit now (its turn, or its place's wait is over, by the last
-        attester set read) or that it sent. A message waiting for another attester's turn
+        every WAITING_READ_TURNS x submit_turn_seconds, and in the steps between only
+        those this relayer may submit now (its turn, or its place's wait is over, by the
+        last attester set read) or that it sent. A message waiting for another attester's turn
         gains nothing from being read at every step: in a backlog those are two thirds
         of the signed messages, each read by every relayer at every step, and the
         destination node's CPU went to reading them."""
         attesters = self._attesters
-        if attesters is None or now - self._all_read_at >= WAITING_READ_SECONDS:
+        every = WAITING_READ_TURNS * self.settings.submit_turn_seconds
+        if attesters is None or now - self._all_read_at >= every:
             self._all_read_at = now
             return signed
         return [
