@@ -87,9 +87,9 @@ lint: setup ## ruff, mypy, solhint, slither
 # measures 10,000 blocks), its depth figure takes 5 trades, the index's history is 10^3
 # trades (`python -m pvd.bench.index --sizes 1000,10000` adds 10^4: about 7 minutes more);
 # quick: 10 latency trades, 2 polling, a 5 s idle window, a backlog of 100, 1 depth trade.
-BENCH_RELAY ?= --catch-up-blocks 2000 --depth-trades 5
+BENCH_RELAY ?= --catch-up-blocks 2000 --depth-trades 3 --idle-seconds 20 --polling-trades 10
 BENCH_INDEX ?= --sizes 1000
-BENCH_RELAY_QUICK ?= --latency-trades 10 --polling-trades 2 --idle-seconds 5 --backlog 100 --depth-trades 1 --catch-up-blocks 1000
+BENCH_RELAY_QUICK ?= --latency-trades 10 --polling-trades 1 --idle-seconds 5 --backlog 100 --depth-trades 1 --catch-up-blocks 1000
 
 bench: setup postgres-deps bench-peers ## gas, relay latency/throughput/catch-up, growth, the peer, CLI waits, index, reconcile and explorer pages: bench/report.json
 	$(BIN)/python scripts/bench_gas.py

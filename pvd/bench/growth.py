@@ -5,13 +5,12 @@
   processes (pvd.bench.processes, as shipped, confirmations 0) are stopped, then drained:
   messages per second, seconds, first delivery, repeats, and the peak resident memory of
   each relayer process (VmHWM from /proc, read while it runs) against the backlog;
-- catch-up (1,000 and then 10,000 blocks per chain): seconds for a restarted relayer's
-  routes to scan that many new empty blocks (pvd.bench.relay.measure_catch_up, in this
-  process, on two anvils). Not 100,000: anvil's `anvil_mine` costs more per block the
-  longer the chain (500 blocks take 0.2-0.3 s on a new chain and several seconds after
-  5,000 blocks, with or without pvd's history flags), so 100,000 blocks would take hours
-  to make; `mine_and_setup_seconds` records what making each size cost;
-- sweep against chain length: on the same anvils, after each catch-up, one sweep of
+- catch-up (1,000, then 10,000, then 100,000 blocks per chain): seconds for a restarted
+  relayer's routes to scan that many new empty blocks (in this process), and the blocks
+  each route's checkpoint moved over. The chains are two anvils of their own under the
+  Cancun rules with no past states kept (CATCH_UP_ANVIL: why, there), where 100,000
+  empty blocks take seconds to make; `mine_seconds` records what making them cost;
+- sweep against chain length: on the same anvils, before and after each catch-up, one sweep of
   each route (pvd.relayer.sweep) with the store at the head: its seconds and the source
   blocks it read; next to it, for the record, the seconds one pass over every outbox log
   since deployment takes (what a sweep read before it was bounded).
@@ -27,32 +26,25 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
+from web3 import Web3
 from web3.types import RPCEndpoint
 
 from pvd.bench.cluster import Cluster
 from pvd.bench.cluster import cluster as make_cluster
 from pvd.bench.index import prepare
-from pvd.bench.processes import Bench
-from pvd.bench.relay import make_relayer, measure_catch_up
+from pvd.bench.premade import PremadeBench
+from pvd.bench.relay import make_relayer
 from pvd.bench.report import QUICK_REPORT, REPORT, write_section
-from pvd.chain.connection import Chain
-from pvd.chain.rpc import raw_batch
-from pvd.cli.demo import Cast, DemoTrade, issue_funds, two_chains
-from pvd.client import trade as client
-from pvd.deploy.reverts import project_decoder
+from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.connection import Chain, dev_accounts, rpc_chain
+from pvd.chain.local import LOCAL_CHAINS
+from pvd.cli.demo import BUSINESS_DOMAIN, PAYMENT_DOMAIN, Cast, issue_funds
 from pvd.deploy.system import System, SystemConfig, deploy_system
-
-HOUR = 3600
-SEND_BATCH = 200  # signed transactions per JSON-RPC batch
-POOL_CHUNK = 1_000  # transactions sent before they are mined
-MINE_TIMEOUT = 600.0  # seconds to mine what one premake step sent
 
 
 def peak_rss_kib(pid: int) -> int | None:
@@ -95,141 +87,6 @@ class PeakMemory:
         self._stop.set()
         self._thread.join(timeout=5)
         return {name: round(kib / 1024, 1) for name, kib in sorted(self.peaks.items())}
-
-
-def _signed(chain_id: int, account: LocalAccount, call: Any, nonce: int, gas: int, fee: int) -> str:
-    tx = call.build_transaction(
-        {
-            "from": account.address,
-            "nonce": nonce,
-            "gas": gas,
-            "maxFeePerGas": fee,
-            "maxPriorityFeePerGas": 0,
-            "chainId": chain_id,
-        }
-    )
-    return "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
-
-
-def _send_all(chain: Chain, raw: list[str]) -> list[dict[str, Any]]:
-    """Send signed transactions (one sender, consecutive nonces) with anvil's automine
-    off, POOL_CHUNK at a time (in JSON-RPC batches of SEND_BATCH), mining blocks until
-    each chunk is in before sending the next: many transactions a block, since anvil
-    makes each block more slowly the longer its chain. The base fee is reset before
-    each block: full blocks raise it 12.5 % each, and past the fee the transactions were
-    signed with anvil leaves them in its pool and refuses new ones (a bench of the relay
-    is not one of fees). Their receipts, each checked to have succeeded."""
-    w3 = chain.w3
-    hashes: list[str] = []
-    last = RPCEndpoint("eth_getTransactionReceipt")
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        for pool_start in range(0, len(raw), POOL_CHUNK):
-            for start in range(pool_start, min(len(raw), pool_start + POOL_CHUNK), SEND_BATCH):
-                chunk = raw[start : min(start + SEND_BATCH, pool_start + POOL_CHUNK)]
-                sent = w3.provider.make_batch_request(  # type: ignore[attr-defined]
-                    [("eth_sendRawTransaction", [tx]) for tx in chunk]
-                )
-                refused = [a.get("error") for a in sent if a.get("error")]
-                if refused:
-                    raise RuntimeError(f"bench: {chain.name} refused transactions: {refused[0]}")
-                hashes += [a["result"] for a in sent]
-            deadline = time.monotonic() + MINE_TIMEOUT
-            while w3.provider.make_request(last, [hashes[-1]]).get("result") is None:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"bench: {chain.name}: {hashes[-1]} not mined")
-                # full blocks raise the base fee 12.5 % each: past the fee the
-                # transactions were signed with, anvil would leave them in its pool
-                w3.provider.make_request(
-                    "anvil_setNextBlockBaseFeePerGas",  # type: ignore[arg-type]
-                    [hex(0)],
-                )
-                w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
-    receipts: list[dict[str, Any]] = []
-    for start in range(0, len(hashes), SEND_BATCH):
-        chunk = hashes[start : start + SEND_BATCH]
-        answers = raw_batch(w3, [("eth_getTransactionReceipt", [h]) for h in chunk])
-        if answers is None:
-            raise RuntimeError(f"bench: {chain.name} refused a batch of receipt reads")
-        for tx_hash, receipt in zip(chunk, answers, strict=True):
-            if not receipt or receipt.get("status") != "0x1":
-                reason = project_decoder().reason_of_transaction(w3, HexBytes(tx_hash))
-                raise RuntimeError(f"bench: {chain.name} transaction {tx_hash} failed: {reason}")
-        receipts += answers
-    return receipts
-
-
-class PremadeBench(Bench):
-    """pvd.bench.processes.Bench whose backlog takes trades made beforehand in batches
-    (`premake`): the same transactions as its own agree and hold (propose, accept,
-    placeHoldAndAnnounce), signed here, sent as JSON-RPC batches and mined many to a
-    block, so that a backlog of 10,000 is made in minutes, not hours."""
-
-    def __init__(self, cluster: Cluster) -> None:
-        super().__init__(cluster)
-        self._premade: deque[tuple[bytes, client.Terms, dict[str, Any]]] = deque()
-
-    def premake(self, count: int) -> None:
-        system, cast = self.cluster.system, self.cluster.cast
-        biz, pay = system.business, system.payment
-        terms = self._terms()
-        first = int(biz.registry.functions.nonceOf(cast.buyer.address).call())
-        ids = [
-            bytes(biz.registry.functions.tradeIdFor(cast.buyer.address, first + i).call())
-            for i in range(count)
-        ]
-        fee = 2 * int(biz.chain.w3.eth.gas_price) + 1
-        steps: list[tuple[Chain, LocalAccount, Callable[[bytes], Any]]] = [
-            (biz.chain, cast.buyer, lambda _id: biz.registry.functions.propose(terms.as_tuple())),
-            (biz.chain, cast.seller, lambda trade_id: biz.registry.functions.accept(trade_id)),
-        ]
-        for chain, account, call_for in steps:
-            gas = 2 * int(call_for(ids[0]).estimate_gas({"from": account.address})) + 50_000
-            nonce = chain.w3.eth.get_transaction_count(account.address)
-            chain_id = chain.w3.eth.chain_id
-            raw = [
-                _signed(chain_id, account, call_for(t), nonce + i, gas, fee)
-                for i, t in enumerate(ids)
-            ]
-            _send_all(chain, raw)
-        valid_before = pay.chain.now() + HOUR
-        holds = [client.hold_for(trade_id, terms, pay.settlement) for trade_id in ids]
-        domain = client.token_domain(pay.token.functions.eip712Domain().call())
-        calls = [
-            pay.settlement.functions.placeHoldAndAnnounce(
-                hold.as_tuple(),
-                valid_before,
-                cast.buyer.sign_typed_data(
-                    full_message=client.place_hold_typed_data(domain, hold, valid_before)
-                ).signature,
-            )
-            for hold in holds
-        ]
-        gas = 2 * int(calls[0].estimate_gas({"from": cast.dapp.address})) + 50_000
-        fee = 2 * int(pay.chain.w3.eth.gas_price) + 1
-        nonce = pay.chain.w3.eth.get_transaction_count(cast.dapp.address)
-        chain_id = pay.chain.w3.eth.chain_id
-        raw = [_signed(chain_id, cast.dapp, c, nonce + i, gas, fee) for i, c in enumerate(calls)]
-        receipts = _send_all(pay.chain, raw)
-        self._premade.extend(zip(ids, [terms] * count, receipts, strict=True))
-
-    def agree(self) -> tuple[bytes, client.Terms]:
-        if not self._premade:
-            return super().agree()
-        trade_id, terms, _receipt = self._premade[0]
-        return trade_id, terms
-
-    def hold(self, trade_id: bytes, terms: client.Terms) -> tuple[DemoTrade, Any]:
-        if not self._premade or self._premade[0][0] != trade_id:
-            return super().hold(trade_id, terms)
-        _id, _terms, receipt = self._premade.popleft()
-        return DemoTrade(
-            "bench",
-            trade_id,
-            client.hold_for(trade_id, terms, self.cluster.system.payment.settlement),
-        ), receipt
 
 
 def measure_backlogs(folder: Path, sizes: list[int]) -> dict[str, Any]:
@@ -292,10 +149,98 @@ def sweep_point(system: System, cast: Cast, store: Path) -> dict[str, Any]:
     return point
 
 
+# The catch-up chains run anvil under the Cancun rules, keeping no past states. Under its
+# default (Prague) rules anvil 1.7.1 also writes each block's parent hash into the
+# EIP-2935 history contract's storage, and each empty block took longer the longer the
+# chain: 12,000 blocks took 97 s on one chain; with the past states kept in memory
+# (--max-persisted-states 0) anvil grew past 4 GiB by 60,000 blocks and slowed to 45 s
+# per 10,000. With these flags 100,000 blocks take about 5 s and 150 MiB. The relayer's
+# catch-up reads blocks and outbox logs, which neither changes.
+CATCH_UP_ANVIL = ("--hardfork", "cancun", "--prune-history")
+MINE_CALL = 10_000  # blocks per anvil_mine call
+MINE_CALL_TIMEOUT = 600.0
+
+
+@contextmanager
+def catch_up_chains() -> Iterator[tuple[Chain, Chain]]:
+    """Two anvils (the payment and business chain ids) under CATCH_UP_ANVIL's flags."""
+    nodes: list[AnvilNode] = []
+    try:
+        for name, chain_id in LOCAL_CHAINS:
+            nodes.append(start_anvil(name, chain_id, history=CATCH_UP_ANVIL))
+        payment, business = (
+            rpc_chain(node.name, node.url, domain, dev_accounts())
+            for node, domain in zip(nodes, (PAYMENT_DOMAIN, BUSINESS_DOMAIN), strict=True)
+        )
+        yield payment, business
+    finally:
+        for node in nodes:
+            stop_anvil(node)
+
+
+def mine(chains: list[Chain], blocks: int) -> None:
+    """`blocks` empty blocks on each chain (anvil_mine, both chains at once)."""
+    failures: list[BaseException] = []
+
+    def mine_one(chain: Chain) -> None:
+        provider: Any = chain.w3.provider
+        miner = Web3(
+            Web3.HTTPProvider(provider.endpoint_uri, request_kwargs={"timeout": MINE_CALL_TIMEOUT})
+        )
+        try:
+            for start in range(0, blocks, MINE_CALL):
+                count = min(MINE_CALL, blocks - start)
+                miner.provider.make_request(RPCEndpoint("anvil_mine"), [hex(count)])
+        except BaseException as exc:  # raised again below, in the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=mine_one, args=(chain,)) for chain in chains]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def catch_up_point(system: System, cast: Cast, store: Path, blocks: int) -> dict[str, Any]:
+    """A relayer stopped at the head, `blocks` new blocks on each chain, and the seconds
+    the restarted relayer's routes take to scan them (each route reads every new block's
+    outbox logs, in chunks of eth_getLogs)."""
+    relayer = make_relayer(system, cast, store)
+    relayer.tick()  # checkpoint at the head
+    relayer.close()
+    started = time.monotonic()
+    mine([system.payment.chain, system.business.chain], blocks)
+    mined = time.monotonic() - started
+    restarted = make_relayer(system, cast, store)
+    try:
+        checkpoints = {r.route.value: restarted.store.checkpoint(r.route) for r in restarted.routes}
+        started = time.perf_counter()
+        for route in restarted.routes:
+            route.scan()
+        seconds = time.perf_counter() - started
+        walked = {
+            r.route.value: after.block - before.block
+            for r in restarted.routes
+            if (before := checkpoints[r.route.value]) is not None
+            and (after := restarted.store.checkpoint(r.route)) is not None
+        }
+    finally:
+        restarted.close()
+    return {
+        "blocks_per_chain": blocks,
+        "seconds": round(seconds, 3),
+        "blocks_per_second": round(blocks / max(seconds, 1e-6)),
+        "blocks_scanned": walked,
+        "mine_seconds": round(mined, 1),
+    }
+
+
 def measure_chain_growth(folder: Path, catch_up_blocks: list[int]) -> dict[str, Any]:
     """Catch-up at each size, and a sweep point before and after each, on one pair of
-    anvils whose chains grow by each catch-up's blocks in turn."""
-    with two_chains("anvil") as (payment, business):
+    anvils (CATCH_UP_ANVIL) whose chains grow by each catch-up's blocks in turn."""
+    with catch_up_chains() as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
         system = deploy_system(payment, business, config)
@@ -303,19 +248,17 @@ def measure_chain_growth(folder: Path, catch_up_blocks: list[int]) -> dict[str, 
         catch_up: dict[str, Any] = {}
         sweeps = [sweep_point(system, cast, folder / "sweep-0.sqlite")]
         for n, blocks in enumerate(catch_up_blocks, start=1):
-            started = time.monotonic()
-            figures = measure_catch_up(system, cast, folder / f"catch-up-{n}.sqlite", blocks)
-            catch_up[str(blocks)] = figures | {
-                "blocks_per_second": round(blocks / max(figures["seconds"], 1e-6)),
-                # making the blocks (anvil_mine on both chains) and the relayers around
-                # the scan: what bounds the sizes this step can afford (module docstring)
-                "mine_and_setup_seconds": round(time.monotonic() - started - figures["seconds"], 1),
-            }
+            store = folder / f"catch-up-{n}.sqlite"
+            catch_up[str(blocks)] = catch_up_point(system, cast, store, blocks)
             sweeps.append(sweep_point(system, cast, folder / f"sweep-{n}.sqlite"))
-    return {"catch_up": catch_up, "sweep": sweeps}
+    return {
+        "catch_up": catch_up,
+        "catch_up_anvil": " ".join(CATCH_UP_ANVIL),
+        "sweep": sweeps,
+    }
 
 
-QUICK = {"backlogs": "100", "catch_up_blocks": "1000"}
+QUICK = {"backlogs": "100", "catch_up_blocks": "1000,10000"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a backlog of 100, catch-up of 1,000 blocks; report-quick.json",
+        help="a backlog of 100, catch-up of 1,000 and 10,000 blocks; report-quick.json",
     )
     parser.add_argument("--backlogs", default="100,200,1000,10000", help="comma-separated")
-    parser.add_argument("--catch-up-blocks", default="1000,10000", help="comma-separated")
+    parser.add_argument("--catch-up-blocks", default="1000,10000,100000", help="comma-separated")
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="20 messages, one burst of 100 (the quick growth step's backlog), 15 s stall; "
+        help="10 messages, one burst of 100 (the quick growth step's backlog), 15 s stall; "
         "report-quick.json",
     )
     parser.add_argument("--latency-messages", type=int, default=None)
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args(argv)
-    latency = args.latency_messages or (20 if args.quick else 100)
+    latency = args.latency_messages or (10 if args.quick else 100)
     bursts_text = args.bursts or ("100" if args.quick else "200,1000")
     stall = args.stall or (15.0 if args.quick else 30.0)
     bursts = [int(b) for b in bursts_text.split(",") if b.strip()]

@@ -508,10 +508,12 @@ def measure(
     done: Callable[[dict[str, Any]], None] = lambda results: None,
     depth_trades: int = 10,
     only_backlog: bool = False,
+    make_bench: Callable[[Cluster], Bench] = Bench,
 ) -> dict[str, Any]:
     """Every figure above, in one cluster, one phase after another; `done(results so
     far)` after each phase (the report keeps what was measured if a later phase fails).
-    `only_backlog`: the backlog phase alone (a short run while working on the drain)."""
+    `only_backlog`: the backlog phase alone (a short run while working on the drain).
+    `make_bench`: Bench or a subclass (pvd.bench.premade makes the backlog in batches)."""
     from pvd.bench.cluster import cluster as make_cluster
 
     results: dict[str, Any] = {
@@ -519,7 +521,7 @@ def measure(
         "shipped with URLs, keys, ports and paths filled in and confirmations = 0",
     }
     with make_cluster(folder) as cluster:
-        bench = Bench(cluster)
+        bench = make_bench(cluster)
         try:
             if only_backlog:
                 results["backlog"] = bench.backlog(backlog)

@@ -33,6 +33,7 @@ from typing import Any
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from pvd.bench.premade import PremadeBench
 from pvd.bench.processes import measure, measure_depth
 from pvd.bench.report import QUICK_REPORT, REPORT, write_section
 from pvd.chain.anvil import NON_ARCHIVE, start_anvil, stop_anvil
@@ -200,6 +201,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             partial,
             args.depth_trades,
             args.only_backlog,
+            PremadeBench,  # the backlog's trades made in batches before the relayers start
         )
     )
     partial({})

@@ -168,6 +168,8 @@ def _growth_tables(growth: dict[str, Any]) -> list[str]:
             c = catch_up[blocks]
             lines.append(f"| {int(blocks):,} | {c['seconds']} | {c['blocks_per_second']:,} |")
         lines.append("")
+        if data.get("catch_up_anvil"):
+            lines += [f"Catch-up chains: anvil `{data['catch_up_anvil']}`.", ""]
     sweeps = data.get("sweep") or []
     if sweeps:
         lines += [

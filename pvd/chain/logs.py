@@ -6,6 +6,7 @@ Everything web3 hands back is decoded here, at the edge, into frozen `ObservedLo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ class ObservedLog:
     def from_receipt(cls, log: LogReceipt) -> ObservedLog:
         """From a log as web3 formats it, or as the node sent it (numbers in 0x-hex)."""
         return cls(
-            address=Web3.to_checksum_address(log["address"]),
+            address=_checksummed(str(log["address"])),
             block_number=rpc_int(log["blockNumber"]),
             block_hash=HexBytes(log["blockHash"]),
             tx_hash=HexBytes(log["transactionHash"]),
@@ -46,6 +47,11 @@ class ObservedLog:
             topics=tuple(HexBytes(t) for t in log["topics"]),
             data=HexBytes(log["data"]),
         )
+
+
+@functools.lru_cache(maxsize=1024)  # the same few contracts emit every log read
+def _checksummed(address: str) -> ChecksumAddress:
+    return Web3.to_checksum_address(address)
 
 
 class LogSource:

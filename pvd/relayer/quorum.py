@@ -859,7 +859,17 @@ class QuorumClient:
         """Send this attester's new signatures (message id -> signature by `signer`) to
         every peer, MAX_BATCH per request, in the background: a peer whose turn it is
         has its quorum as soon as it has one more. A failed push is counted and left:
-        the peer pulls what it still misses."""
+        the peer pulls what it still misses.
+
+        They are this attester's own, made by this process over the verifier's digest:
+        their signer is remembered as recovered, so counting a quorum does not recover
+        them again (a peer's signature is always recovered before it counts)."""
+        if len(self._recovered) + len(signatures) > RECOVERED_CACHE:
+            self._recovered.clear()
+        own = _checksummed(signer)
+        if own is not None:
+            for mid, signature in signatures.items():
+                self._recovered[(hex32(mid, "message id"), bytes(signature))] = own
         if not signatures or not self.peers:
             return
         entries = [

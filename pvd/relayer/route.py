@@ -42,6 +42,7 @@ one whose block was replaced is re-read and waits for the depth again.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -100,6 +101,15 @@ INBOX_ALREADY_CONSUMED = HexBytes(Web3.keccak(text="MessageAlreadyConsumed(bytes
 INBOX_REJECTED = HexBytes(Web3.keccak(text="MessageRejected(bytes32,address,bytes)"))
 MAX_WAIT_SECONDS = 30.0  # the longest pause between two looks at a waiting message
 DIGEST_CACHE = 10_000
+# A step that handles more messages than this (a backlog) logs one line for them all,
+# and each message's own line at debug level only.
+LOG_EACH_UP_TO = 20
+# How often a deliver step reads the inbox record of every signed message, including
+# those waiting for another attester's turn (RelayRoute._to_read), as a share of
+# submit_turn_seconds; between two such steps it reads only those it may submit. A
+# relayer learns that the first in turn is landing messages from these reads, so they
+# come at least twice per turn: it never takes the first for stalled while it lands.
+WAITING_READ_TURNS = 0.5
 TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 
 
@@ -219,6 +229,8 @@ class RelayRoute:
         # node); set by the Relayer for a subscribed chain
         self.head_hint: Callable[[], int | None] | None = None
         self._block_gas_limit: int | None = None
+        self._attesters: AttesterSet | None = None  # the inbox's, as the last step read them
+        self._all_read_at = 0.0  # when a deliver step last read every signed message
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
 
@@ -262,11 +274,31 @@ class RelayRoute:
         else:
             new = self.store.record_scan(self.route, seen, head, block_hash)
         self.metrics.set_lag(self.route.source, head + self.settings.confirmations, head)
-        by_id = {m.message_id: m for m in seen}
-        for message_id in new:
-            fields = message_fields(message_id, by_id[message_id].message)
-            self.log.info("seen", extra=fields | {"chain": self.source.name})
+        by_id = {m.message_id: m.message for m in seen}
+        self._log_messages("seen", [(mid, by_id[mid]) for mid in new], {"chain": self.source.name})
         return new
+
+    def _log_messages(
+        self,
+        text: str,
+        messages: Sequence[tuple[str, bytes]],
+        fields: dict[str, object] | None = None,
+    ) -> None:
+        """Log what a step did to `messages` (id, encoding): one info line each (with its
+        kind and trade id) in a step of at most LOG_EACH_UP_TO of them; in a larger step
+        (a backlog) one info line with their count, and the line of each at debug level
+        (a log line costs a relayer as much CPU as checking the message)."""
+        extra = fields or {}
+        level = logging.INFO
+        if len(messages) > LOG_EACH_UP_TO:
+            self.log.info(
+                "%s: %d messages", text, len(messages), extra=extra | {"count": len(messages)}
+            )
+            if not self.log.isEnabledFor(logging.DEBUG):
+                return
+            level = logging.DEBUG
+        for mid, encoded in messages:
+            self.log.log(level, text, extra=message_fields(mid, encoded) | extra)
 
     def _scan_reads(self) -> tuple[list[ObservedLog], int, str] | None:
         """(the outbox's MessageSent logs from the scan start to the confirmed head, that
@@ -349,10 +381,11 @@ class RelayRoute:
     def attest(self) -> int:
         """Sign every message seen, not yet consumed on the destination and backed by its
         source's state; how many were signed. Signatures are stored in one transaction."""
-        seen = [r for r in self.store.actionable(self.route) if r.stage is Stage.SEEN]
         # at most attest_batch per step, so that a backlog's first deliveries need not
         # wait for every message to be checked and signed (the worker ticks again at once)
-        self.more_to_attest = len(seen) > self.settings.attest_batch
+        batch = self.settings.attest_batch
+        seen = self.store.actionable(self.route, limit=batch + 1, stages=(Stage.SEEN,))
+        self.more_to_attest = len(seen) > batch
         seen = seen[: self.settings.attest_batch]
         if not seen:
             return 0
@@ -389,9 +422,9 @@ class RelayRoute:
             mine = {mid: by[attester.address] for mid, by in signed.items()}
             self.quorum.push(attester.address, mine, self.route)
         self.store.mark_all_signed(signed)
-        for record, _message in canonical:
-            if record.message_id in signed:
-                self.log.info("signed", extra=self.about(record))
+        self._log_messages(
+            "signed", [(r.message_id, r.message) for r, _ in canonical if r.message_id in signed]
+        )
         return len(signed)
 
     def _block_hashes(self, numbers: list[int]) -> dict[int, HexBytes]:
@@ -419,16 +452,18 @@ class RelayRoute:
         not consumed k x submit_turn_seconds after both the moment it held a quorum and
         the last delivery it saw of a message that attester was first for (while the
         first keeps landing messages, the others hold back)."""
-        signed = [r for r in self.store.actionable(self.route) if r.stage is not Stage.SEEN]
+        signed = self.store.actionable(self.route, stages=(Stage.SIGNED, Stage.SUBMITTED))
         if not signed:
             return 0
+        now = time.monotonic()
+        signed = self._to_read(signed, now)
         # the inbox knows best (another attester may have delivered a message, or a
         # store may be new): one batched read for all of them, with its current attester
         # set and threshold, before anything is sent
         view = inbox_view(self.destination, {r.message_id: r.message for r in signed})
         attesters = AttesterSet.of(view.attesters, view.threshold)
+        self._attesters = attesters
         on_inbox = view.records
-        now = time.monotonic()
         for record in signed:
             delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
             if delivered and self._ready_at.pop(record.message_id, None) is not None:
@@ -489,6 +524,40 @@ class RelayRoute:
         for batch, sent in in_flight:
             self._await_receipt(batch, sent)
         return len(ready)
+
+    def _to_read(self, signed: list[MessageRecord], now: float) -> list[MessageRecord]:
+        """The signed messages whose inbox record a deliver step reads now: all of them
+        every WAITING_READ_TURNS x submit_turn_seconds, and in the steps between only
+        those this relayer may submit now (its turn, or its place's wait is over, by the
+        last attester set read) or that it sent. A message waiting for another attester's turn
+        gains nothing from being read at every step: in a backlog those are two thirds
+        of the signed messages, each read by every relayer at every step, and the
+        destination node's CPU went to reading them."""
+        attesters = self._attesters
+        every = WAITING_READ_TURNS * self.settings.submit_turn_seconds
+        if attesters is None or now - self._all_read_at >= every:
+            self._all_read_at = now
+            return signed
+        return [
+            record
+            for record in signed
+            if record.stage is not Stage.SIGNED
+            or record.condition is not Condition.OPEN
+            or record.included is not None
+            or self._turn_wait_left(record, attesters, now) <= 0
+        ]
+
+    def _turn_wait_left(self, record: MessageRecord, attesters: AttesterSet, now: float) -> float:
+        """Seconds until this relayer's place lets it submit `record` (0 or less: now);
+        a message without a quorum yet counts from now."""
+        place = self._place_in_turn(record, attesters)
+        if not place:
+            return 0.0
+        since = max(
+            self._ready_at.get(record.message_id, now),
+            self._progress_at.get(self._first_in_turn(record, attesters), 0),
+        )
+        return place * self.settings.submit_turn_seconds - (now - since)
 
     def _still_open(
         self, batch: list[tuple[MessageRecord, Message, Quorum]]
@@ -721,18 +790,30 @@ class RelayRoute:
         )
         me = self.sender.address.lower()
         now = time.time()
+        each = len(confirmed) <= LOG_EACH_UP_TO or self.log.isEnabledFor(logging.DEBUG)
+        level = logging.INFO if len(confirmed) <= LOG_EACH_UP_TO else logging.DEBUG
+        mine = 0
         for record, inclusion in confirmed:
             self._ready_at.pop(record.message_id, None)
             self.metrics.count_confirmed(self.route)
             by_me = inclusion.deliverer.lower() == me
             if by_me:
                 self.metrics.count_relayed(self.route)
+                mine += 1
             self.metrics.observe_latency(self.route, max(0.0, now - record.first_seen))
-            self.log.info(
-                "delivered" if by_me else "confirmed (delivered by %s)",
-                *(() if by_me else (inclusion.deliverer,)),
-                extra=self.about(record) | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
-            )
+            if each:
+                self.log.log(
+                    level,
+                    "delivered" if by_me else "confirmed (delivered by %s)",
+                    *(() if by_me else (inclusion.deliverer,)),
+                    extra=self.about(record)
+                    | {"tx_hash": inclusion.tx_hash, "block": inclusion.block},
+                )
+        if len(confirmed) > LOG_EACH_UP_TO:  # a backlog's step: one line for all of them
+            for text, count in (("delivered", mine), ("confirmed", len(confirmed) - mine)):
+                if count:
+                    what = "delivered by this relayer" if text == "delivered" else "by others"
+                    self.log.info("%s: %d messages (%s)", text, count, what, extra={"count": count})
 
     # --- failures -----------------------------------------------------------------------
 

@@ -900,13 +900,19 @@ class Store:
         return [_record(row) for row in self._query(sql, params)]
 
     def actionable(
-        self, route: Route | None = None, now: float | None = None, limit: int | None = None
+        self,
+        route: Route | None = None,
+        now: float | None = None,
+        limit: int | None = None,
+        stages: Sequence[Stage] | None = None,
     ) -> list[MessageRecord]:
-        """What to work on now: pending and either open or failed and due, oldest first."""
+        """What to work on now: pending and either open or failed and due, oldest first
+        (only those at one of `stages`, if given)."""
         moment = self.clock() if now is None else now
-        where, params = self._where(
-            route, self._PENDING, "(condition = 'open' OR next_retry_at <= ?)"
-        )
+        clauses = [self._PENDING, "(condition = 'open' OR next_retry_at <= ?)"]
+        if stages is not None:
+            clauses.append(f"stage IN ({', '.join(str(int(Stage(s))) for s in stages) or 'NULL'})")
+        where, params = self._where(route, *clauses)
         params.append(moment)
         sql = f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY first_seen, id"
         if limit is not None:

@@ -71,15 +71,15 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 
 from pvd.chain.logs import LogSource, ObservedLog
 from pvd.chain.rpc import block_hashes
 from pvd.protocol.messages import Message, MessageFormatError
+from pvd.protocol.messages import message_id as id_of_encoding
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.config import Route
-from pvd.relayer.ends import ChainEnd, inbox_deliveries
+from pvd.relayer.ends import ChainEnd, decode_lone_bytes, inbox_deliveries
 from pvd.relayer.log import RelayLog
 from pvd.relayer.store import (
     Condition,
@@ -137,9 +137,9 @@ def seen_message(
     """A MessageSent log of an outbox as the store takes it, or None if the message is
     for another domain (not this route's) or cannot be decoded (logged: an outbox emits
     only valid messages). Used by the route's scan and by the sweep."""
-    (encoded,) = abi_decode(["bytes"], bytes(log.data))
+    encoded = decode_lone_bytes(bytes(log.data))
     try:
-        message = Message.decode(bytes(encoded))
+        message = Message.decode(encoded)
     except MessageFormatError as exc:
         relay_log.error("undecodable message in block %s: %s", log.block_number, exc)
         return None
@@ -148,7 +148,8 @@ def seen_message(
     location = SourceLocation(
         log.block_number, log.block_hash.to_0x_hex(), log.tx_hash.to_0x_hex(), log.log_index
     )
-    return SeenMessage("0x" + message.id.hex(), bytes(encoded), location)
+    # the id is the keccak of the encoding, which a strict decode leaves as it was read
+    return SeenMessage("0x" + id_of_encoding(encoded).hex(), encoded, location)
 
 
 def sweep_route(

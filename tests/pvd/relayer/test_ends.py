@@ -15,15 +15,30 @@ from typing import Any
 
 import pytest
 import requests
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_typing import HexStr
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from pvd.bench.relay import open_trades
+from pvd.bench.relay import funded, open_trades
 from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.logs import logs_by_topic1
 from pvd.protocol.messages import Message, PaymentHeld, message_id
 from pvd.relayer.config import Route
-from pvd.relayer.ends import JsonRpc, inbox_records, inbox_view, json_rpc, rpc_batch
+from pvd.relayer.ends import (
+    JsonRpc,
+    call_data,
+    decode_lone_bytes,
+    encode_lone_bytes,
+    inbox_records,
+    inbox_view,
+    json_rpc,
+    rpc_batch,
+    speaks_json_rpc,
+)
 from pvd.relayer.route import RelayRoute, RouteSettings
 from pvd.relayer.store import Stage
 from tests.pvd.relayer.test_confirmation import anvil_world as anvil_world  # the fixture
@@ -259,3 +274,64 @@ def test_a_relayer_restarted_with_more_confirmations_keeps_its_checkpoint(
     again.tick()
     moved = again.store.checkpoint(b2p)
     assert moved is not None and moved.block == world.system.business.chain.w3.eth.block_number - 2
+
+
+# --- a lone `bytes` argument (a message), encoded and decoded without eth-abi ------------
+
+
+@pytest.mark.parametrize("length", [0, 1, 31, 32, 33, 64, 250, 1_000])
+def test_a_lone_bytes_value_is_encoded_and_decoded_as_eth_abi_does(length: int) -> None:
+    value = bytes((7 * i + 1) % 256 for i in range(length))
+    encoded = abi_encode(["bytes"], [value])
+    assert encode_lone_bytes(value) == encoded
+    assert decode_lone_bytes(encoded) == value == abi_decode(["bytes"], encoded)[0]
+
+
+def test_a_lone_bytes_value_in_another_layout_is_left_to_eth_abi() -> None:
+    value = b"\x01" * 40
+    # a valid encoding with the tail one word further on: eth-abi reads it, so do we
+    skewed = (64).to_bytes(32, "big") + bytes(32) + abi_encode(["bytes"], [value])[32:]
+    assert decode_lone_bytes(skewed) == abi_decode(["bytes"], skewed)[0] == value
+    with pytest.raises(DecodingError):  # a length beyond the data: refused, as by eth-abi
+        decode_lone_bytes((32).to_bytes(32, "big") + (999).to_bytes(32, "big") + value)
+
+
+def test_calldata_with_a_message_argument_is_the_abi_encoding(anvil_world: World) -> None:
+    route, _ = p2b(anvil_world)
+    inbox = route.destination.inbox
+    message = b"\x01" + b"\x22" * 300
+    expected = inbox.encode_abi("deliveryStatus", [message])
+    assert "0x" + call_data(inbox, "deliveryStatus", [message]).hex() == expected
+
+
+def test_a_consumed_message_s_deliverer_and_block_are_its_delivery_event_s(
+    anvil_world: World,
+) -> None:
+    """On a JSON-RPC node the delivery events are read as raw eth_getLogs: the same
+    deliverer and block as web3's own read of the event."""
+    world = anvil_world
+    route, relayer = p2b(world)
+    assert speaks_json_rpc(route.destination.chain.w3)
+    trades = open_trades(world.system, world.cast, 2)
+    assert relayer.run_until(lambda: all(funded(world.system, t) for t in trades), 60, 0.005)
+    events = route.destination.inbox.events.MessageDelivered.get_logs(from_block=0)
+    ids = {"0x" + bytes(e["args"]["messageId"]).hex(): e for e in events}
+    messages = {mid: record.message for mid in ids if (record := relayer.store.get(mid))}
+    assert len(messages) == len(ids) == 2
+    found = inbox_records(route.destination, messages)
+    for mid, event in ids.items():
+        assert found[mid].status.name == "DELIVERED"
+        assert found[mid].deliverer == world.cast.gas.address == event["args"]["deliverer"]
+        assert found[mid].block == event["blockNumber"]
+    topic0 = HexBytes(Web3.keccak(text="MessageDelivered(bytes32,uint32,address,address)"))
+    by_web3 = logs_by_topic1(
+        route.destination.chain.w3,
+        route.destination.inbox.address,
+        [topic0],
+        [HexBytes(mid) for mid in ids],
+        0,
+        "latest",
+    )
+    assert sorted((log.topics[1].to_0x_hex(), log.block_number) for log in by_web3) == sorted(
+        (mid, found[mid].block) for mid in ids
+    )

@@ -42,7 +42,7 @@ from pvd.relayer.retry import RetryPolicy
 from pvd.relayer.route import RelayRoute, RouteSettings
 from pvd.relayer.sender import RpcUnavailable
 from pvd.relayer.service import Relayer, RouteOptions
-from pvd.relayer.store import Store
+from pvd.relayer.store import Stage, Store
 
 P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
 TIGHT = RetryPolicy(base_delay=0.01, max_delay=0.02, max_attempts=2)  # a tiny retry budget
@@ -287,10 +287,10 @@ def test_a_dead_message_still_open_on_chain_is_reopened_by_a_later_sweep_while_r
 
 
 class Records(logging.Handler):
-    """Every record logged to one logger (INFO and above)."""
+    """Every record logged to one logger (INFO and above, or from `level`)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(logging.INFO)
+    def __init__(self, name: str, level: int = logging.INFO) -> None:
+        super().__init__(level)
         self.logger = logging.getLogger(name)
         self.records: list[logging.LogRecord] = []
 
@@ -298,14 +298,14 @@ class Records(logging.Handler):
         self.records.append(record)
 
     def __enter__(self) -> Records:
-        self.level = self.logger.level
-        self.logger.setLevel(logging.INFO)
+        self.was = self.logger.level
+        self.logger.setLevel(self.level)
         self.logger.addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.logger.removeHandler(self)
-        self.logger.setLevel(self.level)
+        self.logger.setLevel(self.was)
 
 
 def test_a_delivered_outcome_undelivered_near_its_hold_expiry_raises_the_alert(
@@ -397,6 +397,35 @@ def test_log_lines_about_a_message_carry_its_kind_and_trade_id(world: World) -> 
     assert {"seen", "signed", "delivered"} <= messages
 
 
+def test_a_step_of_many_messages_logs_one_line_for_all_and_each_one_at_debug(
+    world: World,
+) -> None:
+    relayer = world.relayer("attester")
+    many = route_module.LOG_EACH_UP_TO + 2  # the first delivery goes alone, the rest batched
+    trades = open_trades(world.system, world.cast, many)
+    with Records("pvd.relayer.route", logging.DEBUG) as logged:
+        route_of(relayer, P2B).tick()
+    assert all(funded(world.system, t) for t in trades)
+
+    def lines(level: int) -> list[tuple[str, dict[str, object]]]:
+        return [(r.getMessage(), fields_of(r)) for r in logged.records if r.levelno == level]
+
+    info = lines(logging.INFO)
+    assert (
+        f"seen: {many} messages",
+        {"route": P2B.value, "chain": "payment", "count": many},
+    ) in info
+    assert (f"signed: {many} messages", {"route": P2B.value, "count": many}) in info
+    summary = [f for m, f in info if m.startswith("delivered: ")]
+    assert [f["count"] for f in summary] == [many - 1]  # the lone first one: its own line
+    assert len([m for m, f in info if m == "delivered" and "message_id" in f]) == 1
+    for text in ("seen", "signed"):
+        each = [f for m, f in lines(logging.DEBUG) if m == text]
+        assert len(each) == many and {f["kind"] for f in each} == {"PAYMENT_HELD"}
+    debug_delivered = [f for m, f in lines(logging.DEBUG) if m == "delivered"]
+    assert len({f["message_id"] for f in debug_delivered}) == many - 1
+
+
 def test_a_revert_reason_code_is_a_short_label_named_after_the_error() -> None:
     from pvd.relayer.failures import RevertJudge
 
@@ -430,3 +459,49 @@ def test_a_revert_reason_code_is_a_short_label_named_after_the_error() -> None:
         "EnforcedPause",
     )
     assert judge.judge(b"\xde\xad\xbe\xef").code == "reverted_unknown"
+
+
+def test_messages_waiting_for_another_attester_s_turn_are_read_every_half_turn_only(
+    world: World,
+) -> None:
+    open_trades(world.system, world.cast, 12)
+    sent = world.system.payment.outbox.events.MessageSent.get_logs(from_block=0)
+    ids = [int.from_bytes(bytes(e["args"]["messageId"]), "big") for e in sent]
+    members = sorted((a.address for a in world.cast.attesters), key=lambda a: int(a, 16))
+    firsts = {members[mid % len(members)] for mid in ids}
+    assert firsts  # one key that is first for some of the messages and not for others:
+    key_of = {a.address: a for a in world.cast.attesters}
+    attester = key_of[next(iter(firsts))] if len(firsts) > 1 else None
+    assert attester is not None, "all twelve messages have the same first in turn"
+    payment, business = ends_from_system(world.system)
+    gas = Signer(world.cast.gas)
+    relayer = Relayer(
+        payment,
+        business,
+        Store(world.folder / "one-key.sqlite"),
+        [Signer(attester)],  # one key of the three: no quorum alone
+        {"payment": gas, "business": gas},
+        RouteOptions(RouteSettings(), RouteSettings(), TIGHT),
+    )
+    world.relayers.append(relayer)
+    route = route_of(relayer, P2B)
+    route.scan()
+    route.attest()
+    route.deliver()  # the first step reads every signed message and learns the set
+    attesters = route._attesters
+    assert attesters is not None
+    signed = relayer.store.actionable(P2B, stages=(Stage.SIGNED,))
+    assert len(signed) == 12
+    mine = [r for r in signed if route._place_in_turn(r, attesters) == 0]
+    others = [r for r in signed if route._place_in_turn(r, attesters) > 0]
+    assert mine and others
+    half_turn = route_module.WAITING_READ_TURNS * route.settings.submit_turn_seconds
+    read_at = route._all_read_at
+    assert route._to_read(signed, read_at + half_turn / 2) == mine
+    late = others[0]  # its place's wait is over: read at every step too
+    route._ready_at[late.message_id] = read_at - 10 * route.settings.submit_turn_seconds
+    assert route._to_read(signed, read_at + half_turn / 2) == [
+        r for r in signed if r in mine or r is late
+    ]
+    assert route._to_read(signed, read_at + half_turn) == signed  # every half turn: all
+    assert route._all_read_at == read_at + half_turn

@@ -833,3 +833,51 @@ def test_an_attester_set_compares_addresses_in_any_case() -> None:
     members = AttesterSet.of([address.lower()], 1)
     assert address in members and address.lower() in members
     assert members.members == frozenset({address})
+
+
+class CountingVerifier(DigestVerifier):
+    """The test verifier, counting the signatures it recovers."""
+
+    def __init__(self) -> None:
+        self.recovered: list[bytes] = []
+
+    def recover(self, message_id: bytes, signature: bytes) -> str:
+        self.recovered.append(bytes(signature))
+        return super().recover(message_id, signature)
+
+
+def test_an_attester_s_own_pushed_signatures_are_not_recovered_again_but_a_peer_s_are(
+    pushing: list[tuple[Attester, PushedSignatures]], metrics: RelayerMetrics
+) -> None:
+    (a, pool_a), (b, _), _ = pushing
+    every = [x for x, _ in pushing]
+    mids = [message_id(n) for n in range(80, 85)]
+    verifier = CountingVerifier()
+    with (
+        QuorumClient(peers_of(a, every), verifier, a.store, metrics, pushed=pool_a) as ca,
+        QuorumClient(peers_of(b, every), DigestVerifier(), b.store, metrics) as cb,
+    ):
+        attesters = AttesterSet.of([x.address for x in every], 2)
+        own = {mid: a.sign(mid) for mid in mids}  # signed and stored, as attest does
+        ca.push(a.address, own, ROUTE)
+        cb.push(b.address, {mid: b.sign(mid) for mid in mids}, ROUTE)
+        eventually(lambda: len(pool_a) == len(mids))
+        quorums = ca.collect_many(mids, attesters, ROUTE)
+        assert sorted(quorums) == sorted(mids)
+        assert all(set(q.signers) == {a.address, b.address} for q in quorums.values())
+        # each of b's five recovered once; none of a's own
+        assert sorted(verifier.recovered) == sorted(sign(b.signer, mid) for mid in mids)
+        assert not set(verifier.recovered) & set(own.values())
+
+
+def test_a_signature_stored_under_this_attester_but_not_pushed_by_it_is_still_recovered(
+    attesters: list[Attester], attester_set: AttesterSet, metrics: RelayerMetrics
+) -> None:
+    a, b, _ = attesters
+    mid = message_id(90)
+    a.store.observe(ROUTE, seen(mid))
+    a.store.mark_signed(mid, a.address, sign(b.signer, mid))  # not a's: refused on count
+    verifier = CountingVerifier()
+    with QuorumClient(peers_of(a, attesters), verifier, a.store, metrics) as client:
+        assert client.verified_signatures(mid, attester_set) == {}
+        assert verifier.recovered == [sign(b.signer, mid)]

@@ -753,3 +753,24 @@ def test_the_signatures_of_many_messages_come_in_one_read(store: Store) -> None:
         seen(2).message_id: {SIGNER: SIG},
         seen(3).message_id: {},
     }
+
+
+def test_actionable_messages_can_be_asked_for_by_stage_in_the_same_order(
+    store: Store, clock: FakeClock
+) -> None:
+    store.record_scan(P2B, [seen(n) for n in range(1, 6)])
+    store.mark_signed(seen(2).message_id, SIGNER, SIG)
+    store.mark_signed(seen(4).message_id, SIGNER, SIG)
+    store.mark_submitted([seen(4).message_id], TX, 3)
+    store.record_failure(seen(5).message_id, "token_paused", RetryIn(30))  # not due yet
+    everything = store.actionable(P2B)
+    at_seen = store.actionable(P2B, stages=(Stage.SEEN,))
+    assert at_seen == [r for r in everything if r.stage is Stage.SEEN]
+    assert sorted(r.message_id for r in at_seen) == sorted([seen(1).message_id, seen(3).message_id])
+    assert store.actionable(P2B, limit=1, stages=(Stage.SEEN,)) == at_seen[:1]
+    later = store.actionable(P2B, stages=(Stage.SIGNED, Stage.SUBMITTED))
+    assert later == [r for r in everything if r.stage is not Stage.SEEN]
+    assert sorted(r.stage for r in later) == [Stage.SIGNED, Stage.SUBMITTED]
+    assert store.actionable(P2B, stages=()) == []
+    clock.advance(30)  # due now, still at seen
+    assert seen(5).message_id in [r.message_id for r in store.actionable(P2B, stages=[Stage.SEEN])]
