@@ -26,8 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +38,8 @@ from pvd.bench.index import prepare
 from pvd.bench.premade import PremadeBench
 from pvd.bench.relay import make_relayer
 from pvd.bench.report import QUICK_REPORT, REPORT, write_section
-from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
-from pvd.chain.connection import Chain, dev_accounts, rpc_chain
-from pvd.chain.local import LOCAL_CHAINS
-from pvd.cli.demo import BUSINESS_DOMAIN, PAYMENT_DOMAIN, Cast, issue_funds
+from pvd.chain.connection import Chain
+from pvd.cli.demo import Cast, issue_funds, two_chains
 from pvd.deploy.system import System, SystemConfig, deploy_system
 
 
@@ -161,23 +157,6 @@ MINE_CALL = 10_000  # blocks per anvil_mine call
 MINE_CALL_TIMEOUT = 600.0
 
 
-@contextmanager
-def catch_up_chains() -> Iterator[tuple[Chain, Chain]]:
-    """Two anvils (the payment and business chain ids) under CATCH_UP_ANVIL's flags."""
-    nodes: list[AnvilNode] = []
-    try:
-        for name, chain_id in LOCAL_CHAINS:
-            nodes.append(start_anvil(name, chain_id, history=CATCH_UP_ANVIL))
-        payment, business = (
-            rpc_chain(node.name, node.url, domain, dev_accounts())
-            for node, domain in zip(nodes, (PAYMENT_DOMAIN, BUSINESS_DOMAIN), strict=True)
-        )
-        yield payment, business
-    finally:
-        for node in nodes:
-            stop_anvil(node)
-
-
 def mine(chains: list[Chain], blocks: int) -> None:
     """`blocks` empty blocks on each chain (anvil_mine, both chains at once)."""
     failures: list[BaseException] = []
@@ -240,7 +219,7 @@ def catch_up_point(system: System, cast: Cast, store: Path, blocks: int) -> dict
 def measure_chain_growth(folder: Path, catch_up_blocks: list[int]) -> dict[str, Any]:
     """Catch-up at each size, and a sweep point before and after each, on one pair of
     anvils (CATCH_UP_ANVIL) whose chains grow by each catch-up's blocks in turn."""
-    with catch_up_chains() as (payment, business):
+    with two_chains("anvil", anvil_history=CATCH_UP_ANVIL) as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
         system = deploy_system(payment, business, config)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from pvd.chain.anvil import start_anvil, stop_anvil
+from pvd.chain.anvil import NON_ARCHIVE, start_anvil, stop_anvil
 from pvd.chain.connection import Chain, dev_accounts, embedded_chain, rpc_chain
 from pvd.chain.local import LOCAL_CHAINS
 from pvd.client import trade as client
@@ -71,15 +71,18 @@ class Cast:
 
 
 @contextmanager
-def two_chains(kind: str) -> Iterator[tuple[Chain, Chain]]:
-    """The payment and business chains, stopped again on exit if pvd started them."""
+def two_chains(
+    kind: str, anvil_history: Sequence[str] = NON_ARCHIVE
+) -> Iterator[tuple[Chain, Chain]]:
+    """The payment and business chains, stopped again on exit if pvd started them.
+    `anvil_history`: the anvils' flags for the states they keep (`start_anvil`'s `history`)."""
     if kind == "embedded":
         yield embedded_chain("payment", PAYMENT_DOMAIN), embedded_chain("business", BUSINESS_DOMAIN)
         return
     nodes = []
     try:
         for name, chain_id in LOCAL_CHAINS:
-            nodes.append(start_anvil(name, chain_id))
+            nodes.append(start_anvil(name, chain_id, history=anvil_history))
         payment, business = (
             rpc_chain(node.name, node.url, domain, dev_accounts())
             for node, domain in zip(nodes, (PAYMENT_DOMAIN, BUSINESS_DOMAIN), strict=True)

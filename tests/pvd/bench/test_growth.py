@@ -9,11 +9,11 @@ import sys
 
 from web3.types import RPCEndpoint
 
-from pvd.bench.growth import MINE_CALL, catch_up_chains, catch_up_point, peak_rss_kib
+from pvd.bench.growth import CATCH_UP_ANVIL, MINE_CALL, catch_up_point, peak_rss_kib
 from pvd.bench.premade import send_all
 from pvd.chain.anvil import start_anvil, stop_anvil
 from pvd.chain.connection import Chain, dev_accounts, rpc_chain
-from pvd.cli.demo import Cast
+from pvd.cli.demo import Cast, two_chains
 from pvd.deploy.system import SystemConfig, deploy_system
 
 
@@ -76,7 +76,7 @@ def test_a_restarted_relayer_scans_every_block_mined_on_the_catch_up_chains(tmp_
     """pvd deploys on the catch-up chains (anvil under CATCH_UP_ANVIL's rules), `mine`
     adds exactly the blocks asked for on both chains, calls of MINE_CALL included, and
     the restarted relayer's routes move their checkpoints over every one of them."""
-    with catch_up_chains() as (payment, business):
+    with two_chains("anvil", anvil_history=CATCH_UP_ANVIL) as (payment, business):
         cast = Cast.from_accounts(payment.accounts)
         config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
         system = deploy_system(payment, business, config)
