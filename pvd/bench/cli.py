@@ -6,9 +6,17 @@
   and imports included), median and max over the runs of one trade with its money steps;
 - up_again: seconds for `pvd up` when everything already runs;
 - trace: seconds for `pvd trace TRADE_ID` (its own process, on the index `pvd up` keeps)
-  for the last settled trade, once both chains are mined past 10,000 blocks
-  (`anvil_mine`) and the index has caught up with them: median and max over the runs,
-  with the chains' heights, the seconds anvil took to mine and the index to catch up.
+  for a settled trade, once both chains are mined past 10,000 blocks (`anvil_mine`) and
+  the index has caught up with them: median and max over the runs, with the chains'
+  heights, the seconds anvil took to mine and the index to catch up. This runs on a
+  second stack, after the first is down: `pvd up` on a home where the bench has already
+  started the two anvils with the growth step's flags (CATCH_UP_ANVIL: Cancun rules, no
+  past states kept) and recorded them in its stack.json, so `up` adopts them as chains
+  it runs (and `down` stops them). On the anvils `pvd up` starts itself (Prague rules,
+  past states in memory) each empty block takes longer the longer the chain: 10,000
+  took anvil 139 s in `make bench` at commit 61bbf7a, against about 2 s on these flags.
+  `pvd trace` reads the index, which neither flag changes. One trade is settled there
+  with the same `pvd` commands (not timed).
 
 Written as the `cli` section of bench/report.json (pvd.bench.report). Figures are what
 this machine measured in this run, under whatever else it was running; nothing asserted.
@@ -26,10 +34,14 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pvd.bench.growth import CATCH_UP_ANVIL
 from pvd.bench.report import write_section
+from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.local import LOCAL_CHAINS, StackState, adopt, write_stack
 from pvd.paths import PROJECT_ROOT
 
 MIN_BLOCKS = 10_000  # each chain's height before `pvd trace` is timed
@@ -146,6 +158,107 @@ def _time_trace(home: Path, trade: str, runs: int) -> dict[str, Any]:
     }
 
 
+Timer = Callable[..., Any]
+
+
+def _settle_one(home: Path, timed: Timer) -> str:
+    """One trade through every step with `pvd` commands, each through `timed(name, home,
+    *args)`; its id once it is Funded and confirmed (the payout follows on its own)."""
+    timed("issue", home, "issue", "buyer", "100", "--as", "bank")
+    timed("wallet show", home, "wallet", "show", "buyer")
+    timed("transfer", home, "transfer", "seller", "1", "--as", "buyer")
+    trade: str = timed(
+        "trade propose",
+        home,
+        "trade",
+        "propose",
+        "--seller",
+        "seller",
+        "--price",
+        "10",
+        "--as",
+        "buyer",
+    )["trade_id"]
+    timed("trade accept", home, "trade", "accept", trade, "--as", "seller")
+    timed("trade hold", home, "trade", "hold", trade, "--as", "buyer")
+    _until(home, trade, "Funded")
+    timed(
+        "trade ship",
+        home,
+        "trade",
+        "ship",
+        trade,
+        "--document-hash",
+        "0x" + "ab" * 32,
+        "--as",
+        "seller",
+    )
+    timed("trade confirm", home, "trade", "confirm", trade, "--as", "buyer")
+    timed("trade show", home, "trade", "show", trade)
+    return trade
+
+
+def _appoint_bank(home: Path, timed: Timer) -> None:
+    timed(
+        "bank appoint",
+        home,
+        "bank",
+        "appoint",
+        "bank",
+        "--allowance",
+        "1000000",
+        "--as",
+        "central-bank",
+    )
+
+
+def _untimed(_name: str, home: Path, *args: str) -> Any:
+    return _pvd(home, *args)[1]
+
+
+def _trace_on_long_chains(home: Path, runs: int) -> dict[str, Any]:
+    """The trace figure on a stack of its own whose anvils run with CATCH_UP_ANVIL (see
+    the module's docstring): started here, recorded in `home`'s stack.json for `pvd up`
+    to adopt, stopped by `pvd down` (and here, by PID, whatever happens)."""
+    nodes: list[AnvilNode] = []
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        for role, chain_id in LOCAL_CHAINS:
+            log = logs / f"anvil-{role}.log"
+            nodes.append(start_anvil(role, chain_id, log_path=log, history=CATCH_UP_ANVIL))
+        write_stack(
+            home,
+            StackState(
+                rpc={node.name: node.url for node in nodes},
+                processes=tuple(
+                    adopt(
+                        f"anvil-{node.name}",
+                        "anvil",
+                        node.pid,
+                        logs / f"anvil-{node.name}.log",
+                        node.url,
+                    )
+                    for node in nodes
+                ),
+            ),
+        )
+        started = time.perf_counter()
+        _pvd(home, "up")
+        try:
+            _appoint_bank(home, _untimed)
+            trade = _settle_one(home, _untimed)
+            _until(home, trade, "Delivered", "Paid")
+            setup = time.perf_counter() - started
+            figures = _time_trace(home, trade, runs)
+        finally:
+            _pvd(home, "down")
+    finally:
+        for node in nodes:
+            stop_anvil(node)
+    return {**figures, "anvil": " ".join(CATCH_UP_ANVIL), "stack_seconds": round(setup, 1)}
+
+
 def measure(runs: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {}
 
@@ -159,53 +272,12 @@ def measure(runs: int) -> dict[str, Any]:
         up_seconds, _ = _pvd(home, "up")
         try:
             up_again, _ = _pvd(home, "up")
-            timed(
-                "bank appoint",
-                home,
-                "bank",
-                "appoint",
-                "bank",
-                "--allowance",
-                "1000000",
-                "--as",
-                "central-bank",
-            )
+            _appoint_bank(home, timed)
             for _ in range(runs):
-                timed("issue", home, "issue", "buyer", "100", "--as", "bank")
-                timed("wallet show", home, "wallet", "show", "buyer")
-                timed("transfer", home, "transfer", "seller", "1", "--as", "buyer")
-                trade = timed(
-                    "trade propose",
-                    home,
-                    "trade",
-                    "propose",
-                    "--seller",
-                    "seller",
-                    "--price",
-                    "10",
-                    "--as",
-                    "buyer",
-                )["trade_id"]
-                timed("trade accept", home, "trade", "accept", trade, "--as", "seller")
-                timed("trade hold", home, "trade", "hold", trade, "--as", "buyer")
-                _until(home, trade, "Funded")
-                timed(
-                    "trade ship",
-                    home,
-                    "trade",
-                    "ship",
-                    trade,
-                    "--document-hash",
-                    "0x" + "ab" * 32,
-                    "--as",
-                    "seller",
-                )
-                timed("trade confirm", home, "trade", "confirm", trade, "--as", "buyer")
-                timed("trade show", home, "trade", "show", trade)
-            _until(home, trade, "Delivered", "Paid")
-            trace = _time_trace(home, trade, max(runs, 5))
+                _settle_one(home, timed)
         finally:
             _pvd(home, "down")
+        trace = _trace_on_long_chains(Path(tmp) / "trace", max(runs, 5))
     every = [s for values in timings.values() for s in values]
     return {
         "up_seconds": round(up_seconds, 2),

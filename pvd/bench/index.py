@@ -381,33 +381,68 @@ def incremental(system: System, cast: Cast, engine: Engine) -> dict[str, Any]:
     }
 
 
-def synthetic(url: str, rows: int) -> dict[str, Any]:
-    """`rows` trades written straight into the trades table, then the page figures."""
-    engine = open_index(url)
-    rng = random.Random(7)
-    parties = [f"0x{rng.getrandbits(160):040x}" for _ in range(1_000)]
+SYNTHETIC_COLUMNS = (
+    "trade_id", "buyer", "seller", "price", "deadline", "hold_expiry", "status",
+    "settlement", "hold_id", "proposed_block", "proposed_at", "updated_at",
+)  # fmt: skip
+SYNTHETIC_CHUNK = 50_000
+
+
+def synthetic_rows(rows: int) -> Iterator[list[tuple[Any, ...]]]:
+    """`rows` trades (SYNTHETIC_COLUMNS, in chunks): random ids, 1,000 parties, every
+    status, three seconds apart; the same rows on every run (seeded)."""
     from eth_utils.address import to_checksum_address
 
-    parties = [to_checksum_address(p) for p in parties]
+    rng = random.Random(7)
+    parties = [to_checksum_address(f"0x{rng.getrandbits(160):040x}") for _ in range(1_000)]
     statuses = ("proposed", "accepted", "funded", "shipped", "delivered", "expired", "cancelled")
+    for base in range(0, rows, SYNTHETIC_CHUNK):
+        batch = []
+        for i in range(base, min(base + SYNTHETIC_CHUNK, rows)):
+            at = 1_700_000_000 + i * 3
+            batch.append(
+                (
+                    f"0x{rng.getrandbits(256):064x}", parties[i % 1_000],
+                    parties[(i * 7 + 3) % 1_000], 100 + i % 10_000, at + 86_400, at + 90_000,
+                    statuses[i % len(statuses)], "none", None, i, at, at,
+                )
+            )  # fmt: skip
+        yield batch
+
+
+def synthetic(url: str, rows: int) -> dict[str, Any]:
+    """`rows` trades written straight into the trades table (with its indexes in place,
+    as the indexer's inserts find them), then the page figures. Written through the
+    driver's own bulk path (SQLite: executemany of tuples in one transaction, with a
+    page cache that holds the indexes; PostgreSQL: COPY), not one SQLAlchemy insert per
+    batch of dicts: 10^6 rows took 74 s and 81 s that way."""
+    engine = open_index(url)
+    columns = ", ".join(SYNTHETIC_COLUMNS)
     started = time.perf_counter()
-    chunk = 20_000
-    with engine.begin() as connection:
-        for base in range(0, rows, chunk):
-            batch = []
-            for i in range(base, min(base + chunk, rows)):
-                at = 1_700_000_000 + i * 3
-                batch.append(
-                    {
-                        "trade_id": f"0x{rng.getrandbits(256):064x}",
-                        "buyer": parties[i % 1_000], "seller": parties[(i * 7 + 3) % 1_000],
-                        "price": 100 + i % 10_000, "deadline": at + 86_400,
-                        "hold_expiry": at + 90_000, "status": statuses[i % len(statuses)],
-                        "settlement": "none", "hold_id": None, "proposed_block": i,
-                        "proposed_at": at, "updated_at": at,
-                    }
-                )  # fmt: skip
-            connection.execute(trades.insert(), batch)
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        if engine.dialect.name == "postgresql":
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY trades ({columns}) FROM STDIN") as copy,
+            ):
+                for batch in synthetic_rows(rows):
+                    for row in batch:
+                        copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(SYNTHETIC_COLUMNS))
+            cursor = driver.cursor()
+            (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
+            cursor.execute("PRAGMA cache_size = -262144")  # KiB: 256 MiB, while it writes
+            for batch in synthetic_rows(rows):
+                cursor.executemany(f"INSERT INTO trades ({columns}) VALUES ({marks})", batch)
+            raw.commit()
+            cursor.execute(f"PRAGMA cache_size = {int(cache)}")  # the pages read as shipped
+            cursor.close()
+        raw.commit()
+    finally:
+        raw.close()
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(text("ANALYZE trades"))

@@ -76,6 +76,7 @@ function watchApprovals(relayer, size, approvals) {
     const record = async (to, receipt, calls) => {
         const tx = await to.provider.getTransaction(receipt.transactionHash);
         approvals.push({
+            at: performance.now(), // when its receipt was in (made relative to a burst's start)
             block: receipt.blockNumber,
             calls,
             status: receipt.status,
@@ -187,14 +188,20 @@ async function main() {
         return numbers;
     }
 
+    // Until every one of `numbers` has executed (true), or the relayer made no progress
+    // for stallMs (false: the rest is lost). Progress is an execution or an approval
+    // transaction: one relay() call first approves all it found, at a few seconds per
+    // approval transaction of 100 calls on ganache, and executes only after the last, so
+    // a burst of 1,000 shows no execution for the first 30-45 s while its relayer works.
     async function waitFor(numbers) {
-        let last = executedAt.size;
+        const progress = () => executedAt.size + approvals.length;
+        let last = progress();
         let progressAt = performance.now();
         while (numbers.some((n) => !executedAt.has(n))) {
             await sleep(POLL_MS);
             await collect(); // while relay() runs too: one call may execute hundreds
-            if (executedAt.size !== last) {
-                last = executedAt.size;
+            if (progress() !== last) {
+                last = progress();
                 progressAt = performance.now();
             } else if (performance.now() - progressAt > stallMs) {
                 return false;
@@ -262,7 +269,11 @@ async function main() {
             relay_error_count: errors.length - errorsBefore,
             // the relayer's approval transactions on the destination gateway (as shipped,
             // all of a relay() call's approvals go in one, at the package's fixed gas limit)
-            gateway_transactions: approvals.slice(approvalsBefore),
+            // (each with `seconds`: when its receipt was in, since the relayer started)
+            gateway_transactions: approvals.slice(approvalsBefore).map(({ at, ...tx }) => ({
+                ...tx,
+                seconds: Math.round(at - ready) / 1000,
+            })),
             made_in_seconds: Math.round((ready - making) / 10) / 100,
         };
     }
