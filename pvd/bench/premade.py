@@ -10,14 +10,18 @@ mined, their receipts checked).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import coincurve
+import rlp
 from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.types import RPCEndpoint
 
@@ -45,21 +49,25 @@ def _encoder(contract: Any, name: str) -> Callable[..., str]:
     return lambda *args: "0x" + (selector + encode(types, list(args))).hex()
 
 
+@functools.lru_cache(maxsize=16)
+def _secp(key: bytes) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(key)
+
+
 def _signed(
     chain_id: int, account: LocalAccount, to: str, data: str, nonce: int, gas: int, fee: int
 ) -> str:
-    tx: dict[str, Any] = {
-        "type": 2,
-        "to": to,
-        "data": data,
-        "value": 0,
-        "nonce": nonce,
-        "gas": gas,
-        "maxFeePerGas": fee,
-        "maxPriorityFeePerGas": 0,
-        "chainId": chain_id,
-    }
-    return "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
+    """An EIP-1559 (type 2) transaction signed with libsecp256k1 (coincurve), byte for byte
+    what eth-account's sign_transaction makes (RFC 6979, low s): its own encoding and
+    checks took 0.6 ms a transaction on this project's machine (18 s of a backlog of
+    10,000's 30,000 transactions)."""
+    fields = [chain_id, nonce, 0, fee, gas, bytes.fromhex(to[2:]), 0, bytes.fromhex(data[2:]), []]
+    digest = keccak(b"\x02" + rlp.encode(fields))
+    signature = _secp(bytes(account.key)).sign_recoverable(digest, hasher=None)
+    r, s, parity = signature[:32], signature[32:64], signature[64]
+    signed = [*fields, parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")]
+    encoded: bytes = rlp.encode(signed)
+    return "0x" + (b"\x02" + encoded).hex()
 
 
 def send_all(chain: Chain, raw: list[str]) -> list[dict[str, Any]]:
