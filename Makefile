@@ -84,11 +84,11 @@ lint: setup ## ruff, mypy, solhint, slither
 
 # What `make bench` and `make bench-quick` pass so that each stays within its time (15 and
 # 2 minutes on 2 cores; docs/bench.md "Time"): the relay's catch-up is short (growth
-# measures 1,000 to 100,000 blocks), 3 trades per depth figure, a 20 s idle window, 10
+# measures 1,000 to 100,000 blocks), 3 trades per depth figure, a 10 s idle window, 10
 # polling trades; the index's history is 10^3 trades (`python -m pvd.bench.index --sizes
 # 1000,10000` adds 10^4: about 7 minutes more); the peer's latency is 50 messages;
 # quick: 10 latency trades, 1 polling, a 5 s idle window, a backlog of 100, 1 depth trade.
-BENCH_RELAY ?= --catch-up-blocks 2000 --depth-trades 3 --idle-seconds 20 --polling-trades 10
+BENCH_RELAY ?= --catch-up-blocks 1000 --depth-trades 3 --idle-seconds 10 --polling-trades 10
 BENCH_INDEX ?= --sizes 1000
 BENCH_PEERS ?= --latency-messages 50
 BENCH_RELAY_QUICK ?= --latency-trades 10 --polling-trades 1 --idle-seconds 5 --backlog 100 --depth-trades 1 --catch-up-blocks 1000

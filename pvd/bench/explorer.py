@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3.types import RPCEndpoint
 
+from pvd.bench.premade import calldata_encoder, sign_eip1559
 from pvd.bench.report import write_section
 from pvd.chain.anvil import start_anvil, stop_anvil
 from pvd.chain.connection import Chain, dev_accounts, rpc_chain
@@ -69,6 +70,7 @@ def propose_many(
     seller_account = next(a for a in chain.accounts if a.address == seller)
     seller_nonce = int(chain.w3.eth.get_transaction_count(seller_account.address))
     propose = registry.encode_abi("propose", [terms.as_tuple()])  # the same terms each time
+    accept = calldata_encoder(registry, "accept")
     _rpc(chain, "evm_setAutomine", False)
     sent = 0
     try:
@@ -76,15 +78,14 @@ def propose_many(
             raw: list[str] = []
             for _ in range(min(PER_BLOCK, count - sent)):
                 buyer = buyers[sent % len(buyers)]
-                raw.append(_signed(buyer, registry.address, propose, nonces[buyer.address], gas,
-                                   fee, chain_id))  # fmt: skip
+                raw.append(sign_eip1559(chain_id, buyer, registry.address, propose,
+                                        nonces[buyer.address], gas, fee))  # fmt: skip
                 if sent % 5 == 0:
                     trade_id = registry.functions.tradeIdFor(
                         buyer.address, proposals[buyer.address]
                     ).call()
-                    data = registry.encode_abi("accept", [trade_id])
-                    raw.append(_signed(seller_account, registry.address, data, seller_nonce,
-                                       gas, fee, chain_id))  # fmt: skip
+                    raw.append(sign_eip1559(chain_id, seller_account, registry.address,
+                                            accept(trade_id), seller_nonce, gas, fee))  # fmt: skip
                     seller_nonce += 1
                 nonces[buyer.address] += 1
                 proposals[buyer.address] += 1
@@ -103,15 +104,6 @@ def propose_many(
     finally:
         _rpc(chain, "evm_setAutomine", True)
     return sent
-
-
-def _signed(
-    account: LocalAccount, to: str, data: str, nonce: int, gas: int, fee: int, chain_id: int
-) -> str:
-    tx: dict[str, Any] = {
-        "to": to, "data": data, "nonce": nonce, "gas": gas, "gasPrice": fee, "chainId": chain_id
-    }  # fmt: skip
-    return str(account.sign_transaction(tx).raw_transaction.to_0x_hex())
 
 
 def timed(client_: httpx.Client, path: str, rounds: int) -> dict[str, float]:

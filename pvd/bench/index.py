@@ -42,6 +42,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from pvd.bench.premade import sign_eip1559
 from pvd.bench.relay import funded, make_relayer
 from pvd.bench.report import percentile, write_section
 from pvd.chain.connection import Chain
@@ -105,12 +106,9 @@ class _Sender:
                 self.nonces[account.address] = int(
                     w3.eth.get_transaction_count(account.address, "pending")
                 )
-            tx: dict[str, Any] = {
-                "to": to, "data": data, "nonce": self.nonces[account.address], "gas": GAS,
-                "gasPrice": self.fee, "chainId": self.chain_id,
-            }  # fmt: skip
+            nonce = self.nonces[account.address]
             self.nonces[account.address] += 1
-            raw.append(account.sign_transaction(tx).raw_transaction.to_0x_hex())
+            raw.append(sign_eip1559(self.chain_id, account, to, data, nonce, GAS, self.fee))
         _rpc(self.chain, "evm_setAutomine", False)
         hashes: list[str] = []
         try:
@@ -388,7 +386,7 @@ SYNTHETIC_COLUMNS = (
 SYNTHETIC_CHUNK = 50_000
 
 
-def synthetic_rows(rows: int) -> Iterator[list[tuple[Any, ...]]]:
+def synthetic_batches(rows: int) -> Iterator[list[tuple[Any, ...]]]:
     """`rows` trades (SYNTHETIC_COLUMNS, in chunks): random ids, 1,000 parties, every
     status, three seconds apart; the same rows on every run (seeded)."""
     from eth_utils.address import to_checksum_address
@@ -427,15 +425,15 @@ def synthetic(url: str, rows: int) -> dict[str, Any]:
                 driver.cursor() as cursor,
                 cursor.copy(f"COPY trades ({columns}) FROM STDIN") as copy,
             ):
-                for batch in synthetic_rows(rows):
+                for batch in synthetic_batches(rows):
                     for row in batch:
                         copy.write_row(row)
         else:
             marks = ", ".join("?" * len(SYNTHETIC_COLUMNS))
             cursor = driver.cursor()
             (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
-            cursor.execute("PRAGMA cache_size = -262144")  # KiB: 256 MiB, while it writes
-            for batch in synthetic_rows(rows):
+            cursor.execute("PRAGMA cache_size = -1048576")  # KiB: 1 GiB, while it writes
+            for batch in synthetic_batches(rows):
                 cursor.executemany(f"INSERT INTO trades ({columns}) VALUES ({marks})", batch)
             raw.commit()
             cursor.execute(f"PRAGMA cache_size = {int(cache)}")  # the pages read as shipped

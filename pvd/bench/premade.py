@@ -39,7 +39,7 @@ POOL_CHUNK = 1_000  # transactions sent before they are mined
 MINE_TIMEOUT = 600.0  # seconds to mine what one premake step sent
 
 
-def _encoder(contract: Any, name: str) -> Callable[..., str]:
+def calldata_encoder(contract: Any, name: str) -> Callable[..., str]:
     """Calldata of `contract`'s function `name` (selector and ABI-encoded arguments), built
     without web3's per-call ABI matching and validation: making 30,000 transactions, those
     took most of the time."""
@@ -54,7 +54,7 @@ def _secp(key: bytes) -> coincurve.PrivateKey:
     return coincurve.PrivateKey(key)
 
 
-def _signed(
+def sign_eip1559(
     chain_id: int, account: LocalAccount, to: str, data: str, nonce: int, gas: int, fee: int
 ) -> str:
     """An EIP-1559 (type 2) transaction signed with libsecp256k1 (coincurve), byte for byte
@@ -135,7 +135,7 @@ class PremadeBench(Bench):
         registry, settlement = biz.registry, pay.settlement
         terms = self._terms()
         first = int(registry.functions.nonceOf(cast.buyer.address).call())
-        trade_id_for = _encoder(registry, "tradeIdFor")
+        trade_id_for = calldata_encoder(registry, "tradeIdFor")
         ids: list[bytes] = []
         for start in range(0, count, SEND_BATCH):
             reads = [
@@ -155,8 +155,8 @@ class PremadeBench(Bench):
             if answers is None:
                 raise RuntimeError("bench: the business chain refused a batch of calls")
             ids += [bytes(HexBytes(a)) for a in answers]
-        proposal = _encoder(registry, "propose")(terms.as_tuple())
-        accept = _encoder(registry, "accept")
+        proposal = calldata_encoder(registry, "propose")(terms.as_tuple())
+        accept = calldata_encoder(registry, "accept")
         steps: list[tuple[Chain, LocalAccount, Any, Callable[[bytes], str]]] = [
             (
                 biz.chain,
@@ -172,7 +172,7 @@ class PremadeBench(Bench):
             nonce = chain.w3.eth.get_transaction_count(account.address)
             chain_id = chain.w3.eth.chain_id
             raw = [
-                _signed(chain_id, account, registry.address, data_for(t), nonce + i, gas, fee)
+                sign_eip1559(chain_id, account, registry.address, data_for(t), nonce + i, gas, fee)
                 for i, t in enumerate(ids)
             ]
             send_all(chain, raw)
@@ -192,9 +192,9 @@ class PremadeBench(Bench):
         fee = 2 * int(pay.chain.w3.eth.gas_price) + 1
         nonce = pay.chain.w3.eth.get_transaction_count(cast.dapp.address)
         chain_id = pay.chain.w3.eth.chain_id
-        place = _encoder(settlement, "placeHoldAndAnnounce")
+        place = calldata_encoder(settlement, "placeHoldAndAnnounce")
         raw = [
-            _signed(
+            sign_eip1559(
                 chain_id,
                 cast.dapp,
                 settlement.address,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pvd.bench.index import SYNTHETIC_COLUMNS, synthetic, synthetic_rows
+from pvd.bench.index import SYNTHETIC_COLUMNS, synthetic, synthetic_batches
 from pvd.index.db import open_index
 from pvd.index.schema import trades
 from tests.pvd.index.postgres import fresh_database, postgres_cluster
@@ -30,8 +30,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_synthetic_rows_are_the_same_each_run_and_cover_every_status_and_party() -> None:
-    first = [row for batch in synthetic_rows(ROWS) for row in batch]
-    again = [row for batch in synthetic_rows(ROWS) for row in batch]
+    first = [row for batch in synthetic_batches(ROWS) for row in batch]
+    again = [row for batch in synthetic_batches(ROWS) for row in batch]
     assert first == again
     assert len(first) == ROWS and len({row[0] for row in first}) == ROWS
     named = [dict(zip(SYNTHETIC_COLUMNS, row, strict=True)) for row in first]
@@ -49,7 +49,7 @@ def test_synthetic_writes_every_row_and_reads_the_pages(db_url: str) -> None:
     with engine.connect() as connection:
         stored = connection.execute(select(*(trades.c[name] for name in SYNTHETIC_COLUMNS))).all()
     engine.dispose()
-    expected = [row for batch in synthetic_rows(ROWS) for row in batch]
+    expected = [row for batch in synthetic_batches(ROWS) for row in batch]
     assert sorted(tuple(row) for row in stored) == sorted(expected)
     assert figures["rows"] == ROWS and figures["rows_capped"] is False
     assert figures["write_seconds"] >= 0

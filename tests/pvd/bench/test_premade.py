@@ -7,7 +7,7 @@ import random
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
-from pvd.bench.premade import _signed
+from pvd.bench.premade import sign_eip1559
 from pvd.client.roles import dev_account
 
 
@@ -20,7 +20,7 @@ def test_signed_transactions_are_eth_accounts_bytes() -> None:
             data = "0x" + rng.randbytes(rng.randrange(0, 400)).hex()
             nonce, gas = rng.randrange(0, 2**20), rng.randrange(21_000, 10**7)
             fee, chain_id = rng.randrange(1, 10**12), rng.choice((1, 7001, 7002, 31337))
-            ours = _signed(chain_id, account, to, data, nonce, gas, fee)
+            ours = sign_eip1559(chain_id, account, to, data, nonce, gas, fee)
             theirs = account.sign_transaction(
                 {
                     "type": 2, "to": to_checksum_address(to), "data": data, "value": 0,
