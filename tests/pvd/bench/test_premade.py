@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -21,12 +22,11 @@ def test_signed_transactions_are_eth_accounts_bytes() -> None:
             nonce, gas = rng.randrange(0, 2**20), rng.randrange(21_000, 10**7)
             fee, chain_id = rng.randrange(1, 10**12), rng.choice((1, 7001, 7002, 31337))
             ours = sign_eip1559(chain_id, account, to, data, nonce, gas, fee)
-            theirs = account.sign_transaction(
-                {
-                    "type": 2, "to": to_checksum_address(to), "data": data, "value": 0,
-                    "nonce": nonce, "gas": gas, "maxFeePerGas": fee,
-                    "maxPriorityFeePerGas": 0, "chainId": chain_id,
-                }
-            )  # fmt: skip
+            tx: dict[str, Any] = {
+                "type": 2, "to": to_checksum_address(to), "data": data, "value": 0,
+                "nonce": nonce, "gas": gas, "maxFeePerGas": fee, "maxPriorityFeePerGas": 0,
+                "chainId": chain_id,
+            }  # fmt: skip
+            theirs = account.sign_transaction(tx)
             assert ours == "0x" + bytes(theirs.raw_transaction).hex()
             assert Account.recover_transaction(ours) == account.address
