@@ -129,12 +129,17 @@ def _wait_for(conn: socket.socket, child: int) -> int:
 
 
 def serve(home: Path) -> int:
-    """Import the step commands, then run each forwarded command in a forked child until
-    SIGTERM. The socket is removed on the way out."""
+    """Import the step commands (and derive the development accounts `--as` names), then
+    run each forwarded command in a forked child until SIGTERM. The socket is removed on
+    the way out."""
     from importlib import import_module
 
     for module in ("pvd.cli.main", *FORWARDED_MODULES):
         import_module(module)
+    from pvd.chain.connection import dev_accounts
+    from pvd.client.roles import DEV_ACCOUNTS
+
+    dev_accounts(DEV_ACCOUNTS)  # the public development keys (`--as`), derived once for all
     path = socket_path(home)
     stamp = _code_stamp()
     with _listening(path) as listener:

@@ -65,11 +65,11 @@ def start_server(home: Path, code: str | None = None) -> subprocess.Popen[bytes]
     raise AssertionError("the command server never answered")
 
 
-def served(home: Path) -> list[str]:
-    """The commands the server says it ran."""
+def served(home: Path, log: str = "server.log") -> list[str]:
+    """The commands the server says (in its log under `home`) it ran."""
     return [
         line.split(": ", 1)[1].rsplit(" in pid ", 1)[0]
-        for line in (home / "server.log").read_text().splitlines()
+        for line in (home / log).read_text().splitlines()
         if " in pid " in line
     ]
 
