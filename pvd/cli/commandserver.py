@@ -62,11 +62,17 @@ def forward(argv: Sequence[str], module: str | None) -> int | None:
     path = socket_path(_home_of(argv))
     if not path.exists():
         return None
+    relay = _SignalRelay()
+    previous = {signum: signal.signal(signum, relay) for signum in _PASSED_ON}
     try:
-        conn = connect(path)
-    except OSError:
-        return None  # a socket left by a server that is gone
-    with conn:
+        return _run_on_server(path, argv, relay)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run_on_server(path: Path, argv: Sequence[str], relay: _SignalRelay) -> int | None:
+    try:
         request = {
             "argv": list(argv),
             "cwd": os.getcwd(),
@@ -74,14 +80,49 @@ def forward(argv: Sequence[str], module: str | None) -> int | None:
             "umask": _umask(),
             "python": _python(),
         }
-        try:
+        with connect(path) as conn:
             _send_request(conn, json.dumps(request).encode())
             child = _read_int(conn)
-        except OSError:
-            return None
-        if child is None or child == _REFUSED:
-            return None
-        return _wait_for(conn, child)
+            if child is not None and child != _REFUSED:
+                relay.to(child)
+                code = _read_int(conn)
+                if code is None:
+                    print(
+                        "pvd: error: the command server's process for this command ended "
+                        f"without an exit code; run it again with {DISABLE_ENV}=1",
+                        file=sys.stderr,
+                    )
+                    return 1
+                return code
+    except OSError:
+        pass  # no server answers there (a socket left by one that is gone), or no cwd
+    if relay.pending:  # stopped before anything ran: as the signal would have
+        return 128 + relay.pending[0]
+    return None
+
+
+_PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _SignalRelay:
+    """A signal that would stop the caller goes to the child running its command; one
+    that comes before the child is known waits for it."""
+
+    def __init__(self) -> None:
+        self.child: int | None = None
+        self.pending: list[int] = []
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.child is None:
+            self.pending.append(signum)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, signum)
+
+    def to(self, child: int) -> None:
+        self.child = child
+        for signum in self.pending:
+            self(signum, None)
 
 
 def _home_of(argv: Sequence[str]) -> Path:
@@ -103,26 +144,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _wait_for(conn: socket.socket, child: int) -> int:
-    """The child's exit code; a signal that would stop this process goes to the child."""
-
-    def pass_on(signum: int, frame: Any) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, pass_on)
-    code = _read_int(conn)
-    if code is None:
-        print(
-            "pvd: error: the command server's process for this command ended without an "
-            f"exit code; run it again with {DISABLE_ENV}=1",
-            file=sys.stderr,
-        )
-        return 1
-    return code
 
 
 # ------------------------------------------------------------------ the server
@@ -208,6 +229,7 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 1
     try:
+        conn.sendall(_INT.pack(os.getpid()))  # first: what follows may fail, not this
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         _close(fds)
@@ -218,7 +240,6 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
         os.umask(int(request["umask"]))
         os.environ.clear()
         os.environ.update(request["env"])
-        conn.sendall(_INT.pack(os.getpid()))
         from pvd.cli.main import main
 
         code = main(request["argv"])
