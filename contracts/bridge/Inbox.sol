@@ -814,13 +814,16 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         uint256 length = _packedLength(messages, at);
         bytes calldata message;
         bytes calldata signed;
-        // Calldata slices without the checks the caller's walk already made.
+        // Calldata slices without the checks the caller's walk already made (an offset and
+        // a length each, not a value written twice).
+        // slither-disable-start write-after-write
         assembly ("memory-safe") {
             message.offset := add(messages.offset, add(at, 2))
             message.length := length
             signed.offset := add(signatures.offset, mul(i, each))
             signed.length := each
         }
+        // slither-disable-end write-after-write
         // Safe: bounded by the batch's calldata size (see _batchCount).
         unchecked {
             next = at + 2 + length;
