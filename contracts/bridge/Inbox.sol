@@ -275,8 +275,12 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice The recipient ran out of the gas the caller supplied: resubmit with more gas.
     error InboxRecipientOutOfGas(bytes32 messageId);
 
-    /// @notice A batch's arrays differ in length.
+    /// @notice A batch's signatures cannot be cut into one equal part per message.
     error InboxBatchLengthMismatch(uint256 messages, uint256 signatures);
+
+    /// @notice A batch's packed messages end inside the length or the bytes of the one at
+    ///         byte `offset`.
+    error InboxBatchMalformed(uint256 offset);
 
     // ---------------------------------------------------------------- errors: governance
 
@@ -364,17 +368,36 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
     /// @notice Deliver many messages in one transaction; a message that fails verification
     ///         is skipped (MessageRejected with the error it would have reverted with,
     ///         result Rejected) and does not affect the others.
+    /// @dev Calldata packed for gas: no ABI offset, length or padding words per message.
+    /// @param messages   the encodings (docs/messages.md), each preceded by its length as
+    ///                   2 bytes big-endian, concatenated
+    /// @param signatures every message's signatures, concatenated in the order of
+    ///                   `messages`, the same number of bytes for each (its `threshold`
+    ///                   65-byte signatures, signers ascending)
     /// @return results one DeliveryResult per message, in order
-    function deliverBatch(bytes[] calldata messages, bytes[] calldata signatures)
+    function deliverBatch(bytes calldata messages, bytes calldata signatures)
         external
         returns (DeliveryResult[] memory results)
     {
-        if (messages.length != signatures.length) {
-            revert InboxBatchLengthMismatch(messages.length, signatures.length);
+        uint256 count = _batchCount(messages);
+        if (count == 0 ? signatures.length != 0 : signatures.length % count != 0) {
+            revert InboxBatchLengthMismatch(count, signatures.length);
         }
-        results = new DeliveryResult[](messages.length);
-        for (uint256 i = 0; i < messages.length; ++i) {
-            results[i] = _deliver(msg.sender, messages[i], signatures[i], true);
+        results = new DeliveryResult[](count);
+        uint256 each = count == 0 ? 0 : signatures.length / count;
+        uint256 at = 0;
+        for (uint256 i = 0; i < count; ++i) {
+            // Each message's memory is free again after it, so a batch's memory does not
+            // grow with its length (nothing _deliver allocates outlives it but the delivery
+            // data, copied once: the message that copies it keeps its memory).
+            uint256 free;
+            assembly ("memory-safe") {
+                free := mload(0x40)
+            }
+            (results[i], at) = _deliverPacked(messages, at, signatures, i, each);
+            assembly ("memory-safe") {
+                mstore(0x40, free)
+            }
         }
     }
 
@@ -749,6 +772,63 @@ contract Inbox is AccessControlDefaultAdminRules, IERC5267 {
         }
 
         return _consume(deliverer, id, recipient, setupOpen_, message, consumed);
+    }
+
+    /// @dev How many messages `messages` packs (each a 2-byte big-endian length, then that
+    ///      many bytes); reverts InboxBatchMalformed if a length runs past the end.
+    function _batchCount(bytes calldata messages) private pure returns (uint256 count) {
+        uint256 length = messages.length;
+        uint256 at = 0;
+        // Safe: offsets and lengths are calldata sizes (far below 2^64): no sum overflows,
+        // and at < length before each subtraction.
+        unchecked {
+            while (at < length) {
+                if (length - at < 2) revert InboxBatchMalformed(at);
+                uint256 end = at + 2 + _packedLength(messages, at);
+                if (end > length) revert InboxBatchMalformed(at);
+                at = end;
+                ++count;
+            }
+        }
+    }
+
+    /// @dev The 2-byte big-endian length at byte `at` of `messages` (the caller checked
+    ///      that both bytes are in it).
+    function _packedLength(bytes calldata messages, uint256 at) private pure returns (uint256 length) {
+        assembly ("memory-safe") {
+            length := shr(240, calldataload(add(messages.offset, at)))
+        }
+    }
+
+    /// @dev Deliver message `i` of a batch: the packed message at byte `at` of `messages`
+    ///      (its 2-byte length, then its bytes), with the `i`th `each` bytes of
+    ///      `signatures`; returns where the next message starts. In bounds: _batchCount
+    ///      walked the lengths, and signatures.length == count * each.
+    function _deliverPacked(
+        bytes calldata messages,
+        uint256 at,
+        bytes calldata signatures,
+        uint256 i,
+        uint256 each
+    ) private returns (DeliveryResult result, uint256 next) {
+        uint256 length = _packedLength(messages, at);
+        bytes calldata message;
+        bytes calldata signed;
+        // Calldata slices without the checks the caller's walk already made (an offset and
+        // a length each, not a value written twice).
+        // slither-disable-start write-after-write
+        assembly ("memory-safe") {
+            message.offset := add(messages.offset, add(at, 2))
+            message.length := length
+            signed.offset := add(signatures.offset, mul(i, each))
+            signed.length := each
+        }
+        // slither-disable-end write-after-write
+        // Safe: bounded by the batch's calldata size (see _batchCount).
+        unchecked {
+            next = at + 2 + length;
+        }
+        result = _deliver(msg.sender, message, signed, true);
     }
 
     /// @dev A verified message: set its consumed bit (and drop the failure record of a

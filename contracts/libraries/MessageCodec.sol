@@ -190,7 +190,10 @@ library MessageCodec {
 
     /// @notice What `checkBody` would revert with (the ABI-encoded custom error), or empty
     ///         if the body is valid. For callers that must not revert (batch delivery).
-    function bodyError(uint8 kind, bytes calldata body) internal pure returns (bytes memory) {
+    function bodyError(uint8 kind, bytes calldata body) internal pure returns (bytes memory error) {
+        // One pass for a valid body (every message an outbox sent); the checks below, in
+        // their order, only to name the first failure.
+        if (_isCanonicalBody(kind, body)) return error;
         uint256 expected;
         if (kind == PAYMENT_HELD) expected = PAYMENT_HELD_LENGTH;
         else if (kind == TRADE_OUTCOME) expected = TRADE_OUTCOME_LENGTH;
@@ -204,7 +207,6 @@ library MessageCodec {
             // (tradeId, holdId, result, amount)
             return _enumWordError(kind, body, 2, uint256(type(SettlementResult).max));
         }
-        bytes memory error;
         if (kind == PAYMENT_HELD) {
             // (tradeId, holdId, payer, payee, token, amount, expiry)
             error = _wordError(kind, body, 2, type(uint160).max);
@@ -226,7 +228,16 @@ library MessageCodec {
         }
         uint8 version = messageVersion(message);
         if (version != VERSION) return abi.encodeWithSelector(MessageVersionUnsupported.selector, version, VERSION);
-        return bodyError(messageKind(message), message[HEADER_LENGTH:]);
+        bytes calldata body;
+        // message[HEADER_LENGTH:] without the slice's checks: the length was checked above
+        // (an offset and a length, not a value written twice).
+        // slither-disable-start write-after-write
+        assembly ("memory-safe") {
+            body.offset := add(message.offset, HEADER_LENGTH)
+            body.length := sub(message.length, HEADER_LENGTH)
+        }
+        // slither-disable-end write-after-write
+        return bodyError(messageKind(message), body);
     }
 
     /// @notice The encoding of a message with VERSION (what an outbox emits). The caller
@@ -364,6 +375,51 @@ library MessageCodec {
         }
         if (value == 0 || value > max) {
             error = abi.encodeWithSelector(MessageBodyWordInvalid.selector, kind, word, bytes32(value));
+        }
+    }
+
+    /// @dev Whether `body` is a valid body of `kind` (bodyError's checks all at once, no
+    ///      error built): its kind's exact length, address words below 2^160, the expiry
+    ///      below 2^64, an outcome in 1..3, a result in 1..2. A word read past a body of
+    ///      the wrong length does not matter: the length check fails.
+    function _isCanonicalBody(uint8 kind, bytes calldata body) private pure returns (bool valid) {
+        uint256 outcomeMax = uint256(type(Outcome).max);
+        uint256 resultMax = uint256(type(SettlementResult).max);
+        assembly ("memory-safe") {
+            let at := body.offset
+            let length := body.length
+            // value - 1 < max: 1..max (0 wraps around to the largest value).
+            switch kind
+            case 1 {
+                // PAYMENT_HELD (tradeId, holdId, payer, payee, token, amount, expiry)
+                valid :=
+                    and(
+                        eq(length, PAYMENT_HELD_LENGTH),
+                        iszero(
+                            or(
+                                or(shr(160, calldataload(add(at, 0x40))), shr(160, calldataload(add(at, 0x60)))),
+                                or(shr(160, calldataload(add(at, 0x80))), shr(64, calldataload(add(at, 0xc0))))
+                            )
+                        )
+                    )
+            }
+            case 2 {
+                // TRADE_OUTCOME (tradeId, holdId, outcome, payer, payee, amount, expiry)
+                valid :=
+                    and(
+                        and(eq(length, TRADE_OUTCOME_LENGTH), lt(sub(calldataload(add(at, 0x40)), 1), outcomeMax)),
+                        iszero(
+                            or(
+                                or(shr(160, calldataload(add(at, 0x60))), shr(160, calldataload(add(at, 0x80)))),
+                                shr(64, calldataload(add(at, 0xc0)))
+                            )
+                        )
+                    )
+            }
+            case 3 {
+                // PAYMENT_SETTLED (tradeId, holdId, result, amount)
+                valid := and(eq(length, PAYMENT_SETTLED_LENGTH), lt(sub(calldataload(add(at, 0x40)), 1), resultMax))
+            }
         }
     }
 

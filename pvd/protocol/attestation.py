@@ -271,6 +271,17 @@ def pack_signatures(
     return b"".join(by_signer[signer] for signer in chosen)
 
 
+def batch_signatures(per_message: Sequence[bytes]) -> bytes:
+    """Each message's packed signatures (`pack_signatures`), concatenated in the messages'
+    order: what Inbox.deliverBatch takes next to its list of messages. Every message needs
+    the same number of bytes (the inbox cuts the array into equal parts); raises ValueError
+    otherwise."""
+    lengths = {len(signatures) for signatures in per_message}
+    if len(lengths) > 1:
+        raise ValueError(f"a batch's signatures differ in length: {sorted(lengths)}")
+    return b"".join(per_message)
+
+
 def verify_quorum(
     message: Message,
     inbox: InboxDomain,

@@ -18,6 +18,7 @@ Values are frozen dataclasses; addresses are held checksummed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar, Self
@@ -440,3 +441,18 @@ def validate_message(data: bytes) -> None:
 def message_id(data: bytes) -> bytes:
     """keccak256 of an encoding."""
     return bytes(keccak(data))
+
+
+BATCH_LENGTH_BYTES = 2  # each message's length before it in Inbox.deliverBatch
+
+
+def batch_messages(encodings: Sequence[bytes]) -> bytes:
+    """Encodings packed as Inbox.deliverBatch takes them: each preceded by its length as
+    2 bytes big-endian, concatenated (no ABI offsets, lengths or padding per message).
+    Raises ValueError for an encoding of 65,536 bytes or more."""
+    packed = bytearray()
+    for encoding in encodings:
+        if len(encoding) >= 1 << (8 * BATCH_LENGTH_BYTES):
+            raise ValueError(f"a batched message is at most 65,535 bytes, got {len(encoding)}")
+        packed += len(encoding).to_bytes(BATCH_LENGTH_BYTES, "big") + encoding
+    return bytes(packed)

@@ -55,8 +55,14 @@ from web3 import Web3
 from pvd.chain.logs import LogSource, ObservedLog, rpc_int
 from pvd.chain.rpc import block_hashes
 from pvd.errors import RecoverableError, UnrecoverableError
-from pvd.protocol.attestation import InboxDomain, digest, recover_digest
-from pvd.protocol.messages import Message, MessageFormatError, Outcome, TradeOutcome
+from pvd.protocol.attestation import InboxDomain, batch_signatures, digest, recover_digest
+from pvd.protocol.messages import (
+    Message,
+    MessageFormatError,
+    Outcome,
+    TradeOutcome,
+    batch_messages,
+)
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
@@ -594,7 +600,9 @@ class RelayRoute:
         if len(batch) == 1:
             data = call_data(inbox, "deliver", [messages[0], signatures[0]])
         else:
-            data = call_data(inbox, "deliverBatch", [messages, signatures])
+            data = call_data(
+                inbox, "deliverBatch", [batch_messages(messages), batch_signatures(signatures)]
+            )
         ids = [record.message_id for record, _, _ in batch]
         try:
             sent = self._submit(data, len(batch))

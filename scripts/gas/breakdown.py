@@ -22,6 +22,8 @@ from typing import Any
 
 from brownie import chain, web3
 
+from pvd.protocol import attestation
+from pvd.protocol.messages import batch_messages
 from scripts.gas.bridge import (
     _require,
     _require_executed,
@@ -135,6 +137,20 @@ def measure() -> dict[str, int]:
         tx = inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": bench.relayer})
         _require_executed(tx)
     txs.append(("delivered_outcome_2_of_3", tx))
+    # A batch of ten Delivered outcomes (holds placed directly, as in bridge.py), after the
+    # singles above: what a batch pays per message that a single does not share.
+    batch = []
+    for n in range(10):
+        h = bench.hold(f"breakdown batch {n}")
+        token.placeHold(h[5], bench.seller, settlement, h[3], h[4], {"from": bench.payer})
+        batch.append(_settled_outcome(settlement.address, h, 2 + n))
+    tx = inbox.deliverBatch(
+        batch_messages([m.encode() for m in batch]),
+        attestation.batch_signatures([_sign(inbox, m, 2) for m in batch]),
+        {"from": bench.relayer},
+    )
+    _require_executed(tx, 10)
+    txs.append(("batch_of_10_delivered_outcomes", tx))
     for operation, tx in txs:
         gas[f"{operation}__total"] = tx.gas_used
         for row, value in sorted(breakdown(tx, names).items()):

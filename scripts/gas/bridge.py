@@ -29,7 +29,7 @@ from eth_utils.crypto import keccak
 
 from pvd.client.trade import HoldRequest, place_hold_typed_data, token_domain
 from pvd.protocol import attestation
-from pvd.protocol.messages import Message, Outcome, TradeOutcome
+from pvd.protocol.messages import Message, Outcome, TradeOutcome, batch_messages
 
 PAYMENT_DOMAIN = 1
 BUSINESS_DOMAIN = 2
@@ -154,7 +154,9 @@ def measure_bridge() -> dict[str, int]:
     inbox.deliver(message.encode(), _sign(inbox, message, 2), {"from": relayer})
     messages = [_outcome(recipient.address, nonce) for nonce in range(1, 11)]
     tx = inbox.deliverBatch(
-        [m.encode() for m in messages], [_sign(inbox, m, 2) for m in messages], {"from": relayer}
+        batch_messages([m.encode() for m in messages]),
+        attestation.batch_signatures([_sign(inbox, m, 2) for m in messages]),
+        {"from": relayer},
     )
     _require(tx, "MessageDelivered", 10)
     gas["inbox_batch_of_10_2_of_3"] = tx.gas_used
@@ -356,7 +358,9 @@ def measure_settlement() -> dict[str, int]:
         _settled_outcome(settlement.address, h, 200 + n) for n, h in enumerate(batch_holds[10:])
     ]
     tx = inbox.deliverBatch(
-        [m.encode() for m in messages], [_sign(inbox, m, 2) for m in messages], {"from": relayer}
+        batch_messages([m.encode() for m in messages]),
+        attestation.batch_signatures([_sign(inbox, m, 2) for m in messages]),
+        {"from": relayer},
     )
     _require_executed(tx, 10)
     gas["settlement_batch_of_10_delivered_outcomes"] = tx.gas_used

@@ -5,7 +5,8 @@ import brownie
 import pytest
 from eth_utils.crypto import keccak
 
-from pvd.protocol.messages import Outcome, SettlementResult
+from pvd.protocol.attestation import batch_signatures
+from pvd.protocol.messages import Outcome, SettlementResult, batch_messages
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     err,
@@ -136,7 +137,9 @@ def test_a_paused_batch_rejects_every_message(paused, app, relayer):
     refund = outcome_message(app, nonce=2, outcome=Outcome.EXPIRED)
     encodings = [payout.encode(), refund.encode()]
     signatures = [sign(paused, m, ATTESTERS[:2]) for m in (payout, refund)]
-    tx = paused.deliverBatch(encodings, signatures, {"from": relayer})
+    tx = paused.deliverBatch(
+        batch_messages(encodings), batch_signatures(signatures), {"from": relayer}
+    )
     assert list(tx.return_value) == [3, 3]  # Rejected, Rejected
     assert [e["messageId"] for e in tx.events["MessageRejected"]] == [
         "0x" + payout.id.hex(),

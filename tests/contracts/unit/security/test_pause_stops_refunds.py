@@ -12,7 +12,7 @@ import brownie
 import pytest
 from brownie import chain
 
-from pvd.protocol.messages import Outcome
+from pvd.protocol.messages import Outcome, batch_messages
 from tests.contracts.fixtures.bridge import (
     ATTESTERS,
     deliver_signed,
@@ -71,7 +71,9 @@ def test_a_paused_batch_rejects_refunds_too(side, funded, guardian, relayer):
     side.inbox.pause({"from": guardian})
     refund = registry_outcome(side.settlement, funded, Outcome.EXPIRED, nonce=5)
     tx = side.inbox.deliverBatch(
-        [refund.encode()], [sign(side.inbox, refund, ATTESTERS[:2])], {"from": relayer}
+        batch_messages([refund.encode()]),
+        sign(side.inbox, refund, ATTESTERS[:2]),
+        {"from": relayer},
     )
     assert list(tx.return_value) == [3]  # Rejected
     assert not is_consumed(side.inbox, refund)
