@@ -38,9 +38,10 @@ building a web3 call re-validates the whole ABI, which cost more CPU than everyt
 else in a backlog's attest step. The reads at one block go out as one `eth_simulateV1`
 (each view call in turn on top of that block's state, which is what `eth_call` at the
 block reads), SIMULATE_CALLS at a time, all of them in one batch: anvil copies a past
-block with all its transactions for every request that reads the block's state, so a
-backlog of 250 holds mined in one block cost the node 0.35 ms per `eth_call` and 3.7 %
-of that per call inside one `eth_simulateV1`. A node that does not know the method
+block with all its transactions for every request that reads the block's state, so the
+checks of a backlog mined many to a block cost the node a block's copy per read with
+`eth_call`, and one per SIMULATE_CALLS reads this way (docs/relayer.md, "A backlog
+mined many to a block"). A node that does not know the method
 (geth before 1.14.9, some providers) is asked with one `eth_call` per read instead, and
 remembered as such. On eth-tester they go through web3.
 """
