@@ -189,12 +189,18 @@ def _call_object(read: Read) -> dict[str, str]:
 
 def _call_answer(result: dict[str, Any]) -> Any:
     """One simulated call's result as rpc_batch gives an eth_call's: the return data, or
-    for a revert its error object with the revert data."""
+    for a revert its error object with the revert data. A revert is a failure the node
+    calls one (geth: code 3, "execution reverted") or that returned data (anvil: "execution
+    failed" with the revert data); any other failure (out of gas, an invalid opcode)
+    raises Web3RPCError, as such an eth_call's does."""
     if int(str(result.get("status", "0x1")), 16) == 1:
         return result["returnData"]
     error = result.get("error") or {}
+    message = str(error.get("message", ""))
     data = error.get("data") or result.get("returnData") or "0x"
-    return {"message": error.get("message", "execution reverted"), "data": data}
+    if "revert" not in message.lower() and error.get("code") != 3 and data in ("0x", ""):
+        raise Web3RPCError(f"eth_simulateV1: a call failed: {error}")
+    return {"message": message or "execution reverted", "data": data}
 
 
 def _method_unknown(exc: Web3RPCError) -> bool:
