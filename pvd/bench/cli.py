@@ -3,7 +3,10 @@
 - up: seconds from `pvd up` on a fresh home until it returns with every relayer healthy
   (two anvils, deployment, three `pvd relay` processes), after set-up;
 - commands: seconds per `pvd` command as a user runs it (its own process, Python start
-  and imports included), median and max over the runs of one trade with its money steps;
+  included; on `pvd up`'s stack a step runs in a child of the stack's command server),
+  median and max over the runs of one trade with its money steps;
+- without_command_server: `pvd wallet show` and `pvd trade show` in the same runs, each
+  in its own process with the server switched off (imports included), for comparison;
 - up_again: seconds for `pvd up` when everything already runs;
 - trace: seconds for `pvd trace TRADE_ID` (its own process, on the index `pvd up` keeps)
   for the last settled trade, once both chains are mined past 10,000 blocks
@@ -30,15 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from pvd.bench.report import write_section
+from pvd.cli.commandserver import DISABLE_ENV
 from pvd.paths import PROJECT_ROOT
 
 MIN_BLOCKS = 10_000  # each chain's height before `pvd trace` is timed
 CATCH_UP_TIMEOUT = 300.0
 
 
-def _pvd(home: Path | None, *args: str) -> tuple[float, Any]:
-    """Run `pvd ARGS [--home HOME] --json` as a user does: its seconds and its answer."""
+def _pvd(home: Path | None, *args: str, server: bool = True) -> tuple[float, Any]:
+    """Run `pvd ARGS [--home HOME] --json` as a user does: its seconds and its answer
+    (`server=False`: in its own process even where the stack runs a command server)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+    if not server:
+        env[DISABLE_ENV] = "1"
     where = ("--home", str(home)) if home is not None else ()
     started = time.perf_counter()
     done = subprocess.run(
@@ -135,9 +142,7 @@ def _time_trace(home: Path, trade: str, runs: int) -> dict[str, Any]:
         elapsed, shown = _pvd(None, "trace", trade, "--db", stack["index_db"])
         seconds.append(elapsed)
     return {
-        "median_seconds": round(statistics.median(seconds), 3),
-        "max_seconds": round(max(seconds), 3),
-        "count": len(seconds),
+        **_spread(seconds),
         "blocks": heights,
         "trade_status": [shown["trade"]["status"], shown["trade"]["settlement"]],
         "events": len(shown["events"]),
@@ -146,13 +151,27 @@ def _time_trace(home: Path, trade: str, runs: int) -> dict[str, Any]:
     }
 
 
+def _spread(seconds: list[float]) -> dict[str, Any]:
+    return {
+        "median_seconds": round(statistics.median(seconds), 3),
+        "max_seconds": round(max(seconds), 3),
+        "count": len(seconds),
+    }
+
+
 def measure(runs: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {}
+
+    own_process: dict[str, list[float]] = {}
 
     def timed(name: str, home: Path, *args: str) -> Any:
         seconds, answer = _pvd(home, *args)
         timings.setdefault(name, []).append(seconds)
         return answer
+
+    def timed_without_server(name: str, home: Path, *args: str) -> None:
+        seconds, _ = _pvd(home, *args, server=False)
+        own_process.setdefault(name, []).append(seconds)
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "stack"
@@ -202,6 +221,8 @@ def measure(runs: int) -> dict[str, Any]:
                 )
                 timed("trade confirm", home, "trade", "confirm", trade, "--as", "buyer")
                 timed("trade show", home, "trade", "show", trade)
+                timed_without_server("wallet show", home, "wallet", "show", "buyer")
+                timed_without_server("trade show", home, "trade", "show", trade)
             _until(home, trade, "Delivered", "Paid")
             trace = _time_trace(home, trade, max(runs, 5))
         finally:
@@ -213,16 +234,12 @@ def measure(runs: int) -> dict[str, Any]:
         "runs": runs,
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
-        "commands": {
-            name: {
-                "median_seconds": round(statistics.median(values), 3),
-                "max_seconds": round(max(values), 3),
-                "count": len(values),
-            }
-            for name, values in sorted(timings.items())
-        },
+        "commands": {name: _spread(values) for name, values in sorted(timings.items())},
         "all_commands_median_seconds": round(statistics.median(every), 3),
         "all_commands_max_seconds": round(max(every), 3),
+        "without_command_server": {
+            name: _spread(values) for name, values in sorted(own_process.items())
+        },
         "trace": trace,
     }
 

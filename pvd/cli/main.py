@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pvd.cli.commandserver import forward
 from pvd.errors import PvdError, UserError
 from pvd.paths import PROJECT_ROOT
 
@@ -40,6 +41,7 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("index", "trace"), "pvd.cli.index_commands"),
     "reconcile": "pvd.cli.reconcile",
     "explorer": "pvd.cli.explorer",
+    "command-server": "pvd.cli.commandserver",
 }
 
 
@@ -189,7 +191,13 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run `pvd ARGV` (the process's own arguments if None: then a step command whose home
+    runs a command server is run there, see pvd.cli.commandserver)."""
+    if argv is None:
+        argv = sys.argv[1:]
+        if (code := forward(argv, COMMANDS.get(_command_of(argv) or ""))) is not None:
+            return code
+    argv = list(argv)
     args = build_parser(_command_of(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

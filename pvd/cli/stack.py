@@ -52,6 +52,7 @@ from pvd.chain.local import (
     write_stack,
 )
 from pvd.chain.ports import free_port, port_free
+from pvd.cli.commandserver import connect, socket_path
 from pvd.cli.context import DEFAULT_HOME, HelpFormatter
 from pvd.client import money
 from pvd.client.roles import DEV_ACCOUNTS, dev_account
@@ -271,8 +272,33 @@ def _explorer_service() -> Service:
     return Service("explorer", "explorer", command, _own_environment, ready, url, after=("index",))
 
 
+def _command_server_service() -> Service:
+    """`pvd command-server`: the trade and money steps of this home run in a process that
+    has already imported web3 (pvd.cli.commandserver). It answers once its socket does."""
+
+    def command(layout: Layout, state: StackState) -> list[str]:
+        return _pvd("command-server", "--home", str(layout.home))
+
+    def ready(layout: Layout, state: StackState) -> bool:
+        try:
+            connect(socket_path(layout.home)).close()
+        except OSError:
+            return False
+        return True
+
+    def url(layout: Layout, state: StackState) -> str:
+        return f"unix:{socket_path(layout.home)}"
+
+    return Service("commands", "commands", command, _own_environment, ready, url)
+
+
 RELAYERS: list[Service] = [_relay_service(name) for name in ATTESTERS]
-SERVICES: list[Service] = [*RELAYERS, _index_service(), _explorer_service()]
+SERVICES: list[Service] = [
+    *RELAYERS,
+    _index_service(),
+    _explorer_service(),
+    _command_server_service(),
+]
 
 
 def _write_relay_config(layout: Layout, state: StackState, me: str) -> Path:

@@ -612,6 +612,7 @@ def test_ps_lists_what_up_started(world: World, capsys: pytest.CaptureFixture[st
         ("relay-attester-3", "running"),
         ("index", "running"),
         ("explorer", "running"),
+        ("commands", "running"),
     ]
     assert report["index_db"] == f"sqlite:///{world.home.resolve() / 'index.db'}"
     explorer = next(p for p in report["processes"] if p["kind"] == "explorer")

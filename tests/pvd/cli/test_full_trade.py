@@ -1,7 +1,8 @@
 """One full trade with nothing but `pvd` commands, each a real process, against a stack
 that `pvd up` started: money issued, trade proposed, accepted, held by signature,
 funded by the relayers, shipped, confirmed, paid, and seen so by the stack's own chain
-index (`pvd trace`) and explorer (its trades and trade pages); then `pvd down` stops
+index (`pvd trace`) and explorer (its trades and trade pages), every step run by the
+stack's command server; then `pvd down` stops
 exactly it, and a new stack in the same home starts a new index."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from pvd.chain.anvil import process_alive
 from pvd.paths import PROJECT_ROOT
+from tests.pvd.cli.test_commandserver import served
 
 
 def running(pid: int) -> bool:
@@ -95,6 +97,7 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
             *[("relay", "running")] * 3,
             ("index", "running"),
             ("explorer", "running"),
+            ("commands", "running"),
         ]
         assert pvd(home, "ps")["processes"] == up["processes"]
         db, explorer = up["index_db"], up["explorer"]
@@ -137,6 +140,20 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
         assert {m["status"] for m in journey["messages"]} == {"delivered"}
         assert f'data-trade="{trade}"' in page(f"{explorer}trades")
         assert 'id="trade-settlement" class="status s-paid"' in page(f"{explorer}trade/{trade}")
+
+        # every step ran in a child of the stack's command server (one line per step)
+        steps = served(home, "logs/commands.log")
+        shows = {"pvd trade show", "pvd wallet show"}
+        assert [step for step in steps if step not in shows] == [
+            "pvd bank appoint",
+            "pvd issue buyer",
+            "pvd trade propose",
+            "pvd trade accept",
+            "pvd trade hold",
+            "pvd trade ship",
+            "pvd trade confirm",
+        ]
+        assert shows <= set(steps)
     finally:
         stopped = pvd(home, "down")
     assert sorted(s["pid"] for s in stopped) == sorted(pids)
@@ -148,7 +165,7 @@ def test_a_whole_trade_with_pvd_commands_only(tmp_path: Path) -> None:
     # and a new index (the old trade's chains are gone)
     again = pvd(home, "up")
     try:
-        assert [p["state"] for p in again["processes"]] == ["running"] * 7
+        assert [p["state"] for p in again["processes"]] == ["running"] * 8
         assert not set(pids) & {p["pid"] for p in again["processes"]}
         gone = pvd_process("trace", trade, "--db", db)
         assert gone.returncode == 2 and f"no trade {trade} in the index" in gone.stderr

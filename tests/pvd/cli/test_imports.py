@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pvd.cli import stack
+from pvd.cli.commandserver import DISABLE_ENV
 from pvd.cli.main import COMMANDS, build_parser
 from pvd.paths import PROJECT_ROOT
 
@@ -63,6 +64,7 @@ class Runner:
 
     def __call__(self, *args: str, ok: bool = True) -> dict[str, object]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PVD_")}
+        env[DISABLE_ENV] = "1"  # the command's own process, not the stack's command server
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "pvd.cli.main", *args, *self.options],
             cwd=PROJECT_ROOT,
