@@ -32,10 +32,18 @@ Then every field of the body, against the source state:
 
 A check returns None when the state agrees, or the reason it does not.
 
-Where the source node speaks JSON-RPC over HTTP, the reads are raw `eth_call`s in one
-batch (calldata from eth-abi with a selector computed once, pvd.relayer.ends), not web3
-contract calls: building a web3 call re-validates the whole ABI, which cost more CPU
-than everything else in a backlog's attest step. On eth-tester they go through web3.
+Where the source node speaks JSON-RPC over HTTP, the reads are raw JSON-RPC (calldata
+from eth-abi with a selector computed once, pvd.relayer.ends), not web3 contract calls:
+building a web3 call re-validates the whole ABI, which cost more CPU than everything
+else in a backlog's attest step. The reads at one block go out as one `eth_simulateV1`
+(each view call in turn on top of that block's state, which is what `eth_call` at the
+block reads), SIMULATE_CALLS at a time, all of them in one batch: anvil copies a past
+block with all its transactions for every request that reads the block's state, so the
+checks of a backlog mined many to a block cost the node a block's copy per read with
+`eth_call`, and one per SIMULATE_CALLS reads this way (docs/relayer.md, "A backlog
+mined many to a block"). A node that does not know the method
+(geth before 1.14.9, some providers) is asked with one `eth_call` per read instead, and
+remembered as such. On eth-tester they go through web3.
 """
 
 from __future__ import annotations
@@ -63,6 +71,18 @@ from pvd.protocol.statuses import HoldStatus, TradeStatus
 from pvd.relayer.ends import ChainEnd, decode_output, eth_call, json_rpc, rpc_batch
 
 ZERO_ADDRESS = Web3.to_checksum_address("0x" + "00" * 20)
+SIMULATE_CALLS = 100  # view calls per eth_simulateV1 (a simulated block's gas is bounded)
+# What a node answers for a method it does not serve: JSON-RPC's "method not found" code,
+# and the words nodes put in the message instead (lower case, spaces removed).
+METHOD_UNKNOWN_CODES = (-32601,)
+METHOD_UNKNOWN_WORDS = (
+    "methodnotfound",
+    "unknownmethod",
+    "unsupportedmethod",
+    "methodnotsupported",
+    "doesnotexist",
+)
+_NO_SIMULATE: set[str] = set()  # endpoints that answered eth_simulateV1 as unknown
 STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
 
 #: Which app sends each kind (on the source chain) and which receives it (destination).
@@ -102,13 +122,15 @@ def read_many_at(w3: Web3, reads: Sequence[tuple[Read, BlockId]]) -> list[Any]:
         return call_many_at(
             w3, [(getattr(r.contract.functions, r.function)(*r.args), at) for r, at in reads]
         )
-    answers = rpc_batch(
-        w3,
-        [
-            eth_call(r.contract, r.function, r.args, at if isinstance(at, str) else hex(at))
-            for r, at in reads
-        ],
-    )
+    answers = _simulated(w3, reads)
+    if answers is None:
+        answers = rpc_batch(
+            w3,
+            [
+                eth_call(r.contract, r.function, r.args, at if isinstance(at, str) else hex(at))
+                for r, at in reads
+            ],
+        )
     results: list[Any] = []
     for (read, _), answer in zip(reads, answers, strict=True):
         if isinstance(answer, dict):  # a revert: what web3 would have raised
@@ -118,6 +140,77 @@ def read_many_at(w3: Web3, reads: Sequence[tuple[Read, BlockId]]) -> list[Any]:
         values = decode_output(read.contract, read.function, bytes.fromhex(answer[2:]))
         results.append(values[0] if len(values) == 1 else list(values))
     return results
+
+
+def _simulated(w3: Web3, reads: Sequence[tuple[Read, BlockId]]) -> list[Any] | None:
+    """The answer of each read as rpc_batch gives an eth_call's (its return data in hex,
+    or for a revert a dict with "message" and "data"), read with one eth_simulateV1 per
+    block (SIMULATE_CALLS calls at most each), all in one JSON-RPC batch; None where the
+    node does not serve eth_simulateV1 (then remembered: the caller uses eth_call). Any
+    other error (a block whose state the node no longer keeps) raises Web3RPCError."""
+    transport = json_rpc(w3)
+    if transport is None or transport.url in _NO_SIMULATE:
+        return None
+    at_block: dict[str, list[int]] = {}  # block tag -> indices of its reads, in order
+    for index, (_, at) in enumerate(reads):
+        at_block.setdefault(at if isinstance(at, str) else hex(at), []).append(index)
+    requests_: list[tuple[str, list[Any]]] = []
+    chunks: list[list[int]] = []
+    for tag, indices in at_block.items():
+        for start in range(0, len(indices), SIMULATE_CALLS):
+            chunk = indices[start : start + SIMULATE_CALLS]
+            calls = [_call_object(reads[i][0]) for i in chunk]
+            requests_.append(("eth_simulateV1", [{"blockStateCalls": [{"calls": calls}]}, tag]))
+            chunks.append(chunk)
+    try:
+        blocks = rpc_batch(w3, requests_)
+    except Web3RPCError as exc:
+        if not _method_unknown(exc):
+            raise
+        _NO_SIMULATE.add(transport.url)
+        return None
+    answers: list[Any] = [None] * len(reads)
+    for chunk, simulated in zip(chunks, blocks, strict=True):
+        results = simulated[0]["calls"] if isinstance(simulated, list) and simulated else None
+        if not isinstance(results, list) or len(results) != len(chunk):
+            raise Web3RPCError(
+                f"eth_simulateV1: an answer without one result per call: {simulated}"
+            )
+        for index, result in zip(chunk, results, strict=True):
+            answers[index] = _call_answer(result)
+    return answers
+
+
+def _call_object(read: Read) -> dict[str, str]:
+    (_, params) = eth_call(read.contract, read.function, read.args)
+    call: dict[str, str] = params[0]
+    return call
+
+
+def _call_answer(result: dict[str, Any]) -> Any:
+    """One simulated call's result as rpc_batch gives an eth_call's: the return data, or
+    for a revert its error object with the revert data. A revert is a failure the node
+    calls one (geth: code 3, "execution reverted") or that returned data (anvil: "execution
+    failed" with the revert data); any other failure (out of gas, an invalid opcode)
+    raises Web3RPCError, as such an eth_call's does."""
+    if int(str(result.get("status", "0x1")), 16) == 1:
+        return result["returnData"]
+    error = result.get("error") or {}
+    message = str(error.get("message", ""))
+    data = error.get("data") or result.get("returnData") or "0x"
+    if "revert" not in message.lower() and error.get("code") != 3 and data in ("0x", ""):
+        raise Web3RPCError(f"eth_simulateV1: a call failed: {error}")
+    return {"message": message or "execution reverted", "data": data}
+
+
+def _method_unknown(exc: Web3RPCError) -> bool:
+    """The node does not serve the method (rather than failing on this request)."""
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and error.get("code") in METHOD_UNKNOWN_CODES:
+        return True
+    text = str(exc).lower().replace(" ", "").replace("_", "")
+    return any(sign in text for sign in METHOD_UNKNOWN_WORDS)
 
 
 def source_disagreements(

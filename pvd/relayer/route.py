@@ -4,11 +4,11 @@ say now, so that a crash between any two of them loses nothing and repeats nothi
 
 1. scan    read MessageSent logs from the checkpoint up to the confirmation depth; store
            them as `seen` and move the checkpoint, in one transaction;
-2. attest  for the `seen` messages: confirm those the destination inbox already consumed
-           (nothing to attest); re-check that each other's block is still canonical,
+2. attest  for the `seen` messages: re-check that each one's block is still canonical,
            check the source app's state at that block (pvd.relayer.checks), sign it
            with each local attestation key (one in production; the embedded demo runs
-           several);
+           several); one that would fail either check is first looked up on the
+           destination inbox, and confirmed if the inbox already consumed it;
 3. deliver for the signed messages: ask the destination inbox what it knows (delivered,
            failed on the recipient, or nothing yet); gather a quorum; pre-flight and send
            one `deliver`, or a `deliverBatch` when several are ready, at a gas limit
@@ -385,8 +385,18 @@ class RelayRoute:
     # --- 2. attest ----------------------------------------------------------------------
 
     def attest(self) -> int:
-        """Sign every message seen, not yet consumed on the destination and backed by its
-        source's state; how many were signed. Signatures are stored in one transaction."""
+        """Sign every message seen and backed by its source's state; how many were
+        signed. Signatures are stored in one transaction.
+
+        The destination inbox is asked only about the messages the step would otherwise
+        fail (their log's block left the chain, or the source state disagrees): one the
+        inbox already consumed (another relayer was faster, or this store is new) is
+        confirmed instead, whatever its source says now (a hold executed since no
+        longer backs its PAYMENT_HELD). A consumed message the source still backs is
+        signed, and the deliver step, which reads the inbox before anything is sent,
+        confirms it: in a backlog no message is consumed yet when it is checked, and
+        reading each one's inbox record here cost the destination node more than all
+        the delivery transactions."""
         # at most attest_batch per step, so that a backlog's first deliveries need not
         # wait for every message to be checked and signed (the worker ticks again at once)
         batch = self.settings.attest_batch
@@ -395,17 +405,12 @@ class RelayRoute:
         seen = seen[: self.settings.attest_batch]
         if not seen:
             return 0
-        # a message the destination already consumed (another relayer was faster, or this
-        # store is new) needs no signature, and its source state may have moved on since
-        on_inbox = inbox_records(self.destination, {r.message_id: r.message for r in seen})
-        self._observe_deliveries(seen, on_inbox)
-        seen = [r for r in seen if on_inbox[r.message_id].status is not DeliveryStatus.DELIVERED]
         hashes = self._block_hashes(sorted({r.source.block for r in seen}))
         canonical: list[tuple[MessageRecord, Message]] = []
+        reorged: list[MessageRecord] = []
         for record in seen:
             if hashes[record.source.block].to_0x_hex() != record.source.block_hash:
-                self._fail(record, "source_reorged", "the log's block left the chain")
-                self._first_scan = True  # rescan from below the checkpoint
+                reorged.append(record)
             else:
                 canonical.append((record, Message.decode(record.message)))
         verdicts = source_disagreements(
@@ -413,14 +418,23 @@ class RelayRoute:
             self.destination,
             [(message, record.source.block) for record, message in canonical],
         )
-        signed: dict[str, dict[str, bytes]] = {}
-        for (record, message), reason in zip(canonical, verdicts, strict=True):
-            if reason:
+        refused = [
+            (r, reason) for (r, _), reason in zip(canonical, verdicts, strict=True) if reason
+        ]
+        consumed = self._consumed([*reorged, *(r for r, _ in refused)])
+        for record in reorged:
+            if record.message_id not in consumed:
+                self._fail(record, "source_reorged", "the log's block left the chain")
+                self._first_scan = True  # rescan from below the checkpoint
+        for record, reason in refused:
+            if record.message_id not in consumed:
                 self.log.error("refusing to attest: %s", reason, extra=self.about(record))
                 self._fail(record, "source_state_disagrees", reason, recoverable=False)
-                continue
-            typed = self.verifier.signed(message)
-            signed[record.message_id] = {a.address: a.sign_hash(typed) for a in self.attesters}
+        signed: dict[str, dict[str, bytes]] = {}
+        for (record, message), verdict in zip(canonical, verdicts, strict=True):
+            if not verdict:
+                typed = self.verifier.signed(message)
+                signed[record.message_id] = {a.address: a.sign_hash(typed) for a in self.attesters}
         # to the peers first (the one whose turn it is waits for them; the push runs in
         # the background), then into the store: a signature is deterministic (RFC 6979),
         # so an attester that stops in between signs the very same bytes again
@@ -432,6 +446,19 @@ class RelayRoute:
             "signed", [(r.message_id, r.message) for r, _ in canonical if r.message_id in signed]
         )
         return len(signed)
+
+    def _consumed(self, records: Sequence[MessageRecord]) -> set[str]:
+        """The ids of `records` the destination inbox holds as delivered (one batched
+        read), each confirmed at the destination's depth (_observe_deliveries)."""
+        if not records:
+            return set()
+        on_inbox = inbox_records(self.destination, {r.message_id: r.message for r in records})
+        self._observe_deliveries(records, on_inbox)
+        return {
+            r.message_id
+            for r in records
+            if on_inbox[r.message_id].status is DeliveryStatus.DELIVERED
+        }
 
     def _block_hashes(self, numbers: list[int]) -> dict[int, HexBytes]:
         """The source chain's canonical hash of each block number (one round trip)."""

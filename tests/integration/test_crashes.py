@@ -85,7 +85,7 @@ def test_an_attester_killed_after_seeing_the_outcome_settles_it_once_after_resta
         relays.stop(third)
         seller_before = balance(dep, dep.cast.seller.address)
         registry = dep.system.business.registry.address.lower()
-        proxy.hold(lambda method, params: method == "eth_call" and _to(params) == registry)
+        proxy.hold(lambda method, params: registry in _read_targets(method, params))
 
         outcome = ship_and_confirm(dep, trade)
         eventually(lambda: at_stage(victim, outcome, "seen") and proxy.held, "victim at seen")
@@ -204,3 +204,14 @@ def test_two_attesters_racing_to_submit_the_same_outcome_have_one_effect(
 def _to(params: list[Any]) -> str:
     call = params[0] if params and isinstance(params[0], dict) else {}
     return str(call.get("to", "")).lower()
+
+
+def _read_targets(method: str, params: list[Any]) -> set[str]:
+    """The contracts a state read calls: an eth_call's `to`, or every call of an
+    eth_simulateV1 (how the source checks read a block's state)."""
+    if method == "eth_call":
+        return {_to(params)}
+    if method != "eth_simulateV1" or not params or not isinstance(params[0], dict):
+        return set()
+    blocks = params[0].get("blockStateCalls") or []
+    return {str(c.get("to", "")).lower() for b in blocks for c in b.get("calls") or []}

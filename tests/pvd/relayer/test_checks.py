@@ -2,8 +2,12 @@
 the node has pruned that block's state (what anvil as pvd starts it and non-archive
 nodes do), never on another error."""
 
+import json
+import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,14 @@ from pvd.bench.relay import deliver, funded, open_trades
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.protocol.messages import Message, PaymentHeld, TradeOutcome
-from pvd.relayer.checks import _state_pruned, oldest_kept_state, source_disagreements
+from pvd.relayer import checks
+from pvd.relayer.checks import (
+    Read,
+    _state_pruned,
+    oldest_kept_state,
+    read_many_at,
+    source_disagreements,
+)
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, ends_from_system
 from pvd.relayer.service import Relayer
@@ -120,6 +131,130 @@ def test_a_message_is_checked_at_its_block_or_at_the_latest_once_its_state_is_go
     assert verdicts[:2] == [None, None]  # both holds are Held and announced
     assert verdicts[2] is not None and "is not Held at block latest" in verdicts[2]
     assert verdicts[3] is not None and f"is not Held at block {recent.block}" in verdicts[3]
+
+
+GETH_UNKNOWN_METHOD = "the method eth_simulateV1 does not exist/is not available"
+
+
+class Node:
+    """A JSON-RPC forwarder to a real node that records each call's method; with
+    `simulate=False` it answers eth_simulateV1 as a node without the method does (geth's
+    code and words), as one without it would."""
+
+    def __init__(self, upstream: str, *, simulate: bool) -> None:
+        self.methods: list[str] = []
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                calls = json.loads(body)
+                node.methods += [
+                    c["method"] for c in (calls if isinstance(calls, list) else [calls])
+                ]
+                if not simulate and '"eth_simulateV1"' in body.decode():
+                    refused = [
+                        {
+                            "jsonrpc": "2.0",
+                            "id": c["id"],
+                            "error": {
+                                "code": -32601,
+                                "message": GETH_UNKNOWN_METHOD,
+                            },
+                        }
+                        for c in (calls if isinstance(calls, list) else [calls])
+                    ]
+                    data = json.dumps(refused if isinstance(calls, list) else refused[0]).encode()
+                else:
+                    request = urllib.request.Request(
+                        upstream, body, {"Content-Type": "application/json"}
+                    )
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        data = answer.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{self._server.server_address[1]}"))
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _reads_at_blocks(pruned: PrunedChain) -> list[tuple[Read, int | str]]:
+    """Reads whose answers differ by block (the recent hold does not exist before its
+    block), one that reverts (checkHold with another amount: HoldMismatch), and enough
+    at one block to take more than one eth_simulateV1."""
+    token, settlement = pruned.payment.app("YuanToken"), pruned.payment.app("PvdSettlement")
+    message = pruned.recent.message
+    body = message.decoded_body()
+    assert isinstance(body, PaymentHeld)
+    hold = (body.payer, body.payee, message.source_app, body.amount, body.expiry, body.trade_id)
+    other = (*hold[:3], body.amount + 1, *hold[4:])
+    block = pruned.recent.block
+    reads: list[tuple[Read, int | str]] = [
+        (Read(token, "holdStatus", (body.hold_id,)), block - 1),
+        (Read(token, "holdStatus", (body.hold_id,)), block),
+        (Read(token, "checkHold", (other,)), block),
+        (Read(settlement, "isAnnounced", (body.hold_id,)), "latest"),
+        (Read(token, "checkHold", (hold,)), block),
+    ]
+    return reads + [(Read(token, "holdStatus", (body.hold_id,)), block)] * checks.SIMULATE_CALLS
+
+
+def _shown(results: list[Any]) -> list[Any]:
+    return [(type(r).__name__, r.data) if isinstance(r, Exception) else r for r in results]
+
+
+def test_reads_at_a_block_in_one_simulation_answer_as_eth_call_at_that_block(pruned):
+    """eth_simulateV1 on top of a block reads the state eth_call at that block reads: the
+    same values, the same revert data, per block; a node without the method is asked with
+    eth_call, and remembered as such."""
+    reads = _reads_at_blocks(pruned)
+    upstream = str(pruned.payment.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    simulating, refusing = Node(upstream, simulate=True), Node(upstream, simulate=False)
+    try:
+        simulated = read_many_at(simulating.w3, reads)
+        called = read_many_at(refusing.w3, reads)
+        again = read_many_at(refusing.w3, reads[:2])
+    finally:
+        simulating.close()
+        refusing.close()
+
+    assert _shown(simulated) == _shown(called)
+    assert simulated[0] == 0 and simulated[1] == 1  # None before its block, Held at it
+    assert isinstance(simulated[2], checks.ContractLogicError) and simulated[2].data
+    assert simulated[3] is True and simulated[4][1] == 1
+    assert again == called[:2]
+    # one eth_simulateV1 per block and per SIMULATE_CALLS, no eth_call
+    assert sorted(set(simulating.methods)) == ["eth_simulateV1"]
+    assert simulating.methods.count("eth_simulateV1") == 4  # block - 1, block (2), latest
+    assert refusing.methods.count("eth_call") == len(reads) + 2
+    assert refusing.methods.count("eth_simulateV1") == 4  # asked once, then remembered
+
+
+def test_a_simulation_at_a_block_whose_state_is_gone_is_taken_for_pruned_state(pruned):
+    token = pruned.payment.app("YuanToken")
+    body = pruned.old.message.decoded_body()
+    assert isinstance(body, PaymentHeld)
+
+    with pytest.raises(Web3RPCError) as raised:
+        read_many_at(
+            pruned.payment.chain.w3,
+            [(Read(token, "holdStatus", (body.hold_id,)), pruned.old.block)],
+        )
+
+    assert _state_pruned(raised.value)
+    assert pruned.payment.chain.w3.provider.endpoint_uri not in checks._NO_SIMULATE  # type: ignore[attr-defined]
 
 
 # --- every field of a message against the configuration and the source state --------------

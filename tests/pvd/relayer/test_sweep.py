@@ -38,6 +38,7 @@ from pvd.deploy.compiler import Artifact, compile_contracts
 from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.protocol.messages import Message, PaymentSettled, SettlementResult
 from pvd.protocol.statuses import DeliveryStatus
+from pvd.relayer import route as route_module
 from pvd.relayer.config import Route
 from pvd.relayer.route import RelayRoute
 from pvd.relayer.service import Relayer
@@ -428,9 +429,9 @@ def test_a_store_that_knows_nothing_skips_the_sweep_and_the_first_scan_reads_eve
 def test_a_new_store_confirms_what_the_inboxes_consumed_and_sends_no_delivery(
     world: World,
 ) -> None:
-    """A relayer joining late scans every message from the deployment block; the attest
-    step reads the inboxes first and neither signs nor sends anything for what another
-    relayer delivered."""
+    """A relayer joining late scans every message from the deployment block and sends
+    nothing for what another relayer delivered: the deliver step reads the inbox before
+    it sends, and confirms the message."""
     system = world.system
     trade, held = funded_trade(world)
     blocks = (system.payment.chain.w3.eth.block_number, system.business.chain.w3.eth.block_number)
@@ -441,12 +442,90 @@ def test_a_new_store_confirms_what_the_inboxes_consumed_and_sends_no_delivery(
     record = late.store.get(held.message_id)
     assert record is not None and record.stage is Stage.CONFIRMED
     assert late.store.status_counts() == {"confirmed": 1}
-    assert late.store.signatures(held.message_id) == {}  # consumed: nothing to attest
     assert status(system, trade.trade_id) == "Funded"
     assert (
         system.payment.chain.w3.eth.block_number,
         system.business.chain.w3.eth.block_number,
     ) == blocks  # no transaction on either chain
+
+
+def _consumed_seen_at(world: World, held: SeenMessage, block: int) -> SeenMessage:
+    """`held` as a scan would store it had its log been in `block` (with that block's
+    real hash): its source state is read there."""
+    at = world.system.payment.chain.w3.eth.get_block(block)
+    return SeenMessage(
+        held.message_id,
+        held.message,
+        SourceLocation(block, at["hash"].to_0x_hex(), held.source.tx_hash, held.source.log_index),
+    )
+
+
+def test_a_consumed_message_its_source_no_longer_backs_is_confirmed_not_refused(
+    world: World,
+) -> None:
+    """A PAYMENT_HELD whose hold was executed after it was delivered: the source check
+    refuses it (read at a later block, as on a node that no longer keeps its log's
+    block), the attest step then asks the inbox, and confirms it instead of refusing."""
+    system = world.system
+    trade, held = funded_trade(world)
+    deliver(system, world.cast, trade)
+    relay_until(world.relayers[0], lambda: executed(system, trade), "the hold Executed")
+    late = world.relayer("late")
+    seen = _consumed_seen_at(world, held, system.payment.chain.w3.eth.block_number)
+    late.store.record_scan(P2B, [seen])
+    route = route_of(late, P2B)
+
+    assert route.attest() == 0
+
+    record = late.store.get(held.message_id)
+    assert record is not None and (record.stage, record.condition) == (
+        Stage.CONFIRMED,
+        Condition.OPEN,
+    )
+    assert late.store.signatures(held.message_id) == {}
+    assert late.store.dead() == []
+
+
+def test_a_message_its_source_no_longer_backs_and_not_consumed_is_refused(world: World) -> None:
+    """The same check with the inbox knowing nothing of the message (a PAYMENT_HELD for
+    a hold that is no longer Held, never delivered): dead, unsigned."""
+    system = world.system
+    trade, held = funded_trade(world)
+    deliver(system, world.cast, trade)
+    relay_until(world.relayers[0], lambda: executed(system, trade), "the hold Executed")
+    message = Message.decode(held.message)
+    copy = replace(message, nonce=message.nonce + 1_000)  # the same hold, never delivered
+    never = SeenMessage("0x" + copy.id.hex(), copy.encode(), held.source)
+    late = world.relayer("late")
+    late.store.record_scan(
+        P2B, [_consumed_seen_at(world, never, system.payment.chain.w3.eth.block_number)]
+    )
+
+    assert route_of(late, P2B).attest() == 0
+
+    record = late.store.get(never.message_id)
+    assert record is not None and (record.stage, record.condition) == (Stage.SEEN, Condition.DEAD)
+    assert (record.fail_reason or "").startswith("source_state_disagrees")
+    assert late.store.signatures(never.message_id) == {}
+
+
+def test_a_consumed_message_whose_log_block_left_the_chain_is_confirmed_not_failed(
+    world: World,
+) -> None:
+    _trade, held = funded_trade(world)
+    moved = SeenMessage(
+        held.message_id,
+        held.message,
+        replace(held.source, block_hash="0x" + "ab" * 32),  # the block was replaced
+    )
+    late = world.relayer("late")
+    late.store.record_scan(P2B, [moved])
+
+    assert route_of(late, P2B).attest() == 0
+
+    record = late.store.get(held.message_id)
+    assert record is not None and record.stage is Stage.CONFIRMED
+    assert record.condition is Condition.OPEN and record.attempts == 0
 
 
 class Lines(logging.Handler):
@@ -679,3 +758,27 @@ def test_the_sweeps_log_reads_do_not_grow_with_the_chain(
     assert spans == [WINDOW] * 3
     assert len({len(reads)}) == 1
     relay_until(relayer, lambda: all(funded(system, t) for t in trades), "both Funded")
+
+
+def test_the_attest_step_asks_the_inbox_nothing_about_messages_their_source_backs(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holds placed while no relayer ran: each is checked and signed without an inbox
+    read (none is consumed yet); the deliver step reads the inbox before it sends."""
+    system = world.system
+    trades = open_trades(system, world.cast, 3)
+    relayer = world.relayer("one")
+    route = route_of(relayer, P2B)
+    route.scan()
+    asked: list[list[str]] = []
+    real = route_module.inbox_records
+
+    def counted(destination: Any, messages: Any) -> Any:
+        asked.append(list(messages))
+        return real(destination, messages)
+
+    monkeypatch.setattr(route_module, "inbox_records", counted)
+
+    assert route.attest() == 3
+    assert asked == []
+    relay_until(relayer, lambda: all(funded(system, t) for t in trades), "Funded")
