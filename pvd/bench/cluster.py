@@ -154,7 +154,8 @@ def cpu_seconds(pid: int) -> float:
 
 class JsonRpcForwarder:
     """Forwards JSON-RPC over HTTP to `upstream` on a free loopback port. A subclass sees each
-    request body first (`admit`): True forwards it, False answers HTTP 500 instead."""
+    request body first: `admit` False answers HTTP 500 instead; `answer` may give the JSON
+    reply itself (None forwards)."""
 
     keep_alive = False  # HTTP/1.1 connections kept open between requests
 
@@ -172,14 +173,16 @@ class JsonRpcForwarder:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                request = urllib.request.Request(
-                    proxy.upstream, body, {"Content-Type": "application/json"}
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as answer:
-                        status, data = answer.status, answer.read()
-                except urllib.error.HTTPError as exc:
-                    status, data = exc.code, exc.read()
+                status, data = 200, proxy.answer(body)
+                if data is None:
+                    request = urllib.request.Request(
+                        proxy.upstream, body, {"Content-Type": "application/json"}
+                    )
+                    try:
+                        with urllib.request.urlopen(request, timeout=30) as answer:
+                            status, data = answer.status, answer.read()
+                    except urllib.error.HTTPError as exc:
+                        status, data = exc.code, exc.read()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -196,6 +199,9 @@ class JsonRpcForwarder:
 
     def admit(self, body: bytes) -> bool:
         return True
+
+    def answer(self, body: bytes) -> bytes | None:
+        return None
 
     @property
     def url(self) -> str:

@@ -3,11 +3,8 @@ the node has pruned that block's state (what anvil as pvd starts it and non-arch
 nodes do), never on another error."""
 
 import json
-import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
+from pvd.bench.cluster import JsonRpcForwarder
 from pvd.bench.relay import deliver, funded, open_trades
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.system import System, SystemConfig, deploy_system
@@ -136,58 +134,32 @@ def test_a_message_is_checked_at_its_block_or_at_the_latest_once_its_state_is_go
 GETH_UNKNOWN_METHOD = "the method eth_simulateV1 does not exist/is not available"
 
 
-class Node:
+class Node(JsonRpcForwarder):
     """A JSON-RPC forwarder to a real node that records each call's method; with
     `simulate=False` it answers eth_simulateV1 as a node without the method does (geth's
     code and words), as one without it would."""
 
     def __init__(self, upstream: str, *, simulate: bool) -> None:
         self.methods: list[str] = []
-        node = self
+        self.simulate = simulate
+        super().__init__(upstream)
+        self.w3 = Web3(Web3.HTTPProvider(self.url))
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                calls = json.loads(body)
-                node.methods += [
-                    c["method"] for c in (calls if isinstance(calls, list) else [calls])
-                ]
-                if not simulate and '"eth_simulateV1"' in body.decode():
-                    refused = [
-                        {
-                            "jsonrpc": "2.0",
-                            "id": c["id"],
-                            "error": {
-                                "code": -32601,
-                                "message": GETH_UNKNOWN_METHOD,
-                            },
-                        }
-                        for c in (calls if isinstance(calls, list) else [calls])
-                    ]
-                    data = json.dumps(refused if isinstance(calls, list) else refused[0]).encode()
-                else:
-                    request = urllib.request.Request(
-                        upstream, body, {"Content-Type": "application/json"}
-                    )
-                    with urllib.request.urlopen(request, timeout=30) as answer:
-                        data = answer.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{self._server.server_address[1]}"))
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, body: bytes) -> bytes | None:
+        sent = json.loads(body)
+        calls = sent if isinstance(sent, list) else [sent]
+        self.methods += [c["method"] for c in calls]
+        if self.simulate or '"eth_simulateV1"' not in body.decode():
+            return None
+        refused = [
+            {
+                "jsonrpc": "2.0",
+                "id": c["id"],
+                "error": {"code": -32601, "message": GETH_UNKNOWN_METHOD},
+            }
+            for c in calls
+        ]
+        return json.dumps(refused if isinstance(sent, list) else refused[0]).encode()
 
 
 def _reads_at_blocks(pruned: PrunedChain) -> list[tuple[Read, int | str]]:
