@@ -457,6 +457,19 @@ class Relays:
                 relay.process.kill()
                 relay.process.wait(timeout=10)
 
+    @contextlib.contextmanager
+    def frozen(self, *attesters: Attester) -> Iterator[None]:
+        """SIGSTOP the attesters' relayers for the block, SIGCONT after: what the test
+        does meanwhile, and reads, cannot race them."""
+        relays = [r for a in attesters if (r := self.current(a)) is not None and r.alive()]
+        for relay in relays:
+            relay.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for relay in relays:
+                relay.process.send_signal(signal.SIGCONT)
+
     def kill(self, attester: Attester) -> None:
         """SIGKILL: the process gets no chance to clean up (a crash)."""
         relay = self.current(attester)
