@@ -379,6 +379,7 @@ class InboxView:
     attesters: tuple[str, ...]
     threshold: int
     records: dict[str, InboxRecord]
+    head: int | None = None  # the destination's head, read before the records (with_head)
 
 
 # The inbox's events that consume a message or change its record: the latest one of an id
@@ -386,21 +387,28 @@ class InboxView:
 _DELIVERY_EVENTS = ("MessageDelivered", "MessageFailed", "MessageRetried")
 
 
-def inbox_view(destination: ChainEnd, messages: Mapping[str, bytes]) -> InboxView:
+def inbox_view(
+    destination: ChainEnd, messages: Mapping[str, bytes], with_head: bool = False
+) -> InboxView:
     """The inbox's attesters, threshold and record of each message (id in 0x-hex -> its
     encoding), read at its latest block in one round trip (a raw JSON-RPC batch) where the
-    node allows, plus one eth_getLogs pass for the consumed ones (inbox_records)."""
+    node allows, plus one eth_getLogs pass for the consumed ones (inbox_records). With
+    `with_head`, the chain's head too, asked before the records (in the same batch)."""
     inbox = destination.inbox
     w3 = destination.chain.w3
     if not speaks_json_rpc(w3):
+        head = int(w3.eth.block_number) if with_head else None
         return InboxView(
             tuple(inbox.functions.attesters().call()),
             int(inbox.functions.threshold().call()),
             inbox_records(destination, messages),
+            head,
         )
-    requests_ = [eth_call(inbox, "attesters", []), eth_call(inbox, "threshold", [])]
+    requests_: list[tuple[str, Sequence[Any]]] = [("eth_blockNumber", [])] if with_head else []
+    requests_ += [eth_call(inbox, "attesters", []), eth_call(inbox, "threshold", [])]
     requests_ += [eth_call(inbox, "deliveryStatus", [m]) for m in messages.values()]
     answers = rpc_batch(w3, requests_)
+    head = rpc_int(answers.pop(0)) if with_head else None
     for what, answer in zip(("attesters()", "threshold()"), answers, strict=False):
         if _reverted(answer):
             raise UnrecoverableError(
@@ -413,7 +421,81 @@ def inbox_view(destination: ChainEnd, messages: Mapping[str, bytes]) -> InboxVie
         tuple(str(to_checksum_address(a)) for a in members),
         int(threshold),
         _records(destination, _statuses(destination, list(messages), answers[2:])),
+        head,
     )
+
+
+@dataclass(frozen=True)
+class DeliveryEvents:
+    """The inbox's delivery events of the blocks after a cursor, up to `head`."""
+
+    head: int  # the blocks read reach at least this one (a later one's events may be in)
+    delivered: dict[str, InboxRecord]  # id -> Delivered, by whom and where (last event)
+    failed: frozenset[str]  # ids whose last event in these blocks is MessageFailed
+
+
+_TOPICS: dict[str, tuple[str, ...]] = {}
+
+
+def _delivery_topics(inbox: Contract) -> tuple[str, ...]:
+    """The topic 0 of each of _DELIVERY_EVENTS (0x-hex), computed once per inbox."""
+    found = _TOPICS.get(inbox.address)
+    if found is None:
+        found = tuple(
+            HexBytes(event_abi_to_log_topic(getattr(inbox.events, name).abi)).to_0x_hex()
+            for name in _DELIVERY_EVENTS
+        )
+        _TOPICS[inbox.address] = found
+    return found
+
+
+def delivery_events(destination: ChainEnd, after: int) -> DeliveryEvents | None:
+    """What the inbox did in the blocks after `after` (a block already read, so still at
+    or below the head), from its MessageDelivered / MessageRetried / MessageFailed
+    events: one raw batch (the head, and one eth_getLogs from `after` to the latest
+    block, `after` included, so the range is never empty) where the node speaks JSON-RPC.
+    None when the chain is now below `after` (a reorg to a shorter chain): read the
+    records themselves then."""
+    inbox = destination.inbox
+    w3 = destination.chain.w3
+    topics = _delivery_topics(inbox)
+    where: dict[str, Any] = {"address": inbox.address, "topics": [list(topics)]}
+    if speaks_json_rpc(w3):
+        transport = json_rpc(w3)
+        assert transport is not None
+        request = where | {"fromBlock": hex(after), "toBlock": "latest"}
+        head_answer, logs_answer = transport.batch(
+            [("eth_blockNumber", []), ("eth_getLogs", [request])]
+        )
+        for answer in (head_answer, logs_answer):
+            if answer.get("error") is not None:
+                if answer is logs_answer and rpc_int(head_answer.get("result") or "0x0") < after:
+                    return None
+                raise Web3RPCError(f"delivery events: {answer['error']}", rpc_response=answer)  # type: ignore[arg-type]
+        head = rpc_int(head_answer["result"])
+        logs = [ObservedLog.from_receipt(log) for log in logs_answer["result"]]
+    else:
+        head = int(w3.eth.block_number)
+        if head < after:
+            return None
+        found = w3.eth.get_logs(where | {"fromBlock": after, "toBlock": head})  # type: ignore[arg-type]
+        logs = [ObservedLog.from_receipt(log) for log in found]
+    delivered: dict[str, InboxRecord] = {}
+    failed: set[str] = set()
+    failed_topic = HexBytes(topics[1])
+    for entry in sorted(logs, key=lambda log: (log.block_number, log.log_index)):
+        if len(entry.topics) < 2:
+            continue
+        mid = entry.topics[1].to_0x_hex()
+        if entry.topics[0] == failed_topic:
+            failed.add(mid)
+            delivered.pop(mid, None)
+            continue
+        failed.discard(mid)
+        who = _checksummed(bytes(entry.data)[12:32].hex())
+        delivered[mid] = InboxRecord(DeliveryStatus.DELIVERED, who, entry.block_number)
+    top = max((log.block_number for log in logs), default=head)
+    return DeliveryEvents(max(head, top), delivered, frozenset(failed))
 
 
 def _statuses(

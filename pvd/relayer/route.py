@@ -68,8 +68,10 @@ from pvd.relayer.checks import source_disagreements
 from pvd.relayer.config import Route
 from pvd.relayer.ends import (
     ChainEnd,
+    DeliveryEvents,
     InboxRecord,
     call_data,
+    delivery_events,
     inbox_records,
     inbox_view,
     rpc_batch,
@@ -110,13 +112,10 @@ DIGEST_CACHE = 10_000
 # A step that handles more messages than this (a backlog) logs one line for them all,
 # and each message's own line at debug level only.
 LOG_EACH_UP_TO = 20
-# How often a deliver step reads the inbox record of every signed message, including
-# those waiting for another attester's turn (RelayRoute._to_read), as a share of
-# submit_turn_seconds; between two such steps it reads only those it may submit. A
-# relayer learns that the first in turn is landing messages from these reads, so they
-# come at least twice per turn: it never takes the first for stalled while it lands.
-WAITING_READ_TURNS = 0.5
 TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
+# After a delivery sent without its pre-flight reverted on chain, every delivery is
+# pre-flighted again for this long (RelayRoute._needs_preflight).
+PREFLIGHT_AFTER_REVERT_SECONDS = 60.0
 
 
 class StoreVerifier:
@@ -178,6 +177,10 @@ class RouteSettings:
     # expires (the seller is refunded at expiry); looked at every expiry_check_interval.
     expiry_alert_seconds: float = 3_600.0
     expiry_check_interval: float = 5.0
+    # Pre-flight (eth_call) every delivery, even a batch the route may send without one
+    # (RelayRoute._needs_preflight): what the relayer did before the pre-flight could be
+    # skipped; for tests and comparisons.
+    preflight_every_delivery: bool = False
 
 
 class RelayRoute:
@@ -231,12 +234,18 @@ class RelayRoute:
         self._expiries_checked_at: float | None = None
         self._alerted: dict[str, float] = {}  # message id -> when its expiry was last logged
         self._gas_per_message: int | None = None  # most a delivered message has used
+        # message kinds a delivery of that kind alone was mined for at the learned limit
+        self._proved_kinds: set[int] = set()
+        self._unchecked: set[str] = set()  # tx hashes of deliveries sent without pre-flight
+        self._reverted_at: float | None = None  # monotonic: a delivery last reverted on chain
         # the source chain's latest head as its subscription announced it (None: ask the
         # node); set by the Relayer for a subscribed chain
         self.head_hint: Callable[[], int | None] | None = None
         self._block_gas_limit: int | None = None
         self._attesters: AttesterSet | None = None  # the inbox's, as the last step read them
-        self._all_read_at = 0.0  # when a deliver step last read every signed message
+        # the destination block through which the inbox's delivery events were read (None:
+        # the next deliver step reads every signed message's record, and the head)
+        self._events_after: int | None = None
 
     # --- 0. sweep (first tick only) ---------------------------------------------------
 
@@ -487,16 +496,26 @@ class RelayRoute:
         first keeps landing messages, the others hold back)."""
         signed = self.store.actionable(self.route, stages=(Stage.SIGNED, Stage.SUBMITTED))
         if not signed:
+            self._events_after = None  # nothing to follow: start afresh with the next
             return 0
         now = time.monotonic()
-        signed = self._to_read(signed, now)
+        events = None
+        if self._events_after is not None:
+            events = delivery_events(self.destination, self._events_after)
+        to_read, known = self._to_read(signed, now, events)
         # the inbox knows best (another attester may have delivered a message, or a
-        # store may be new): one batched read for all of them, with its current attester
-        # set and threshold, before anything is sent
-        view = inbox_view(self.destination, {r.message_id: r.message for r in signed})
+        # store may be new): one batched read, with its current attester set and
+        # threshold, before anything is sent
+        view = inbox_view(
+            self.destination,
+            {r.message_id: r.message for r in to_read},
+            with_head=events is None,
+        )
+        self._events_after = events.head if events is not None else view.head
         attesters = AttesterSet.of(view.attesters, view.threshold)
         self._attesters = attesters
-        on_inbox = view.records
+        on_inbox = view.records | known
+        signed = [r for r in signed if r.message_id in on_inbox]
         for record in signed:
             delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
             if delivered and self._ready_at.pop(record.message_id, None) is not None:
@@ -517,6 +536,7 @@ class RelayRoute:
         quorums = self.quorum.collect_many([r.message_id for r in waiting], attesters, self.route)
         ready: list[tuple[MessageRecord, Message, Quorum]] = []
         turns = 0  # how many of `ready` are not this relayer's first turn
+        late: set[str] = set()  # ids of those
         for record in waiting:
             quorum = quorums.get(record.message_id)
             if quorum is None:
@@ -530,6 +550,7 @@ class RelayRoute:
                 if now - since < place * self.settings.submit_turn_seconds:
                     continue  # not this relayer's turn yet
                 turns += 1
+                late.add(record.message_id)
             ready.append((record, Message.decode(record.message), quorum))
         size = self.settings.batch_size
         # Until a delivery has taught this route its gas per message, a batch would need
@@ -547,7 +568,7 @@ class RelayRoute:
                 batch = self._still_open(batch)
             if not batch:
                 continue
-            sent = self._send(batch)
+            sent = self._send(batch, self._needs_preflight(batch, late))
             if sent is None:
                 continue
             if self._gas_per_message is None:
@@ -558,27 +579,42 @@ class RelayRoute:
             self._await_receipt(batch, sent)
         return len(ready)
 
-    def _to_read(self, signed: list[MessageRecord], now: float) -> list[MessageRecord]:
-        """The signed messages whose inbox record a deliver step reads now: all of them
-        every WAITING_READ_TURNS x submit_turn_seconds, and in the steps between only
-        those this relayer may submit now (its turn, or its place's wait is over, by the
-        last attester set read) or that it sent. A message waiting for another attester's turn
-        gains nothing from being read at every step: in a backlog those are two thirds
-        of the signed messages, each read by every relayer at every step, and the
-        destination node's CPU went to reading them."""
+    def _to_read(
+        self, signed: list[MessageRecord], now: float, events: DeliveryEvents | None
+    ) -> tuple[list[MessageRecord], dict[str, InboxRecord]]:
+        """Which signed messages a deliver step reads the inbox record of (`deliveryStatus`)
+        and what it knows of the others without a read: (to read, id -> record known).
+
+        Without the inbox's delivery events of the new blocks (`events` None: the first
+        step, or one after the chain went below the last block read), every message is
+        read. Otherwise a message the events show Delivered (or Retried) is known from
+        its last event, and of the rest only those are read that this relayer may submit
+        now (its turn, or its place's wait is over, by the last attester set read), that
+        it sent, that were seen on the inbox before (included, to re-check at the depth)
+        or that the events show Failed. A message waiting for another attester's turn
+        gains nothing from being read: in a backlog those are two thirds of the signed
+        messages, and the destination node's CPU went to reading them at every step."""
         attesters = self._attesters
-        every = WAITING_READ_TURNS * self.settings.submit_turn_seconds
-        if attesters is None or now - self._all_read_at >= every:
-            self._all_read_at = now
-            return signed
-        return [
-            record
-            for record in signed
-            if record.stage is not Stage.SIGNED
-            or record.condition is not Condition.OPEN
-            or record.included is not None
-            or self._turn_wait_left(record, attesters, now) <= 0
-        ]
+        if attesters is None or events is None:
+            return signed, {}
+        to_read: list[MessageRecord] = []
+        known: dict[str, InboxRecord] = {}
+        for record in signed:
+            mid = record.message_id
+            fresh = (
+                record.stage is Stage.SIGNED
+                and record.condition is Condition.OPEN
+                and record.included is None
+            )
+            if fresh and (found := events.delivered.get(mid)) is not None:
+                known[mid] = found
+            elif (
+                not fresh
+                or mid in events.failed
+                or self._turn_wait_left(record, attesters, now) <= 0
+            ):
+                to_read.append(record)
+        return to_read, known
 
     def _turn_wait_left(self, record: MessageRecord, attesters: AttesterSet, now: float) -> float:
         """Seconds until this relayer's place lets it submit `record` (0 or less: now);
@@ -618,9 +654,43 @@ class RelayRoute:
         ]
         return min(places, default=len(members))
 
-    def _send(self, batch: list[tuple[MessageRecord, Message, Quorum]]) -> SentTx | None:
-        """Pre-flight and send one delivery of `batch` (marked submitted); None if nothing
-        was sent (each message's failure is recorded)."""
+    def _needs_preflight(
+        self, batch: list[tuple[MessageRecord, Message, Quorum]], late: set[str]
+    ) -> bool:
+        """Whether a delivery of `batch` is pre-flighted (`eth_call`, which runs the whole
+        delivery once more on the destination node) before it is sent. It is not when all
+        of these hold, so a revert on chain is unlikely and its gas small:
+
+        - the route has learned its gas per message, and a delivery of each kind in the
+          batch, that kind alone, was mined at it (the learned limit covers the kind);
+        - it is a `deliverBatch` of several messages: the inbox skips a message that fails
+          verification (MessageRejected) or was consumed already (MessageAlreadyConsumed)
+          and goes on; it reverts as a whole only when a recipient would run short of gas
+          (InboxRecipientOutOfGas) or the calldata is malformed. A lone `deliver` reverts
+          on any verification failure;
+        - this relayer is first in turn for every message of it: a later turn means the
+          first did not land them, something unusual worth a pre-flight;
+        - no delivery of this route reverted on chain in the last
+          PREFLIGHT_AFTER_REVERT_SECONDS (then everything is pre-flighted for a while).
+
+        A delivery sent without one that reverts costs the gas it used before the revert
+        (at most its gas limit); its messages are failed attempts, retried with backoff,
+        and pre-flighted then."""
+        if self.settings.preflight_every_delivery or self._gas_per_message is None:
+            return True
+        if len(batch) < 2 or any(record.message_id in late for record, _, _ in batch):
+            return True
+        if any(int(message.kind) not in self._proved_kinds for _, message, _ in batch):
+            return True
+        reverted = self._reverted_at
+        return reverted is not None and time.monotonic() - reverted < PREFLIGHT_AFTER_REVERT_SECONDS
+
+    def _send(
+        self, batch: list[tuple[MessageRecord, Message, Quorum]], preflight: bool = True
+    ) -> SentTx | None:
+        """Pre-flight (unless told not to, `_needs_preflight`) and send one delivery of
+        `batch` (marked submitted); None if nothing was sent (each message's failure is
+        recorded)."""
         inbox = self.destination.inbox
         messages = [record.message for record, _, _ in batch]
         signatures = [b"".join(q.signatures) for _, _, q in batch]
@@ -632,7 +702,7 @@ class RelayRoute:
             )
         ids = [record.message_id for record, _, _ in batch]
         try:
-            sent = self._submit(data, len(batch))
+            sent = self._submit(data, len(batch), preflight)
         except PreflightReverted as exc:
             for record, _, _ in batch:
                 self._reverted(record, exc.data, _code(exc), "the delivery's pre-flight")
@@ -648,24 +718,49 @@ class RelayRoute:
         self, batch: list[tuple[MessageRecord, Message, Quorum]], sent: SentTx
     ) -> None:
         """The receipt of a sent delivery, and what the inbox did with each message."""
+        unchecked = sent.tx_hash in self._unchecked
+        self._unchecked.discard(sent.tx_hash)
         try:
             mined = self.sender.wait(sent)
         except RecoverableError as exc:
             for record, _, _ in batch:
                 self._fail(record, _code(exc), str(exc))
             return
+        if not mined.succeeded:  # reverted on chain, and paid for: learn nothing from it
+            how = "without a pre-flight" if unchecked else "after its pre-flight passed"
+            self.log.warning(
+                "delivery of %d messages reverted on chain (sent %s; gas used %d); "
+                "pre-flighting every delivery for %g s",
+                len(batch),
+                how,
+                mined.gas_used,
+                PREFLIGHT_AFTER_REVERT_SECONDS,
+                extra={"tx_hash": mined.tx_hash, "block": mined.block_number},
+            )
+            self._reverted_at = time.monotonic()
+            for record, _, _ in batch:
+                self._fail(record, "delivery_reverted", f"{mined.tx_hash} reverted ({how})")
+            return
         self._learn_gas(mined, len(batch))
+        kinds = {int(message.kind) for _, message, _ in batch}
+        if len(kinds) == 1:  # the learned limit is proved for this kind
+            self._proved_kinds |= kinds
         self._settle(batch, mined)
 
-    def _submit(self, data: bytes, count: int) -> SentTx:
+    def _submit(self, data: bytes, count: int, preflight: bool = True) -> SentTx:
         """Send a delivery of `count` messages. With a gas limit learned from earlier
         deliveries, the pre-flight `eth_call` runs at that limit and proves it (the inbox
         reverts, InboxRecipientOutOfGas, rather than record a recipient starved of gas),
         so no estimate is needed: eth_estimateGas runs the batch once per step of a binary
         search. A pre-flight that fails at the learned limit (too little gas, or a real fault
-        the estimate's own pre-flight then reports) falls back to an estimate."""
+        the estimate's own pre-flight then reports) falls back to an estimate. Without
+        `preflight` (`_needs_preflight`), a delivery at the learned limit is sent as it is."""
         address = self.destination.inbox.address
         learned = self._learned_gas_limit(count)
+        if learned is not None and not preflight:
+            sent = self.sender.send(Call(address, data, gas=learned), preflight=False)
+            self._unchecked.add(sent.tx_hash)
+            return sent
         if learned is not None:
             try:  # the pre-flight at the learned limit goes with the fee reads (one batch)
                 return self.sender.send(Call(address, data, gas=learned))

@@ -461,8 +461,8 @@ def test_a_revert_reason_code_is_a_short_label_named_after_the_error() -> None:
     assert judge.judge(b"\xde\xad\xbe\xef").code == "reverted_unknown"
 
 
-def test_messages_waiting_for_another_attester_s_turn_are_read_every_half_turn_only(
-    world: World,
+def test_messages_waiting_for_another_attester_s_turn_are_known_from_the_inbox_events(
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     open_trades(world.system, world.cast, 12)
     sent = world.system.payment.outbox.events.MessageSent.get_logs(from_block=0)
@@ -487,21 +487,48 @@ def test_messages_waiting_for_another_attester_s_turn_are_read_every_half_turn_o
     route = route_of(relayer, P2B)
     route.scan()
     route.attest()
-    route.deliver()  # the first step reads every signed message and learns the set
+    read: list[set[str]] = []  # the ids of each inbox_view of the route's deliver steps
+    real_view = route_module.inbox_view
+
+    def counted(destination: Any, messages: Any, with_head: bool = False) -> Any:
+        read.append(set(messages))
+        return real_view(destination, messages, with_head)
+
+    monkeypatch.setattr(route_module, "inbox_view", counted)
+    route.deliver()  # the first step reads every signed message, the set and the head
     attesters = route._attesters
-    assert attesters is not None
+    assert attesters is not None and route._events_after is not None
     signed = relayer.store.actionable(P2B, stages=(Stage.SIGNED,))
-    assert len(signed) == 12
+    assert len(signed) == 12 and read == [{r.message_id for r in signed}]
     mine = [r for r in signed if route._place_in_turn(r, attesters) == 0]
     others = [r for r in signed if route._place_in_turn(r, attesters) > 0]
     assert mine and others
-    half_turn = route_module.WAITING_READ_TURNS * route.settings.submit_turn_seconds
-    read_at = route._all_read_at
-    assert route._to_read(signed, read_at + half_turn / 2) == mine
-    late = others[0]  # its place's wait is over: read at every step too
-    route._ready_at[late.message_id] = read_at - 10 * route.settings.submit_turn_seconds
-    assert route._to_read(signed, read_at + half_turn / 2) == [
-        r for r in signed if r in mine or r is late
-    ]
-    assert route._to_read(signed, read_at + half_turn) == signed  # every half turn: all
-    assert route._all_read_at == read_at + half_turn
+    route.deliver()  # no new block: only the messages it may submit now are read
+    assert read[-1] == {r.message_id for r in mine}
+
+    # another relayer (all three keys) delivers all twelve; the one-key route learns it
+    # from the inbox's delivery events of the new blocks, reading none of them
+    full = world.relayer("full")
+    relay_until(
+        full,
+        lambda: full.store.status_counts(P2B) == {"confirmed": 12},
+        "twelve confirmed",
+    )
+    views = len(read)
+    route.deliver()
+    assert len(read) == views + 1 and read[-1] == set()
+    assert relayer.store.status_counts(P2B) == {"confirmed": 12}
+    assert route._events_after == world.system.business.chain.w3.eth.block_number
+
+    # a waiting message whose place's wait is over is read at every step too
+    now = 100.0
+    route._progress_at.clear()
+    route._ready_at = {r.message_id: now for r in others}
+    late = others[0]
+    route._ready_at[late.message_id] = now - 10 * route.settings.submit_turn_seconds
+    events = route_module.DeliveryEvents(0, {}, frozenset())
+    assert route._to_read(signed, now, events) == (
+        [r for r in signed if r in mine or r is late],
+        {},
+    )
+    assert route._to_read(signed, now, None) == (signed, {})  # no events: all read
