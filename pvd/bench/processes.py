@@ -51,6 +51,7 @@ from websockets.sync.client import connect
 
 from pvd.bench.cluster import Cluster, CountingProxy, Endpoints, cpu_seconds
 from pvd.bench.report import percentile
+from pvd.chain.logs import rpc_int
 from pvd.cli.demo import DemoTrade
 from pvd.client import trade as client
 from pvd.relayer.route import INBOX_ALREADY_CONSUMED, INBOX_DELIVERED, MESSAGE_SENT
@@ -456,6 +457,7 @@ class Bench:
             ids.append(sent_message(receipt))
         repeats_before = self.business.repeats
         transactions_before = set(self.business.transactions)
+        first_block = int(cluster.business.w3.eth.block_number) + 1
         ready = cluster.start()
         pids = {p.member.name: p.popen.pid for p in cluster.running()}
         pids |= {f"anvil-{node.name}": node.pid for node in cluster.nodes}
@@ -481,6 +483,10 @@ class Bench:
             if kinds["repeat"]:
                 used = int(w3.eth.get_transaction_receipt(HexBytes(tx))["gasUsed"])
                 wasted += used * kinds["repeat"] // (kinds["repeat"] + kinds["delivered"])
+        # a delivery that reverted leaves no log for the watch to see: find it by its
+        # receipt, and count all the gas it used as wasted
+        reverted = reverted_receipts(w3, self.cluster.system.business.inbox.address, first_block)
+        wasted += sum(rpc_int(r["gasUsed"]) for r in reverted)
         return {
             "messages": count,
             "direction": "payment->business (PAYMENT_HELD)",
@@ -494,9 +500,24 @@ class Bench:
             "all_repeat_transactions": sum(
                 1 for k in new_transactions.values() if k["repeat"] and not k["delivered"]
             ),
+            "reverted_transactions": len(reverted),
             "cpu_seconds": cpu_drain,
             "curve": drain_curve([self.business.delivered[mid] for mid in ids], ready),
         }
+
+
+def reverted_receipts(w3: Web3, inbox: str, first_block: int) -> list[dict[str, Any]]:
+    """The receipts of the transactions to `inbox` that reverted, in blocks from
+    `first_block` to the latest (one eth_getBlockReceipts per block)."""
+    last = int(w3.eth.block_number)
+    found: list[dict[str, Any]] = []
+    for number in range(first_block, last + 1):
+        answer = w3.provider.make_request(RPCEndpoint("eth_getBlockReceipts"), [hex(number)])
+        for receipt in answer.get("result") or []:
+            to = receipt.get("to")
+            if to and to.lower() == inbox.lower() and rpc_int(receipt["status"]) == 0:
+                found.append(receipt)
+    return found
 
 
 def measure(

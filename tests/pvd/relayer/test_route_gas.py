@@ -16,6 +16,7 @@ from pvd.bench.relay import funded, open_trades
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.compiler import Artifact, compile_contracts
 from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.protocol.messages import Kind
 from pvd.relayer.config import Route
 from pvd.relayer.route import TX_BASE_GAS, RelayRoute
 from pvd.relayer.sender import Sender
@@ -177,3 +178,100 @@ def sends_and_waits(route: RelayRoute, monkeypatch: pytest.MonkeyPatch) -> list[
 
         monkeypatch.setattr(route.sender, name, recorded)
     return calls
+
+
+def test_a_batch_at_a_proved_limit_on_this_relayer_s_turn_goes_without_a_pre_flight(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    first = open_trades(system, cast, 1)  # alone: teaches the gas and proves PAYMENT_HELD
+    assert relayer.run_until(lambda: all(funded(system, t) for t in first), timeout=60)
+    assert route._proved_kinds == {int(Kind.PAYMENT_HELD)}
+    preflights = sends_with_preflight(route, monkeypatch)
+    trades = open_trades(system, cast, 3)
+    route.scan()
+    while route.attest():
+        pass
+    assert route.deliver() == 3
+
+    assert preflights == [False]  # one batch of three, sent as it is
+    assert all(funded(system, t) for t in trades)
+    assert relayer.store.status_counts(Route.PAYMENT_TO_BUSINESS) == {"confirmed": 4}
+
+
+def test_a_lone_message_or_an_unproved_kind_is_pre_flighted(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    first = open_trades(system, cast, 1)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in first), timeout=60)
+    preflights = sends_with_preflight(route, monkeypatch)
+    lone = open_trades(system, cast, 1)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in lone), timeout=60)
+    route._proved_kinds.clear()  # as if the learned limit came from another kind
+    two = open_trades(system, cast, 2)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in two), timeout=60)
+
+    assert preflights == [True, True]
+
+
+def test_a_delivery_sent_without_a_pre_flight_that_reverts_is_counted_and_retried(
+    deployed: tuple[System, Cast, Relayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, cast, relayer = deployed
+    route = payment_to_business(relayer)
+    first = open_trades(system, cast, 1)
+    assert relayer.run_until(lambda: all(funded(system, t) for t in first), timeout=60)
+    learned = route._gas_per_message
+    assert learned is not None
+    route._gas_per_message = learned // 3  # proved, the route believes: too little now
+    preflights = sends_with_preflight(route, monkeypatch)
+    business = system.business.chain.w3
+    before = business.eth.block_number
+    trades = open_trades(system, cast, 2)
+    route.scan()
+    while route.attest():
+        pass
+    route.deliver()
+
+    # sent without a pre-flight, mined, reverted: paid for, and a failed attempt each
+    assert preflights == [False]
+    reverted = [
+        receipt
+        for number in range(before + 1, business.eth.block_number + 1)
+        for tx in business.eth.get_block(number)["transactions"]
+        if (receipt := business.eth.get_transaction_receipt(tx))["status"] == 0
+    ]
+    assert len(reverted) == 1 and reverted[0]["gasUsed"] > 0
+    assert relayer.store.status_counts(Route.PAYMENT_TO_BUSINESS) == {
+        "confirmed": 1,
+        "failed": 2,
+    }
+    failures = relayer.metrics.failures.labels(
+        route=Route.PAYMENT_TO_BUSINESS.value, reason="delivery_reverted"
+    )
+    assert failures._value.get() == 2
+    assert route._gas_per_message == learned // 3  # nothing learned from a revert
+    assert route._reverted_at is not None
+
+    # retried with backoff, pre-flighted now: the learned limit fails there, the estimate
+    # does not, and both are delivered
+    assert relayer.run_until(lambda: all(funded(system, t) for t in trades), timeout=60)
+    assert preflights[1:] and all(preflights[1:])
+    assert relayer.store.status_counts(Route.PAYMENT_TO_BUSINESS) == {"confirmed": 3}
+    assert route._gas_per_message >= learned // 3
+
+
+def sends_with_preflight(route: RelayRoute, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each send of the route's sender was pre-flighted (the list returned)."""
+    seen: list[bool] = []
+    real = route.sender.send
+
+    def recorded(call: Any, *, preflight: bool = True) -> Any:
+        seen.append(preflight)
+        return real(call, preflight=preflight)
+
+    monkeypatch.setattr(route.sender, "send", recorded)
+    return seen
