@@ -473,28 +473,46 @@ def delivery_events(destination: ChainEnd, after: int) -> DeliveryEvents | None:
                     return None
                 raise Web3RPCError(f"delivery events: {answer['error']}", rpc_response=answer)  # type: ignore[arg-type]
         head = rpc_int(head_answer["result"])
-        logs = [ObservedLog.from_receipt(log) for log in logs_answer["result"]]
+        # (block, index, topic 0, topic 1, data) read straight from the JSON: a backlog's
+        # blocks hold thousands of these logs, and only these fields are used
+        logs = [
+            (
+                int(log["blockNumber"], 16),
+                int(log["logIndex"], 16),
+                log["topics"][0].lower(),
+                log["topics"][1].lower(),
+                log["data"],
+            )
+            for log in logs_answer["result"]
+            if len(log["topics"]) > 1
+        ]
     else:
         head = int(w3.eth.block_number)
         if head < after:
             return None
         found = w3.eth.get_logs(where | {"fromBlock": after, "toBlock": head})  # type: ignore[arg-type]
-        logs = [ObservedLog.from_receipt(log) for log in found]
+        logs = [
+            (
+                int(log["blockNumber"]),
+                int(log["logIndex"]),
+                HexBytes(log["topics"][0]).to_0x_hex(),
+                HexBytes(log["topics"][1]).to_0x_hex(),
+                HexBytes(log["data"]).to_0x_hex(),
+            )
+            for log in found
+            if len(log["topics"]) > 1
+        ]
     delivered: dict[str, InboxRecord] = {}
     failed: set[str] = set()
-    failed_topic = HexBytes(topics[1])
-    for entry in sorted(logs, key=lambda log: (log.block_number, log.log_index)):
-        if len(entry.topics) < 2:
-            continue
-        mid = entry.topics[1].to_0x_hex()
-        if entry.topics[0] == failed_topic:
+    for block, _, topic, mid, data in sorted(logs):
+        if topic == topics[1]:  # MessageFailed
             failed.add(mid)
             delivered.pop(mid, None)
             continue
         failed.discard(mid)
-        who = _checksummed(bytes(entry.data)[12:32].hex())
-        delivered[mid] = InboxRecord(DeliveryStatus.DELIVERED, who, entry.block_number)
-    top = max((log.block_number for log in logs), default=head)
+        who = _checksummed(data[26:66].lower())  # the first data word: an address
+        delivered[mid] = InboxRecord(DeliveryStatus.DELIVERED, who, block)
+    top = max((entry[0] for entry in logs), default=head)
     return DeliveryEvents(max(head, top), delivered, frozenset(failed))
 
 

@@ -378,6 +378,10 @@ class RelayRoute:
     def _scan_start(self, head: int) -> int:
         checkpoint = self.store.checkpoint(self.route)
         if checkpoint is None:
+            # a new store reads from the deployment: the next scan goes on from the
+            # checkpoint this one sets (re-reading the rescan margin then would decode
+            # a backlog's logs twice)
+            self._first_scan = False
             return self.source.outbox_block
         chain_head = head + self.settings.confirmations
         if checkpoint.block > chain_head:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -532,3 +532,24 @@ def test_messages_waiting_for_another_attester_s_turn_are_known_from_the_inbox_e
         {},
     )
     assert route._to_read(signed, now, None) == (signed, {})  # no events: all read
+
+
+def test_a_new_store_s_second_scan_does_not_read_the_first_one_s_blocks_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relayer = world.relayer("attester")
+    route = route_of(relayer, P2B)
+    route.settings = replace(route.settings, rescan_margin=8)  # for a restart only
+    open_trades(world.system, world.cast, 3)
+    decoded: list[int] = []
+    real = route_module.seen_message
+
+    def counted(log: Any, domain: int, relay_log: Any) -> Any:
+        decoded.append(log.block_number)
+        return real(log, domain, relay_log)
+
+    monkeypatch.setattr(route_module, "seen_message", counted)
+    assert len(route.scan()) == 3
+    assert len(decoded) == 3
+    assert route.scan() == []
+    assert len(decoded) == 3  # nothing read again
