@@ -86,7 +86,7 @@ def test_a_delivery_without_its_pre_flight_that_reverts_is_counted_and_delivered
         first_block = dep.business.w3.eth.block_number + 1
         # each relayer delivers once (alone: it has no gas figure yet) and learns a third
         for _ in range(30):
-            trade = open_trade(dep)
+            trade = open_trade(dep, price=1_000)
             eventually(lambda t=trade: status(dep, t) == "Funded", "the trade to be Funded")
             if all(p.lied for p in proxies.values()):
                 break
@@ -94,7 +94,7 @@ def test_a_delivery_without_its_pre_flight_that_reverts_is_counted_and_delivered
         assert reverted_to(dep, inbox.address, first_block) == []
 
         with relays.frozen(*attesters):  # a backlog: each relayer batches its turn
-            trades = [open_trade(dep) for _ in range(12)]
+            trades = [open_trade(dep, price=1_000) for _ in range(12)]
         eventually(
             lambda: all(status(dep, t) == "Funded" for t in trades),
             "the backlog to be Funded",
