@@ -28,26 +28,38 @@ own sees on the chains, as an operator would:
   delivery then also waits for the destination's next block (up to one block time; a
   whole one here, since both anvils mine in step).
 
+Every moment "the bench sees" something is when its bytes reached the bench's socket,
+stamped by the kernel (SO_TIMESTAMPNS), not when a thread of the bench got to read them:
+on a machine with fewer cores than busy processes the bench can wait tens of ms for a
+core, and its two chains' readers then read in either order. Stamped at reading, a
+Delivered outcome's payout could be seen before the block that caused it
+(`delivered_to_payout` samples of -1.5 and -5.6 ms were recorded so).
+
 Nothing is asserted: these are the figures this machine measured in this run.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import statistics
+import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import RPCEndpoint
-from websockets.sync.client import connect
+from websockets.frames import DATA_OPCODES, Frame
+from websockets.protocol import Event
+from websockets.sync.client import ClientConnection, connect
 
 from pvd.bench.cluster import Cluster, CountingProxy, Endpoints, cpu_seconds
 from pvd.bench.report import percentile
@@ -58,6 +70,50 @@ from pvd.relayer.route import INBOX_ALREADY_CONSUMED, INBOX_DELIVERED, MESSAGE_S
 
 HOUR = 3600
 PRICE = 100  # one yuan: every trade of a full run stays under the buyer's funds
+
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python 3.11 lacks the name
+
+
+class StampedSocket(socket.socket):
+    """A TCP socket that remembers when the kernel received the bytes of its last recv
+    (SO_TIMESTAMPNS), on the monotonic clock; `stamp` is None where none was given."""
+
+    stamp: float | None = None
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data, ancillary, _, _ = self.recvmsg(bufsize, 1024, flags)
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", value[:16])
+                # the kernel's stamp is on the wall clock: moved to the monotonic one
+                self.stamp = seconds + nanoseconds / 1e9 - (time.time() - time.monotonic())
+        return data
+
+
+def stamped_socket(url: str) -> StampedSocket:
+    """A connected StampedSocket to a ws:// URL's host and port."""
+    where = urlsplit(url)
+    sock = StampedSocket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.connect((where.hostname or "127.0.0.1", where.port or 80))
+    return sock
+
+
+class StampedConnection(ClientConnection):
+    """A WebSocket client connection that records, for each data message it receives, when
+    the kernel received the bytes that completed it (`stamps`, in message order; the
+    monotonic clock at processing where the socket has no stamp)."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        self.stamps: deque[float] = deque()  # before the reading thread starts
+        super().__init__(sock, *args, **kwargs)
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES and event.fin:
+            stamp = getattr(self.socket, "stamp", None)
+            self.stamps.append(time.monotonic() if stamp is None else stamp)
+        super().process_event(event)
 
 
 class ChainWatch:
@@ -80,7 +136,10 @@ class ChainWatch:
             raise RuntimeError(f"bench: no WebSocket subscription at {ws_url}")
 
     def _run(self, url: str, inbox: str) -> None:
-        with connect(url, max_size=None) as ws:
+        with connect(
+            url, sock=stamped_socket(url), create_connection=StampedConnection, max_size=None
+        ) as ws:
+            assert isinstance(ws, StampedConnection)
             subscriptions: list[list[object]] = [["newHeads"], ["logs", {"address": inbox}]]
             for number, what in enumerate(subscriptions, start=1):
                 request = {"jsonrpc": "2.0", "id": number, "method": "eth_subscribe"}
@@ -91,7 +150,7 @@ class ChainWatch:
                     message = json.loads(ws.recv(timeout=0.2))
                 except TimeoutError:
                     continue
-                now = time.monotonic()
+                now = ws.stamps.popleft()  # when its bytes arrived, not when read here
                 if message.get("id") in (1, 2):
                     kinds[message["result"]] = "heads" if message["id"] == 1 else "logs"
                     if len(kinds) == 2:
