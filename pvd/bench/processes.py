@@ -33,7 +33,7 @@ stamped by the kernel (SO_TIMESTAMPNS), not when a thread of the bench got to re
 on a machine with fewer cores than busy processes the bench can wait tens of ms for a
 core, and its two chains' readers then read in either order. Stamped at reading, a
 Delivered outcome's payout could be seen before the block that caused it
-(`delivered_to_payout` samples of -1.5 and -5.6 ms were recorded so).
+(negative `delivered_to_payout` samples were recorded so).
 
 Nothing is asserted: these are the figures this machine measured in this run.
 """
