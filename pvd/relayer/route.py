@@ -116,6 +116,9 @@ TX_BASE_GAS = 21_000  # every transaction's intrinsic gas
 # After a delivery sent without its pre-flight reverted on chain, every delivery is
 # pre-flighted again for this long (RelayRoute._needs_preflight).
 PREFLIGHT_AFTER_REVERT_SECONDS = 60.0
+# What a deliver step takes the inbox to hold for a message it did not read (one waiting
+# for another attester's turn, RelayRoute._to_read): not consumed, nobody, no block.
+NOT_READ = InboxRecord(DeliveryStatus.NONE, "0x" + "00" * 20, 0)
 
 
 class StoreVerifier:
@@ -518,8 +521,11 @@ class RelayRoute:
         self._events_after = events.head if events is not None else view.head
         attesters = AttesterSet.of(view.attesters, view.threshold)
         self._attesters = attesters
-        on_inbox = view.records | known
-        signed = [r for r in signed if r.message_id in on_inbox]
+        # a message neither read nor seen delivered waits for another attester's turn:
+        # taken as not consumed, it still counts its quorum (when it held one starts its
+        # turn's clock), and is read before anything is sent for it, once its turn comes
+        on_inbox = dict.fromkeys((r.message_id for r in signed), NOT_READ)
+        on_inbox |= view.records | known
         for record in signed:
             delivered = on_inbox[record.message_id].status is DeliveryStatus.DELIVERED
             if delivered and self._ready_at.pop(record.message_id, None) is not None:
