@@ -31,9 +31,10 @@ own sees on the chains, as an operator would:
 Every moment "the bench sees" something is when its bytes reached the bench's socket,
 stamped by the kernel (SO_TIMESTAMPNS), not when a thread of the bench got to read them:
 on a machine with fewer cores than busy processes the bench can wait tens of ms for a
-core, and its two chains' readers then read in either order. Stamped at reading, a
-Delivered outcome's payout could be seen before the block that caused it
-(negative `delivered_to_payout` samples were recorded so).
+core, and its two chains' readers then read in either order. This takes the bench's own
+scheduling out of the figures; it did not remove every negative `delivered_to_payout`
+sample: with these stamps some payouts' logs still reached the bench before the business
+node's new head of the block that caused them (docs/relayer.md, "Throughput").
 
 Nothing is asserted: these are the figures this machine measured in this run.
 """

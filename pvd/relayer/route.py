@@ -542,6 +542,8 @@ class RelayRoute:
             if found.status is DeliveryStatus.FAILED:
                 self._retry_on_inbox(record)
                 continue
+            if found is NOT_READ and record.message_id in self._ready_at:
+                continue  # its quorum was counted: nothing to do before its turn
             waiting.append(record)
         quorums = self.quorum.collect_many([r.message_id for r in waiting], attesters, self.route)
         ready: list[tuple[MessageRecord, Message, Quorum]] = []
