@@ -5,8 +5,8 @@ and the settlement's gas (`scripts/bench_gas.py bridge` on a copy of the tree).
 Not part of `make bench` (it has no `measure()`; it compiles the project six times). Run it
 from the repository root:
 
-    .venv/bin/python scripts/gas/compiler_settings.py sizes   # compile time and sizes
-    .venv/bin/python scripts/gas/compiler_settings.py gas     # gas per setting (minutes)
+    .venv/bin/python -m scripts.gas.compiler_settings sizes   # compile time and sizes
+    .venv/bin/python -m scripts.gas.compiler_settings gas     # gas per setting (minutes)
 
 Each setting is applied to a copy of the committed tree (`git archive HEAD`) in a
 temporary folder, so the working tree and its build/ are left alone. Time a compile on a
@@ -132,5 +132,5 @@ def main(what: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in ("sizes", "gas"):
-        raise SystemExit("usage: scripts/gas/compiler_settings.py sizes|gas")
+        raise SystemExit("usage: python -m scripts.gas.compiler_settings sizes|gas")
     main(sys.argv[1])
