@@ -95,8 +95,9 @@ def sizes(root: Path) -> tuple[float, dict[str, int]]:
     return seconds, found
 
 
-def gas(root: Path) -> dict[str, int]:
-    """`scripts/bench_gas.py bridge` in the tree at `root` (brownie compiles it there)."""
+def gas(root: Path) -> dict[str, int] | str:
+    """`scripts/bench_gas.py bridge` in the tree at `root` (brownie compiles it there), or
+    the last line of its error (a contract over EIP-170's limit does not deploy)."""
     run = subprocess.run(
         [sys.executable, "scripts/bench_gas.py", "bridge"],
         cwd=root,
@@ -104,7 +105,8 @@ def gas(root: Path) -> dict[str, int]:
         text=True,
     )
     if run.returncode != 0:
-        raise SystemExit(f"bench_gas.py failed in {root}:\n{run.stderr[-2000:]}")
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit status {run.returncode}"
     found: dict[str, int] = {}
     for line in run.stdout.splitlines():
         parts = line.split()
@@ -126,6 +128,9 @@ def main(what: str) -> None:
                 print(f"{name:24} compile {seconds:5.1f} s  {shown}  ({verdict})", flush=True)
             else:
                 found = gas(root)
+                if isinstance(found, str):
+                    print(f"{name:24} bench_gas.py failed: {found}", flush=True)
+                    continue
                 row = "  ".join(f"{op} {found.get(op, 0):,}" for op in GAS_ROWS)
                 print(f"{name:24} {row}", flush=True)
 
