@@ -10,7 +10,7 @@ from the repository root:
 
 Each setting is applied to a copy of the committed tree (`git archive HEAD`) in a
 temporary folder, so the working tree and its build/ are left alone. Time a compile on a
-quiet machine (`/work/wt/bin/quiet` where the machine is shared).
+quiet machine: nothing else compiling or testing.
 """
 
 from __future__ import annotations
