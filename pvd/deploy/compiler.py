@@ -23,6 +23,7 @@ class CompilerSettings:
     evm_version: str
     optimizer_runs: int | None  # None: optimizer off
     remappings: tuple[str, ...]
+    via_ir: bool = False  # solc's `viaIR`: code generation through the Yul IR optimizer
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def load_compiler_settings(root: Path = PROJECT_ROOT) -> CompilerSettings:
         evm_version=str(config["evm_version"]),
         optimizer_runs=int(optimizer["runs"]) if optimizer.get("enabled") else None,
         remappings=tuple(solc.get("remappings", [])),
+        via_ir=bool(solc.get("viaIR", False)),
     )
 
 
@@ -65,6 +67,7 @@ def standard_json_input(root: Path, settings: CompilerSettings) -> dict[str, Any
                 "enabled": settings.optimizer_runs is not None,
                 "runs": settings.optimizer_runs or 200,
             },
+            "viaIR": settings.via_ir,
             "remappings": list(settings.remappings),
             "outputSelection": {
                 "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}

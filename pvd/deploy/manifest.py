@@ -87,6 +87,7 @@ def read_manifest(path: Path) -> Manifest:
                 evm_version=compiler["evm_version"],
                 optimizer_runs=compiler["optimizer_runs"],
                 remappings=tuple(compiler["remappings"]),
+                via_ir=bool(compiler.get("via_ir", False)),  # absent: written before viaIR
             ),
             contracts={
                 name: DeployedContract(**entry) for name, entry in data["contracts"].items()

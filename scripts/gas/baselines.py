@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from brownie import PlainERC20, accounts, chain, compile_source
+from brownie import PlainERC20, accounts, chain
+from brownie.project.main import TempProject
 
 from pvd.deploy.compiler import load_compiler_settings
 from pvd.paths import PROJECT_ROOT
@@ -26,13 +27,21 @@ AMOUNT = 1_234_00
 
 
 def _htlc_container() -> Any:
+    # brownie's compile_source takes no viaIR: a TempProject takes the whole solc setting.
     settings = load_compiler_settings()
-    project = compile_source(
-        HTLC_SOURCE.read_text(),
-        solc_version=settings.solc_version,
-        optimize=settings.optimizer_runs is not None,
-        runs=settings.optimizer_runs or 200,
-        evm_version=settings.evm_version,
+    project = TempProject(
+        "TempSolcProject",
+        {"<stdin>.sol": HTLC_SOURCE.read_text()},
+        {
+            "evm_version": settings.evm_version,
+            "solc": {
+                "version": settings.solc_version,
+                "optimize": settings.optimizer_runs is not None,
+                "runs": settings.optimizer_runs or 200,
+                "viaIR": settings.via_ir,
+            },
+            "vyper": {},
+        },
     )
     return project.HashedTimelockERC20
 

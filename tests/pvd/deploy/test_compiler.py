@@ -19,6 +19,8 @@ def test_settings_are_the_ones_brownie_reads():
     assert settings.solc_version == str(raw["solc"]["version"])
     assert settings.evm_version == raw["evm_version"] == "prague"
     assert settings.optimizer_runs == raw["solc"]["optimizer"]["runs"]
+    assert settings.via_ir is raw["solc"].get("viaIR", False)
+    assert standard_json_input(ROOT, settings)["settings"]["viaIR"] is settings.via_ir
     assert "@openzeppelin=node_modules/@openzeppelin" in settings.remappings
 
 
