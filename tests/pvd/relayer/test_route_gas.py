@@ -138,10 +138,7 @@ def test_every_batch_of_a_step_is_sent_before_any_receipt_is_awaited(
     route.settings = replace(route.settings, batch_size=2)
     calls = sends_and_waits(route, monkeypatch)
     trades = open_trades(system, cast, 5)
-    route.scan()
-    while route.attest():
-        pass
-    assert route.deliver() == 5
+    assert scan_attest_deliver(route) == 5
 
     assert calls == ["send"] * 3 + ["wait"] * 3  # batches of 2, 2 and 1, then receipts
     assert all(funded(system, t) for t in trades)
@@ -156,14 +153,20 @@ def test_a_route_that_has_not_learned_its_gas_awaits_its_first_delivery_before_t
     route.settings = replace(route.settings, batch_size=2)
     calls = sends_and_waits(route, monkeypatch)
     trades = open_trades(system, cast, 5)
-    route.scan()
-    while route.attest():
-        pass
-    assert route.deliver() == 5
+    assert scan_attest_deliver(route) == 5
 
     # the first alone (its receipt teaches the gas), then 2 + 2 sent before their receipts
     assert calls == ["send", "wait", "send", "send", "wait", "wait"]
     assert all(funded(system, t) for t in trades)
+
+
+def scan_attest_deliver(route: RelayRoute) -> int:
+    """One pass of the route over what is new: scan, attest until nothing is left, then
+    one deliver step (its count of messages acted on)."""
+    route.scan()
+    while route.attest():
+        pass
+    return route.deliver()
 
 
 def sends_and_waits(route: RelayRoute, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -190,10 +193,7 @@ def test_a_batch_at_a_proved_limit_on_this_relayer_s_turn_goes_without_a_pre_fli
     assert route._proved_kinds == {int(Kind.PAYMENT_HELD)}
     preflights = sends_with_preflight(route, monkeypatch)
     trades = open_trades(system, cast, 3)
-    route.scan()
-    while route.attest():
-        pass
-    assert route.deliver() == 3
+    assert scan_attest_deliver(route) == 3
 
     assert preflights == [False]  # one batch of three, sent as it is
     assert all(funded(system, t) for t in trades)
@@ -231,10 +231,7 @@ def test_a_delivery_sent_without_a_pre_flight_that_reverts_is_counted_and_retrie
     business = system.business.chain.w3
     before = business.eth.block_number
     trades = open_trades(system, cast, 2)
-    route.scan()
-    while route.attest():
-        pass
-    route.deliver()
+    scan_attest_deliver(route)
 
     # sent without a pre-flight, mined, reverted: paid for, and a failed attempt each
     assert preflights == [False]
