@@ -4,26 +4,14 @@ gas it used is wasted gas."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from web3 import Web3
 from web3.types import TxParams, Wei
 
 from pvd.bench.processes import reverted_receipts
-from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.anvil import AnvilNode
 
 # init code of a contract whose every call reverts (runtime: PUSH1 0 PUSH1 0 REVERT)
 ALWAYS_REVERTS = "0x6460006000fd6000526005601bf3"
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    made = start_anvil("waste-test", 31337)
-    try:
-        yield made
-    finally:
-        stop_anvil(made)
 
 
 def test_only_the_reverted_transactions_to_the_inbox_are_found(node: AnvilNode) -> None:

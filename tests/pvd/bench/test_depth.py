@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 from web3 import Web3
 from web3.types import TxParams, Wei
 
 from pvd.bench.processes import Mining, depth_mining, set_mining
-from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.anvil import AnvilNode
 
 
 def test_each_step_has_its_source_on_the_clock_and_its_destination_per_transaction() -> None:
@@ -30,15 +28,6 @@ def test_with_both_on_the_clock_every_step_has_both_chains_on_it() -> None:
     steps = depth_mining(1, both=True)
     assert set(steps.values()) == {Mining(payment=1, business=1)}
     assert set(steps) == {"hold_to_funded", "delivered_to_payout"}
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    made = start_anvil("depth-test", 31337)
-    try:
-        yield made
-    finally:
-        stop_anvil(made)
 
 
 def wait_for_block(w3: Web3, number: int, timeout: float = 10.0) -> bool:

@@ -7,23 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
-import pytest
 from web3 import Web3
 from websockets.sync.client import connect
 
 from pvd.bench.processes import ChainWatch, StampedConnection, stamped_socket
-from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    made = start_anvil("stamp-test", 31337)
-    try:
-        yield made
-    finally:
-        stop_anvil(made)
+from pvd.chain.anvil import AnvilNode
 
 
 def ws_url(node: AnvilNode) -> str:

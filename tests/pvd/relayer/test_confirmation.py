@@ -23,6 +23,7 @@ from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer import route as route_module
 from pvd.relayer.config import Route
 from pvd.relayer.route import RouteSettings
+from pvd.relayer.service import Relayer
 from pvd.relayer.store import Stage
 from tests.pvd.relayer.helpers import inbox_delivery
 from tests.pvd.relayer.test_failures import World, issue_funds, relay_until, sample
@@ -69,6 +70,20 @@ def deliveries(world: World, message_id: str) -> int:
     return len(logs)
 
 
+def deliver_again_and_confirm(world: World, relayer: Relayer, mid: str) -> None:
+    """Relay until the lost message is delivered again, then mine the depth and relay
+    until the new delivery is confirmed."""
+    relay_until(
+        relayer, lambda: on_inbox(world, mid)[0] is DeliveryStatus.DELIVERED, "delivered again"
+    )
+    rpc(world, "anvil_mine", hex(DEPTH))
+    relay_until(
+        relayer,
+        lambda: (r := relayer.store.get(mid)) is not None and r.stage is Stage.CONFIRMED,
+        "confirmed at the depth",
+    )
+
+
 def test_a_delivery_is_confirmed_only_once_its_block_is_at_the_destination_depth(
     anvil_world: World,
 ) -> None:
@@ -112,17 +127,7 @@ def test_a_delivery_removed_by_a_reorg_before_the_depth_is_delivered_again_once(
     assert rpc(world, "evm_revert", snapshot) is True  # the delivery's block is gone
     assert on_inbox(world, mid)[0] is DeliveryStatus.NONE
     assert status(world.system, trade.trade_id) == "Accepted"
-    relay_until(
-        relayer,
-        lambda: on_inbox(world, mid)[0] is DeliveryStatus.DELIVERED,
-        "delivered again",
-    )
-    rpc(world, "anvil_mine", hex(DEPTH))
-    relay_until(
-        relayer,
-        lambda: (r := relayer.store.get(mid)) is not None and r.stage is Stage.CONFIRMED,
-        "confirmed at the depth",
-    )
+    deliver_again_and_confirm(world, relayer, mid)
 
     assert funded(world.system, trade)
     assert deliveries(world, mid) == 1  # on the chain as it is now: one delivery
@@ -156,15 +161,7 @@ def test_a_reorg_between_a_step_s_inbox_read_and_its_block_hashes_is_read_again_
     assert reverted == [True]
     assert on_inbox(world, mid)[0] is DeliveryStatus.NONE
 
-    relay_until(
-        relayer, lambda: on_inbox(world, mid)[0] is DeliveryStatus.DELIVERED, "delivered again"
-    )
-    rpc(world, "anvil_mine", hex(DEPTH))
-    relay_until(
-        relayer,
-        lambda: (r := relayer.store.get(mid)) is not None and r.stage is Stage.CONFIRMED,
-        "confirmed at the depth",
-    )
+    deliver_again_and_confirm(world, relayer, mid)
     assert funded(world.system, trade)
     assert deliveries(world, mid) == 1
 

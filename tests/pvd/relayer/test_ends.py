@@ -24,7 +24,7 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from pvd.bench.relay import funded, open_trades
-from pvd.chain.anvil import AnvilNode, start_anvil, stop_anvil
+from pvd.chain.anvil import AnvilNode
 from pvd.chain.logs import logs_by_topic1
 from pvd.protocol.messages import Message, PaymentHeld, message_id
 from pvd.relayer.config import Route
@@ -48,25 +48,16 @@ from tests.pvd.relayer.test_failures import artifacts as artifacts  # the module
 P2B = Route.PAYMENT_TO_BUSINESS
 
 
-@pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    node = start_anvil("ends-test", 31337)
-    try:
-        yield node
-    finally:
-        stop_anvil(node)
-
-
-def test_a_request_and_a_batch_answer_in_order(anvil: AnvilNode) -> None:
-    rpc = JsonRpc(anvil.url, timeout=2)
+def test_a_request_and_a_batch_answer_in_order(node: AnvilNode) -> None:
+    rpc = JsonRpc(node.url, timeout=2)
     assert rpc.request("eth_chainId", [])["result"] == hex(31337)
     answers = rpc.batch([("eth_blockNumber", []), ("eth_chainId", []), ("eth_nope", [])])
     assert answers[0]["result"] == "0x0" and answers[1]["result"] == hex(31337)
     assert "error" in answers[2]
 
 
-def test_rpc_batch_raises_a_node_error_and_keeps_a_revert_in_place(anvil: AnvilNode) -> None:
-    w3 = Web3(Web3.HTTPProvider(anvil.url))
+def test_rpc_batch_raises_a_node_error_and_keeps_a_revert_in_place(node: AnvilNode) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.url))
     # init code of a contract whose every call reverts with 32 bytes 0x..ff
     init = "0x6960ff60005260206000fd600052600a6016f3"
     sender = w3.eth.accounts[0]
