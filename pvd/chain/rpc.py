@@ -71,6 +71,18 @@ def block_hashes(w3: Web3, numbers: Sequence[int]) -> dict[int, HexBytes]:
     return hashes
 
 
+#: How nodes say they do not have a block or its state: anvil "block height is N but
+#: requested was M" (BlockOutOfRangeError), geth "header not found" / "missing trie node".
+BLOCK_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
+
+
+def block_unavailable(exc: BaseException) -> bool:
+    """True if `exc` is a node saying it does not have the block a read asked for (the
+    chain got shorter under the read, or the block's state was pruned)."""
+    text = str(exc).lower().replace(" ", "")
+    return any(sign in text for sign in BLOCK_GONE)
+
+
 def _block_or_none(w3: Web3, number: int) -> Any:
     try:
         return w3.eth.get_block(number)

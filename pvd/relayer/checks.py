@@ -57,7 +57,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from pvd.chain.rpc import BlockId, call_many_at, struct_fields
+from pvd.chain.rpc import BlockId, block_unavailable, call_many_at, struct_fields
 from pvd.protocol.messages import (
     Kind,
     Message,
@@ -83,7 +83,6 @@ METHOD_UNKNOWN_WORDS = (
     "doesnotexist",
 )
 _NO_SIMULATE: set[str] = set()  # endpoints that answered eth_simulateV1 as unknown
-STATE_GONE = ("outofrange", "missingtrienode", "pruned", "headernotfound", "butrequestedwas")
 
 #: Which app sends each kind (on the source chain) and which receives it (destination).
 APPS_OF_KIND: dict[int, tuple[str, str]] = {
@@ -235,7 +234,7 @@ def source_disagreements(
     try:
         results = read_many_at(w3, [(call, at) for check, at in read_at for call in check.calls])
     except Web3RPCError as exc:  # the node dropped a state between the probe and the reads
-        if not _state_pruned(exc):
+        if not block_unavailable(exc):
             raise
         return [_alone(source, check, block) for check, block in checks]
     each = iter(results)
@@ -266,7 +265,7 @@ def _state_kept(w3: Web3, block: int) -> bool:
         else:
             w3.eth.get_balance(ZERO_ADDRESS, block)
     except Web3RPCError as exc:
-        if _state_pruned(exc):
+        if block_unavailable(exc):
             return False
         raise
     return True
@@ -278,17 +277,10 @@ def _alone(source: ChainEnd, check: SourceCheck, block: int) -> str | None:
     try:
         return check.verdict(read_many_at(w3, [(c, block) for c in check.calls]), block)
     except Web3RPCError as exc:
-        if not _state_pruned(exc):
+        if not block_unavailable(exc):
             raise
         latest = read_many_at(w3, [(c, "latest") for c in check.calls])
         return check.verdict(latest, "latest")
-
-
-def _state_pruned(exc: Web3RPCError) -> bool:
-    """The node's way of saying it no longer has that block's state (anvil: "block
-    height is N but requested was M" / BlockOutOfRangeError; geth: missing trie node)."""
-    text = str(exc).lower().replace(" ", "")
-    return any(sign in text for sign in STATE_GONE)
 
 
 def _refused(reason: str) -> SourceCheck:

@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
-from web3.exceptions import ProviderConnectionError
+from web3.exceptions import ProviderConnectionError, Web3RPCError
 
 from pvd.chain.connection import Chain, rpc_chain
+from pvd.chain.rpc import block_unavailable
 from pvd.deploy.manifest import read_manifest
 from pvd.errors import RecoverableError, UnrecoverableError, UserError
 from pvd.relayer.config import ChainConfig, ChainName, Peer, RelayConfig, Route
@@ -262,23 +263,35 @@ def profiled(name: str) -> Iterator[None]:
 
 
 def tick_route(route: RelayRoute, metrics: RelayerMetrics) -> None:
-    """Run one route once. A RecoverableError, or a node fault (NODE_FAULTS) from one of
-    its reads, is logged and counted and the route goes on at the next tick: every step
-    of a tick is safe to repeat. Anything else (UnrecoverableError, a bug) propagates."""
+    """Run one route once. A RecoverableError, a node fault (NODE_FAULTS) from one of its
+    reads, or a node answering that it does not have the block a read asked for (a reorg
+    to a shorter chain under the step) is logged and counted and the route goes on at the
+    next tick: every step of a tick is safe to repeat. Anything else (UnrecoverableError,
+    another node error, a bug) propagates."""
     try:
         route.tick()
     except RecoverableError as exc:
         _log.warning("%s: %s", route.route.value, exc, extra={"route": route.route.value})
     except NODE_FAULTS as exc:
-        metrics.count_failure(route.route, "rpc_unavailable")
-        detail = " ".join(str(exc).split())[:300]
-        _log.warning(
-            "%s: node fault, retrying next tick: %s: %s",
-            route.route.value,
-            type(exc).__name__,
-            detail,
-            extra={"route": route.route.value},
-        )
+        _node_fault(route, metrics, "rpc_unavailable", exc)
+    except Web3RPCError as exc:
+        if not block_unavailable(exc):
+            raise
+        _node_fault(route, metrics, "block_unavailable", exc)
+
+
+def _node_fault(
+    route: RelayRoute, metrics: RelayerMetrics, reason: str, exc: BaseException
+) -> None:
+    metrics.count_failure(route.route, reason)
+    detail = " ".join(str(exc).split())[:300]
+    _log.warning(
+        "%s: node fault, retrying next tick: %s: %s",
+        route.route.value,
+        type(exc).__name__,
+        detail,
+        extra={"route": route.route.value},
+    )
 
 
 def _connect(config: ChainConfig) -> Chain:

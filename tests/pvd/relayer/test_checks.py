@@ -14,13 +14,13 @@ from web3.exceptions import Web3RPCError
 
 from pvd.bench.cluster import JsonRpcForwarder
 from pvd.bench.relay import deliver, funded, open_trades
+from pvd.chain.rpc import block_unavailable
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.protocol.messages import Message, PaymentHeld, TradeOutcome
 from pvd.relayer import checks
 from pvd.relayer.checks import (
     Read,
-    _state_pruned,
     oldest_kept_state,
     read_many_at,
     source_disagreements,
@@ -43,12 +43,12 @@ B2P = Route.BUSINESS_TO_PAYMENT
     ],
 )
 def test_a_node_without_the_old_state_is_recognised(message):
-    assert _state_pruned(Web3RPCError(message))
+    assert block_unavailable(Web3RPCError(message))
 
 
 @pytest.mark.parametrize("message", ["execution reverted", "connection refused", "rate limited"])
 def test_other_node_errors_are_not_taken_for_pruned_state(message):
-    assert not _state_pruned(Web3RPCError(message))
+    assert not block_unavailable(Web3RPCError(message))
 
 
 # --- on anvil, which keeps the state of its last 500 blocks only ----------------------------
@@ -225,7 +225,7 @@ def test_a_simulation_at_a_block_whose_state_is_gone_is_taken_for_pruned_state(p
             [(Read(token, "holdStatus", (body.hold_id,)), pruned.old.block)],
         )
 
-    assert _state_pruned(raised.value)
+    assert block_unavailable(raised.value)
     assert pruned.payment.chain.w3.provider.endpoint_uri not in checks._NO_SIMULATE  # type: ignore[attr-defined]
 
 

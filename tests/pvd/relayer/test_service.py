@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from web3.exceptions import ProviderConnectionError
+from web3.exceptions import ProviderConnectionError, Web3RPCError
 
 from pvd.errors import UnrecoverableError, UserError
 from pvd.relayer.config import Route
@@ -95,6 +95,30 @@ def test_a_node_fault_in_a_route_read_is_counted_and_the_route_ticks_again(
     tick_route(route, metrics)  # type: ignore[arg-type]
     assert route.ticks == 2
     assert _failures(metrics, "rpc_unavailable") == 1
+
+
+def test_a_node_without_the_block_a_read_asked_for_is_counted_and_the_route_ticks_again() -> None:
+    """Found by the integration reorg test: a revert to a shorter chain landed between a
+    batch's eth_blockNumber and its eth_call at "latest", anvil answered "block height is
+    15 but requested was 16", and the relayer stopped on the Web3RPCError."""
+    metrics = RelayerMetrics()
+    gone = Web3RPCError(
+        "eth_call: {'code': -32602, 'message': 'BlockOutOfRangeError: block height is 15 "
+        "but requested was 16'}"
+    )
+    route = FakeRoute(gone, None)
+    tick_route(route, metrics)  # type: ignore[arg-type]
+    tick_route(route, metrics)  # type: ignore[arg-type]
+    assert route.ticks == 2
+    assert _failures(metrics, "block_unavailable") == 1
+    assert _failures(metrics, "rpc_unavailable") == 0
+
+
+def test_another_node_error_still_stops_the_route() -> None:
+    metrics = RelayerMetrics()
+    with pytest.raises(Web3RPCError):
+        tick_route(FakeRoute(Web3RPCError("eth_call: method not found")), metrics)  # type: ignore[arg-type]
+    assert _failures(metrics, "block_unavailable") == 0
 
 
 def test_an_unrecoverable_error_or_a_bug_still_stops_the_route() -> None:
