@@ -41,6 +41,9 @@ contract YuanToken is
     YuanHolds
 {
     uint32 private immutable _domainId;
+    /// @dev The ERC-20 total supply (OpenZeppelin's own is private to the ERC20._update this
+    ///      contract replaces).
+    uint256 private _supply;
 
     /// @param name_ ERC-20 name (the EIP-712 name adds the domain id to it).
     /// @param symbol_ ERC-20 symbol.
@@ -66,33 +69,89 @@ contract YuanToken is
         return _domainId;
     }
 
+    /// @notice The balance of `account`, in fen (its account word's balance field).
+    function balanceOf(address account) public view override returns (uint256) {
+        return _accountState(account).balance();
+    }
+
+    /// @notice The total supply, in fen: everything issued and not redeemed.
+    function totalSupply() public view override returns (uint256) {
+        return _supply;
+    }
+
     /// @dev The one path of every balance change (transfer, transferFrom, ERC-3009 transfers,
-    ///      issue, redeem, hold execution). In order: pause; the sender is not frozen and keeps
-    ///      its held funds (balance − held ≥ value); a payment (neither issuance nor redemption
-    ///      nor a hold's execution) is charged to a capped payer's per-payment and daily caps;
-    ///      the receiver is not frozen and, when capped, stays within its balance cap (not
-    ///      re-checked on a hold's execution, checked when it was placed).
+    ///      issue, redeem, hold execution). It replaces OpenZeppelin's ERC20._update, whose
+    ///      balances and total supply are private to it: the balance lives in the account's
+    ///      word (AccountState), so each party's word is read and written once. In order:
+    ///      pause; the sender is not frozen and keeps its held funds (balance − held ≥ value);
+    ///      a payment (neither issuance nor redemption nor a hold's execution) is charged to a
+    ///      capped payer's per-payment and daily caps; the receiver is not frozen and, when
+    ///      capped, stays within its balance cap (not re-checked on a hold's execution, checked
+    ///      when it was placed); then OpenZeppelin's own bookkeeping and errors (the supply's
+    ///      overflow check on issuance, ERC20InsufficientBalance), the receiver's balance
+    ///      within its 64-bit field (AccountBalanceOverflow), and Transfer. A hold's execution
+    ///      takes `value` off the payer's held total in the same write.
     function _update(address from, address to, uint256 value) internal override {
         _requireNotPaused();
+        bool executingHold = _isExecutingHold();
+        AccountState payer;
         if (from != address(0)) {
-            AccountState payer = _accountState(from);
+            payer = _accountState(from);
             if (payer.frozen()) revert AccountIsFrozen(from);
             uint256 held = payer.held();
-            if (held != 0) {
-                // No underflow: held <= balance (invariant C2).
-                uint256 spendable = balanceOf(from) - held;
-                if (value > spendable) revert InsufficientSpendableBalance(from, spendable, value);
-            }
-            if (to != address(0) && payer.isCapped() && !_isExecutingHold()) {
-                _setAccountState(from, _chargePayment(from, payer, value));
+            if (executingHold) {
+                // No underflow: the open hold's amount (value) was added to `held` when it
+                // was placed and has not been taken off since (invariant C4).
+                unchecked {
+                    payer = payer.withHeld(held - value);
+                }
+            } else {
+                if (held != 0) {
+                    // No underflow: held <= balance (invariant C2).
+                    uint256 spendable = payer.balance() - held;
+                    if (value > spendable) revert InsufficientSpendableBalance(from, spendable, value);
+                }
+                if (to != address(0) && payer.isCapped()) payer = _chargePayment(from, payer, value);
             }
         }
+        AccountState payee;
         if (to != address(0)) {
-            AccountState payee = _accountState(to);
+            payee = _accountState(to);
             if (payee.frozen()) revert AccountIsFrozen(to);
-            if (payee.isCapped() && !_isExecutingHold()) _checkBalanceCap(to, payee.walletClass(), value);
+            if (payee.isCapped() && !executingHold) _checkBalanceCap(to, payee, value);
         }
-        super._update(from, to, value);
+
+        // OpenZeppelin's ERC20._update, on the account words.
+        if (from == address(0)) {
+            // Checked: the rest relies on the supply never overflowing.
+            _supply += value;
+        } else {
+            uint256 fromBalance = payer.balance();
+            if (fromBalance < value) revert ERC20InsufficientBalance(from, fromBalance, value);
+            unchecked {
+                // No underflow: value <= fromBalance.
+                payer = payer.withBalance(fromBalance - value);
+            }
+            _setAccountState(from, payer);
+            // A transfer to oneself credits the word just written.
+            if (to == from) payee = payer;
+        }
+        if (to == address(0)) {
+            unchecked {
+                // No underflow: value <= fromBalance <= supply.
+                _supply -= value;
+            }
+        } else {
+            uint256 toBalance = payee.balance();
+            // Compared without adding (an issued value may be near 2**256); no underflow:
+            // toBalance <= MAX_ACCOUNT_BALANCE.
+            if (value > MAX_ACCOUNT_BALANCE - toBalance) revert AccountBalanceOverflow(to, toBalance, value);
+            unchecked {
+                // No overflow: checked just above.
+                _setAccountState(to, payee.withBalance(toBalance + value));
+            }
+        }
+        emit Transfer(from, to, value);
     }
 
     /// @dev Removing an operator also zeroes its mint allowance.
