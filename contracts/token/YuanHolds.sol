@@ -40,9 +40,6 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     uint256 private constant _ACKNOWLEDGED = 0x80;
 
     mapping(bytes32 holdId => uint256 record) private _holds;
-    /// @dev Set only while executeHold moves held funds, so that `_update` takes them off the
-    ///      payer's held total and does not charge the caps a second time.
-    bool private transient _executingHold;
 
     /// @notice The payee is the zero address or the payer itself.
     error HoldPayeeInvalid(address payee);
@@ -108,9 +105,9 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
 
     /// @inheritdoc IHoldableToken
     /// @dev Checks (commitment, open, notary, before expiry), effects (terminal state), then
-    ///      the balance move through `_update`, where pause and freeze of payer and payee
-    ///      apply and which takes the amount off the payer's held total in the same write as
-    ///      its balance. No external call. Emits Transfer and HoldExecuted.
+    ///      the balance move (`_moveHeld`), where pause and freeze of payer and payee apply
+    ///      and which takes the amount off the payer's held total in the same write as its
+    ///      balance. No external call. Emits Transfer and HoldExecuted.
     function executeHold(Hold calldata hold) external {
         (bytes32 id, uint256 record) = _openHold(hold);
         (address payer, address payee, uint256 amount, uint64 expiry) =
@@ -119,9 +116,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         if (block.timestamp >= expiry) revert HoldExpired(id, expiry);
         // The acknowledgement stays with an executed hold.
         _holds[id] = (record & ~_STATUS_MASK) | uint256(HoldStatus.Executed);
-        _executingHold = true;
-        _transfer(payer, payee, amount);
-        _executingHold = false;
+        _moveHeld(payer, payee, amount);
         emit HoldExecuted(id, payer, payee, amount);
     }
 
@@ -209,11 +204,12 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         return state.balance() - state.held();
     }
 
-    /// @dev Whether the current balance move is a hold's execution: the amount moved is held
-    ///      (it comes off the held total) and its caps were charged when it was placed.
-    function _isExecutingHold() internal view returns (bool) {
-        return _executingHold;
-    }
+    /// @dev Pay a hold being executed: move `amount` from `payer` (non-zero: it placed or
+    ///      signed the hold) to `payee` (checked non-zero at placement) and take it off the
+    ///      payer's held total, without charging the caps again (they were charged when the
+    ///      hold was placed). YuanToken implements it on the same path as every balance
+    ///      change (pause, freeze, Transfer).
+    function _moveHeld(address payer, address payee, uint256 amount) internal virtual;
 
     function _placeHold(Hold memory hold) private returns (bytes32 id) {
         _requireNotPaused();

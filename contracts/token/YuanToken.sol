@@ -79,21 +79,32 @@ contract YuanToken is
         return _supply;
     }
 
-    /// @dev The one path of every balance change (transfer, transferFrom, ERC-3009 transfers,
-    ///      issue, redeem, hold execution). It replaces OpenZeppelin's ERC20._update, whose
-    ///      balances and total supply are private to it: the balance lives in the account's
-    ///      word (AccountState), so each party's word is read and written once. In order:
-    ///      pause; the sender is not frozen and keeps its held funds (balance − held ≥ value);
-    ///      a payment (neither issuance nor redemption nor a hold's execution) is charged to a
-    ///      capped payer's per-payment and daily caps; the receiver is not frozen and, when
-    ///      capped, stays within its balance cap (not re-checked on a hold's execution, checked
-    ///      when it was placed); then OpenZeppelin's own bookkeeping and errors (the supply's
-    ///      overflow check on issuance, ERC20InsufficientBalance), the receiver's balance
-    ///      within its 64-bit field (AccountBalanceOverflow), and Transfer. A hold's execution
-    ///      takes `value` off the payer's held total in the same write.
+    /// @dev OpenZeppelin's path of every balance change but a hold's execution (transfer,
+    ///      transferFrom, ERC-3009 transfers, issue, redeem), replaced by `_move`.
     function _update(address from, address to, uint256 value) internal override {
+        _move(from, to, value, false);
+    }
+
+    /// @dev A hold's execution: `_update`'s path, with the amount taken off the payer's held
+    ///      total and no cap charged or checked (the placement did both).
+    function _moveHeld(address payer, address payee, uint256 amount) internal override {
+        _move(payer, payee, amount, true);
+    }
+
+    /// @dev The one path of every balance change: `_update`, or a hold's execution if
+    ///      `executingHold`. It replaces OpenZeppelin's ERC20._update, whose balances and
+    ///      total supply are private to it: the balance lives in the account's word
+    ///      (AccountState), so each party's word is read and written once. In order: pause;
+    ///      the sender is not frozen and keeps its held funds (balance − held ≥ value; a
+    ///      hold's execution spends held funds, so it takes `value` off the held total
+    ///      instead); a payment (neither issuance nor redemption nor a hold's execution) is
+    ///      charged to a capped payer's per-payment and daily caps; the receiver is not frozen
+    ///      and, when capped, stays within its balance cap (not re-checked on a hold's
+    ///      execution, checked when it was placed); then OpenZeppelin's own bookkeeping and
+    ///      errors (the supply's overflow check on issuance, ERC20InsufficientBalance), the
+    ///      receiver's balance within its 64-bit field (AccountBalanceOverflow), and Transfer.
+    function _move(address from, address to, uint256 value, bool executingHold) private {
         _requireNotPaused();
-        bool executingHold = _isExecutingHold();
         AccountState payer;
         if (from != address(0)) {
             payer = _accountState(from);
