@@ -103,6 +103,10 @@ contract YuanToken is
     ///      execution, checked when it was placed); then OpenZeppelin's own bookkeeping and
     ///      errors (the supply's overflow check on issuance, ERC20InsufficientBalance), the
     ///      receiver's balance within its 64-bit field (AccountBalanceOverflow), and Transfer.
+    ///      Unchecked arithmetic, each safe: held − value (an open hold's amount is in the
+    ///      held total, C4); fromBalance − value (checked just before); supply − value
+    ///      (value <= fromBalance <= supply); toBalance + value (checked against the field
+    ///      just before; toBalance <= MAX_ACCOUNT_BALANCE, so the check cannot underflow).
     function _move(address from, address to, uint256 value, bool executingHold) private {
         _requireNotPaused();
         AccountState payer;
@@ -111,15 +115,13 @@ contract YuanToken is
             if (payer.frozen()) revert AccountIsFrozen(from);
             uint256 held = payer.held();
             if (executingHold) {
-                // No underflow: the open hold's amount (value) was added to `held` when it
-                // was placed and has not been taken off since (invariant C4).
+                // No underflow: value is an open hold's amount, in `held` since placed (C4).
                 unchecked {
                     payer = payer.withHeld(held - value);
                 }
             } else {
                 if (held != 0) {
-                    // No underflow: held <= balance (invariant C2).
-                    uint256 spendable = payer.balance() - held;
+                    uint256 spendable = payer.balance() - held; // held <= balance (C2)
                     if (value > spendable) revert InsufficientSpendableBalance(from, spendable, value);
                 }
                 if (to != address(0) && payer.isCapped()) payer = _chargePayment(from, payer, value);
@@ -131,34 +133,27 @@ contract YuanToken is
             if (payee.frozen()) revert AccountIsFrozen(to);
             if (payee.isCapped() && !executingHold) _checkBalanceCap(to, payee, value);
         }
-
-        // OpenZeppelin's ERC20._update, on the account words.
+        // OpenZeppelin's ERC20._update, on the account words (unchecked: see @dev).
         if (from == address(0)) {
-            // Checked: the rest relies on the supply never overflowing.
-            _supply += value;
+            _supply += value; // checked, as OpenZeppelin's
         } else {
             uint256 fromBalance = payer.balance();
             if (fromBalance < value) revert ERC20InsufficientBalance(from, fromBalance, value);
             unchecked {
-                // No underflow: value <= fromBalance.
                 payer = payer.withBalance(fromBalance - value);
             }
             _setAccountState(from, payer);
-            // A transfer to oneself credits the word just written.
-            if (to == from) payee = payer;
+            if (to == from) payee = payer; // a transfer to oneself credits the word just written
         }
         if (to == address(0)) {
             unchecked {
-                // No underflow: value <= fromBalance <= supply.
                 _supply -= value;
             }
         } else {
             uint256 toBalance = payee.balance();
-            // Compared without adding (an issued value may be near 2**256); no underflow:
-            // toBalance <= MAX_ACCOUNT_BALANCE.
+            // Compared without adding: an issued value may be near 2**256.
             if (value > MAX_ACCOUNT_BALANCE - toBalance) revert AccountBalanceOverflow(to, toBalance, value);
             unchecked {
-                // No overflow: checked just above.
                 _setAccountState(to, payee.withBalance(toBalance + value));
             }
         }
