@@ -22,7 +22,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
+from web3.exceptions import BlockNotFound, ContractLogicError
 
 from pvd.errors import UserError
 
@@ -55,15 +55,27 @@ def call_many_at(w3: Web3, calls: Sequence[tuple[ContractFunction, BlockId]]) ->
 
 
 def block_hashes(w3: Web3, numbers: Sequence[int]) -> dict[int, HexBytes]:
-    """The canonical hash of each block number the node has now."""
+    """The canonical hash of each block number the node has now. A number it does not
+    have (above its head: the chain got shorter since the number was read) is left out."""
     hashes: dict[int, HexBytes] = {}
     for start in range(0, len(numbers), BATCH_SIZE):
         chunk = numbers[start : start + BATCH_SIZE]
         answers = raw_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
         if answers is None:
-            answers = [w3.eth.get_block(n) for n in chunk]
-        hashes.update((n, HexBytes(block["hash"])) for n, block in zip(chunk, answers, strict=True))
+            answers = [_block_or_none(w3, n) for n in chunk]
+        hashes.update(
+            (n, HexBytes(block["hash"]))
+            for n, block in zip(chunk, answers, strict=True)
+            if block is not None
+        )
     return hashes
+
+
+def _block_or_none(w3: Web3, number: int) -> Any:
+    try:
+        return w3.eth.get_block(number)
+    except BlockNotFound:
+        return None
 
 
 def raw_batch(w3: Web3, requests: Sequence[Request]) -> list[Any] | None:

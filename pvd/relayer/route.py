@@ -421,7 +421,7 @@ class RelayRoute:
         seen = seen[: self.settings.attest_batch]
         if not seen:
             return 0
-        hashes = self._block_hashes(sorted({r.source.block for r in seen}))
+        hashes = self._block_hashes(self.source, sorted({r.source.block for r in seen}))
         canonical: list[tuple[MessageRecord, Message]] = []
         reorged: list[MessageRecord] = []
         for record in seen:
@@ -476,18 +476,26 @@ class RelayRoute:
             if on_inbox[r.message_id].status is DeliveryStatus.DELIVERED
         }
 
-    def _block_hashes(self, numbers: list[int]) -> dict[int, HexBytes]:
-        """The source chain's canonical hash of each block number (one round trip)."""
-        w3 = self.source.chain.w3
-        if not numbers or not speaks_json_rpc(w3):
-            return block_hashes(w3, numbers)
-        blocks = rpc_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-        missing = [n for n, block in zip(numbers, blocks, strict=True) if block is None]
-        if missing:  # beyond the node's head (a reorg to a shorter chain): not canonical
+    def _block_hashes(self, end: ChainEnd, numbers: list[int]) -> dict[int, HexBytes]:
+        """`end`'s canonical hash of each block number (one round trip). RecoverableError
+        if one is beyond its node's head (the chain got shorter since the number was read:
+        a reorg under this step, which the next tick reads afresh)."""
+        w3 = end.chain.w3
+        if numbers and speaks_json_rpc(w3):
+            blocks = rpc_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+            hashes = {
+                n: HexBytes(b["hash"])
+                for n, b in zip(numbers, blocks, strict=True)
+                if b is not None
+            }
+        else:
+            hashes = block_hashes(w3, numbers)
+        missing = [n for n in numbers if n not in hashes]
+        if missing:
             raise RecoverableError(
-                f"{self.source.name} chain: blocks {missing[:5]} are not on the node now"
+                f"{end.name} chain: blocks {missing[:5]} are not on the node now"
             )
-        return {n: HexBytes(b["hash"]) for n, b in zip(numbers, blocks, strict=True)}
+        return hashes
 
     # --- 3. deliver ---------------------------------------------------------------------
 
@@ -876,7 +884,9 @@ class RelayRoute:
             return
         w3 = self.destination.chain.w3
         head = int(w3.eth.block_number)
-        hashes = block_hashes(w3, sorted({found.block for _, found in delivered}))
+        hashes = self._block_hashes(
+            self.destination, sorted({found.block for _, found in delivered})
+        )
         final: list[tuple[MessageRecord, Inclusion]] = []
         for record, found in delivered:
             seen_at = Inclusion(found.block, hashes[found.block].to_0x_hex(), found.deliverer, None)

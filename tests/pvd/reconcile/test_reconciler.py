@@ -690,6 +690,9 @@ def test_batched_block_hashes_are_the_blocks_hashes(anvil):
     numbers = [0, 1, w3.eth.block_number]
 
     assert block_hashes(w3, numbers) == {n: w3.eth.get_block(n)["hash"] for n in numbers}
+    # a number above the head (the chain got shorter since it was read) is left out
+    above = w3.eth.block_number + 5
+    assert block_hashes(w3, [0, above]) == {0: w3.eth.get_block(0)["hash"]}
 
 
 def test_without_json_rpc_batches_the_reads_go_one_by_one(pvd):
@@ -700,6 +703,7 @@ def test_without_json_rpc_batches_the_reads_go_one_by_one(pvd):
     assert raw_batch(w3, [("eth_blockNumber", [])] * 2) is None  # eth-tester has none
     assert call_many(w3, calls, block) == [c.call(block_identifier=block) for c in calls]
     assert block_hashes(w3, [0, block]) == {n: w3.eth.get_block(n)["hash"] for n in (0, block)}
+    assert block_hashes(w3, [block, block + 5]) == {block: w3.eth.get_block(block)["hash"]}
 
 
 # ------------------------------------------------------------------ user errors: exit 2

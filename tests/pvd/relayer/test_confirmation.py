@@ -130,6 +130,45 @@ def test_a_delivery_removed_by_a_reorg_before_the_depth_is_delivered_again_once(
     assert sample(relayer, "pvd_relay_messages_confirmed_total", route=P2B.value) == 1
 
 
+def test_a_reorg_between_a_step_s_inbox_read_and_its_block_hashes_is_read_again_next_tick(
+    anvil_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deliver step reads the inbox (Delivered, at block B), then the chain loses B
+    before the step asks for B's hash: the step gives up (a passing fault), the relayer
+    goes on, and the next ticks deliver the message again and confirm it at the depth."""
+    world = anvil_world
+    relayer = world.relayer("attester", business_settings=RouteSettings(confirmations=DEPTH))
+    (trade,) = open_trades(world.system, world.cast, 1)
+    mid = held_id(world)
+    snapshot = rpc(world, "evm_snapshot")
+    relay_until(relayer, lambda: on_inbox(world, mid)[0] is DeliveryStatus.DELIVERED, "delivered")
+    reverted: list[bool] = []
+    real_view = route_module.inbox_view
+
+    def view_then_reorg(*args: Any, **kwargs: Any) -> Any:
+        view = real_view(*args, **kwargs)
+        if not reverted and mid in view.records:
+            reverted.append(rpc(world, "evm_revert", snapshot))  # the delivery's block is gone
+        return view
+
+    monkeypatch.setattr(route_module, "inbox_view", view_then_reorg)
+    relayer.tick()  # raised TypeError (a crash of the relayer) before
+    assert reverted == [True]
+    assert on_inbox(world, mid)[0] is DeliveryStatus.NONE
+
+    relay_until(
+        relayer, lambda: on_inbox(world, mid)[0] is DeliveryStatus.DELIVERED, "delivered again"
+    )
+    rpc(world, "anvil_mine", hex(DEPTH))
+    relay_until(
+        relayer,
+        lambda: (r := relayer.store.get(mid)) is not None and r.stage is Stage.CONFIRMED,
+        "confirmed at the depth",
+    )
+    assert funded(world.system, trade)
+    assert deliveries(world, mid) == 1
+
+
 def test_a_confirmed_delivery_a_deeper_reorg_removed_is_reopened_by_the_next_sweep(
     anvil_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
