@@ -109,7 +109,7 @@ contract YuanToken is
     ///      just before; toBalance <= MAX_ACCOUNT_BALANCE, so the check cannot underflow).
     function _move(address from, address to, uint256 value, bool executingHold) private {
         _requireNotPaused();
-        AccountState payer;
+        AccountState payer = AccountState.wrap(0); // set below if from != 0, only then read
         if (from != address(0)) {
             payer = _accountState(from);
             if (payer.frozen()) revert AccountIsFrozen(from);
@@ -127,7 +127,7 @@ contract YuanToken is
                 if (to != address(0) && payer.isCapped()) payer = _chargePayment(from, payer, value);
             }
         }
-        AccountState payee;
+        AccountState payee = AccountState.wrap(0); // set below if to != 0, only then read
         if (to != address(0)) {
             payee = _accountState(to);
             if (payee.frozen()) revert AccountIsFrozen(to);
