@@ -23,7 +23,7 @@ enum WalletClass {
 ///
 /// One word is a gas choice: a transfer, a hold's placement and its execution read and
 /// write one slot per party for all of them, the balance included. 64 bits of fen are
-/// 1.8e17 yuan per account; a credit that would not fit reverts (YuanToken._update).
+/// 1.8e17 yuan per account; a credit that would not fit reverts (YuanToken._move).
 /// The held total needs no more: held <= balance (invariant C2).
 type AccountState is uint256;
 

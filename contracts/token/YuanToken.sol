@@ -26,7 +26,7 @@ import {AccountState} from "./YuanAccounts.sol";
 ///        request, assigns wallet classes.
 ///      - COMPLIANCE_ROLE — freezes and unfreezes accounts.
 ///      - PAUSER_ROLE — pauses and unpauses the token.
-///      Every balance change passes `_update` below, where pause, freeze, held balance and
+///      Every balance change passes `_move` below, where pause, freeze, held balance and
 ///      tier caps are enforced.
 ///      EIP-712 domain: name = "<name> (domain <domainId>)", version "1", chainId, this
 ///      address (docs/adr/0002-token-eip712-domain.md). The protocol domain id thus separates
