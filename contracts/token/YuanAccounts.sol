@@ -13,14 +13,18 @@ enum WalletClass {
 /// @notice Everything the token keeps per wallet, packed into one storage word:
 ///
 ///     bits      field        meaning
-///     0..127    held         sum of the account's open holds as payer, in fen
+///     0..63     balance      the ERC-20 balance, in fen
+///     64..127   held         sum of the account's open holds as payer, in fen
 ///     128..191  spentToday   fen paid on day `spentDay` (tracked only while capped)
 ///     192..223  spentDay     local calendar day index that `spentToday` belongs to
 ///     224..231  walletClass  WalletClass
 ///     232       frozen       set by COMPLIANCE_ROLE
 ///     233       exempt       a system contract exempted from tier caps by the admin
 ///
-/// One word is a gas choice: a transfer reads one slot per party for all of them.
+/// One word is a gas choice: a transfer, a hold's placement and its execution read and
+/// write one slot per party for all of them, the balance included. 64 bits of fen are
+/// 1.8e17 yuan per account; a credit that would not fit reverts (YuanToken._move).
+/// The held total needs no more: held <= balance (invariant C2).
 type AccountState is uint256;
 
 using AccountStateLib for AccountState global;
@@ -28,7 +32,8 @@ using AccountStateLib for AccountState global;
 /// @title AccountStateLib
 /// @notice Getters and copy-with setters of the packed AccountState word.
 library AccountStateLib {
-    uint256 private constant _HELD_MASK = type(uint128).max;
+    uint256 private constant _FIELD_MASK = type(uint64).max;
+    uint256 private constant _HELD_SHIFT = 64;
     uint256 private constant _SPENT_SHIFT = 128;
     uint256 private constant _DAY_SHIFT = 192;
     uint256 private constant _CLASS_SHIFT = 224;
@@ -36,14 +41,26 @@ library AccountStateLib {
     uint256 private constant _EXEMPT_BIT = 1 << 233;
     uint256 private constant _SPENDING_MASK = ((1 << 96) - 1) << _SPENT_SHIFT; // spentToday and spentDay
 
-    /// @dev Sum of open holds (as payer), in fen.
-    function held(AccountState state) internal pure returns (uint256) {
-        return AccountState.unwrap(state) & _HELD_MASK;
+    /// @dev The ERC-20 balance, in fen.
+    function balance(AccountState state) internal pure returns (uint256) {
+        return AccountState.unwrap(state) & _FIELD_MASK;
     }
 
-    /// @dev `state` with `newHeld` as held total; the caller guarantees newHeld < 2**128.
+    /// @dev `state` with `newBalance` as balance; the caller guarantees newBalance < 2**64.
+    function withBalance(AccountState state, uint256 newBalance) internal pure returns (AccountState) {
+        return AccountState.wrap((AccountState.unwrap(state) & ~_FIELD_MASK) | newBalance);
+    }
+
+    /// @dev Sum of open holds (as payer), in fen.
+    function held(AccountState state) internal pure returns (uint256) {
+        return (AccountState.unwrap(state) >> _HELD_SHIFT) & _FIELD_MASK;
+    }
+
+    /// @dev `state` with `newHeld` as held total; the caller guarantees newHeld <= balance,
+    ///      hence newHeld < 2**64.
     function withHeld(AccountState state, uint256 newHeld) internal pure returns (AccountState) {
-        return AccountState.wrap((AccountState.unwrap(state) & ~_HELD_MASK) | newHeld);
+        uint256 word = AccountState.unwrap(state) & ~(_FIELD_MASK << _HELD_SHIFT);
+        return AccountState.wrap(word | (newHeld << _HELD_SHIFT));
     }
 
     /// @dev What was paid on local day `today` (0 if the record is of another day).
@@ -99,7 +116,7 @@ library AccountStateLib {
 
 /// @title YuanAccounts
 /// @notice The roles of the programmable yuan and the one storage word per wallet
-///         (AccountState) that every concern reads: the held total (holds), the day's
+///         (AccountState) that every concern reads: the balance (ERC-20), the held total (holds), the day's
 ///         spending and the wallet class (tiers), the freeze flag (compliance) and the cap
 ///         exemption (system contracts).
 /// @dev Roles (granted with AccessControl; DEFAULT_ADMIN_ROLE is the central bank):
@@ -116,11 +133,17 @@ abstract contract YuanAccounts {
     /// @notice Pausers: pause and unpause the token.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
+    /// @notice The largest balance an account can have, in fen (the width of its field).
+    uint256 public constant MAX_ACCOUNT_BALANCE = type(uint64).max;
+
     mapping(address account => AccountState state) private _accounts;
 
     /// @notice `account` is frozen: it can neither send, receive, nor be party to a new or
     ///         executed hold.
     error AccountIsFrozen(address account);
+    /// @notice `balance + amount` would exceed `MAX_ACCOUNT_BALANCE`, the most an account's
+    ///         balance field holds (2**64 − 1 fen).
+    error AccountBalanceOverflow(address account, uint256 balance, uint256 amount);
 
     /// @dev The account's word (one SLOAD).
     function _accountState(address account) internal view returns (AccountState) {

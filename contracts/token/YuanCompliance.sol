@@ -8,7 +8,7 @@ import {AccountState, YuanAccounts} from "./YuanAccounts.sol";
 /// @title YuanCompliance
 /// @notice Freeze an account (COMPLIANCE_ROLE) and pause the whole token (PAUSER_ROLE).
 /// @dev Roles: COMPLIANCE_ROLE freezes/unfreezes; PAUSER_ROLE pauses/unpauses.
-///      What they block (enforced in YuanToken._update and YuanHolds, listed in docs/token.md):
+///      What they block (enforced in YuanToken._move and YuanHolds, listed in docs/token.md):
 ///      - pause: every balance change (transfer, transferFrom, ERC-3009 transfers, issuance,
 ///        redemption, hold execution) and placing holds;
 ///      - freeze: any balance change of the frozen account, as sender or receiver, and placing

@@ -3,7 +3,6 @@ pragma solidity 0.8.30;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IHoldableToken} from "../interfaces/IHoldableToken.sol";
 import {YuanTiers} from "./YuanTiers.sol";
 import {AccountState} from "./YuanAccounts.sol";
@@ -41,9 +40,6 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     uint256 private constant _ACKNOWLEDGED = 0x80;
 
     mapping(bytes32 holdId => uint256 record) private _holds;
-    /// @dev Set only while executeHold moves held funds, so that `_update` does not charge
-    ///      the caps a second time.
-    bool private transient _executingHold;
 
     /// @notice The payee is the zero address or the payer itself.
     error HoldPayeeInvalid(address payee);
@@ -108,9 +104,10 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
     }
 
     /// @inheritdoc IHoldableToken
-    /// @dev Checks (commitment, open, notary, before expiry), effects (terminal state, held
-    ///      total), then the balance move through `_update`, where pause and freeze of payer
-    ///      and payee apply. No external call. Emits Transfer and HoldExecuted.
+    /// @dev Checks (commitment, open, notary, before expiry), effects (terminal state), then
+    ///      the balance move (`_moveHeld`), where pause and freeze of payer and payee apply
+    ///      and which takes the amount off the payer's held total in the same write as its
+    ///      balance. No external call. Emits Transfer and HoldExecuted.
     function executeHold(Hold calldata hold) external {
         (bytes32 id, uint256 record) = _openHold(hold);
         (address payer, address payee, uint256 amount, uint64 expiry) =
@@ -119,10 +116,7 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         if (block.timestamp >= expiry) revert HoldExpired(id, expiry);
         // The acknowledgement stays with an executed hold.
         _holds[id] = (record & ~_STATUS_MASK) | uint256(HoldStatus.Executed);
-        _releaseHeld(payer, amount);
-        _executingHold = true;
-        _transfer(payer, payee, amount);
-        _executingHold = false;
+        _moveHeld(payer, payee, amount);
         emit HoldExecuted(id, payer, payee, amount);
     }
 
@@ -205,14 +199,17 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
 
     /// @inheritdoc IHoldableToken
     function spendableBalanceOf(address account) external view returns (uint256) {
-        return balanceOf(account) - _accountState(account).held();
+        AccountState state = _accountState(account);
+        // No underflow: held <= balance (invariant C2).
+        return state.balance() - state.held();
     }
 
-    /// @dev Whether the current balance move is a hold's execution (its caps were charged
-    ///      when it was placed).
-    function _isExecutingHold() internal view returns (bool) {
-        return _executingHold;
-    }
+    /// @dev Pay a hold being executed: move `amount` from `payer` (non-zero: it placed or
+    ///      signed the hold) to `payee` (checked non-zero at placement) and take it off the
+    ///      payer's held total, without charging the caps again (they were charged when the
+    ///      hold was placed). YuanToken implements it on the same path as every balance
+    ///      change (pause, freeze, Transfer).
+    function _moveHeld(address payer, address payee, uint256 amount) internal virtual;
 
     function _placeHold(Hold memory hold) private returns (bytes32 id) {
         _requireNotPaused();
@@ -234,15 +231,16 @@ abstract contract YuanHolds is IHoldableToken, YuanTiers, EIP712 {
         if (payer.frozen()) revert AccountIsFrozen(hold.payer);
         uint256 held = payer.held();
         // No underflow: held <= balance (invariant C2).
-        uint256 spendable = balanceOf(hold.payer) - held;
+        uint256 spendable = payer.balance() - held;
         if (hold.amount > spendable) revert InsufficientSpendableBalance(hold.payer, spendable, hold.amount);
         AccountState payee = _accountState(hold.payee);
         if (payee.frozen()) revert AccountIsFrozen(hold.payee);
-        if (payee.isCapped()) _checkBalanceCap(hold.payee, payee.walletClass(), hold.amount);
+        if (payee.isCapped()) _checkBalanceCap(hold.payee, payee, hold.amount);
         if (payer.isCapped()) payer = _chargePayment(hold.payer, payer, hold.amount);
 
-        // held + amount <= balance; SafeCast guards balances beyond 2**128 fen.
-        _setAccountState(hold.payer, payer.withHeld(SafeCast.toUint128(held + hold.amount)));
+        // No overflow, and the sum fits the 64-bit held field: held + amount <= balance < 2**64
+        // (amount <= spendable was checked above).
+        _setAccountState(hold.payer, payer.withHeld(held + hold.amount));
         // Placed by its notary (e.g. a settlement contract submitting the payer's
         // signature): acknowledged in this same write.
         uint256 acknowledged = _msgSender() == hold.notary ? _ACKNOWLEDGED : 0;

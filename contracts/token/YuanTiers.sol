@@ -161,10 +161,11 @@ abstract contract YuanTiers is YuanAccounts, ERC20, AccessControl, Pausable {
         return state.withSpent(today, uint64(total));
     }
 
-    /// @dev Check that `amount` more keeps a capped payee within its class's balance cap.
-    function _checkBalanceCap(address payee, WalletClass walletClass, uint256 amount) internal view {
-        uint256 cap = _tierCaps[walletClass].balanceCap;
-        uint256 balance = balanceOf(payee);
+    /// @dev Check that `amount` more keeps a capped payee (whose word is `state`) within its
+    ///      class's balance cap.
+    function _checkBalanceCap(address payee, AccountState state, uint256 amount) internal view {
+        uint256 cap = _tierCaps[state.walletClass()].balanceCap;
+        uint256 balance = state.balance();
         if (balance + amount > cap) revert BalanceCapExceeded(payee, cap, balance, amount);
     }
 

@@ -641,11 +641,13 @@ def test_a_balance_moved_below_the_held_amount_violates_c2(anvil):
     token = anvil.pvd.payment.token
     held = token.functions.heldBalanceOf(BUYER.address).call()
     assert held == PRICE  # the open trade's hold
-    slot = mapping_slot(bytes.fromhex(BUYER.address[2:]), token_slot("_balances"))
-    assert int.from_bytes(
-        anvil.pvd.payment.chain.w3.eth.get_storage_at(token.address, slot), "big"
-    ) == (token.functions.balanceOf(BUYER.address).call())
-    set_storage(anvil.pvd.payment.chain, token.address, slot, held - 1)
+    # The account's word (AccountState): the balance in bits 0..63, the held total in 64..127.
+    slot = mapping_slot(bytes.fromhex(BUYER.address[2:]), token_slot("_accounts"))
+    word = int.from_bytes(anvil.pvd.payment.chain.w3.eth.get_storage_at(token.address, slot), "big")
+    field = 2**64 - 1
+    assert word & field == token.functions.balanceOf(BUYER.address).call()
+    assert (word >> 64) & field == held
+    set_storage(anvil.pvd.payment.chain, token.address, slot, (word & ~field) | (held - 1))
 
     code, text = run_command(anvil, as_json=False)
 
