@@ -146,6 +146,7 @@ class RelayConfig:
     quorum: QuorumConfig
     batch_size: int = 200  # most messages in one delivery transaction
     submit_turn_seconds: float = 2.0  # how long each place in the submit order waits
+    access_lists: bool = True  # pre-flight with eth_createAccessList and send its list
 
     def chain(self, name: ChainName) -> ChainConfig:
         return self.payment if name == "payment" else self.business
@@ -153,7 +154,7 @@ class RelayConfig:
 
 # --- environment overrides -----------------------------------------------------------
 
-_Kind = Literal["str", "int", "float", "path", "urls"]
+_Kind = Literal["str", "int", "float", "bool", "path", "urls"]
 
 
 def _override_table() -> tuple[tuple[str, tuple[str, ...], _Kind], ...]:
@@ -161,6 +162,7 @@ def _override_table() -> tuple[tuple[str, tuple[str, ...], _Kind], ...]:
         ("PVD_RELAY_NAME", ("relay", "name"), "str"),
         ("PVD_RELAY_BATCH_SIZE", ("relay", "batch_size"), "int"),
         ("PVD_RELAY_SUBMIT_TURN_SECONDS", ("relay", "submit_turn_seconds"), "float"),
+        ("PVD_RELAY_ACCESS_LISTS", ("relay", "access_lists"), "bool"),
         ("PVD_STORE", ("store", "path"), "path"),
         ("PVD_LOCK_DIR", ("store", "lock_dir"), "path"),
         ("PVD_METRICS_HOST", ("metrics", "host"), "str"),
@@ -209,6 +211,12 @@ def _parse_env(var: str, text: str, kind: _Kind) -> object:
             raise UserError(
                 f"{var}={text!r} is not a number; set it to seconds or unset it"
             ) from None
+    if kind == "bool":
+        if text.lower() in ("true", "1", "yes", "on"):
+            return True
+        if text.lower() in ("false", "0", "no", "off"):
+            return False
+        raise UserError(f"{var}={text!r} is not true or false; set it to true or false or unset it")
     if kind == "path":
         return os.path.normpath(Path(text).expanduser().absolute()) if text else text
     if kind == "urls":
@@ -303,6 +311,14 @@ class _Table:
         if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
             raise self._wrong(key, value, hint)
         return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, False, "true or false")
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._wrong(key, value, "true or false")
+        return value
 
     def string(
         self,
@@ -494,6 +510,7 @@ def parse_config(
     )
     batch_size = relay.integer("batch_size", 1, 1_000, default=200)
     submit_turn_seconds = relay.number("submit_turn_seconds", 0.0, 3600.0, 2.0)
+    access_lists = relay.boolean("access_lists", True)
     relay.done()
 
     chains = top.table("chains")
@@ -579,6 +596,7 @@ def parse_config(
         quorum=quorum,
         batch_size=batch_size,
         submit_turn_seconds=submit_turn_seconds,
+        access_lists=access_lists,
     )
 
 

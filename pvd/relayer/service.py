@@ -379,6 +379,7 @@ def run_from_config(config: RelayConfig, stop: threading.Event) -> None:
             options,
             metrics=metrics,
             peers=config.quorum.peers,
+            sender_settings=SenderSettings(access_lists=config.access_lists),
             pushed=pushed,
             heads=heads,
         )
