@@ -48,6 +48,7 @@ def test_the_example_config_in_the_repo_loads() -> None:
     assert config.payment.ws_urls == ("ws://127.0.0.1:8545",)
     assert config.business.ws_urls == ("ws://127.0.0.1:8546",)
     assert (config.batch_size, config.submit_turn_seconds) == (200, 2.0)
+    assert config.access_lists is True
 
 
 def test_the_relay_loop_keys_load_and_have_defaults(write_config: WriteConfig) -> None:
@@ -72,6 +73,21 @@ def test_the_relay_loop_keys_load_and_have_defaults(write_config: WriteConfig) -
     config = load_config(write_config(document), environ=environ)
     assert config.business.ws_urls == ("ws://10.0.0.1:8546",)
     assert (config.batch_size, config.submit_turn_seconds) == (7, 3.0)
+
+
+def test_access_lists_are_on_by_default_and_can_be_turned_off(write_config: WriteConfig) -> None:
+    document = valid_document()
+    assert load_config(write_config(document), environ=KEY_ENV).access_lists is True
+    document["relay"]["access_lists"] = False
+    assert load_config(write_config(document), environ=KEY_ENV).access_lists is False
+    environ = {**KEY_ENV, "PVD_RELAY_ACCESS_LISTS": "true"}
+    assert load_config(write_config(document), environ=environ).access_lists is True
+    document["relay"]["access_lists"] = "no"
+    message = user_error(write_config(document))
+    assert "[relay] access_lists must be true or false, got 'no'" in message
+    del document["relay"]["access_lists"]
+    message = user_error(write_config(document), {**KEY_ENV, "PVD_RELAY_ACCESS_LISTS": "maybe"})
+    assert "PVD_RELAY_ACCESS_LISTS='maybe' is not true or false" in message
 
 
 def test_a_valid_config_loads_every_field(write_config: WriteConfig, tmp_path: Path) -> None:
