@@ -677,9 +677,10 @@ class RelayRoute:
     def _needs_preflight(
         self, batch: list[tuple[MessageRecord, Message, Quorum]], late: set[str]
     ) -> bool:
-        """Whether a delivery of `batch` is pre-flighted (`eth_call`, which runs the whole
-        delivery once more on the destination node) before it is sent. It is not when all
-        of these hold, so a revert on chain is unlikely and its gas small:
+        """Whether a delivery of `batch` is pre-flighted (`eth_createAccessList` or
+        `eth_call`, which runs the whole delivery once more on the destination node) before
+        it is sent; only a pre-flighted delivery gets an access list. It is not when all of
+        these hold, so a revert on chain is unlikely and its gas small:
 
         - the route has learned its gas per message, and a delivery of each kind in the
           batch, that kind alone, was mined at it (the learned limit covers the kind);
@@ -769,7 +770,7 @@ class RelayRoute:
 
     def _submit(self, data: bytes, count: int, preflight: bool = True) -> SentTx:
         """Send a delivery of `count` messages. With a gas limit learned from earlier
-        deliveries, the pre-flight `eth_call` runs at that limit and proves it (the inbox
+        deliveries, the pre-flight simulation runs at that limit and proves it (the inbox
         reverts, InboxRecipientOutOfGas, rather than record a recipient starved of gas),
         so no estimate is needed: eth_estimateGas runs the batch once per step of a binary
         search. A pre-flight that fails at the learned limit (too little gas, or a real fault

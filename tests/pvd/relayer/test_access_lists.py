@@ -29,6 +29,7 @@ from pvd.chain.ports import free_port
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.compiler import Artifact, compile_contracts
 from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.relayer import sender as sender_module
 from pvd.relayer.config import Route
 from pvd.relayer.ends import call_data
 from pvd.relayer.failures import RevertJudge
@@ -162,7 +163,7 @@ def test_a_lone_delivery_goes_with_the_list_less_the_inbox_and_costs_less_than_w
             "maxPriorityFeePerGas": listed["maxPriorityFeePerGas"],
         }
     )
-    plain = business.eth.get_transaction_receipt(plain_hash)
+    plain = business.eth.wait_for_transaction_receipt(plain_hash, timeout=10)
     assert plain["status"] == 1 and not business.eth.get_transaction(plain_hash).get("accessList")
     assert [log["topics"] for log in plain["logs"]] == [log["topics"] for log in with_list["logs"]]
     assert with_list["gasUsed"] < plain["gasUsed"]
@@ -290,6 +291,8 @@ def without_access_lists(node: AnvilNode) -> Iterator[str]:
 def test_a_node_without_the_method_is_remembered_and_pre_flighted_with_eth_call(
     without_access_lists: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # remembered in a set of this test's own: a later node on a reused port must not be
+    monkeypatch.setattr(sender_module, "_NO_ACCESS_LIST", set())
     key, recipient = dev_accounts(2)  # TEST KEYS ONLY
     w3 = Web3(Web3.HTTPProvider(without_access_lists, request_kwargs={"timeout": 5}))
     sender = Sender(w3, Signer(key), "payment", FAST)
@@ -304,6 +307,7 @@ def test_a_node_without_the_method_is_remembered_and_pre_flighted_with_eth_call(
     asked = [m for m in methods.sent if m in ("eth_createAccessList", "eth_call")]
     # asked once, answered unknown, then eth_call for that send and every later one
     assert asked == ["eth_createAccessList", "eth_call", "eth_call"]
+    assert {without_access_lists} == sender_module._NO_ACCESS_LIST
 
 
 def test_a_send_on_a_bare_node_with_an_empty_list_goes_without_one(
