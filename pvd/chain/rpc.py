@@ -7,6 +7,9 @@ A batch skips web3's per-request middleware: calls are ABI-encoded and their res
 decoded here with the contract's ABI (eth-abi, the codec web3 itself uses), and returned
 as web3 returns them (one output: the value; several: a list; addresses checksummed).
 That is 20-30 times faster than web3's own batch API for hundreds of calls.
+
+It also reads what a node's error means: the node lacks the block asked for
+(`block_unavailable`), or does not serve the method at all (`method_unknown`).
 """
 
 from __future__ import annotations
@@ -81,6 +84,34 @@ def block_unavailable(exc: BaseException) -> bool:
     chain got shorter under the read, or the block's state was pruned)."""
     text = str(exc).lower().replace(" ", "")
     return any(sign in text for sign in BLOCK_GONE)
+
+
+#: What a node answers for a method it does not serve: JSON-RPC's "method not found" code,
+#: or these words in the message (lower case, spaces and underscores removed).
+METHOD_UNKNOWN_CODE = -32601
+METHOD_UNKNOWN_WORDS = (
+    "methodnotfound",
+    "unknownmethod",
+    "unsupportedmethod",
+    "methodnotsupported",
+    "doesnotexist",
+)
+
+
+def method_unknown(error: object) -> bool:
+    """True if `error` — a JSON-RPC error object, or an exception carrying the node's
+    response (Web3RPCError's `rpc_response`) — says the node does not serve the method,
+    rather than that this one request failed."""
+    if isinstance(error, BaseException):
+        response = getattr(error, "rpc_response", None)
+        text = str(error)
+        error = response.get("error") if isinstance(response, dict) else None
+    else:
+        text = str(error.get("message", "")) if isinstance(error, dict) else ""
+    if isinstance(error, dict) and error.get("code") == METHOD_UNKNOWN_CODE:
+        return True
+    text = text.lower().replace(" ", "").replace("_", "")
+    return any(sign in text for sign in METHOD_UNKNOWN_WORDS)
 
 
 def _block_or_none(w3: Web3, number: int) -> Any:

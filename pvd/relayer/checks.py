@@ -57,7 +57,13 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from pvd.chain.rpc import BlockId, block_unavailable, call_many_at, struct_fields
+from pvd.chain.rpc import (
+    BlockId,
+    block_unavailable,
+    call_many_at,
+    method_unknown,
+    struct_fields,
+)
 from pvd.protocol.messages import (
     Kind,
     Message,
@@ -72,16 +78,6 @@ from pvd.relayer.ends import ChainEnd, decode_output, eth_call, json_rpc, rpc_ba
 
 ZERO_ADDRESS = Web3.to_checksum_address("0x" + "00" * 20)
 SIMULATE_CALLS = 100  # view calls per eth_simulateV1 (a simulated block's gas is bounded)
-# What a node answers for a method it does not serve: JSON-RPC's "method not found" code,
-# and the words nodes put in the message instead (lower case, spaces removed).
-METHOD_UNKNOWN_CODES = (-32601,)
-METHOD_UNKNOWN_WORDS = (
-    "methodnotfound",
-    "unknownmethod",
-    "unsupportedmethod",
-    "methodnotsupported",
-    "doesnotexist",
-)
 _NO_SIMULATE: set[str] = set()  # endpoints that answered eth_simulateV1 as unknown
 
 #: Which app sends each kind (on the source chain) and which receives it (destination).
@@ -164,7 +160,7 @@ def _simulated(w3: Web3, reads: Sequence[tuple[Read, BlockId]]) -> list[Any] | N
     try:
         blocks = rpc_batch(w3, requests_)
     except Web3RPCError as exc:
-        if not _method_unknown(exc):
+        if not method_unknown(exc):
             raise
         _NO_SIMULATE.add(transport.url)
         return None
@@ -200,16 +196,6 @@ def _call_answer(result: dict[str, Any]) -> Any:
     if "revert" not in message.lower() and error.get("code") != 3 and data in ("0x", ""):
         raise Web3RPCError(f"eth_simulateV1: a call failed: {error}")
     return {"message": message or "execution reverted", "data": data}
-
-
-def _method_unknown(exc: Web3RPCError) -> bool:
-    """The node does not serve the method (rather than failing on this request)."""
-    response = getattr(exc, "rpc_response", None)
-    error = response.get("error") if isinstance(response, dict) else None
-    if isinstance(error, dict) and error.get("code") in METHOD_UNKNOWN_CODES:
-        return True
-    text = str(exc).lower().replace(" ", "").replace("_", "")
-    return any(sign in text for sign in METHOD_UNKNOWN_WORDS)
 
 
 def source_disagreements(

@@ -54,6 +54,7 @@ from web3.exceptions import (
 from web3.types import BlockIdentifier, TxParams, Wei
 
 from pvd.chain.logs import ObservedLog, rpc_int
+from pvd.chain.rpc import method_unknown
 from pvd.errors import RecoverableError, UnrecoverableError
 from pvd.relayer.ends import json_rpc
 from pvd.relayer.keys import Signer
@@ -210,16 +211,6 @@ class Call:
 # in every transaction (EIP-2929); no contract lives at an address this low.
 _HIGHEST_PRECOMPILE = 0x100
 _NO_ACCESS_LIST: set[str] = set()  # endpoints that answered eth_createAccessList as unknown
-# What a node answers for a method it does not serve: JSON-RPC's "method not found" code,
-# or these words in the message (lower case, spaces and underscores removed).
-_METHOD_UNKNOWN_CODE = -32601
-_METHOD_UNKNOWN_WORDS = (
-    "methodnotfound",
-    "unknownmethod",
-    "unsupportedmethod",
-    "methodnotsupported",
-    "doesnotexist",
-)
 
 
 def useful_access_list(answer: object, sender: str, to: str) -> tuple[AccessEntry, ...]:
@@ -244,16 +235,6 @@ def useful_access_list(answer: object, sender: str, to: str) -> tuple[AccessEntr
             continue
         entries.append(AccessEntry(str(to_checksum_address(address)), keys))
     return tuple(entries)
-
-
-def _method_unknown(error: object) -> bool:
-    """A JSON-RPC error object that says the node does not serve the method."""
-    if not isinstance(error, dict):
-        return False
-    if error.get("code") == _METHOD_UNKNOWN_CODE:
-        return True
-    text = str(error.get("message", "")).lower().replace(" ", "").replace("_", "")
-    return any(sign in text for sign in _METHOD_UNKNOWN_WORDS)
 
 
 @dataclass(frozen=True)
@@ -674,7 +655,7 @@ class Sender:
         error = answer.get("error")
         result = answer.get("result")
         if error is not None:
-            if _method_unknown(error):
+            if method_unknown(error):
                 _NO_ACCESS_LIST.add(self._raw.url)
                 self._log.info("the node does not serve eth_createAccessList: eth_call pre-flights")
             return None
