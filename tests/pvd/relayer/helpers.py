@@ -1,14 +1,19 @@
 """Helpers for the relayer's unit tests: a tiny TOML writer, test keys, a clock, an
-inbox's delivery status of a message read as a test sees it."""
+inbox's delivery status of a message read as a test sees it, a node without some
+JSON-RPC methods."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
+from collections.abc import Iterable
 from typing import Any
 
 from hexbytes import HexBytes
+from web3 import Web3
 from web3.contract import Contract
 
+from pvd.bench.cluster import JsonRpcForwarder
 from pvd.protocol.statuses import DeliveryStatus
 
 # Well-known TEST keys (never use them for anything real). Their addresses are derived in
@@ -128,3 +133,46 @@ def inbox_delivery(inbox: Contract, message_id: str) -> tuple[DeliveryStatus, in
     if failure:
         return DeliveryStatus(failure), block
     return (DeliveryStatus.DELIVERED if last is not None else DeliveryStatus.NONE), block
+
+
+class NodeWithout(JsonRpcForwarder):
+    """A JSON-RPC forwarder to a real node that records each call's method and answers a
+    call of a method in `refused` as a node without that method does (JSON-RPC -32601
+    with `message`); the other calls of the same request go to the node."""
+
+    def __init__(
+        self, upstream: str, refused: Iterable[str] = (), message: str = "Method not found"
+    ) -> None:
+        self.methods: list[str] = []
+        self.refused = frozenset(refused)
+        self.message = message
+        super().__init__(upstream)
+        self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 10}))
+
+    def answer(self, body: bytes) -> bytes | None:
+        sent = json.loads(body)
+        calls = sent if isinstance(sent, list) else [sent]
+        self.methods += [c["method"] for c in calls]
+        if not any(c["method"] in self.refused for c in calls):
+            return None
+        kept = [c for c in calls if c["method"] not in self.refused]
+        answered = {a["id"]: a for a in self._forward(kept)} if kept else {}
+        replies = [
+            answered[c["id"]]
+            if c["method"] not in self.refused
+            else {
+                "jsonrpc": "2.0",
+                "id": c["id"],
+                "error": {"code": -32601, "message": self.message},
+            }
+            for c in calls
+        ]
+        return json.dumps(replies if isinstance(sent, list) else replies[0]).encode()
+
+    def _forward(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        request = urllib.request.Request(
+            self.upstream, json.dumps(calls).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answers: list[dict[str, Any]] = json.loads(response.read())
+        return answers

@@ -9,12 +9,8 @@ public development mnemonic's: TEST KEYS ONLY.
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +21,6 @@ from web3 import Web3
 from pvd.bench.relay import funded, open_trades
 from pvd.chain.anvil import AnvilNode
 from pvd.chain.connection import dev_accounts
-from pvd.chain.ports import free_port
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.compiler import Artifact, compile_contracts
 from pvd.deploy.system import System, SystemConfig, deploy_system
@@ -45,6 +40,7 @@ from pvd.relayer.sender import (
 )
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Stage
+from tests.pvd.relayer.helpers import NodeWithout
 
 FAST = SenderSettings(poll_interval=0.01, stuck_after=5.0, receipt_timeout=20.0)
 
@@ -249,43 +245,11 @@ def test_a_reverting_simulation_reports_the_decoded_error_with_its_data_and_send
 def without_access_lists(node: AnvilNode) -> Iterator[str]:
     """A JSON-RPC proxy to `node` that answers eth_createAccessList as an unknown method
     (JSON-RPC -32601), as nodes without it do; every other request goes through."""
-
-    def answer(request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("method") == "eth_createAccessList":
-            return {
-                "jsonrpc": "2.0",
-                "id": request.get("id"),
-                "error": {"code": -32601, "message": "Method not found"},
-            }
-        forwarded = urllib.request.Request(
-            node.url, json.dumps(request).encode(), {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(forwarded, timeout=5) as response:
-            result: dict[str, Any] = json.loads(response.read())
-            return result
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            reply = [answer(r) for r in body] if isinstance(body, list) else answer(body)
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    proxy = NodeWithout(node.url, ["eth_createAccessList"])
+    try:
+        yield proxy.url
+    finally:
+        proxy.close()
 
 
 def test_a_node_without_the_method_is_remembered_and_pre_flighted_with_eth_call(

@@ -2,7 +2,6 @@
 the node has pruned that block's state (what anvil as pvd starts it and non-archive
 nodes do), never on another error."""
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from pvd.bench.cluster import JsonRpcForwarder
 from pvd.bench.relay import deliver, funded, open_trades
 from pvd.chain.rpc import block_unavailable
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
@@ -29,6 +27,7 @@ from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, ends_from_system
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage
+from tests.pvd.relayer.helpers import NodeWithout
 
 B2P = Route.BUSINESS_TO_PAYMENT
 
@@ -134,34 +133,6 @@ def test_a_message_is_checked_at_its_block_or_at_the_latest_once_its_state_is_go
 GETH_UNKNOWN_METHOD = "the method eth_simulateV1 does not exist/is not available"
 
 
-class Node(JsonRpcForwarder):
-    """A JSON-RPC forwarder to a real node that records each call's method; with
-    `simulate=False` it answers eth_simulateV1 as a node without the method does (geth's
-    code and words), as one without it would."""
-
-    def __init__(self, upstream: str, *, simulate: bool) -> None:
-        self.methods: list[str] = []
-        self.simulate = simulate
-        super().__init__(upstream)
-        self.w3 = Web3(Web3.HTTPProvider(self.url))
-
-    def answer(self, body: bytes) -> bytes | None:
-        sent = json.loads(body)
-        calls = sent if isinstance(sent, list) else [sent]
-        self.methods += [c["method"] for c in calls]
-        if self.simulate or '"eth_simulateV1"' not in body.decode():
-            return None
-        refused = [
-            {
-                "jsonrpc": "2.0",
-                "id": c["id"],
-                "error": {"code": -32601, "message": GETH_UNKNOWN_METHOD},
-            }
-            for c in calls
-        ]
-        return json.dumps(refused if isinstance(sent, list) else refused[0]).encode()
-
-
 def _reads_at_blocks(pruned: PrunedChain) -> list[tuple[Read, int | str]]:
     """Reads whose answers differ by block (the recent hold does not exist before its
     block), one that reverts (checkHold with another amount: HoldMismatch), and enough
@@ -193,7 +164,8 @@ def test_reads_at_a_block_in_one_simulation_answer_as_eth_call_at_that_block(pru
     eth_call, and remembered as such."""
     reads = _reads_at_blocks(pruned)
     upstream = str(pruned.payment.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
-    simulating, refusing = Node(upstream, simulate=True), Node(upstream, simulate=False)
+    simulating = NodeWithout(upstream)
+    refusing = NodeWithout(upstream, ["eth_simulateV1"], GETH_UNKNOWN_METHOD)
     try:
         simulated = read_many_at(simulating.w3, reads)
         called = read_many_at(refusing.w3, reads)
