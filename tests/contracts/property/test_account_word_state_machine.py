@@ -21,9 +21,7 @@ import brownie
 from hypothesis import strategies as st
 
 from tests.contracts.fixtures.token import (
-    CLASS_I,
     CLASS_IV,
-    CST,
     DAY,
     DEFAULT_CAPS,
     NO_CAP,
@@ -35,9 +33,9 @@ from tests.contracts.fixtures.token import (
     ref,
     unchanged,
 )
+from tests.contracts.property.token_model import MAX_BALANCE, TokenModel
 
 SETTINGS = {"max_examples": 30, "stateful_step_count": 25, "derandomize": True}
-MAX_BALANCE = 2**64 - 1
 MAX_UINT256 = 2**256 - 1
 CAPS = {**DEFAULT_CAPS, CLASS_IV: (NO_CAP, NO_CAP, NO_CAP)}
 HOLD_LIFETIME = 300 * DAY  # far beyond any run: holds are executed or released, never expire
@@ -53,62 +51,15 @@ WORD_VIEWS = (
 
 
 @dataclass
-class Model:
-    """The token's account words as the model predicts them. Mutable: the machine's state."""
+class Model(TokenModel):
+    """The token's account words as the model predicts them, with the supply and the open
+    holds."""
 
-    t: int
-    supply: int
-    balances: dict[str, int]
-    classes: dict[str, int]
-    frozen: set[str] = field(default_factory=set)
-    exempt: set[str] = field(default_factory=set)
-    spent: dict[str, tuple[int, int]] = field(default_factory=dict)  # account -> (day, fen)
+    supply: int = 0
     open_holds: dict[bytes, Hold] = field(default_factory=dict)
-
-    def day(self) -> int:
-        return (self.t + CST) // DAY
-
-    def capped(self, account: str) -> bool:
-        return account not in self.exempt and self.classes[account] != CLASS_I
 
     def held(self, account: str) -> int:
         return sum(h.amount for h in self.open_holds.values() if h.payer == account)
-
-    def spendable(self, account: str) -> int:
-        return self.balances[account] - self.held(account)
-
-    def spent_on(self, account: str, day: int) -> int:
-        recorded_day, amount = self.spent.get(account, (-1, 0))
-        return amount if recorded_day == day else 0
-
-    def payment_error(self, payer: str, amount: int) -> str | None:
-        if not self.capped(payer):
-            return None
-        _, payment_cap, daily_cap = CAPS[self.classes[payer]]
-        if amount > payment_cap:
-            return err("PaymentCapExceeded", payer, payment_cap, amount)
-        spent = self.spent_on(payer, self.day())
-        if spent + amount > daily_cap:
-            return err("DailyCapExceeded", payer, daily_cap, spent, amount)
-        return None
-
-    def charge(self, payer: str, amount: int) -> None:
-        if self.capped(payer):
-            self.spent[payer] = (self.day(), self.spent_on(payer, self.day()) + amount)
-
-    def balance_cap_error(self, payee: str, amount: int) -> str | None:
-        if not self.capped(payee):
-            return None
-        cap, balance = CAPS[self.classes[payee]][0], self.balances[payee]
-        if balance + amount > cap:
-            return err("BalanceCapExceeded", payee, cap, balance, amount)
-        return None
-
-    def overflow_error(self, payee: str, amount: int) -> str | None:
-        balance = self.balances[payee]
-        if balance + amount > MAX_BALANCE:
-            return err("AccountBalanceOverflow", payee, balance, amount)
-        return None
 
 
 class AccountWordMachine:
@@ -140,9 +91,10 @@ class AccountWordMachine:
         token = self.token
         self.model = Model(
             t=now() + 1,
-            supply=token.totalSupply(),
             balances={a: token.balanceOf(a) for a in self.actors},
             classes={a: token.walletClassOf(a) for a in self.actors},
+            class_caps=CAPS,
+            supply=token.totalSupply(),
         )
         self.refs = 0
 
@@ -200,27 +152,10 @@ class AccountWordMachine:
         m = self.model
         source, target = self.actors[sender], self.actors[receiver]
         amount = self._amount(kind, source, target)
-        spendable = m.spendable(source)
-        error = None
-        if source in m.frozen:
-            error = err("AccountIsFrozen", source)
-        elif m.held(source) and amount > spendable:
-            error = err("InsufficientSpendableBalance", source, spendable, amount)
-        else:
-            error = m.payment_error(source, amount)
-        if error is None and target in m.frozen:
-            error = err("AccountIsFrozen", target)
-        if error is None:
-            error = m.balance_cap_error(target, amount)
-        if error is None and amount > m.balances[source]:
-            error = err("ERC20InsufficientBalance", source, m.balances[source], amount)
-        if error is None and source != target:
-            error = m.overflow_error(target, amount)
+        error = m.transfer_error(source, target, amount)
         tx = self._send(error, lambda: self.token.transfer(target, amount, {"from": source}))
         if tx is not None:
-            m.charge(source, amount)
-            m.balances[source] -= amount
-            m.balances[target] += amount
+            m.transfer(source, target, amount)
 
     def rule_place_hold(self, payer="st_actor", payee="st_other", kind="st_hold"):
         m = self.model
@@ -229,17 +164,7 @@ class AccountWordMachine:
         amount = self._amount(kind, source, target)
         self.refs += 1
         hold = Hold(source, target, self.notary, amount, m.t + HOLD_LIFETIME, ref(f"w{self.refs}"))
-        spendable = m.spendable(source)
-        if amount == 0:
-            error = err("HoldAmountZero")
-        elif source in m.frozen:
-            error = err("AccountIsFrozen", source)
-        elif amount > spendable:
-            error = err("InsufficientSpendableBalance", source, spendable, amount)
-        elif target in m.frozen:
-            error = err("AccountIsFrozen", target)
-        else:
-            error = m.balance_cap_error(target, amount) or m.payment_error(source, amount)
+        error = err("HoldAmountZero") if amount == 0 else m.placement_error(source, target, amount)
         tx = self._send(
             error,
             lambda: self.token.placeHold(

@@ -19,14 +19,12 @@ calendar day of the daily caps and the hold windows are predicted exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import brownie
 from hypothesis import strategies as st
 
 from tests.contracts.fixtures.token import (
-    CLASS_I,
-    CST,
     DAY,
     DEFAULT_CAPS,
     EXECUTED,
@@ -41,6 +39,7 @@ from tests.contracts.fixtures.token import (
     ref,
     unchanged,
 )
+from tests.contracts.property.token_model import TokenModel
 
 # max_examples above 10: hypothesis spends its first 10 examples on minimal (short) runs.
 # derandomize: the same sequences on every run (CI), chosen by hypothesis from a fixed seed.
@@ -49,57 +48,13 @@ VIEWS = ("balanceOf", "heldBalanceOf", "spendableBalanceOf")
 
 
 @dataclass
-class Model:
-    """What the token should hold. Mutable on purpose: the machine's state."""
+class Model(TokenModel):
+    """What the token should hold, with every hold it has seen and its status."""
 
-    t: int
-    balances: dict[str, int]
-    classes: dict[str, int]
-    frozen: set[str]
-    paused: bool
-    spent: dict[str, tuple[int, int]]  # capped account -> (day, fen spent that day)
-    holds: dict[bytes, tuple[Hold, int]]  # id -> (hold, status)
-
-    def day(self) -> int:
-        return (self.t + CST) // DAY
-
-    def capped(self, account: str) -> bool:
-        return self.classes[account] != CLASS_I
-
-    def caps(self, account: str) -> tuple[int, int, int]:
-        return DEFAULT_CAPS[self.classes[account]]
-
-    def spent_today(self, account: str) -> int:
-        day, amount = self.spent.get(account, (-1, 0))
-        return amount if day == self.day() else 0
+    holds: dict[bytes, tuple[Hold, int]] = field(default_factory=dict)  # id -> (hold, status)
 
     def held(self, account: str) -> int:
         return sum(h.amount for h, s in self.holds.values() if h.payer == account and s == HELD)
-
-    def payment_error(self, payer: str, amount: int) -> str | None:
-        """The cap error a payment of `amount` by `payer` raises, if any."""
-        if not self.capped(payer):
-            return None
-        _, payment_cap, daily_cap = self.caps(payer)
-        if amount > payment_cap:
-            return err("PaymentCapExceeded", payer, payment_cap, amount)
-        spent = self.spent_today(payer)
-        if spent + amount > daily_cap:
-            return err("DailyCapExceeded", payer, daily_cap, spent, amount)
-        return None
-
-    def charge(self, payer: str, amount: int) -> None:
-        if self.capped(payer):
-            self.spent[payer] = (self.day(), self.spent_today(payer) + amount)
-
-    def balance_cap_error(self, payee: str, amount: int) -> str | None:
-        if not self.capped(payee):
-            return None
-        cap = self.caps(payee)[0]
-        balance = self.balances[payee]
-        if balance + amount > cap:
-            return err("BalanceCapExceeded", payee, cap, balance, amount)
-        return None
 
 
 class TokenMachine:
@@ -133,10 +88,7 @@ class TokenMachine:
             t=now() + 1,
             balances={a: token.balanceOf(a) for a in self.actors},
             classes={a: token.walletClassOf(a) for a in self.actors},
-            frozen=set(),
-            paused=False,
-            spent={},
-            holds={},
+            class_caps=DEFAULT_CAPS,
         )
         self._cache = None
 
@@ -209,28 +161,11 @@ class TokenMachine:
         m = self.model
         source, target = self.actors[sender], self.actors[receiver]
         amount = self._payment(kind, source)
-        spendable = m.balances[source] - m.held(source)
-        error = None
-        if m.paused:
-            error = err("EnforcedPause")
-        elif source in m.frozen:
-            error = err("AccountIsFrozen", source)
-        elif m.held(source) and amount > spendable:
-            error = err("InsufficientSpendableBalance", source, spendable, amount)
-        else:
-            error = m.payment_error(source, amount)
-        if error is None and target in m.frozen:
-            error = err("AccountIsFrozen", target)
-        if error is None:
-            error = m.balance_cap_error(target, amount)
-        if error is None and amount > m.balances[source]:
-            error = err("ERC20InsufficientBalance", source, m.balances[source], amount)
+        error = m.transfer_error(source, target, amount)
         tx = self._send(error, lambda: self.token.transfer(target, amount, {"from": source}))
         if tx is not None:
             assert tx.events["Transfer"]["value"] == amount
-            m.charge(source, amount)
-            m.balances[source] -= amount
-            m.balances[target] += amount
+            m.transfer(source, target, amount)
 
     def rule_place_hold(
         self,
@@ -247,9 +182,7 @@ class TokenMachine:
         amount = self._payment(kind, source)
         expiry = m.t + 1 + duration
         hold = Hold(source, target, self.notary, amount, expiry, ref(f"trade-{label}"))
-        spendable = m.balances[source] - m.held(source)
         existing = m.holds.get(hold.id())
-        error = None
         if m.paused:
             error = err("EnforcedPause")
         elif source == target:
@@ -258,14 +191,8 @@ class TokenMachine:
             error = err("HoldAmountZero")
         elif existing is not None and existing[1] != RELEASED:
             error = err("HoldAlreadyExists", hold.id(), existing[1])
-        elif source in m.frozen:
-            error = err("AccountIsFrozen", source)
-        elif amount > spendable:
-            error = err("InsufficientSpendableBalance", source, spendable, amount)
-        elif target in m.frozen:
-            error = err("AccountIsFrozen", target)
         else:
-            error = m.balance_cap_error(target, amount) or m.payment_error(source, amount)
+            error = m.placement_error(source, target, amount)
         tx = self._send(
             error,
             lambda: self.token.placeHold(

@@ -1,12 +1,14 @@
 """Helpers for the relayer's unit tests: a tiny TOML writer, test keys, a clock, an
 inbox's delivery status of a message read as a test sees it, a node without some
-JSON-RPC methods."""
+JSON-RPC methods, pvd deployed on two chains with an in-process relayer."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from hexbytes import HexBytes
@@ -14,7 +16,11 @@ from web3 import Web3
 from web3.contract import Contract
 
 from pvd.bench.cluster import JsonRpcForwarder
+from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.deploy.compiler import Artifact
+from pvd.deploy.system import System, SystemConfig, deploy_system
 from pvd.protocol.statuses import DeliveryStatus
+from pvd.relayer.service import Relayer
 
 # Well-known TEST keys (never use them for anything real). Their addresses are derived in
 # the tests from eth-account, not hard-coded.
@@ -176,3 +182,22 @@ class NodeWithout(JsonRpcForwarder):
         with urllib.request.urlopen(request, timeout=30) as response:
             answers: list[dict[str, Any]] = json.loads(response.read())
         return answers
+
+
+@contextmanager
+def system_with_relayer(
+    chains: str, artifacts: dict[str, Artifact], store: Path
+) -> Iterator[tuple[System, Cast, Relayer]]:
+    """pvd on two chains ("embedded" or "anvil"), funded, with an in-process relayer
+    (2 of 3) whose store is `store`; all stopped on exit."""
+    with two_chains(chains) as (payment, business):
+        cast = Cast.from_accounts(payment.accounts)
+        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
+        system = deploy_system(payment, business, config, artifacts=artifacts)
+        issue_funds(system, cast)
+        relayer = in_process_relayer(system, cast, store)
+        try:
+            yield system, cast, relayer
+        finally:
+            relayer.close()
+            relayer.store.close()

@@ -21,9 +21,9 @@ from web3 import Web3
 from pvd.bench.relay import funded, open_trades
 from pvd.chain.anvil import AnvilNode
 from pvd.chain.connection import dev_accounts
-from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.cli.demo import Cast
 from pvd.deploy.compiler import Artifact, compile_contracts
-from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.deploy.system import System
 from pvd.relayer import sender as sender_module
 from pvd.relayer.config import Route
 from pvd.relayer.ends import call_data
@@ -40,7 +40,7 @@ from pvd.relayer.sender import (
 )
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Stage
-from tests.pvd.relayer.helpers import NodeWithout
+from tests.pvd.relayer.helpers import NodeWithout, system_with_relayer
 
 FAST = SenderSettings(poll_interval=0.01, stuck_after=5.0, receipt_timeout=20.0)
 
@@ -55,17 +55,8 @@ def deployed(
     artifacts: dict[str, Artifact], tmp_path: Path
 ) -> Iterator[tuple[System, Cast, Relayer]]:
     """pvd on two anvils, funded, with an in-process relayer (2 of 3)."""
-    with two_chains("anvil") as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config, artifacts=artifacts)
-        issue_funds(system, cast)
-        relayer = in_process_relayer(system, cast, tmp_path / "store.sqlite")
-        try:
-            yield system, cast, relayer
-        finally:
-            relayer.close()
-            relayer.store.close()
+    with system_with_relayer("anvil", artifacts, tmp_path / "store.sqlite") as deployed:
+        yield deployed
 
 
 def payment_to_business(relayer: Relayer) -> RelayRoute:

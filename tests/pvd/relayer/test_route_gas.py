@@ -13,15 +13,16 @@ from typing import Any
 import pytest
 
 from pvd.bench.relay import funded, open_trades
-from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
+from pvd.cli.demo import Cast
 from pvd.deploy.compiler import Artifact, compile_contracts
-from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.deploy.system import System
 from pvd.protocol.messages import Kind
 from pvd.relayer.config import Route
 from pvd.relayer.route import TX_BASE_GAS, RelayRoute
 from pvd.relayer.sender import Sender
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Stage
+from tests.pvd.relayer.helpers import system_with_relayer
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +34,8 @@ def artifacts() -> dict[str, Artifact]:
 def deployed(
     artifacts: dict[str, Artifact], tmp_path: Path
 ) -> Iterator[tuple[System, Cast, Relayer]]:
-    with two_chains("embedded") as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config, artifacts=artifacts)
-        issue_funds(system, cast)
-        relayer = in_process_relayer(system, cast, tmp_path / "store.sqlite")
-        try:
-            yield system, cast, relayer
-        finally:
-            relayer.close()
-            relayer.store.close()
+    with system_with_relayer("embedded", artifacts, tmp_path / "store.sqlite") as deployed:
+        yield deployed
 
 
 class CountingEstimates:
