@@ -278,6 +278,38 @@ def test_a_send_on_a_bare_node_with_an_empty_list_goes_without_one(
     assert not w3.eth.get_transaction(HexStr(mined.tx_hash)).get("accessList")
 
 
+def test_a_simulation_whose_result_carries_an_error_is_pre_flighted_again_with_eth_call(
+    node: AnvilNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """geth answers a failed eth_createAccessList with a result that carries `error` (and no
+    revert data), where anvil answers a JSON-RPC error: either way the plain eth_call
+    decides, and a call it passes goes without a list."""
+    key, recipient = dev_accounts(2)  # TEST KEYS ONLY
+    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 5}))
+    sender = Sender(w3, Signer(key), "payment", FAST)
+    methods = Methods(sender, monkeypatch)
+    recording = sender._raw
+    assert recording is not None
+    forward = recording.batch
+
+    def geth_form(requests_: Any) -> Any:
+        answers = forward(requests_)
+        return [
+            {"jsonrpc": "2.0", "id": a.get("id"), "result": {"accessList": [], "error": "failed"}}
+            if method == "eth_createAccessList"
+            else a
+            for (method, _), a in zip(requests_, answers, strict=True)
+        ]
+
+    monkeypatch.setattr(recording, "batch", geth_form)
+    mined = sender.send_and_wait(Call(recipient.address, value=1, gas=21_000))
+
+    assert mined.succeeded
+    asked = [m for m in methods.sent if m in ("eth_createAccessList", "eth_call")]
+    assert asked == ["eth_createAccessList", "eth_call"]
+    assert not w3.eth.get_transaction(HexStr(mined.tx_hash)).get("accessList")
+
+
 # --- which entries are worth sending --------------------------------------------------------
 
 SENDER = "0x" + "aa" * 20
