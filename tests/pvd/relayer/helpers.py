@@ -16,6 +16,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from pvd.bench.cluster import JsonRpcForwarder
+from pvd.chain.connection import Chain
 from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
 from pvd.deploy.compiler import Artifact
 from pvd.deploy.system import System, SystemConfig, deploy_system
@@ -184,6 +185,18 @@ class NodeWithout(JsonRpcForwarder):
         return answers
 
 
+def funded_system(
+    payment: Chain, business: Chain, artifacts: dict[str, Artifact] | None = None
+) -> tuple[System, Cast]:
+    """pvd deployed on the two chains (2-of-3 attesters of the demo's cast) and the cast's
+    wallets funded, as the demo does."""
+    cast = Cast.from_accounts(payment.accounts)
+    config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
+    system = deploy_system(payment, business, config, artifacts=artifacts)
+    issue_funds(system, cast)
+    return system, cast
+
+
 @contextmanager
 def system_with_relayer(
     chains: str, artifacts: dict[str, Artifact], store: Path
@@ -191,10 +204,7 @@ def system_with_relayer(
     """pvd on two chains ("embedded" or "anvil"), funded, with an in-process relayer
     (2 of 3) whose store is `store`; all stopped on exit."""
     with two_chains(chains) as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config, artifacts=artifacts)
-        issue_funds(system, cast)
+        system, cast = funded_system(payment, business, artifacts)
         relayer = in_process_relayer(system, cast, store)
         try:
             yield system, cast, relayer

@@ -13,8 +13,8 @@ from web3.exceptions import Web3RPCError
 
 from pvd.bench.relay import deliver, funded, open_trades
 from pvd.chain.rpc import block_unavailable
-from pvd.cli.demo import Cast, in_process_relayer, issue_funds, two_chains
-from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.cli.demo import Cast, in_process_relayer, two_chains
+from pvd.deploy.system import System
 from pvd.protocol.messages import Message, PaymentHeld, TradeOutcome
 from pvd.relayer import checks
 from pvd.relayer.checks import (
@@ -27,7 +27,7 @@ from pvd.relayer.config import Route
 from pvd.relayer.ends import ChainEnd, ends_from_system
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage
-from tests.pvd.relayer.helpers import NodeWithout
+from tests.pvd.relayer.helpers import NodeWithout, funded_system
 
 B2P = Route.BUSINESS_TO_PAYMENT
 
@@ -78,10 +78,7 @@ class PrunedChain:
 @pytest.fixture(scope="module")
 def pruned() -> Iterator[PrunedChain]:
     with two_chains("anvil") as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config)
-        issue_funds(system, cast)
+        system, cast = funded_system(payment, business)
         open_trades(system, cast, 1)
         payment.w3.provider.make_request("anvil_mine", [hex(600)])  # type: ignore[arg-type]
         open_trades(system, cast, 1)
@@ -222,10 +219,7 @@ class DeliveredWorld:
 @pytest.fixture
 def delivered(tmp_path: Path) -> Iterator[DeliveredWorld]:
     with two_chains("embedded") as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config)
-        issue_funds(system, cast)
+        system, cast = funded_system(payment, business)
         relayer = in_process_relayer(system, cast, tmp_path / "relay.sqlite")
         try:
             (trade,) = open_trades(system, cast, 1)

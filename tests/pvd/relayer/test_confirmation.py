@@ -16,17 +16,16 @@ import pytest
 from hexbytes import HexBytes
 
 from pvd.bench.relay import funded, open_trades
-from pvd.cli.demo import Cast, status, two_chains
+from pvd.cli.demo import status, two_chains
 from pvd.deploy.compiler import Artifact
-from pvd.deploy.system import SystemConfig, deploy_system
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer import route as route_module
 from pvd.relayer.config import Route
 from pvd.relayer.route import RouteSettings
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Stage
-from tests.pvd.relayer.helpers import inbox_delivery
-from tests.pvd.relayer.test_failures import World, issue_funds, relay_until, sample
+from tests.pvd.relayer.helpers import funded_system, inbox_delivery
+from tests.pvd.relayer.test_failures import World, relay_until, sample
 from tests.pvd.relayer.test_failures import artifacts as artifacts  # the module fixture
 
 P2B = Route.PAYMENT_TO_BUSINESS
@@ -36,10 +35,7 @@ DEPTH = 2
 @pytest.fixture
 def anvil_world(artifacts: dict[str, Artifact], tmp_path: Path) -> Iterator[World]:
     with two_chains("anvil") as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config, artifacts=artifacts)
-        issue_funds(system, cast)
+        system, cast = funded_system(payment, business, artifacts)
         made = World(system, cast, tmp_path)
         try:
             yield made

@@ -29,10 +29,10 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from pvd.bench.relay import deliver, executed, funded, open_trades
-from pvd.cli.demo import Cast, DemoTrade, hold_state, issue_funds, settled, two_chains
+from pvd.cli.demo import Cast, DemoTrade, hold_state, settled, two_chains
 from pvd.client import trade as client
 from pvd.deploy.compiler import Artifact, compile_contracts
-from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.deploy.system import System
 from pvd.relayer import route as route_module
 from pvd.relayer.config import Route
 from pvd.relayer.ends import ends_from_system
@@ -43,6 +43,7 @@ from pvd.relayer.route import RelayRoute, RouteSettings
 from pvd.relayer.sender import RpcUnavailable
 from pvd.relayer.service import Relayer, RouteOptions
 from pvd.relayer.store import Stage, Store
+from tests.pvd.relayer.helpers import funded_system
 
 P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
 TIGHT = RetryPolicy(base_delay=0.01, max_delay=0.02, max_attempts=2)  # a tiny retry budget
@@ -93,10 +94,7 @@ def artifacts() -> dict[str, Artifact]:
 @pytest.fixture
 def world(artifacts: dict[str, Artifact], tmp_path: Path) -> Iterator[World]:
     with two_chains("embedded") as (payment, business):
-        cast = Cast.from_accounts(payment.accounts)
-        config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-        system = deploy_system(payment, business, config, artifacts=artifacts)
-        issue_funds(system, cast)
+        system, cast = funded_system(payment, business, artifacts)
         token = system.payment.token
         made = World(system, cast, tmp_path)
         for role in ("PAUSER_ROLE", "COMPLIANCE_ROLE"):

@@ -28,14 +28,13 @@ from pvd.cli.demo import (
     DemoTrade,
     hold_state,
     in_process_relayer,
-    issue_funds,
     settled,
     status,
     two_chains,
 )
 from pvd.client import trade as client
 from pvd.deploy.compiler import Artifact, compile_contracts
-from pvd.deploy.system import System, SystemConfig, deploy_system
+from pvd.deploy.system import System
 from pvd.protocol.messages import Message, PaymentSettled, SettlementResult
 from pvd.protocol.statuses import DeliveryStatus
 from pvd.relayer import route as route_module
@@ -44,7 +43,7 @@ from pvd.relayer.route import RelayRoute
 from pvd.relayer.service import Relayer
 from pvd.relayer.store import Condition, SeenMessage, SourceLocation, Stage, Store
 from pvd.relayer.sweep import SweepReport
-from tests.pvd.relayer.helpers import inbox_delivery
+from tests.pvd.relayer.helpers import funded_system, inbox_delivery
 
 P2B, B2P = Route.PAYMENT_TO_BUSINESS, Route.BUSINESS_TO_PAYMENT
 OTHER_DOMAIN = 3  # neither chain's: no route of this relayer relays it
@@ -75,20 +74,10 @@ def artifacts() -> dict[str, Artifact]:
     return compile_contracts()
 
 
-def _deployed(payment: Chain, business: Chain, artifacts: dict[str, Artifact]) -> System:
-    cast = Cast.from_accounts(payment.accounts)
-    config = SystemConfig(attesters=tuple(a.address for a in cast.attesters), threshold=2)
-    system = deploy_system(payment, business, config, artifacts=artifacts)
-    issue_funds(system, cast)
-    return system
-
-
 @pytest.fixture
 def world(artifacts: dict[str, Artifact], tmp_path: Path) -> Iterator[World]:
     with two_chains("embedded") as (payment, business):
-        made = World(
-            _deployed(payment, business, artifacts), Cast.from_accounts(payment.accounts), tmp_path
-        )
+        made = World(*funded_system(payment, business, artifacts), tmp_path)
         try:
             yield made
         finally:
@@ -619,9 +608,7 @@ def test_on_anvil_the_sweep_adds_every_missed_message_and_the_relayer_delivers_t
     artifacts: dict[str, Artifact], tmp_path: Path
 ) -> None:
     with two_chains("anvil") as (payment, business):
-        world = World(
-            _deployed(payment, business, artifacts), Cast.from_accounts(payment.accounts), tmp_path
-        )
+        world = World(*funded_system(payment, business, artifacts), tmp_path)
         try:
             system = world.system
             (done,) = open_trades(system, world.cast, 1)
